@@ -1,0 +1,43 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "modelgate",
+    version,
+    about = "A self-hosted AI gateway in one binary"
+)]
+pub struct Cli {
+    /// TOML config file (default: ./modelgate.toml when present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, host:port (overrides MODELGATE_BIND and the file)
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Directory for the store and the admin token (overrides MODELGATE_DATA_DIR and the file)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a token on stdin and print its SHA-256, for an `[[auth.tokens]]` entry
+    HashToken,
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            bind: self.bind.clone(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}

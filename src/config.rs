@@ -1,0 +1,406 @@
+//! Settings, merged lowest to highest: built-in defaults < TOML file < environment < CLI flags.
+//! Every problem is one line naming the setting, so start-up can refuse it cleanly.
+
+use std::fmt;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::{self, Credential, MIN_TOKEN_CHARS};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Prefix of every `uri` the API returns, e.g. `https://gw.example.com`.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    /// 0: one worker per CPU core.
+    pub workers: usize,
+    pub keep_alive_secs: u64,
+    pub client_request_timeout_ms: u64,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub cache_capacity_mib: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// An env_logger filter; `RUST_LOG` replaces it.
+    pub level: String,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub tokens: Vec<TokenEntry>,
+    /// Only from `MODELGATE_ADMIN_TOKEN`: a config file holds no plaintext secret.
+    #[serde(skip)]
+    pub admin_token: Option<String>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("tokens", &self.tokens)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub id: String,
+    /// Lowercase hex SHA-256 of the token (`modelgate hash-token`).
+    pub sha256: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            workers: 0,
+            keep_alive_secs: 5,
+            client_request_timeout_ms: 5000,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            data_dir: PathBuf::from("./data"),
+            cache_capacity_mib: 64,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".into(),
+        }
+    }
+}
+
+/// What the command line can override.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Builds the settings from every source. `env` looks up an environment variable; it is a
+    /// parameter so tests need not touch the process environment.
+    pub fn load(
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = match &overrides.config_file {
+            Some(path) => Settings::from_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Settings::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Settings::default(),
+        };
+        if let Some(v) = env("MODELGATE_BIND") {
+            settings.server.bind = v;
+        }
+        if let Some(v) = env("MODELGATE_DATA_DIR") {
+            settings.storage.data_dir = v.into();
+        }
+        if let Some(v) = env("MODELGATE_PUBLIC_URL") {
+            settings.server.public_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MODELGATE_ADMIN_TOKEN") {
+            settings.auth.admin_token = Some(v);
+        }
+        if let Some(v) = env("RUST_LOG") {
+            settings.log.level = v;
+        }
+        if let Some(v) = &overrides.bind {
+            settings.server.bind.clone_from(v);
+        }
+        if let Some(v) = &overrides.data_dir {
+            settings.storage.data_dir.clone_from(v);
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or_else(String::new, |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                format!(" (line {line})")
+            });
+            ConfigError(format!(
+                "config file {}{at}: {}",
+                path.display(),
+                e.message().trim()
+            ))
+        })
+    }
+
+    /// Checks what serde's types cannot, and normalises `public_url`.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let fail = |m: String| Err(ConfigError(m));
+        let bind = &self.server.bind;
+        if bind
+            .to_socket_addrs()
+            .map_or(true, |mut a| a.next().is_none())
+        {
+            return fail(format!(
+                "server.bind: `{bind}` is not a host:port address (set by --bind, MODELGATE_BIND or the config file)"
+            ));
+        }
+        if let Some(url) = &self.server.public_url {
+            match url::Url::parse(url) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.query().is_none()
+                        && u.fragment().is_none() => {}
+                _ => {
+                    return fail(format!(
+                        "server.public_url: `{url}` is not an absolute http(s) URL without query or fragment"
+                    ));
+                }
+            }
+            self.server.public_url = Some(url.trim_end_matches('/').to_owned());
+        }
+        if self.server.max_body_bytes < 1024 {
+            return fail("server.max_body_bytes must be at least 1024".into());
+        }
+        if self.server.client_request_timeout_ms == 0 {
+            return fail("server.client_request_timeout_ms must be above 0".into());
+        }
+        if self.storage.cache_capacity_mib == 0 {
+            return fail("storage.cache_capacity_mib must be at least 1".into());
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return fail("storage.data_dir must not be empty".into());
+        }
+        if let Some(token) = &self.auth.admin_token
+            && token.chars().count() < MIN_TOKEN_CHARS
+        {
+            return fail(format!(
+                "MODELGATE_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters"
+            ));
+        }
+        self.token_credentials().map(drop)
+    }
+
+    /// The `[[auth.tokens]]` entries as credentials, refusing malformed or clashing ones.
+    pub fn token_credentials(&self) -> Result<Vec<Credential>, ConfigError> {
+        let mut out: Vec<Credential> = Vec::new();
+        for (i, entry) in self.auth.tokens.iter().enumerate() {
+            let at = format!("auth.tokens[{i}]");
+            let id_ok = (1..=64).contains(&entry.id.len())
+                && entry
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !id_ok {
+                return Err(ConfigError(format!(
+                    "{at}.id must be 1-64 characters of letters, digits, `.`, `_` and `-`"
+                )));
+            }
+            if entry.id == auth::ADMIN_ID {
+                return Err(ConfigError(format!(
+                    "{at}.id `admin` is reserved for the admin token"
+                )));
+            }
+            let Some(credential) = Credential::from_hex_digest(&entry.id, &entry.sha256) else {
+                return Err(ConfigError(format!(
+                    "{at}.sha256 must be 64 hex digits (the output of `modelgate hash-token`)"
+                )));
+            };
+            if out.iter().any(|c| c.id == entry.id) {
+                return Err(ConfigError(format!("{at}.id `{}` is used twice", entry.id)));
+            }
+            if out.iter().any(|c| c.digest() == credential.digest()) {
+                return Err(ConfigError(format!(
+                    "{at}.sha256 is the same token as another entry"
+                )));
+            }
+            out.push(credential);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        cli: Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut overrides = cli;
+        if let Some(text) = file {
+            let path = dir.path().join("m.toml");
+            std::fs::write(&path, text).unwrap();
+            overrides.config_file = Some(path);
+        }
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&overrides, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_bind_loopback_8080_with_data_in_dot_data() {
+        let s = load(None, &[], Overrides::default()).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.storage.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.storage.cache_capacity_mib, 64);
+    }
+
+    #[test]
+    fn file_then_env_then_cli_each_win_over_the_one_before() {
+        let file = "[server]\nbind = \"127.0.0.1:1001\"\n[storage]\ndata_dir = \"/tmp/file\"\n";
+        let s = load(Some(file), &[], Overrides::default()).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:1001");
+        let s = load(
+            Some(file),
+            &[("MODELGATE_BIND", "127.0.0.1:1002")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:1002");
+        assert_eq!(s.storage.data_dir, PathBuf::from("/tmp/file"));
+        let cli = Overrides {
+            bind: Some("127.0.0.1:1003".into()),
+            data_dir: Some("/tmp/cli".into()),
+            ..Default::default()
+        };
+        let s = load(
+            Some(file),
+            &[
+                ("MODELGATE_BIND", "127.0.0.1:1002"),
+                ("MODELGATE_DATA_DIR", "/tmp/env"),
+            ],
+            cli,
+        )
+        .unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:1003");
+        assert_eq!(s.storage.data_dir, PathBuf::from("/tmp/cli"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_one_line_naming_the_key_and_line() {
+        let err = load(
+            Some("[server]\nbind = \"127.0.0.1:1\"\nbnid = 3\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bnid") && err.contains("line 3"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        let cases = [
+            ("[server]\nbind = \"nonsense\"\n", "server.bind"),
+            ("[server]\nmax_body_bytes = \"big\"\n", "line 2"),
+            ("[server]\npublic_url = \"ftp://x\"\n", "server.public_url"),
+            (
+                "[[auth.tokens]]\nid = \"ci\"\nsha256 = \"abc\"\n",
+                "auth.tokens[0].sha256",
+            ),
+            (
+                "[[auth.tokens]]\nid = \"admin\"\nsha256 = \"00\"\n",
+                "auth.tokens[0].id",
+            ),
+        ];
+        for (file, needle) in cases {
+            let err = load(Some(file), &[], Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{file}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused() {
+        let err = load(
+            None,
+            &[("MODELGATE_ADMIN_TOKEN", "tiny-tok")],
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("MODELGATE_ADMIN_TOKEN") && !err.contains("tiny-tok"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_output() {
+        let s = load(
+            None,
+            &[("MODELGATE_ADMIN_TOKEN", "0123456789abcdef-secret")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        let s = load(
+            None,
+            &[("MODELGATE_PUBLIC_URL", "https://gw.example.com/")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.public_url.as_deref(),
+            Some("https://gw.example.com")
+        );
+    }
+}

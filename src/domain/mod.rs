@@ -1,0 +1,66 @@
+//! What a provider is and the rules its fields obey. Knows nothing of HTTP or storage engines:
+//! input arrives as plain deserialized structs and leaves as parsed, trusted values.
+
+pub mod catalog;
+mod provider;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use provider::{
+    ApiSurface, CreateProvider, InputError, Model, ModelInput, NewProvider, ParamInput,
+    Precondition, Provider, ProviderChanges, ProviderSlug, SurfaceInput, UpdateProvider,
+};
+
+/// Every rule a request broke, keyed by field path (`models[2].modelId`), so that one response
+/// tells the client everything to fix instead of one error per round trip.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(BTreeMap<String, String>);
+
+impl Violations {
+    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
+        self.0
+            .entry(path.into())
+            .and_modify(|m| {
+                m.push_str("; ");
+                m.push_str(&message);
+            })
+            .or_insert(message);
+    }
+
+    /// Records the error of `result` under `path` and passes its value on.
+    pub fn check<T>(&mut self, path: impl Into<String>, result: Result<T, String>) -> Option<T> {
+        result.map_err(|m| self.add(path, m)).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.0.get(path).map(String::as_str)
+    }
+}
+
+/// Milliseconds since the Unix epoch: how timestamps are stored.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A new ULID, strictly increasing within this process so that "newest first" paging follows
+/// creation order even for creates in the same millisecond.
+pub fn next_id() -> ulid::Ulid {
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; a random id is a fine fallback.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}

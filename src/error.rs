@@ -1,0 +1,184 @@
+//! The one table of API errors: every failure a client can see has a stable `errorCode`, an
+//! HTTP status and a message, rendered as `{errorCode, statusCode, msg, details}`.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::{InputError, Violations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{}", if *.presented { "the bearer token is not valid" } else { "this route needs an `Authorization: Bearer <token>` header" })]
+    Unauthorized { presented: bool },
+    #[error("request body is not valid JSON: {reason}")]
+    InvalidJson {
+        reason: String,
+        line: Option<usize>,
+        column: Option<usize>,
+    },
+    #[error("request body has fields this resource does not know: {}", .0.join(", "))]
+    UnknownField(Vec<String>),
+    #[error("request body breaks {} rule(s); see details", .0.len())]
+    Validation(BTreeMap<String, String>),
+    #[error("query string is not valid; see details")]
+    InvalidQuery(BTreeMap<String, String>),
+    #[error("providerId `{0}` belongs to a built-in catalog provider and cannot be used")]
+    ProviderIdReserved(String),
+    #[error("providerId cannot be changed after creation; create a new provider instead")]
+    ProviderIdImmutable,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("this route does not accept that method; allowed: {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("providerId `{0}` is already used by another provider")]
+    ProviderIdTaken(String),
+    #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
+    PreconditionFailed,
+    #[error("request body is larger than the {limit}-byte limit")]
+    PayloadTooLarge { limit: usize },
+    #[error("request body must be JSON, sent with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("the store is not answering")]
+    Unavailable,
+    #[error("internal error; the server log has the cause")]
+    Internal,
+}
+
+impl ApiError {
+    /// The table: status and stable code of every error kind.
+    pub fn kind(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
+            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::ProviderIdReserved(_) => (StatusCode::BAD_REQUEST, "provider_id_reserved"),
+            ApiError::ProviderIdImmutable => (StatusCode::BAD_REQUEST, "provider_id_immutable"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+            ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
+            ApiError::PreconditionFailed => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Logs `cause` for the operator and hands the client an opaque 500.
+    pub fn internal(cause: impl Display) -> ApiError {
+        log::error!("internal error: {cause}");
+        ApiError::Internal
+    }
+
+    pub fn validation(path: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(BTreeMap::from([(path.to_owned(), message.into())]))
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        let one = |k: &str, v: String| BTreeMap::from([(k.to_owned(), v)]);
+        match self {
+            ApiError::Validation(d) | ApiError::InvalidQuery(d) => d.clone(),
+            ApiError::InvalidJson { line, column, .. } => {
+                let mut d = BTreeMap::new();
+                if let (Some(line), Some(column)) = (line, column) {
+                    d.insert("line".to_owned(), line.to_string());
+                    d.insert("column".to_owned(), column.to_string());
+                }
+                d
+            }
+            ApiError::UnknownField(paths) => paths
+                .iter()
+                .map(|p| (p.clone(), "unknown field".to_owned()))
+                .collect(),
+            ApiError::ProviderIdReserved(_) => one(
+                "providerId",
+                "is reserved for a built-in catalog provider".into(),
+            ),
+            ApiError::ProviderIdImmutable => one("providerId", "cannot be changed".into()),
+            ApiError::ProviderIdTaken(_) => one("providerId", "is already taken".into()),
+            ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
+            ApiError::Unauthorized { .. }
+            | ApiError::NotFound(_)
+            | ApiError::MethodNotAllowed { .. }
+            | ApiError::PreconditionFailed
+            | ApiError::UnsupportedMediaType
+            | ApiError::Unavailable
+            | ApiError::Internal => BTreeMap::new(),
+        }
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> ApiError {
+        match e {
+            InputError::Invalid(v) => ApiError::Validation(v.into_map()),
+            InputError::ProviderIdReserved(id) => ApiError::ProviderIdReserved(id),
+            InputError::ProviderIdImmutable => ApiError::ProviderIdImmutable,
+        }
+    }
+}
+
+impl From<Violations> for ApiError {
+    fn from(v: Violations) -> ApiError {
+        ApiError::Validation(v.into_map())
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    error_code: &'a str,
+    status_code: u16,
+    msg: String,
+    details: BTreeMap<String, String>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.kind().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.kind();
+        let mut response = HttpResponse::build(status);
+        match self {
+            ApiError::Unauthorized { presented } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    if *presented {
+                        HeaderValue::from_static(
+                            "Bearer realm=\"modelgate\", error=\"invalid_token\"",
+                        )
+                    } else {
+                        HeaderValue::from_static("Bearer realm=\"modelgate\"")
+                    },
+                ));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error_code: code,
+            status_code: status.as_u16(),
+            msg: self.to_string(),
+            details: self.details(),
+        })
+    }
+}

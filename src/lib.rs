@@ -1,0 +1,11 @@
+//! modelgate: a self-hosted AI gateway. This crate holds the provider registry server.
+
+pub mod auth;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod store;

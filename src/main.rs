@@ -1,0 +1,58 @@
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+use modelgate::auth::{MIN_TOKEN_CHARS, hash_token};
+use modelgate::cli::{Cli, Command};
+use modelgate::config::Settings;
+use modelgate::startup::Application;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::HashToken) => print_token_hash(),
+        None => serve(&cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("modelgate: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cli: &Cli) -> Result<(), String> {
+    let settings =
+        Settings::load(&cli.overrides(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    env_logger::Builder::new()
+        .parse_filters(&settings.log.level)
+        .format_timestamp_millis()
+        .init();
+    actix_web::rt::System::new().block_on(async {
+        let app = Application::build(&settings).map_err(|e| e.to_string())?;
+        log::info!(
+            "modelgate {} listening on {} (port {}), data in {}",
+            env!("CARGO_PKG_VERSION"),
+            settings.server.bind,
+            app.port(),
+            settings.storage.data_dir.display()
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn print_token_hash() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("reading the token from stdin: {e}"))?;
+    let token = input.trim_end_matches(['\r', '\n']);
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        return Err(format!(
+            "the token is shorter than {MIN_TOKEN_CHARS} characters; modelgate would refuse it"
+        ));
+    }
+    println!("{}", hash_token(token));
+    Ok(())
+}

@@ -1,0 +1,27 @@
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::{AppState, method_not_allowed};
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(health))
+            .route(web::head().to(health))
+            .default_service(method_not_allowed("GET, HEAD")),
+    );
+}
+
+/// 200 only when the store answers a read.
+async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = std::sync::Arc::clone(&state.store);
+    match web::block(move || store.ping()).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ok" }))),
+        Ok(Err(e)) => {
+            log::error!("health check: store not answering: {e}");
+            Err(ApiError::Unavailable)
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}

@@ -1,0 +1,151 @@
+//! Builds the server from settings: opens the store, loads credentials, binds, and runs until
+//! a signal, then drains requests and flushes the store.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+
+use crate::auth::{self, AdminToken, Credential, Credentials};
+use crate::body::BodyLimit;
+use crate::config::{ConfigError, Settings};
+use crate::routes::{self, AppState};
+use crate::store::ProviderStore;
+use crate::store::sled::{OpenError, SledStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error(transparent)]
+    AdminToken(#[from] auth::AdminTokenError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn ProviderStore>,
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let store: Arc<dyn ProviderStore> = Arc::new(SledStore::open(
+            &settings.storage.data_dir,
+            settings.storage.cache_capacity_mib * 1024 * 1024,
+        )?);
+        let credentials = Credentials::new(load_credentials(settings)?);
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                bind: settings.server.bind.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                bind: settings.server.bind.clone(),
+                source,
+            })?
+            .port();
+        let server = build_server(settings, listener, Arc::clone(&store), credentials)?;
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM (or the server handle stops it), then flushes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        let store = Arc::clone(&self.store);
+        match web::block(move || store.flush()).await {
+            Ok(Ok(())) => log::info!("store flushed; bye"),
+            Ok(Err(e)) => log::error!("final flush failed: {e}"),
+            Err(e) => log::error!("final flush did not run: {e}"),
+        }
+        served
+    }
+}
+
+fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError> {
+    let mut credentials = settings.token_credentials()?;
+    let admin = match &settings.auth.admin_token {
+        Some(token) => {
+            log::info!("admin token: from MODELGATE_ADMIN_TOKEN");
+            Credential::from_token(auth::ADMIN_ID, token)
+        }
+        None => {
+            let (credential, origin) =
+                auth::load_or_create_admin_token(&settings.storage.data_dir)?;
+            let path = match &origin {
+                AdminToken::Generated(path) | AdminToken::Reused(path) => path.display(),
+            };
+            let base = format!("http://{}", settings.server.bind);
+            match origin {
+                AdminToken::Generated(_) => log::warn!(
+                    "generated an admin token in {path} (mode 0600); use it as: curl -H \"Authorization: Bearer $(cat {path})\" {base}/providers"
+                ),
+                AdminToken::Reused(_) => log::info!("admin token: {path}"),
+            }
+            credential
+        }
+    };
+    credentials.push(admin);
+    Ok(credentials)
+}
+
+fn build_server(
+    settings: &Settings,
+    listener: TcpListener,
+    store: Arc<dyn ProviderStore>,
+    credentials: Credentials,
+) -> Result<Server, StartupError> {
+    let state = web::Data::new(AppState {
+        store,
+        public_url: settings.server.public_url.clone().unwrap_or_default(),
+    });
+    let credentials = web::Data::new(credentials);
+    let limit = BodyLimit(settings.server.max_body_bytes);
+    let bind = settings.server.bind.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(credentials.clone())
+            .app_data(limit)
+            .wrap(access_log())
+            .configure(routes::configure)
+            .default_service(web::to(routes::no_route))
+    })
+    .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
+    .client_request_timeout(Duration::from_millis(
+        settings.server.client_request_timeout_ms,
+    ))
+    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { bind, source })?
+        .run())
+}
+
+/// One line per request: peer, method, path (no query, no headers, no body: nothing that can
+/// carry a secret), status, size and duration.
+fn access_log() -> middleware::Logger {
+    middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
+        .custom_request_replace("method", |req| req.method().to_string())
+}
