@@ -67,6 +67,11 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from elsewhere (tests, embedding) as a signal would.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGINT/SIGTERM (or the server handle stops it), then flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;

@@ -1,1 +1,14 @@
-fn main() {}
+//! HTTP behaviour of the server, through `spawn_app()`: one binary, one module per area.
+
+mod auth;
+mod create;
+mod delete;
+mod errors;
+mod health;
+mod helpers;
+mod list;
+mod persistence;
+mod read;
+mod schema;
+mod update;
+mod validation;
