@@ -164,15 +164,20 @@ impl Settings {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
         toml::from_str(&text).map_err(|e| {
+            // toml's own rendering spans several lines; keep the line number and the key.
             let at = e.span().map_or_else(String::new, |span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                format!(" (line {line})")
+                let start = span.start.min(text.len());
+                let line = text[..start].matches('\n').count() + 1;
+                let line_text = text.lines().nth(line - 1).unwrap_or_default();
+                match line_text.split_once('=') {
+                    Some((key, _)) => format!(" (line {line}, `{}`)", key.trim()),
+                    None => format!(" (line {line})"),
+                }
             });
             ConfigError(format!(
                 "config file {}{at}: {}",
                 path.display(),
-                e.message().trim()
+                e.message().trim().replace('\n', " ")
             ))
         })
     }

@@ -1,0 +1,460 @@
+//! The real binary as a user runs it: start-up, configuration errors, the generated admin
+//! token, logs, graceful shutdown, and `kill -9` right after acknowledged writes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
+const TOKEN: &str = "process-test-token-0123456789";
+
+fn command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env_remove("MODELGATE_BIND")
+        .env_remove("MODELGATE_DATA_DIR")
+        .env_remove("MODELGATE_ADMIN_TOKEN")
+        .env_remove("MODELGATE_PUBLIC_URL");
+    cmd
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts the binary on a free port with `data` as data dir and waits until it listens.
+    fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = command(data.parent().unwrap());
+        cmd.args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("(port ").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("server did not start: {:?}", log.lock().unwrap()));
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status (within 20 s).
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader thread drain the pipe.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.log_text());
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// Runs the binary to completion and returns (exit code, stderr).
+fn run_to_exit(mut cmd: Command) -> (i32, String) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_right_after_acknowledged_writes_loses_none_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = client();
+    let mut kept: Vec<Value> = Vec::new();
+    let mut deleted: Vec<Value> = Vec::new();
+    for round in 0..3 {
+        let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+        // 48 concurrent creates; then PATCH half and DELETE a quarter, concurrently.
+        let creates = (0..48).map(|i| {
+            let body = json!({
+                "providerId": format!("r{round}-p{i}"),
+                "name": format!("round {round} #{i}"),
+                "baseUrl": "http://127.0.0.1:9/v1",
+                "models": [{"modelId": format!("m{i}")}],
+            });
+            http.post(format!("{}/providers", server.base))
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+        });
+        let mut created = Vec::new();
+        for res in futures_util::future::join_all(creates).await {
+            let res = res.unwrap();
+            assert_eq!(res.status(), 201);
+            created.push(res.json::<Value>().await.unwrap());
+        }
+        let writes = created.iter().enumerate().map(|(i, p)| {
+            let url = format!("{}/providers/{}", server.base, p["id"].as_str().unwrap());
+            let req = if i % 4 == 0 {
+                http.delete(url)
+            } else {
+                http.patch(url)
+                    .json(&json!({"metadata": format!("patched {i}")}))
+            };
+            req.bearer_auth(TOKEN).send()
+        });
+        let results = futures_util::future::join_all(writes).await;
+        let mut acknowledged = Vec::new();
+        for (i, res) in results.into_iter().enumerate() {
+            let res = res.unwrap();
+            if i % 4 == 0 {
+                assert_eq!(res.status(), 204);
+                acknowledged.push(None);
+            } else {
+                assert_eq!(res.status(), 200);
+                acknowledged.push(Some(res.json::<Value>().await.unwrap()));
+            }
+        }
+        // No grace period: the process dies the moment the last answer arrived.
+        server.kill9();
+        for (p, ack) in created.into_iter().zip(acknowledged) {
+            match ack {
+                Some(patched) => kept.push(patched),
+                None => deleted.push(p),
+            }
+        }
+    }
+
+    let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+    for p in &kept {
+        let res = http
+            .get(format!(
+                "{}/providers/{}",
+                server.base,
+                p["id"].as_str().unwrap()
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "acknowledged provider {p} was lost");
+        assert_eq!(&res.json::<Value>().await.unwrap(), p);
+    }
+    for p in &deleted {
+        let res = http
+            .get(format!(
+                "{}/providers/{}",
+                server.base,
+                p["id"].as_str().unwrap()
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "acknowledged delete of {p} came back");
+        // The index entry went with the record: the providerId is free again.
+        let res = http
+            .post(format!("{}/providers", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"providerId": p["providerId"], "name": "again", "baseUrl": "http://x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let list: Value = http
+        .get(format!("{}/providers?limit=100", server.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = list["aiGatewayProviders"].as_array().unwrap().len();
+    assert_eq!(listed, 100.min(kept.len() + deleted.len()));
+}
+
+#[tokio::test]
+async fn the_first_start_generates_a_private_admin_token_and_later_starts_reuse_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let path = data.join("admin-token");
+    let token = std::fs::read_to_string(&path).unwrap().trim().to_owned();
+    assert!(token.len() >= 43, "32 random bytes, encoded");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains(&path.display().to_string()) && log.contains("curl"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&token),
+        "the token itself must not be printed"
+    );
+    let status = |base: String, token: String| async move {
+        client()
+            .get(format!("{base}/providers"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status(server.base.clone(), token.clone()).await, 200);
+    server.kill9();
+    let server = Server::start(&data, &[]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), token);
+    assert_eq!(status(server.base.clone(), token.clone()).await, 200);
+}
+
+#[test]
+fn configuration_problems_are_one_line_errors_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("typo.toml"), "[server]\nbnid = \"127.0.0.1:1\"\n").unwrap();
+    std::fs::write(
+        root.join("badvalue.toml"),
+        "[storage]\ncache_capacity_mib = -5\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("a-file"), "not a directory").unwrap();
+
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["--config", "typo.toml"], vec![], "bnid"),
+        (
+            vec!["--config", "badvalue.toml"],
+            vec![],
+            "cache_capacity_mib",
+        ),
+        (vec!["--config", "missing.toml"], vec![], "missing.toml"),
+        (vec![], vec![("MODELGATE_BIND", "nonsense")], "server.bind"),
+        (vec!["--bind", "127.0.0.1:99999"], vec![], "server.bind"),
+        (vec!["--data-dir", "a-file/data"], vec![], "a-file/data"),
+        (
+            vec![],
+            vec![("MODELGATE_ADMIN_TOKEN", "too-short")],
+            "MODELGATE_ADMIN_TOKEN",
+        ),
+        (
+            vec![],
+            vec![("MODELGATE_PUBLIC_URL", "not a url")],
+            "public_url",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let mut cmd = command(root);
+        cmd.args(&args).envs(env.iter().copied());
+        if !args.contains(&"--data-dir") {
+            cmd.args(["--data-dir", "data"]);
+        }
+        let (code, stderr) = run_to_exit(cmd);
+        assert_ne!(code, 0, "{args:?} {env:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("modelgate: error: "), "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("too-short"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_data_dir_held_by_a_running_modelgate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+    let mut cmd = command(dir.path());
+    cmd.args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("MODELGATE_ADMIN_TOKEN", TOKEN);
+    let (code, stderr) = run_to_exit(cmd);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("in use by another running modelgate"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn hash_token_prints_the_sha256_of_the_token_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"my-long-ci-token-1234\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        modelgate::auth::hash_token("my-long-ci-token-1234")
+    );
+
+    let mut child = command(dir.path())
+        .arg("hash-token")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_work_flushes_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+    let res = client()
+        .post(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"providerId": "graceful", "name": "g", "baseUrl": "http://x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("store flushed"), "{log}");
+    let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+    let list: Value = client()
+        .get(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["aiGatewayProviders"][0]["providerId"], "graceful");
+}
+
+#[tokio::test]
+async fn logs_hold_one_line_per_request_and_never_a_token_or_a_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &[("MODELGATE_ADMIN_TOKEN", TOKEN), ("RUST_LOG", "debug")],
+    );
+    let marker = "body-marker-7f3a";
+    let http = client();
+    let res = http
+        .post(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"providerId": "logged", "name": marker, "baseUrl": "http://x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = http
+        .get(format!("{}/providers?limit=5", server.base))
+        .bearer_auth("wrong-token-wrong-token-xyz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = http
+        .post(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\": \"{marker}\", oops"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let (_, log) = server.terminate();
+    for secret in [
+        TOKEN,
+        "wrong-token-wrong-token-xyz",
+        marker,
+        "Bearer",
+        "authorization",
+    ] {
+        assert!(!log.contains(secret), "log leaks `{secret}`:\n{log}");
+    }
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("INFO  actix_web::middleware::logger]"))
+        .collect();
+    assert_eq!(access.len(), 3, "{log}");
+    assert!(
+        access[0].contains("\"POST /providers\" 201"),
+        "{}",
+        access[0]
+    );
+    assert!(
+        access[1].contains("\"GET /providers\" 401"),
+        "{}",
+        access[1]
+    );
+}
