@@ -274,7 +274,9 @@ fn configuration_problems_are_one_line_errors_with_a_non_zero_exit() {
     .unwrap();
     std::fs::write(root.join("a-file"), "not a directory").unwrap();
 
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    // (arguments, environment, what the one-line error must mention)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--config", "typo.toml"], vec![], "bnid"),
         (
             vec!["--config", "badvalue.toml"],

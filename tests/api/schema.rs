@@ -103,15 +103,11 @@ fn check(schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
             }
             Some(_) => {}
         },
-        Some("integer") => {
-            if !value.is_i64() && !value.is_u64() {
-                problems.push(format!("{at}: not an integer"));
-            }
+        Some("integer") if !value.is_i64() && !value.is_u64() => {
+            problems.push(format!("{at}: not an integer"));
         }
-        Some("boolean") => {
-            if !value.is_boolean() {
-                problems.push(format!("{at}: not a boolean"));
-            }
+        Some("boolean") if !value.is_boolean() => {
+            problems.push(format!("{at}: not a boolean"));
         }
         _ => {}
     }
