@@ -396,6 +396,13 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses_and_states_the_built_in_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let example = Settings::from_file(&path).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{:?}", Settings::default()));
+    }
+
+    #[test]
     fn public_url_loses_its_trailing_slash() {
         let s = load(
             None,
