@@ -200,7 +200,7 @@ fn generate_token() -> io::Result<String> {
 }
 
 /// Creates `path` readable by its owner only, failing rather than overwriting.
-fn write_secret_file(path: &Path, secret: &str) -> io::Result<()> {
+pub(crate) fn write_secret_file(path: &Path, secret: &str) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

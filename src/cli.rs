@@ -30,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Read a token on stdin and print its SHA-256, for an `[[auth.tokens]]` entry
     HashToken,
+    /// Re-wrap every provider key under a new master key (run with the server stopped)
+    RotateMasterKey,
 }
 
 impl Cli {

@@ -53,9 +53,14 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub tokens: Vec<TokenEntry>,
+    /// File holding the base64 master key that seals provider keys.
+    pub master_key_file: Option<PathBuf>,
     /// Only from `MODELGATE_ADMIN_TOKEN`: a config file holds no plaintext secret.
     #[serde(skip)]
     pub admin_token: Option<String>,
+    /// Only from `MODELGATE_MASTER_KEY` (base64), for the same reason.
+    #[serde(skip)]
+    pub master_key: Option<String>,
 }
 
 impl fmt::Debug for AuthSettings {
@@ -147,6 +152,9 @@ impl Settings {
         if let Some(v) = env("MODELGATE_ADMIN_TOKEN") {
             settings.auth.admin_token = Some(v);
         }
+        if let Some(v) = env("MODELGATE_MASTER_KEY") {
+            settings.auth.master_key = Some(v);
+        }
         if let Some(v) = env("RUST_LOG") {
             settings.log.level = v;
         }
@@ -226,6 +234,11 @@ impl Settings {
             return fail(format!(
                 "MODELGATE_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters"
             ));
+        }
+        if let Some(key) = &self.auth.master_key
+            && crate::secrets::MasterKey::from_base64(key).is_err()
+        {
+            return fail("MODELGATE_MASTER_KEY must be 32 bytes, base64-encoded".into());
         }
         self.token_credentials().map(drop)
     }

@@ -10,6 +10,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::{InputError, Violations};
+use crate::secrets::CryptoError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,6 +39,10 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("providerId `{0}` is already used by another provider")]
     ProviderIdTaken(String),
+    #[error(
+        "the provider still has {0} provider key(s); delete them first, or delete with ?cascade=true"
+    )]
+    ProviderHasKeys(u64),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -65,6 +71,7 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
+            ApiError::ProviderHasKeys(_) => (StatusCode::CONFLICT, "provider_has_keys"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
@@ -111,6 +118,7 @@ impl ApiError {
             ),
             ApiError::ProviderIdImmutable => one("providerId", "cannot be changed".into()),
             ApiError::ProviderIdTaken(_) => one("providerId", "is already taken".into()),
+            ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
             ApiError::Unauthorized { .. }
             | ApiError::NotFound(_)
@@ -130,6 +138,18 @@ impl From<InputError> for ApiError {
             InputError::ProviderIdReserved(id) => ApiError::ProviderIdReserved(id),
             InputError::ProviderIdImmutable => ApiError::ProviderIdImmutable,
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> ApiError {
+        ApiError::internal(e)
     }
 }
 

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod master_key;
 pub mod routes;
+pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -5,12 +5,14 @@ use clap::Parser;
 use modelgate::auth::{MIN_TOKEN_CHARS, hash_token};
 use modelgate::cli::{Cli, Command};
 use modelgate::config::Settings;
-use modelgate::startup::Application;
+use modelgate::master_key;
+use modelgate::startup::{Application, open_store};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::HashToken) => print_token_hash(),
+        Some(Command::RotateMasterKey) => rotate_master_key(&cli),
         None => serve(&cli),
     };
     match result {
@@ -22,13 +24,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(cli: &Cli) -> Result<(), String> {
+/// Settings from every source, and logging set up by them.
+fn settings(cli: &Cli) -> Result<Settings, String> {
     let settings =
         Settings::load(&cli.overrides(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     env_logger::Builder::new()
         .parse_filters(&settings.log.level)
         .format_timestamp_millis()
         .init();
+    Ok(settings)
+}
+
+fn serve(cli: &Cli) -> Result<(), String> {
+    let settings = settings(cli)?;
     actix_web::rt::System::new().block_on(async {
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
@@ -40,6 +48,20 @@ fn serve(cli: &Cli) -> Result<(), String> {
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+/// Needs the data dir to itself: a running server holds its lock, and this refuses to start.
+fn rotate_master_key(cli: &Cli) -> Result<(), String> {
+    let settings = settings(cli)?;
+    let store = open_store(&settings).map_err(|e| e.to_string())?;
+    let new_key = std::env::var("MODELGATE_NEW_MASTER_KEY").ok();
+    let rotated =
+        master_key::rotate(&settings, &store, new_key.as_deref()).map_err(|e| e.to_string())?;
+    println!(
+        "re-wrapped {} provider key(s) under the new master key, now in {}",
+        rotated.rewrapped, rotated.now_in
+    );
+    Ok(())
 }
 
 fn print_token_hash() -> Result<(), String> {

@@ -11,6 +11,7 @@ use actix_web::{App, HttpServer, middleware, web};
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::body::BodyLimit;
 use crate::config::{ConfigError, Settings};
+use crate::master_key;
 use crate::routes::{self, AppState};
 use crate::store::ProviderStore;
 use crate::store::sled::{OpenError, SledStore};
@@ -23,6 +24,8 @@ pub enum StartupError {
     Store(#[from] OpenError),
     #[error(transparent)]
     AdminToken(#[from] auth::AdminTokenError),
+    #[error(transparent)]
+    MasterKey(#[from] master_key::MasterKeyError),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,
@@ -38,10 +41,9 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: &Settings) -> Result<Application, StartupError> {
-        let store: Arc<dyn ProviderStore> = Arc::new(SledStore::open(
-            &settings.storage.data_dir,
-            settings.storage.cache_capacity_mib * 1024 * 1024,
-        )?);
+        let sled = Arc::new(open_store(settings)?);
+        let master_key = Arc::new(master_key::load(settings, sled.as_ref())?);
+        let store: Arc<dyn ProviderStore> = sled.clone();
         let credentials = Credentials::new(load_credentials(settings)?);
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -55,7 +57,13 @@ impl Application {
                 source,
             })?
             .port();
-        let server = build_server(settings, listener, Arc::clone(&store), credentials)?;
+        let state = AppState {
+            providers: Arc::clone(&store),
+            keys: sled,
+            master_key,
+            public_url: settings.server.public_url.clone().unwrap_or_default(),
+        };
+        let server = build_server(settings, listener, state, credentials)?;
         Ok(Application {
             port,
             server,
@@ -83,6 +91,14 @@ impl Application {
         }
         served
     }
+}
+
+/// Opens the data dir's store with the configured cache size.
+pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
+    SledStore::open(
+        &settings.storage.data_dir,
+        settings.storage.cache_capacity_mib * 1024 * 1024,
+    )
 }
 
 fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError> {
@@ -115,13 +131,10 @@ fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError
 fn build_server(
     settings: &Settings,
     listener: TcpListener,
-    store: Arc<dyn ProviderStore>,
+    state: AppState,
     credentials: Credentials,
 ) -> Result<Server, StartupError> {
-    let state = web::Data::new(AppState {
-        store,
-        public_url: settings.server.public_url.clone().unwrap_or_default(),
-    });
+    let state = web::Data::new(state);
     let credentials = web::Data::new(credentials);
     let limit = BodyLimit(settings.server.max_body_bytes);
     let bind = settings.server.bind.clone();

@@ -2,7 +2,9 @@
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
 pub mod catalog;
+mod fields;
 mod provider;
+mod provider_key;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -12,6 +14,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use provider::{
     ApiSurface, CreateProvider, InputError, Model, ModelInput, NewProvider, ParamInput,
     Precondition, Provider, ProviderChanges, ProviderSlug, SurfaceInput, UpdateProvider,
+};
+pub use provider_key::{
+    CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
+    RotateProviderKey, Rotation, SecretInput, StoredValue, UpdateProviderKey,
 };
 
 /// Every rule a request broke, keyed by field path (`models[2].modelId`), so that one response

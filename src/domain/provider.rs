@@ -1,14 +1,16 @@
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::catalog::{self, API_FORMATS};
+use super::fields::{
+    MAX_TEXT_CHARS, check_length, parse_metadata, parse_name, patch_optional, patch_required,
+    required, sent,
+};
 use super::wire::Object;
 use super::{Violations, next_id};
 
-pub const MAX_TEXT_CHARS: usize = 255;
-pub const MAX_METADATA_CHARS: usize = 4096;
 pub const MAX_BASE_URL_CHARS: usize = 2048;
 pub const MAX_SURFACES: usize = 32;
 pub const MAX_PARAMS_PER_SURFACE: usize = 256;
@@ -140,14 +142,6 @@ pub struct UpdateProvider {
     pub models: Option<Option<Vec<Object<ModelInput>>>>,
 }
 
-fn sent<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SurfaceInput {
@@ -236,26 +230,9 @@ impl ProviderChanges {
             return Err(InputError::ProviderIdImmutable);
         }
         let mut v = Violations::default();
-        let name = input.name.map(|n| match n {
-            None => {
-                v.add("name", "cannot be cleared: every provider has a name");
-                None
-            }
-            Some(s) => v.check("name", parse_name(s)),
-        });
-        let base_url = input.base_url.map(|u| match u {
-            None => {
-                v.add(
-                    "baseUrl",
-                    "cannot be cleared: every provider has a base URL",
-                );
-                None
-            }
-            Some(s) => v.check("baseUrl", parse_base_url(s)),
-        });
-        let metadata = input
-            .metadata
-            .map(|m| m.and_then(|m| v.check("metadata", parse_metadata(m))));
+        let name = patch_required(&mut v, "name", input.name, parse_name);
+        let base_url = patch_required(&mut v, "baseUrl", input.base_url, parse_base_url);
+        let metadata = patch_optional(&mut v, "metadata", input.metadata, parse_metadata);
         let surfaces = input
             .supported_api_surfaces
             .map(|s| parse_surfaces(&mut v, s.unwrap_or_default()));
@@ -266,8 +243,8 @@ impl ProviderChanges {
             return Err(InputError::Invalid(v));
         }
         Ok(ProviderChanges {
-            name: name.flatten(),
-            base_url: base_url.flatten(),
+            name,
+            base_url,
             metadata,
             surfaces,
             model_ids,
@@ -328,44 +305,13 @@ pub enum Precondition {
 }
 
 impl Precondition {
-    pub fn allows(&self, provider: &Provider) -> bool {
+    /// Whether a record whose current entity tag is `etag` satisfies the header.
+    pub fn allows(&self, etag: &str) -> bool {
         match self {
             Precondition::Exists => true,
-            Precondition::OneOf(tags) => tags.contains(&provider.etag()),
+            Precondition::OneOf(tags) => tags.iter().any(|t| t == etag),
         }
     }
-}
-
-fn required(v: &mut Violations, path: &str, value: Option<String>) -> Option<String> {
-    if value.is_none() {
-        v.add(path, "is required");
-    }
-    value
-}
-
-fn check_length(s: &str, min: usize, max: usize) -> Result<(), String> {
-    let n = s.chars().count();
-    if n < min || n > max {
-        return Err(if min == 0 {
-            format!("must be at most {max} characters long (got {n})")
-        } else {
-            format!("must be between {min} and {max} characters long (got {n})")
-        });
-    }
-    Ok(())
-}
-
-fn parse_name(s: String) -> Result<String, String> {
-    check_length(&s, 1, MAX_TEXT_CHARS)?;
-    if s.trim().is_empty() {
-        return Err("must not be blank".into());
-    }
-    Ok(s)
-}
-
-fn parse_metadata(s: String) -> Result<String, String> {
-    check_length(&s, 0, MAX_METADATA_CHARS)?;
-    Ok(s)
 }
 
 /// Keeps the URL as the client wrote it (no normalisation surprises), once it is known to be

@@ -15,7 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// 200 only when the store answers a read.
 async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = std::sync::Arc::clone(&state.store);
+    let store = std::sync::Arc::clone(&state.providers);
     match web::block(move || store.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ok" }))),
         Ok(Err(e)) => {

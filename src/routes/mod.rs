@@ -1,18 +1,31 @@
-//! HTTP routes, one module per resource, each with its own `configure`.
+//! HTTP routes, one module per resource, each with its own `configure`, and what they share:
+//! paging, conditional headers, timestamps and credential references.
 
 mod health;
+mod provider_keys;
 mod providers;
 
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use ulid::Ulid;
 
+use crate::domain::{Precondition, Violations};
 use crate::error::ApiError;
-use crate::store::{ProviderStore, StoreError};
+use crate::secrets::MasterKey;
+use crate::store::{KeyStore, ProviderStore, Rejection, StoreError};
+
+/// The largest page a list answers, and its default size.
+pub const MAX_PAGE: usize = 100;
 
 /// What every handler shares.
 pub struct AppState {
-    pub store: Arc<dyn ProviderStore>,
+    pub providers: Arc<dyn ProviderStore>,
+    pub keys: Arc<dyn KeyStore>,
+    pub master_key: Arc<MasterKey>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
 }
@@ -22,23 +35,46 @@ impl AppState {
         format!("{}{path}", self.public_url)
     }
 
-    /// Runs blocking store work on the blocking pool, never on an async worker.
-    pub async fn store<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// `{id, uri}` of the credential that made a change.
+    fn credential(&self, id: &str) -> Ref {
+        Ref {
+            id: id.to_owned(),
+            uri: self.uri(&format!("/api-keys/{id}")),
+        }
+    }
+
+    /// Runs provider-store work on the blocking pool, never on an async worker.
+    pub async fn providers<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&dyn ProviderStore) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let store = Arc::clone(&self.store);
-        web::block(move || work(store.as_ref()))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
+        let store = Arc::clone(&self.providers);
+        blocking(move || Ok(work(store.as_ref())?)).await
     }
+
+    /// Runs key-store work on the blocking pool.
+    pub async fn keys<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&dyn KeyStore, &MasterKey) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(&self.keys);
+        let master = Arc::clone(&self.master_key);
+        blocking(move || work(store.as_ref(), &master)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(work).await.map_err(ApiError::internal)?
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     providers::configure(cfg);
+    provider_keys::configure(cfg);
 }
 
 /// The JSON 404 for every path no route claims.
@@ -61,5 +97,174 @@ fn truncated(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_owned(),
+    }
+}
+
+/// The `{id}` of the path. An id that is not a ULID names nothing: a 404 like any unknown id.
+fn path_id(req: &HttpRequest, noun: &str) -> Result<Ulid, ApiError> {
+    let raw = req.match_info().get("id").unwrap_or_default();
+    Ulid::from_string(raw).map_err(|_| not_found(req, noun))
+}
+
+fn not_found(req: &HttpRequest, noun: &str) -> ApiError {
+    let raw = req.match_info().get("id").unwrap_or_default();
+    ApiError::NotFound(format!("no {noun} with id `{}`", truncated(raw, 64)))
+}
+
+/// A rejection the route's own `match` does not expect: a bug, reported opaquely.
+fn unexpected(r: Rejection) -> ApiError {
+    ApiError::internal(format!("store answered {r:?} where it cannot"))
+}
+
+/// `?beforeId=&limit=` (and `provider=` where a list filters by it).
+#[derive(Debug, PartialEq, Eq)]
+struct ListQuery {
+    before: Option<Ulid>,
+    limit: usize,
+    provider: Option<String>,
+}
+
+impl ListQuery {
+    /// Checks every parameter, reporting all problems together. Unknown ones are ignored.
+    fn parse(query: &str) -> Result<ListQuery, ApiError> {
+        let mut v = Violations::default();
+        let (mut before, mut limit, mut provider) = (None, None, None);
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "beforeId" => &mut before,
+                "limit" => &mut limit,
+                "provider" => &mut provider,
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                v.add(key, "must be given at most once");
+            }
+        }
+        let limit = match limit {
+            None => MAX_PAGE,
+            Some(raw) => v
+                .check(
+                    "limit",
+                    raw.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| format!("must be an integer from 1 to {MAX_PAGE}")),
+                )
+                .unwrap_or(MAX_PAGE),
+        };
+        let before = before.and_then(|raw| {
+            v.check(
+                "beforeId",
+                Ulid::from_string(&raw).map_err(|_| "must be an id (a 26-character ULID)".into()),
+            )
+        });
+        if !v.is_empty() {
+            return Err(ApiError::InvalidQuery(v.into_map()));
+        }
+        Ok(ListQuery {
+            before,
+            limit,
+            provider,
+        })
+    }
+
+    /// The next page's URI when there is one: same filter, cursor at the last item.
+    fn next_page(
+        &self,
+        state: &AppState,
+        path: &str,
+        has_more: bool,
+        last: Option<Ulid>,
+    ) -> Option<String> {
+        let last = last.filter(|_| has_more)?;
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(provider) = &self.provider {
+            query.append_pair("provider", provider);
+        }
+        query.append_pair("beforeId", &last.to_string());
+        query.append_pair("limit", &self.limit.to_string());
+        Some(state.uri(&format!("{path}?{}", query.finish())))
+    }
+}
+
+fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
+    let mut found = false;
+    let mut tags = Vec::new();
+    for value in headers.get_all(name) {
+        found = true;
+        let text = value.to_str().unwrap_or_default();
+        tags.extend(
+            text.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    found.then_some(tags)
+}
+
+/// `If-Match`, compared strongly: a weak tag never matches.
+fn if_match(headers: &HeaderMap) -> Option<Precondition> {
+    let tags = header_values(headers, header::IF_MATCH)?;
+    Some(if tags.iter().any(|t| t == "*") {
+        Precondition::Exists
+    } else {
+        Precondition::OneOf(tags)
+    })
+}
+
+/// `If-None-Match`, compared weakly as RFC 9110 asks for GET.
+fn none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
+    header_values(headers, header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.iter()
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    })
+}
+
+/// A single resource with its `ETag`, or 304 when the client's copy is current.
+fn tagged<T: Serialize>(req: &HttpRequest, etag: String, body: &T) -> HttpResponse {
+    if none_match_hits(req.headers(), &etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .json(body)
+}
+
+/// RFC 3339 UTC with a `Z`, to the second.
+fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+#[derive(Serialize)]
+struct Ref {
+    id: String,
+    uri: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_query_reports_every_bad_parameter() {
+        let err = ListQuery::parse("limit=0&beforeId=nope").unwrap_err();
+        let ApiError::InvalidQuery(d) = err else {
+            panic!("{err:?}")
+        };
+        assert!(d.contains_key("limit") && d.contains_key("beforeId"));
+        assert_eq!(ListQuery::parse("").unwrap().limit, 100);
+        assert_eq!(ListQuery::parse("limit=100&other=1").unwrap().limit, 100);
+        assert!(ListQuery::parse("limit=101").is_err());
+        assert!(ListQuery::parse("limit=5&limit=6").is_err());
+        assert_eq!(
+            ListQuery::parse("provider=a%20b")
+                .unwrap()
+                .provider
+                .as_deref(),
+            Some("a b")
+        );
     }
 }

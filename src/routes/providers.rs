@@ -1,23 +1,23 @@
 //! `/providers`: the ngrok AI Gateway provider API.
 
-use std::time::{Duration, UNIX_EPOCH};
-
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Serialize;
 use ulid::Ulid;
 
-use super::{AppState, method_not_allowed, no_route, truncated};
+use super::{
+    AppState, ListQuery, Ref, if_match, method_not_allowed, no_route, not_found, path_id, rfc3339,
+    tagged, unexpected,
+};
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
 use crate::domain::{
-    CreateProvider, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider,
-    Violations, now_ms,
+    CreateProvider, NewProvider, Provider, ProviderChanges, UpdateProvider, now_ms,
 };
 use crate::error::ApiError;
 use crate::store::Rejection;
 
-pub const MAX_PAGE: usize = 100;
+const NOUN: &str = "provider";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -52,7 +52,7 @@ async fn create(
     let provider = Provider::create(NewProvider::parse(input)?, now_ms(), &caller.id);
     let slug = provider.provider_id.as_str().to_owned();
     let outcome = state
-        .store(move |store| Ok(store.create(&provider)?.map(|()| provider)))
+        .providers(move |store| Ok(store.create(&provider)?.map(|()| provider)))
         .await?;
     match outcome {
         Ok(provider) => {
@@ -68,14 +68,12 @@ async fn create(
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (before, limit) = page_query(req.query_string())?;
-    let page = state.store(move |store| store.list(before, limit)).await?;
-    let next_page_uri = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => {
-            Some(state.uri(&format!("/providers?beforeId={}&limit={limit}", last.id)))
-        }
-        _ => None,
-    };
+    let query = ListQuery::parse(req.query_string())?;
+    let (before, limit) = (query.before, query.limit);
+    let page = state
+        .providers(move |store| store.list(before, limit))
+        .await?;
+    let last = page.items.last().map(|p| p.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_providers: page
             .items
@@ -83,25 +81,21 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
             .map(|p| ProviderView::new(p, &state))
             .collect(),
         uri: state.uri("/providers"),
-        next_page_uri,
+        next_page_uri: query.next_page(&state, "/providers", page.has_more, last),
     }))
 }
 
 async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req)?;
+    let id = path_id(&req, NOUN)?;
     let provider = state
-        .store(move |store| store.get(id))
+        .providers(move |store| store.get(id))
         .await?
-        .ok_or_else(|| not_found(&req))?;
-    let etag = provider.etag();
-    if none_match_hits(req.headers(), &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
-        .json(ProviderView::new(&provider, &state)))
+        .ok_or_else(|| not_found(&req, NOUN))?;
+    Ok(tagged(
+        &req,
+        provider.etag(),
+        &ProviderView::new(&provider, &state),
+    ))
 }
 
 async fn update(
@@ -110,14 +104,17 @@ async fn update(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req)?;
+    let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let input: UpdateProvider = read_json(&req, body, Empty::NoChange).await?;
     let changes = ProviderChanges::parse(input)?;
     let outcome = state
-        .store(move |store| {
+        .providers(move |store| {
             store.update(id, &|current| {
-                if precondition.as_ref().is_some_and(|p| !p.allows(current)) {
+                if precondition
+                    .as_ref()
+                    .is_some_and(|p| !p.allows(&current.etag()))
+                {
                     return Err(Rejection::PreconditionFailed);
                 }
                 Ok(changes.apply(current, now_ms(), &caller.id))
@@ -128,121 +125,49 @@ async fn update(
         Ok(provider) => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, provider.etag()))
             .json(ProviderView::new(&provider, &state))),
-        Err(Rejection::NotFound) => Err(not_found(&req)),
+        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
         Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
         Err(other) => Err(unexpected(other)),
     }
 }
 
+/// `?cascade=true` deletes the provider's keys with it; otherwise a provider with keys stays.
 async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req)?;
+    let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
+    let cascade = cascade_flag(req.query_string())?;
     let outcome = state
-        .store(move |store| store.delete(id, precondition.as_ref()))
+        .providers(move |store| store.delete(id, precondition.as_ref(), cascade))
         .await?;
     match outcome {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(Rejection::NotFound) => Err(not_found(&req)),
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
         Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
+        Err(Rejection::HasKeys(count)) => Err(ApiError::ProviderHasKeys(count)),
         Err(other) => Err(unexpected(other)),
     }
+}
+
+fn cascade_flag(query: &str) -> Result<bool, ApiError> {
+    let mut cascade = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == "cascade" {
+            cascade = match value.as_ref() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ApiError::InvalidQuery(
+                        [("cascade".to_owned(), "must be `true` or `false`".to_owned())].into(),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(cascade)
 }
 
 fn provider_path(id: Ulid) -> String {
     format!("/providers/{id}")
-}
-
-/// An id that is not a ULID names no provider: that is a 404, like any other unknown id.
-fn path_id(req: &HttpRequest) -> Result<Ulid, ApiError> {
-    let raw = req.match_info().get("id").unwrap_or_default();
-    Ulid::from_string(raw).map_err(|_| not_found(req))
-}
-
-fn not_found(req: &HttpRequest) -> ApiError {
-    let raw = req.match_info().get("id").unwrap_or_default();
-    ApiError::NotFound(format!("no provider with id `{}`", truncated(raw, 64)))
-}
-
-fn unexpected(r: Rejection) -> ApiError {
-    ApiError::internal(format!("store answered {r:?} where it cannot"))
-}
-
-/// `beforeId` and `limit`, each checked, all problems reported together.
-fn page_query(query: &str) -> Result<(Option<Ulid>, usize), ApiError> {
-    let mut v = Violations::default();
-    let (mut before, mut limit) = (None, None);
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        let slot = match key.as_ref() {
-            "beforeId" => &mut before,
-            "limit" => &mut limit,
-            _ => continue,
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            v.add(key, "must be given at most once");
-        }
-    }
-    let limit = match limit {
-        None => MAX_PAGE,
-        Some(raw) => v
-            .check(
-                "limit",
-                raw.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| format!("must be an integer from 1 to {MAX_PAGE}")),
-            )
-            .unwrap_or(MAX_PAGE),
-    };
-    let before = before.and_then(|raw| {
-        v.check(
-            "beforeId",
-            Ulid::from_string(&raw)
-                .map_err(|_| "must be a provider id (a 26-character ULID)".to_owned()),
-        )
-    });
-    if v.is_empty() {
-        Ok((before, limit))
-    } else {
-        Err(ApiError::InvalidQuery(v.into_map()))
-    }
-}
-
-fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
-    let mut found = false;
-    let mut tags = Vec::new();
-    for value in headers.get_all(name) {
-        found = true;
-        let text = value.to_str().unwrap_or_default();
-        tags.extend(
-            text.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    found.then_some(tags)
-}
-
-/// `If-Match`, compared strongly: a weak tag never matches.
-fn if_match(headers: &HeaderMap) -> Option<Precondition> {
-    let tags = header_values(headers, header::IF_MATCH)?;
-    Some(if tags.iter().any(|t| t == "*") {
-        Precondition::Exists
-    } else {
-        Precondition::OneOf(tags)
-    })
-}
-
-/// `If-None-Match`, compared weakly as RFC 9110 asks for GET.
-fn none_match_hits(headers: &HeaderMap, etag: &str) -> bool {
-    header_values(headers, header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.iter()
-            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
-    })
-}
-
-fn rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 #[derive(Serialize)]
@@ -266,16 +191,10 @@ struct ProviderView<'a> {
     metadata: Option<&'a str>,
     created_at: String,
     updated_at: String,
-    created_by: RefView,
-    last_updated_by: RefView,
+    created_by: Ref,
+    last_updated_by: Ref,
     supported_api_surfaces: Vec<SurfaceView<'a>>,
     models: Vec<ModelView<'a>>,
-}
-
-#[derive(Serialize)]
-struct RefView {
-    id: String,
-    uri: String,
 }
 
 #[derive(Serialize)]
@@ -301,10 +220,6 @@ struct ModelView<'a> {
 
 impl<'a> ProviderView<'a> {
     fn new(p: &'a Provider, state: &AppState) -> ProviderView<'a> {
-        let credential = |id: &str| RefView {
-            id: id.to_owned(),
-            uri: state.uri(&format!("/api-keys/{id}")),
-        };
         ProviderView {
             id: p.id.to_string(),
             uri: state.uri(&provider_path(p.id)),
@@ -314,8 +229,8 @@ impl<'a> ProviderView<'a> {
             metadata: p.metadata.as_deref(),
             created_at: rfc3339(p.created_at_ms),
             updated_at: rfc3339(p.updated_at_ms),
-            created_by: credential(&p.created_by),
-            last_updated_by: credential(&p.last_updated_by),
+            created_by: state.credential(&p.created_by),
+            last_updated_by: state.credential(&p.last_updated_by),
             supported_api_surfaces: p
                 .surfaces
                 .iter()
@@ -338,23 +253,5 @@ impl<'a> ProviderView<'a> {
                 })
                 .collect(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_query_reports_every_bad_parameter() {
-        let err = page_query("limit=0&beforeId=nope").unwrap_err();
-        let ApiError::InvalidQuery(d) = err else {
-            panic!("{err:?}")
-        };
-        assert!(d.contains_key("limit") && d.contains_key("beforeId"));
-        assert_eq!(page_query("").unwrap(), (None, 100));
-        assert_eq!(page_query("limit=100&other=1").unwrap(), (None, 100));
-        assert!(page_query("limit=101").is_err());
-        assert!(page_query("limit=5&limit=6").is_err());
     }
 }

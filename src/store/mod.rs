@@ -1,5 +1,6 @@
-//! Where providers are kept. Routes talk to the [`ProviderStore`] trait only, so a networked
-//! backend is one more implementation beside [`sled::SledStore`].
+//! Where providers and their keys are kept. Routes talk to the [`ProviderStore`] and
+//! [`KeyStore`] traits only, so a networked backend is one more implementation beside
+//! [`sled::SledStore`].
 //!
 //! Every method is blocking: callers run them off the async executor.
 
@@ -7,7 +8,8 @@ pub mod sled;
 
 use ulid::Ulid;
 
-use crate::domain::{Precondition, Provider};
+use crate::domain::{Precondition, Provider, ProviderKey};
+use crate::secrets::{CryptoError, Sealed};
 
 /// A request the store refused because of what it holds, as opposed to a [`StoreError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,10 @@ pub enum Rejection {
     NotFound,
     ProviderIdTaken,
     PreconditionFailed,
+    /// A key names a `providerId` that is neither registered nor a catalog id.
+    UnknownProvider,
+    /// The provider still has this many keys.
+    HasKeys(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,18 +36,20 @@ pub enum StoreError {
     },
     #[error("encoding record: {0}")]
     Encode(serde_json::Error),
+    #[error("re-wrapping key {id}: {source}")]
+    Rewrap { id: Ulid, source: CryptoError },
 }
 
-/// One page of providers, newest first.
+/// One page of records, newest first.
 #[derive(Debug)]
-pub struct Page {
-    pub items: Vec<Provider>,
+pub struct Page<T> {
+    pub items: Vec<T>,
     pub has_more: bool,
 }
 
 /// The change an update makes, decided against the record as it is inside the transaction:
 /// `Ok(None)` leaves the record as it is.
-pub type UpdateFn<'a> = dyn Fn(&Provider) -> Result<Option<Provider>, Rejection> + 'a;
+pub type UpdateFn<'a, T> = dyn Fn(&T) -> Result<Option<T>, Rejection> + 'a;
 
 /// Outcome of a write: the outer `Result` is the store failing, the inner one the request being
 /// refused. Every `Ok` is durable when returned.
@@ -52,13 +60,41 @@ pub trait ProviderStore: Send + Sync {
     fn create(&self, provider: &Provider) -> Outcome<()>;
     fn get(&self, id: Ulid) -> Result<Option<Provider>, StoreError>;
     /// Up to `limit` providers with ids below `before` (all when `None`), newest first.
-    fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page, StoreError>;
+    fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page<Provider>, StoreError>;
     /// Applies `change` atomically: no concurrent write is lost, however many race.
-    fn update(&self, id: Ulid, change: &UpdateFn<'_>) -> Outcome<Provider>;
-    /// Removes the provider (and frees its `providerId`) if `precondition` allows.
-    fn delete(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()>;
+    fn update(&self, id: Ulid, change: &UpdateFn<'_, Provider>) -> Outcome<Provider>;
+    /// Removes the provider (and frees its `providerId`) if `precondition` allows. A provider
+    /// with keys is refused with [`Rejection::HasKeys`] unless `cascade`, which removes its
+    /// keys in the same transaction; answers how many keys went with it.
+    fn delete(&self, id: Ulid, precondition: Option<&Precondition>, cascade: bool) -> Outcome<u64>;
     /// Answers only when the store can serve reads.
     fn ping(&self) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+pub trait KeyStore: Send + Sync {
+    /// Inserts the key; when `needs_provider`, only if a provider with its `providerId` exists
+    /// (checked in the same transaction, so a concurrent provider delete cannot orphan it).
+    fn create_key(&self, key: &ProviderKey, needs_provider: bool) -> Outcome<()>;
+    fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError>;
+    /// Newest first, optionally only the keys of one `providerId`.
+    fn list_keys(
+        &self,
+        provider: Option<&str>,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ProviderKey>, StoreError>;
+    fn update_key(&self, id: Ulid, change: &UpdateFn<'_, ProviderKey>) -> Outcome<ProviderKey>;
+    fn delete_key(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()>;
+    /// The value that tells whether a master key is the one this store's secrets are under.
+    fn master_key_check(&self) -> Result<Option<Sealed>, StoreError>;
+    fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError>;
+    /// Replaces every sealed key through `rewrap` and the check value, all in one transaction
+    /// (a crash leaves either all old or all new); answers how many keys it re-wrapped.
+    fn rewrap_keys(
+        &self,
+        rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
+        check: &Sealed,
+    ) -> Result<usize, StoreError>;
 }

@@ -7,12 +7,15 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use sled::Transactional;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{IVec, Transactional};
 use ulid::Ulid;
 
-use super::{Outcome, Page, ProviderStore, Rejection, StoreError, UpdateFn};
-use crate::domain::{Precondition, Provider};
+use super::{KeyStore, Outcome, Page, ProviderStore, Rejection, StoreError, UpdateFn};
+use crate::domain::{Precondition, Provider, ProviderKey};
+use crate::secrets::{CryptoError, Sealed};
 
 /// Bumped whenever the on-disk layout changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -21,6 +24,10 @@ const LOCK_FILE: &str = "modelgate.lock";
 const DB_DIR: &str = "db";
 const RECORDS_TREE: &str = "providers";
 const INDEX_TREE: &str = "providers_by_provider_id";
+const KEYS_TREE: &str = "provider_keys";
+const KEYS_BY_PROVIDER_TREE: &str = "provider_keys_by_provider_id";
+const KEY_COUNTS_TREE: &str = "provider_key_counts";
+const META_TREE: &str = "meta";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -43,6 +50,13 @@ pub enum OpenError {
 pub struct SledStore {
     records: sled::Tree,
     index: sled::Tree,
+    keys: sled::Tree,
+    /// `providerId` 0x00 key-id → (): a provider's keys in id order.
+    keys_by_provider: sled::Tree,
+    /// `providerId` → number of keys (u64 BE): sled transactions cannot scan, so a provider
+    /// delete learns whether keys exist from this counter, inside its transaction.
+    key_counts: sled::Tree,
+    meta: sled::Tree,
     commits: GroupCommit,
     /// Held for the life of the store so a second process cannot open the same data dir.
     _lock: File,
@@ -69,6 +83,10 @@ impl SledStore {
         Ok(SledStore {
             records: db.open_tree(RECORDS_TREE).map_err(engine)?,
             index: db.open_tree(INDEX_TREE).map_err(engine)?,
+            keys: db.open_tree(KEYS_TREE).map_err(engine)?,
+            keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE).map_err(engine)?,
+            key_counts: db.open_tree(KEY_COUNTS_TREE).map_err(engine)?,
+            meta: db.open_tree(META_TREE).map_err(engine)?,
             commits: GroupCommit::new(db),
             _lock: lock,
         })
@@ -85,8 +103,20 @@ impl SledStore {
             }
             Err(TransactionError::Abort(Abort::Rejected(r))) => Ok(Err(r)),
             Err(TransactionError::Abort(Abort::Failed(e))) => Err(e),
+            Err(TransactionError::Abort(Abort::Retry)) => Err(StoreError::Flush(
+                "transaction retry escaped its loop".into(),
+            )),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// The ids of `slug`'s keys, read outside any transaction.
+    fn key_ids_of(&self, slug: &str) -> Result<Vec<[u8; 16]>, StoreError> {
+        self.keys_by_provider
+            .scan_prefix(provider_prefix(slug))
+            .keys()
+            .map(|k| Ok(key_id_from_index(&k?)))
+            .collect()
     }
 }
 
@@ -94,13 +124,21 @@ impl SledStore {
 enum Abort {
     Rejected(Rejection),
     Failed(StoreError),
+    /// What was read before the transaction changed under it: read again and retry.
+    Retry,
 }
 
-fn reject<T>(r: Rejection) -> Result<T, ConflictableTransactionError<Abort>> {
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+fn reject<T>(r: Rejection) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(Abort::Rejected(r)))
 }
 
-fn decode(key: &[u8], bytes: &[u8]) -> Result<Provider, StoreError> {
+fn failed(e: StoreError) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Failed(e))
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
         key: <[u8; 16]>::try_from(key)
             .map_or_else(|_| hex::encode(key), |k| Ulid::from_bytes(k).to_string()),
@@ -108,10 +146,99 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<Provider, StoreError> {
     })
 }
 
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(StoreError::Encode)
+}
+
+fn provider_prefix(slug: &str) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(slug.len() + 1);
+    prefix.extend_from_slice(slug.as_bytes());
+    prefix.push(0);
+    prefix
+}
+
+fn key_index_entry(slug: &str, id: &[u8; 16]) -> Vec<u8> {
+    let mut entry = provider_prefix(slug);
+    entry.extend_from_slice(id);
+    entry
+}
+
+fn key_id_from_index(entry: &[u8]) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&entry[entry.len() - 16..]);
+    id
+}
+
+fn count_of(bytes: Option<IVec>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+fn get_in<T: DeserializeOwned>(tree: &sled::Tree, id: Ulid) -> Result<Option<T>, StoreError> {
+    let key = id.to_bytes();
+    tree.get(key)?.map(|bytes| decode(&key, &bytes)).transpose()
+}
+
+/// Reads a page from `entries`, newest first; one entry past the page tells whether more
+/// exist, without decoding it or counting the rest.
+fn page_of<I, T>(
+    entries: impl Iterator<Item = sled::Result<I>>,
+    limit: usize,
+    mut fetch: impl FnMut(I) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let mut items = Vec::with_capacity(limit);
+    for entry in entries {
+        let entry = entry?;
+        if items.len() == limit {
+            return Ok(Page {
+                items,
+                has_more: true,
+            });
+        }
+        if let Some(item) = fetch(entry)? {
+            items.push(item);
+        }
+    }
+    Ok(Page {
+        items,
+        has_more: false,
+    })
+}
+
+fn decode_entry<T: DeserializeOwned>((key, value): (IVec, IVec)) -> Result<Option<T>, StoreError> {
+    decode(&key, &value).map(Some)
+}
+
+/// Atomic read-modify-write of one record of `tree`.
+fn update_in<T: Serialize + DeserializeOwned>(
+    store: &SledStore,
+    tree: &sled::Tree,
+    id: Ulid,
+    change: &UpdateFn<'_, T>,
+) -> Outcome<T> {
+    let key = id.to_bytes();
+    let result = tree.transaction(|records| {
+        let Some(bytes) = records.get(key)? else {
+            return reject(Rejection::NotFound);
+        };
+        let current: T = decode(&key, &bytes).map_err(failed)?;
+        match change(&current) {
+            Err(r) => reject(r),
+            Ok(None) => Ok((current, false)),
+            Ok(Some(next)) => {
+                records.insert(&key[..], encode(&next).map_err(failed)?)?;
+                Ok((next, true))
+            }
+        }
+    });
+    store.settle(result)
+}
+
 impl ProviderStore for SledStore {
     fn create(&self, provider: &Provider) -> Outcome<()> {
         let key = provider.id.to_bytes();
-        let value = serde_json::to_vec(provider).map_err(StoreError::Encode)?;
+        let value = encode(provider)?;
         let slug = provider.provider_id.as_str().as_bytes();
         let result = (&self.records, &self.index).transaction(|(records, index)| {
             if index.get(slug)?.is_some() {
@@ -125,71 +252,69 @@ impl ProviderStore for SledStore {
     }
 
     fn get(&self, id: Ulid) -> Result<Option<Provider>, StoreError> {
-        let key = id.to_bytes();
-        self.records
-            .get(key)?
-            .map(|bytes| decode(&key, &bytes))
-            .transpose()
+        get_in(&self.records, id)
     }
 
-    fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page, StoreError> {
+    fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page<Provider>, StoreError> {
         let entries = match before {
             Some(before) => self.records.range(..before.to_bytes()),
             None => self.records.iter(),
         };
-        // One entry past the page tells whether another page exists without counting the rest.
-        let mut items = Vec::with_capacity(limit);
-        let mut has_more = false;
-        for entry in entries.rev() {
-            let (key, bytes) = entry?;
-            if items.len() == limit {
-                has_more = true;
-                break;
+        page_of(entries.rev(), limit, decode_entry)
+    }
+
+    fn update(&self, id: Ulid, change: &UpdateFn<'_, Provider>) -> Outcome<Provider> {
+        update_in(self, &self.records, id, change)
+    }
+
+    fn delete(&self, id: Ulid, precondition: Option<&Precondition>, cascade: bool) -> Outcome<u64> {
+        let key = id.to_bytes();
+        loop {
+            let Some(found) = self.get(id)? else {
+                return Ok(Err(Rejection::NotFound));
+            };
+            let slug = found.provider_id.as_str();
+            let key_ids = if cascade {
+                self.key_ids_of(slug)?
+            } else {
+                Vec::new()
+            };
+            let result = (
+                &self.records,
+                &self.index,
+                &self.keys,
+                &self.keys_by_provider,
+                &self.key_counts,
+            )
+                .transaction(|(records, index, keys, keys_by_provider, key_counts)| {
+                    let Some(bytes) = records.get(key)? else {
+                        return reject(Rejection::NotFound);
+                    };
+                    let current: Provider = decode(&key, &bytes).map_err(failed)?;
+                    if precondition.is_some_and(|p| !p.allows(&current.etag())) {
+                        return reject(Rejection::PreconditionFailed);
+                    }
+                    let count = count_of(key_counts.get(slug.as_bytes())?);
+                    if count > 0 && !cascade {
+                        return reject(Rejection::HasKeys(count));
+                    }
+                    if count != key_ids.len() as u64 {
+                        return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                    }
+                    for key_id in &key_ids {
+                        keys.remove(&key_id[..])?;
+                        keys_by_provider.remove(key_index_entry(slug, key_id))?;
+                    }
+                    key_counts.remove(slug.as_bytes())?;
+                    records.remove(&key[..])?;
+                    index.remove(slug.as_bytes())?;
+                    Ok((count, true))
+                });
+            if matches!(result, Err(TransactionError::Abort(Abort::Retry))) {
+                continue;
             }
-            items.push(decode(&key, &bytes)?);
+            return self.settle(result);
         }
-        Ok(Page { items, has_more })
-    }
-
-    fn update(&self, id: Ulid, change: &UpdateFn<'_>) -> Outcome<Provider> {
-        let key = id.to_bytes();
-        let result = self.records.transaction(|records| {
-            let Some(bytes) = records.get(key)? else {
-                return reject(Rejection::NotFound);
-            };
-            let current = decode(&key, &bytes)
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e)))?;
-            match change(&current) {
-                Err(r) => reject(r),
-                Ok(None) => Ok((current, false)),
-                Ok(Some(next)) => {
-                    let value = serde_json::to_vec(&next).map_err(|e| {
-                        ConflictableTransactionError::Abort(Abort::Failed(StoreError::Encode(e)))
-                    })?;
-                    records.insert(&key[..], value)?;
-                    Ok((next, true))
-                }
-            }
-        });
-        self.settle(result)
-    }
-
-    fn delete(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()> {
-        let key = id.to_bytes();
-        let result = (&self.records, &self.index).transaction(|(records, index)| {
-            let Some(bytes) = records.get(key)? else {
-                return reject(Rejection::NotFound);
-            };
-            let current = decode(&key, &bytes)
-                .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e)))?;
-            if precondition.is_some_and(|p| !p.allows(&current)) {
-                return reject(Rejection::PreconditionFailed);
-            }
-            records.remove(&key[..])?;
-            index.remove(current.provider_id.as_str().as_bytes())?;
-            Ok(((), true))
-        });
-        self.settle(result)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
@@ -199,6 +324,138 @@ impl ProviderStore for SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.commits.sync()
+    }
+}
+
+const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
+
+impl KeyStore for SledStore {
+    fn create_key(&self, key: &ProviderKey, needs_provider: bool) -> Outcome<()> {
+        let id = key.id.to_bytes();
+        let value = encode(key)?;
+        let slug = key.provider_id.as_str();
+        let result = (
+            &self.keys,
+            &self.keys_by_provider,
+            &self.key_counts,
+            &self.index,
+        )
+            .transaction(|(keys, keys_by_provider, key_counts, providers)| {
+                if needs_provider && providers.get(slug.as_bytes())?.is_none() {
+                    return reject(Rejection::UnknownProvider);
+                }
+                let count = count_of(key_counts.get(slug.as_bytes())?);
+                keys.insert(&id[..], value.as_slice())?;
+                keys_by_provider.insert(key_index_entry(slug, &id), &[][..])?;
+                key_counts.insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
+                Ok(((), true))
+            });
+        self.settle(result)
+    }
+
+    fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError> {
+        get_in(&self.keys, id)
+    }
+
+    fn list_keys(
+        &self,
+        provider: Option<&str>,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ProviderKey>, StoreError> {
+        match provider {
+            None => {
+                let entries = match before {
+                    Some(before) => self.keys.range(..before.to_bytes()),
+                    None => self.keys.iter(),
+                };
+                page_of(entries.rev(), limit, decode_entry)
+            }
+            Some(slug) => {
+                let start = provider_prefix(slug);
+                let end = match before {
+                    Some(before) => key_index_entry(slug, &before.to_bytes()),
+                    // Just past every `slug\0…` entry.
+                    None => [slug.as_bytes(), &[1]].concat(),
+                };
+                let ids = self.keys_by_provider.range(start..end).keys().rev();
+                page_of(ids, limit, |entry| {
+                    let id = key_id_from_index(&entry);
+                    self.keys
+                        .get(id)?
+                        .map(|bytes| decode(&id, &bytes))
+                        .transpose()
+                })
+            }
+        }
+    }
+
+    fn update_key(&self, id: Ulid, change: &UpdateFn<'_, ProviderKey>) -> Outcome<ProviderKey> {
+        update_in(self, &self.keys, id, change)
+    }
+
+    fn delete_key(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()> {
+        let key = id.to_bytes();
+        let result = (&self.keys, &self.keys_by_provider, &self.key_counts).transaction(
+            |(keys, keys_by_provider, key_counts)| {
+                let Some(bytes) = keys.get(key)? else {
+                    return reject(Rejection::NotFound);
+                };
+                let current: ProviderKey = decode(&key, &bytes).map_err(failed)?;
+                if precondition.is_some_and(|p| !p.allows(&current.etag())) {
+                    return reject(Rejection::PreconditionFailed);
+                }
+                let slug = current.provider_id.as_str();
+                keys.remove(&key[..])?;
+                keys_by_provider.remove(key_index_entry(slug, &key))?;
+                match count_of(key_counts.get(slug.as_bytes())?) {
+                    0 | 1 => key_counts.remove(slug.as_bytes())?,
+                    n => key_counts.insert(slug.as_bytes(), &(n - 1).to_be_bytes()[..])?,
+                };
+                Ok(((), true))
+            },
+        );
+        self.settle(result)
+    }
+
+    fn master_key_check(&self) -> Result<Option<Sealed>, StoreError> {
+        self.meta
+            .get(MASTER_KEY_CHECK)?
+            .map(|bytes| decode(MASTER_KEY_CHECK, &bytes))
+            .transpose()
+    }
+
+    fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError> {
+        self.meta.insert(MASTER_KEY_CHECK, encode(check)?)?;
+        self.commits.sync()
+    }
+
+    fn rewrap_keys(
+        &self,
+        rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
+        check: &Sealed,
+    ) -> Result<usize, StoreError> {
+        // Re-wrapping runs with the data dir locked and no server: nothing writes meanwhile.
+        let mut replaced = Vec::new();
+        for entry in self.keys.iter() {
+            let (id, bytes) = entry?;
+            let key: ProviderKey = decode(&id, &bytes)?;
+            if let Some(new) =
+                rewrap(&key).map_err(|source| StoreError::Rewrap { id: key.id, source })?
+            {
+                replaced.push((id, encode(&new)?));
+            }
+        }
+        let check = encode(check)?;
+        let result = (&self.keys, &self.meta).transaction(|(keys, meta)| {
+            for (id, value) in &replaced {
+                keys.insert(id, value.as_slice())?;
+            }
+            meta.insert(MASTER_KEY_CHECK, check.as_slice())?;
+            Ok((replaced.len(), true))
+        });
+        self.settle(result)?
+            .map_err(|r| StoreError::Flush(format!("re-wrap transaction refused: {r:?}")))
     }
 }
 
@@ -398,9 +655,12 @@ mod tests {
         let store = SledStore::open(dir.path(), 1 << 20).unwrap();
         let p = provider("gone");
         store.create(&p).unwrap().unwrap();
-        store.delete(p.id, None).unwrap().unwrap();
+        store.delete(p.id, None, false).unwrap().unwrap();
         assert!(store.get(p.id).unwrap().is_none());
         assert!(store.index.is_empty());
-        assert_eq!(store.delete(p.id, None).unwrap(), Err(Rejection::NotFound));
+        assert_eq!(
+            store.delete(p.id, None, false).unwrap(),
+            Err(Rejection::NotFound)
+        );
     }
 }

@@ -1,0 +1,238 @@
+//! `/provider-keys`: upstream credentials. `value` is accepted and never given back.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use serde::Serialize;
+use ulid::Ulid;
+
+use super::{
+    AppState, ListQuery, Ref, if_match, method_not_allowed, no_route, not_found, path_id, rfc3339,
+    tagged, unexpected,
+};
+use crate::auth::{Caller, require_bearer};
+use crate::body::{Empty, read_json};
+use crate::domain::{
+    CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RotateProviderKey,
+    Rotation, UpdateProviderKey, now_ms,
+};
+use crate::error::ApiError;
+use crate::store::Rejection;
+
+const NOUN: &str = "provider key";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/provider-keys")
+            .wrap(middleware::from_fn(require_bearer))
+            .service(
+                web::resource("")
+                    .route(web::get().to(list))
+                    .route(web::head().to(list))
+                    .route(web::post().to(create))
+                    .default_service(method_not_allowed("GET, HEAD, POST")),
+            )
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(get))
+                    .route(web::head().to(get))
+                    .route(web::patch().to(update))
+                    .route(web::delete().to(delete))
+                    .default_service(method_not_allowed("GET, HEAD, PATCH, DELETE")),
+            )
+            .service(
+                web::resource("/{id}/rotate")
+                    .route(web::post().to(rotate))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .default_service(web::to(no_route)),
+    );
+}
+
+async fn create(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let input: CreateProviderKey = read_json(&req, body, Empty::Refuse).await?;
+    let new = NewProviderKey::parse(input)?;
+    let needs_provider = new.needs_custom_provider();
+    let slug = new.provider_id.as_str().to_owned();
+    let outcome = state
+        .keys(move |store, master| {
+            let key = new.into_key(master, now_ms(), &caller.id)?;
+            Ok(store.create_key(&key, needs_provider)?.map(|()| key))
+        })
+        .await?;
+    match outcome {
+        Ok(key) => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, state.uri(&key_path(key.id))))
+            .insert_header((header::ETAG, key.etag()))
+            .json(KeyView::new(&key, &state))),
+        Err(Rejection::UnknownProvider) => Err(ApiError::validation(
+            "providerId",
+            format!(
+                "no provider `{slug}` is registered; create it under /providers first, or use a built-in catalog id such as `openai`"
+            ),
+        )),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let (provider, before, limit) = (query.provider.clone(), query.before, query.limit);
+    let page = state
+        .keys(move |store, _| Ok(store.list_keys(provider.as_deref(), before, limit)?))
+        .await?;
+    let last = page.items.last().map(|k| k.id);
+    Ok(HttpResponse::Ok().json(ListView {
+        ai_gateway_provider_keys: page.items.iter().map(|k| KeyView::new(k, &state)).collect(),
+        uri: state.uri("/provider-keys"),
+        next_page_uri: query.next_page(&state, "/provider-keys", page.has_more, last),
+    }))
+}
+
+async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, NOUN)?;
+    let key = state
+        .keys(move |store, _| Ok(store.get_key(id)?))
+        .await?
+        .ok_or_else(|| not_found(&req, NOUN))?;
+    Ok(tagged(&req, key.etag(), &KeyView::new(&key, &state)))
+}
+
+async fn update(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, NOUN)?;
+    let precondition = if_match(req.headers());
+    let input: UpdateProviderKey = read_json(&req, body, Empty::NoChange).await?;
+    let changes = ProviderKeyChanges::parse(input)?;
+    let outcome = state
+        .keys(move |store, _| {
+            Ok(store.update_key(id, &|current| {
+                if precondition
+                    .as_ref()
+                    .is_some_and(|p| !p.allows(&current.etag()))
+                {
+                    return Err(Rejection::PreconditionFailed);
+                }
+                Ok(changes.apply(current, now_ms(), &caller.id))
+            })?)
+        })
+        .await?;
+    written(&req, &state, outcome)
+}
+
+/// A new secret (and name) for the same key id.
+async fn rotate(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, NOUN)?;
+    let precondition = if_match(req.headers());
+    let input: RotateProviderKey = read_json(&req, body, Empty::Refuse).await?;
+    let rotation = Rotation::parse(input)?;
+    let outcome = state
+        .keys(move |store, master| {
+            let value = rotation.seal(master, id)?;
+            Ok(store.update_key(id, &|current| {
+                if precondition
+                    .as_ref()
+                    .is_some_and(|p| !p.allows(&current.etag()))
+                {
+                    return Err(Rejection::PreconditionFailed);
+                }
+                Ok(Some(rotation.apply(&value, current, now_ms(), &caller.id)))
+            })?)
+        })
+        .await?;
+    written(&req, &state, outcome)
+}
+
+async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, NOUN)?;
+    let precondition = if_match(req.headers());
+    let outcome = state
+        .keys(move |store, _| Ok(store.delete_key(id, precondition.as_ref())?))
+        .await?;
+    match outcome {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
+        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+/// The answer to a PATCH or a rotation.
+fn written(
+    req: &HttpRequest,
+    state: &AppState,
+    outcome: Result<ProviderKey, Rejection>,
+) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        Ok(key) => Ok(HttpResponse::Ok()
+            .insert_header((header::ETAG, key.etag()))
+            .json(KeyView::new(&key, state))),
+        Err(Rejection::NotFound) => Err(not_found(req, NOUN)),
+        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
+        Err(other) => Err(unexpected(other)),
+    }
+}
+
+fn key_path(id: Ulid) -> String {
+    format!("/provider-keys/{id}")
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListView<'a> {
+    ai_gateway_provider_keys: Vec<KeyView<'a>>,
+    uri: String,
+    next_page_uri: Option<String>,
+}
+
+/// A key as the API shows it (ngrok's `AIGatewayProviderAPIKeyDetail`): never the value.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyView<'a> {
+    id: String,
+    uri: String,
+    created_at: String,
+    updated_at: String,
+    provider_id: &'a str,
+    name: &'a str,
+    key_redacted: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a str>,
+    created_by: Ref,
+    last_updated_by: Ref,
+    last_used: Option<String>,
+}
+
+impl<'a> KeyView<'a> {
+    fn new(k: &'a ProviderKey, state: &AppState) -> KeyView<'a> {
+        KeyView {
+            id: k.id.to_string(),
+            uri: state.uri(&key_path(k.id)),
+            created_at: rfc3339(k.created_at_ms),
+            updated_at: rfc3339(k.updated_at_ms),
+            provider_id: k.provider_id.as_str(),
+            name: &k.name,
+            key_redacted: &k.key_redacted,
+            description: k.description.as_deref(),
+            metadata: k.metadata.as_deref(),
+            created_by: state.credential(&k.created_by),
+            last_updated_by: state.credential(&k.last_updated_by),
+            last_used: k.last_used_ms.map(rfc3339),
+        }
+    }
+}
