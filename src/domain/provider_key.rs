@@ -328,10 +328,7 @@ mod tests {
     use super::*;
 
     fn secret(s: &str) -> SecretInput {
-        parse_secret(Zeroizing::new(s.to_owned()))
-            .map_err(|e| e)
-            .ok()
-            .unwrap()
+        parse_secret(Zeroizing::new(s.to_owned())).ok().unwrap()
     }
 
     #[test]
