@@ -5,6 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, mime, web};
 use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
 
 use crate::domain::wire::MapOnly;
 use crate::error::ApiError;
@@ -58,7 +59,12 @@ pub async fn read_json<T: DeserializeOwned>(
     if !is_json(req) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    parse(&bytes)
+    let parsed = parse(&bytes);
+    // Bodies can carry provider-key values: wipe the buffer when no one else holds it.
+    if let Ok(mut buffer) = bytes.try_into_mut() {
+        buffer.as_mut().zeroize();
+    }
+    parsed
 }
 
 fn is_json(req: &HttpRequest) -> bool {

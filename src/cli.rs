@@ -14,13 +14,13 @@ use crate::config::Overrides;
 )]
 pub struct Cli {
     /// TOML config file (default: ./modelgate.toml when present)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on, host:port (overrides MODELGATE_BIND and the file)
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     pub bind: Option<String>,
     /// Directory for the store and the admin token (overrides MODELGATE_DATA_DIR and the file)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod list;
 mod persistence;
+mod provider_keys;
 mod read;
 mod schema;
 mod update;
