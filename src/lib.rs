@@ -1,5 +1,6 @@
 //! modelgate: a self-hosted AI gateway. This crate holds the provider registry server.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod cli;

@@ -72,6 +72,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    crate::admin::configure(cfg);
     health::configure(cfg);
     providers::configure(cfg);
     provider_keys::configure(cfg);

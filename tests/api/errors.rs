@@ -180,7 +180,7 @@ async fn the_default_limit_is_one_mebibyte() {
 async fn unknown_routes_are_json_404s_and_wrong_methods_are_405s_with_allow() {
     let app = spawn_app().await;
     assert_error(app.get("/nope").await, 404, "not_found").await;
-    assert_error(app.get("/").await, 404, "not_found").await;
+    assert_error(app.get("/assets/nope.js").await, 404, "not_found").await;
     for (method, path, allow) in [
         (Method::PUT, "/providers", "GET, HEAD, POST"),
         (Method::DELETE, "/providers", "GET, HEAD, POST"),
