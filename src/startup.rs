@@ -138,12 +138,15 @@ fn build_server(
     let credentials = web::Data::new(credentials);
     let limit = BodyLimit(settings.server.max_body_bytes);
     let bind = settings.server.bind.clone();
+    // With access lines filtered out, skip the middleware that would format them anyway.
+    let access_logged =
+        log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(credentials.clone())
             .app_data(limit)
-            .wrap(access_log())
+            .wrap(middleware::Condition::new(access_logged, access_log()))
             .configure(routes::configure)
             .default_service(web::to(routes::no_route))
     })

@@ -690,7 +690,12 @@ fn a_rotation_killed_at_any_moment_leaves_a_store_that_opens() {
             })
             .unwrap();
             let key = new.into_key(&master, 0, "admin").unwrap();
-            store.create_key(&key, false).unwrap().unwrap();
+            store
+                .create_key(&key, false)
+                .unwrap()
+                .unwrap()
+                .wait_blocking()
+                .unwrap();
         }
     }
     let expected: std::collections::HashSet<String> =

@@ -16,7 +16,7 @@ use ulid::Ulid;
 use crate::domain::{Precondition, Violations};
 use crate::error::ApiError;
 use crate::secrets::MasterKey;
-use crate::store::{KeyStore, ProviderStore, Rejection, StoreError};
+use crate::store::{Durable, KeyStore, Outcome, ProviderStore, Rejection, StoreError};
 
 /// The largest page a list answers, and its default size.
 pub const MAX_PAGE: usize = 100;
@@ -43,39 +43,66 @@ impl AppState {
         }
     }
 
-    /// Runs provider-store work on the blocking pool, never on an async worker.
-    pub async fn providers<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// Reads on the calling worker. A sled read is served from its page cache (or the OS's) in
+    /// microseconds and never waits for a flush; handing it to the blocking pool costs two
+    /// thread switches that take longer than the read (docs/benchmarks.md has the figures).
+    pub fn read_providers<T>(
+        &self,
+        work: impl FnOnce(&dyn ProviderStore) -> Result<T, StoreError>,
+    ) -> Result<T, ApiError> {
+        Ok(work(self.providers.as_ref())?)
+    }
+
+    /// Key-store reads, inline for the same reason as [`AppState::read_providers`].
+    pub fn read_keys<T>(
+        &self,
+        work: impl FnOnce(&dyn KeyStore) -> Result<T, StoreError>,
+    ) -> Result<T, ApiError> {
+        Ok(work(self.keys.as_ref())?)
+    }
+
+    /// A provider write: the transaction on the blocking pool, then an await (holding no
+    /// thread) until the group flush made it durable. Only then may the client hear of it.
+    pub async fn write_providers<T, F>(&self, work: F) -> Result<Result<T, Rejection>, ApiError>
     where
-        F: FnOnce(&dyn ProviderStore) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn ProviderStore) -> Outcome<T> + Send + 'static,
         T: Send + 'static,
     {
         let store = Arc::clone(&self.providers);
-        blocking(move || Ok(work(store.as_ref())?)).await
+        durable(web::block(move || Ok(work(store.as_ref())?)).await).await
     }
 
-    /// Runs key-store work on the blocking pool.
-    pub async fn keys<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// A key write (with its sealing), like [`AppState::write_providers`].
+    pub async fn write_keys<T, F>(&self, work: F) -> Result<Result<T, Rejection>, ApiError>
     where
-        F: FnOnce(&dyn KeyStore, &MasterKey) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&dyn KeyStore, &MasterKey) -> Result<Result<Durable<T>, Rejection>, ApiError>
+            + Send
+            + 'static,
         T: Send + 'static,
     {
         let store = Arc::clone(&self.keys);
         let master = Arc::clone(&self.master_key);
-        blocking(move || work(store.as_ref(), &master)).await
+        durable(web::block(move || work(store.as_ref(), &master)).await).await
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work).await.map_err(ApiError::internal)?
+async fn durable<T>(
+    applied: Result<
+        Result<Result<Durable<T>, Rejection>, ApiError>,
+        actix_web::error::BlockingError,
+    >,
+) -> Result<Result<T, Rejection>, ApiError> {
+    match applied.map_err(ApiError::internal)?? {
+        Ok(write) => Ok(Ok(write.wait().await?)),
+        Err(rejection) => Ok(Err(rejection)),
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    crate::admin::configure(cfg);
-    health::configure(cfg);
     providers::configure(cfg);
     provider_keys::configure(cfg);
+    health::configure(cfg);
+    crate::admin::configure(cfg);
 }
 
 /// The JSON 404 for every path no route claims.

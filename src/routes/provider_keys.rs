@@ -59,9 +59,11 @@ async fn create(
     let needs_provider = new.needs_custom_provider();
     let slug = new.provider_id.as_str().to_owned();
     let outcome = state
-        .keys(move |store, master| {
+        .write_keys(move |store, master| {
             let key = new.into_key(master, now_ms(), &caller.id)?;
-            Ok(store.create_key(&key, needs_provider)?.map(|()| key))
+            Ok(store
+                .create_key(&key, needs_provider)?
+                .map(|w| w.map(|()| key)))
         })
         .await?;
     match outcome {
@@ -81,10 +83,8 @@ async fn create(
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let (provider, before, limit) = (query.provider.clone(), query.before, query.limit);
     let page = state
-        .keys(move |store, _| Ok(store.list_keys(provider.as_deref(), before, limit)?))
-        .await?;
+        .read_keys(|store| store.list_keys(query.provider.as_deref(), query.before, query.limit))?;
     let last = page.items.last().map(|k| k.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_provider_keys: page.items.iter().map(|k| KeyView::new(k, &state)).collect(),
@@ -96,8 +96,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let key = state
-        .keys(move |store, _| Ok(store.get_key(id)?))
-        .await?
+        .read_keys(|store| store.get_key(id))?
         .ok_or_else(|| not_found(&req, NOUN))?;
     Ok(tagged(&req, key.etag(), &KeyView::new(&key, &state)))
 }
@@ -113,7 +112,7 @@ async fn update(
     let input: UpdateProviderKey = read_json(&req, body, Empty::NoChange).await?;
     let changes = ProviderKeyChanges::parse(input)?;
     let outcome = state
-        .keys(move |store, _| {
+        .write_keys(move |store, _| {
             Ok(store.update_key(id, &|current| {
                 if precondition
                     .as_ref()
@@ -140,7 +139,7 @@ async fn rotate(
     let input: RotateProviderKey = read_json(&req, body, Empty::Refuse).await?;
     let rotation = Rotation::parse(input)?;
     let outcome = state
-        .keys(move |store, master| {
+        .write_keys(move |store, master| {
             let value = rotation.seal(master, id)?;
             Ok(store.update_key(id, &|current| {
                 if precondition
@@ -160,7 +159,7 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let outcome = state
-        .keys(move |store, _| Ok(store.delete_key(id, precondition.as_ref())?))
+        .write_keys(move |store, _| Ok(store.delete_key(id, precondition.as_ref())?))
         .await?;
     match outcome {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),

@@ -52,7 +52,7 @@ async fn create(
     let provider = Provider::create(NewProvider::parse(input)?, now_ms(), &caller.id);
     let slug = provider.provider_id.as_str().to_owned();
     let outcome = state
-        .providers(move |store| Ok(store.create(&provider)?.map(|()| provider)))
+        .write_providers(move |store| Ok(store.create(&provider)?.map(|w| w.map(|()| provider))))
         .await?;
     match outcome {
         Ok(provider) => {
@@ -69,10 +69,7 @@ async fn create(
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let (before, limit) = (query.before, query.limit);
-    let page = state
-        .providers(move |store| store.list(before, limit))
-        .await?;
+    let page = state.read_providers(|store| store.list(query.before, query.limit))?;
     let last = page.items.last().map(|p| p.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_providers: page
@@ -88,8 +85,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let provider = state
-        .providers(move |store| store.get(id))
-        .await?
+        .read_providers(|store| store.get(id))?
         .ok_or_else(|| not_found(&req, NOUN))?;
     Ok(tagged(
         &req,
@@ -109,7 +105,7 @@ async fn update(
     let input: UpdateProvider = read_json(&req, body, Empty::NoChange).await?;
     let changes = ProviderChanges::parse(input)?;
     let outcome = state
-        .providers(move |store| {
+        .write_providers(move |store| {
             store.update(id, &|current| {
                 if precondition
                     .as_ref()
@@ -137,7 +133,7 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let precondition = if_match(req.headers());
     let cascade = cascade_flag(req.query_string())?;
     let outcome = state
-        .providers(move |store| store.delete(id, precondition.as_ref(), cascade))
+        .write_providers(move |store| store.delete(id, precondition.as_ref(), cascade))
         .await?;
     match outcome {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),

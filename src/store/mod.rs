@@ -52,8 +52,60 @@ pub struct Page<T> {
 pub type UpdateFn<'a, T> = dyn Fn(&T) -> Result<Option<T>, Rejection> + 'a;
 
 /// Outcome of a write: the outer `Result` is the store failing, the inner one the request being
-/// refused. Every `Ok` is durable when returned.
-pub type Outcome<T> = Result<Result<T, Rejection>, StoreError>;
+/// refused. An accepted write is applied but not yet durable: [`Durable::wait`] is.
+pub type Outcome<T> = Result<Result<Durable<T>, Rejection>, StoreError>;
+
+/// A write's result, to be released only once the write is on disk. Awaiting costs no thread:
+/// concurrent writers share one flush (group commit) and are woken when it returns.
+#[must_use = "a write is not durable until waited for"]
+pub struct Durable<T> {
+    value: T,
+    flush: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+}
+
+impl<T> Durable<T> {
+    /// Already durable (nothing was written) or to become so with `flush`.
+    pub fn new(
+        value: T,
+        flush: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+    ) -> Self {
+        Durable { value, flush }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Durable<U> {
+        Durable {
+            value: f(self.value),
+            flush: self.flush,
+        }
+    }
+
+    pub async fn wait(self) -> Result<T, StoreError> {
+        if let Some(flush) = self.flush {
+            settled(flush.await)?;
+        }
+        Ok(self.value)
+    }
+
+    /// For callers outside an async runtime (command-line tools, tests).
+    pub fn wait_blocking(self) -> Result<T, StoreError> {
+        if let Some(flush) = self.flush {
+            settled(flush.blocking_recv())?;
+        }
+        Ok(self.value)
+    }
+}
+
+fn settled(
+    flushed: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<(), StoreError> {
+    match flushed {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Flush(e)),
+        Err(_) => Err(StoreError::Flush(
+            "the flusher stopped before this write was flushed".into(),
+        )),
+    }
+}
 
 pub trait ProviderStore: Send + Sync {
     /// Inserts the provider unless its `providerId` is taken.

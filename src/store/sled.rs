@@ -5,7 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,7 +13,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{IVec, Transactional};
 use ulid::Ulid;
 
-use super::{KeyStore, Outcome, Page, ProviderStore, Rejection, StoreError, UpdateFn};
+use super::{Durable, KeyStore, Outcome, Page, ProviderStore, Rejection, StoreError, UpdateFn};
 use crate::domain::{Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 
@@ -92,14 +92,13 @@ impl SledStore {
         })
     }
 
-    /// Turns a transaction's result into an [`Outcome`], waiting for durability when it wrote.
+    /// Turns a transaction's result into an [`Outcome`] that, when it wrote, becomes durable
+    /// with the next group flush.
     fn settle<T>(&self, result: Result<(T, bool), TransactionError<Abort>>) -> Outcome<T> {
         match result {
             Ok((value, wrote)) => {
-                if wrote {
-                    self.commits.sync()?;
-                }
-                Ok(Ok(value))
+                let flush = wrote.then(|| self.commits.after_write());
+                Ok(Ok(Durable::new(value, flush)))
             }
             Err(TransactionError::Abort(Abort::Rejected(r))) => Ok(Err(r)),
             Err(TransactionError::Abort(Abort::Failed(e))) => Err(e),
@@ -455,61 +454,111 @@ impl KeyStore for SledStore {
             Ok((replaced.len(), true))
         });
         self.settle(result)?
-            .map_err(|r| StoreError::Flush(format!("re-wrap transaction refused: {r:?}")))
+            .map_err(|r| StoreError::Flush(format!("re-wrap transaction refused: {r:?}")))?
+            .wait_blocking()
     }
 }
 
-/// Shares one `flush()` among every writer waiting for one. A writer joins the next flush
-/// round; the first writer to find no flush running leads the round and flushes for all who
-/// joined it. A round starts only after all its members wrote, so its flush covers them.
+/// Group commit: one thread flushes for every write that registered since its last flush.
+/// A writer registers after its transaction applied, and the flusher takes the whole batch
+/// before calling `flush()`, so that flush covers every write in the batch. Waiters are
+/// callbacks, so an async writer holds no thread while it waits.
 ///
 /// `Db::flush_async` is deliberately not used: concurrent calls deadlock in sled 0.34
 /// (spacejam/sled#1308).
 struct GroupCommit {
-    db: sled::Db,
-    state: Mutex<Rounds>,
-    finished: Condvar,
+    shared: Arc<Shared>,
+    flusher: Option<std::thread::JoinHandle<()>>,
 }
 
-struct Rounds {
-    /// The round new writers join; it has not started flushing.
-    next: Arc<OnceLock<Result<(), String>>>,
-    flushing: bool,
+type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+struct Shared {
+    state: Mutex<Pending>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    waiters: Vec<Waiter>,
+    stop: bool,
 }
 
 impl GroupCommit {
     fn new(db: sled::Db) -> GroupCommit {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        let flusher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("modelgate-flush".into())
+                .spawn(move || flush_loop(&db, &shared))
+                .expect("spawning the flush thread")
+        };
         GroupCommit {
-            db,
-            state: Mutex::new(Rounds {
-                next: Arc::default(),
-                flushing: false,
-            }),
-            finished: Condvar::new(),
+            shared,
+            flusher: Some(flusher),
         }
     }
 
+    fn register(&self, waiter: Waiter) {
+        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.waiters.push(waiter);
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Resolves once a flush that began after this call returned.
+    fn after_write(&self) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.register(Box::new(move |result| {
+            let _ = tx.send(result);
+        }));
+        rx
+    }
+
+    /// Blocks until everything written so far is durable.
     fn sync(&self) -> Result<(), StoreError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let round = Arc::clone(&state.next);
-        loop {
-            if let Some(result) = round.get() {
-                return result.clone().map_err(StoreError::Flush);
-            }
-            if !state.flushing {
-                // Our round has not run and nobody is flushing: lead it.
-                state.flushing = true;
-                state.next = Arc::default();
-                drop(state);
-                let result = self.db.flush().map(drop).map_err(|e| e.to_string());
-                let _ = round.set(result.clone());
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                state.flushing = false;
-                drop(state);
-                self.finished.notify_all();
-                return result.map_err(StoreError::Flush);
-            }
-            state = self.finished.wait(state).unwrap_or_else(|e| e.into_inner());
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.register(Box::new(move |result| {
+            let _ = tx.send(result);
+        }));
+        rx.recv()
+            .map_err(|_| StoreError::Flush("the flusher stopped".into()))?
+            .map_err(StoreError::Flush)
+    }
+}
+
+fn flush_loop(db: &sled::Db, shared: &Shared) {
+    loop {
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.waiters.is_empty() && !state.stop {
+            state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        if state.waiters.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut state.waiters);
+        drop(state);
+        let result = db.flush().map(drop).map_err(|e| e.to_string());
+        for waiter in batch {
+            waiter(result.clone());
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    /// Flushes what is pending, then lets the thread (and its handle on the database) go, so the
+    /// data dir can be opened again in the same process.
+    fn drop(&mut self) {
+        let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.stop = true;
+        drop(state);
+        self.shared.wake.notify_one();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
         }
     }
 }
@@ -637,7 +686,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for j in 0..10 {
                         let p = provider(&format!("p-{i}-{j}"));
-                        store.create(&p).unwrap().unwrap();
+                        store.create(&p).unwrap().unwrap().wait_blocking().unwrap();
                     }
                 })
             })
@@ -654,13 +703,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), 1 << 20).unwrap();
         let p = provider("gone");
-        store.create(&p).unwrap().unwrap();
-        store.delete(p.id, None, false).unwrap().unwrap();
+        store.create(&p).unwrap().unwrap().wait_blocking().unwrap();
+        store
+            .delete(p.id, None, false)
+            .unwrap()
+            .unwrap()
+            .wait_blocking()
+            .unwrap();
         assert!(store.get(p.id).unwrap().is_none());
         assert!(store.index.is_empty());
-        assert_eq!(
+        assert!(matches!(
             store.delete(p.id, None, false).unwrap(),
             Err(Rejection::NotFound)
-        );
+        ));
     }
 }
