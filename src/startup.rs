@@ -33,6 +33,8 @@ pub enum StartupError {
     },
 }
 
+const BLOCKING_THREADS_PER_WORKER: usize = 8;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -154,7 +156,10 @@ fn build_server(
     .client_request_timeout(Duration::from_millis(
         settings.server.client_request_timeout_ms,
     ))
-    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    // Blocking threads only run short store transactions now (durability is awaited, not
+    // slept on), so a few suffice; hundreds would each grow a malloc arena and the RSS.
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

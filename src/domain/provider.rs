@@ -24,7 +24,6 @@ pub struct Provider {
     pub provider_id: ProviderSlug,
     pub name: String,
     pub base_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
     pub surfaces: Vec<ApiSurface>,
     pub models: Vec<Model>,
@@ -39,9 +38,7 @@ pub struct Provider {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiSurface {
     pub format: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surface: Option<String>,
-    #[serde(default)]
     pub supported_params: Vec<String>,
 }
 

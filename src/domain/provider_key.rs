@@ -22,9 +22,7 @@ pub struct ProviderKey {
     pub id: Ulid,
     pub provider_id: ProviderSlug,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
     pub key_redacted: String,
     pub value: StoredValue,
@@ -32,7 +30,6 @@ pub struct ProviderKey {
     pub updated_at_ms: u64,
     pub created_by: String,
     pub last_updated_by: String,
-    #[serde(default)]
     pub last_used_ms: Option<u64>,
     pub version: u64,
 }

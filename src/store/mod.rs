@@ -32,10 +32,10 @@ pub enum StoreError {
     #[error("corrupt record {key}: {source}")]
     Corrupt {
         key: String,
-        source: serde_json::Error,
+        source: postcard::Error,
     },
     #[error("encoding record: {0}")]
-    Encode(serde_json::Error),
+    Encode(postcard::Error),
     #[error("re-wrapping key {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
 }

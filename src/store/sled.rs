@@ -1,6 +1,9 @@
-//! The embedded store: one sled tree of records (16-byte big-endian ULID → JSON record) and one
-//! index tree (`providerId` → record key). Every write is one transaction over the trees it
-//! touches, then waits for a group-committed flush before it is reported done.
+//! The embedded store: one sled tree of records (16-byte big-endian ULID → postcard-encoded
+//! record) and one index tree (`providerId` → record key). postcard, not JSON: records are half
+//! the size (more of the store fits sled's cache) and decode several times faster.
+//!
+//! Every write is one transaction over the trees it touches; the caller then awaits a
+//! group-committed flush before it reports the write done.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
@@ -138,7 +141,7 @@ fn failed(e: StoreError) -> ConflictableTransactionError<Abort> {
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+    postcard::from_bytes(bytes).map_err(|source| StoreError::Corrupt {
         key: <[u8; 16]>::try_from(key)
             .map_or_else(|_| hex::encode(key), |k| Ulid::from_bytes(k).to_string()),
         source,
@@ -146,7 +149,7 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(StoreError::Encode)
+    postcard::to_stdvec(value).map_err(StoreError::Encode)
 }
 
 fn provider_prefix(slug: &str) -> Vec<u8> {
