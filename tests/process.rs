@@ -176,30 +176,12 @@ async fn kill_dash_nine_right_after_acknowledged_writes_loses_none_of_them() {
 
     let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
     for p in &kept {
-        let res = http
-            .get(format!(
-                "{}/providers/{}",
-                server.base,
-                p["id"].as_str().unwrap()
-            ))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let res = get_provider(&http, &server.base, p).await;
         assert_eq!(res.status(), 200, "acknowledged provider {p} was lost");
         assert_eq!(&res.json::<Value>().await.unwrap(), p);
     }
     for p in &deleted {
-        let res = http
-            .get(format!(
-                "{}/providers/{}",
-                server.base,
-                p["id"].as_str().unwrap()
-            ))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let res = get_provider(&http, &server.base, p).await;
         assert_eq!(res.status(), 404, "acknowledged delete of {p} came back");
         // The index entry went with the record: the providerId is free again.
         let res = http
@@ -222,6 +204,15 @@ async fn kill_dash_nine_right_after_acknowledged_writes_loses_none_of_them() {
         .unwrap();
     let listed = list["aiGatewayProviders"].as_array().unwrap().len();
     assert_eq!(listed, 100.min(kept.len() + deleted.len()));
+}
+
+async fn get_provider(http: &reqwest::Client, base: &str, p: &Value) -> reqwest::Response {
+    let id = p["id"].as_str().unwrap();
+    http.get(format!("{base}/providers/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -231,6 +231,14 @@ fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<St
     found.then_some(tags)
 }
 
+/// Inside a write transaction: refuses the write when `If-Match` names another version.
+fn guard(precondition: Option<&Precondition>, etag: &str) -> Result<(), Rejection> {
+    match precondition {
+        Some(p) if !p.allows(etag) => Err(Rejection::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
 /// `If-Match`, compared strongly: a weak tag never matches.
 fn if_match(headers: &HeaderMap) -> Option<Precondition> {
     let tags = header_values(headers, header::IF_MATCH)?;

@@ -6,8 +6,8 @@ use serde::Serialize;
 use ulid::Ulid;
 
 use super::{
-    AppState, ListQuery, Ref, if_match, method_not_allowed, no_route, not_found, path_id, rfc3339,
-    tagged, unexpected,
+    AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
+    rfc3339, tagged, unexpected,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -114,12 +114,7 @@ async fn update(
     let outcome = state
         .write_keys(move |store, _| {
             Ok(store.update_key(id, &|current| {
-                if precondition
-                    .as_ref()
-                    .is_some_and(|p| !p.allows(&current.etag()))
-                {
-                    return Err(Rejection::PreconditionFailed);
-                }
+                guard(precondition.as_ref(), &current.etag())?;
                 Ok(changes.apply(current, now_ms(), &caller.id))
             })?)
         })
@@ -142,12 +137,7 @@ async fn rotate(
         .write_keys(move |store, master| {
             let value = rotation.seal(master, id)?;
             Ok(store.update_key(id, &|current| {
-                if precondition
-                    .as_ref()
-                    .is_some_and(|p| !p.allows(&current.etag()))
-                {
-                    return Err(Rejection::PreconditionFailed);
-                }
+                guard(precondition.as_ref(), &current.etag())?;
                 Ok(Some(rotation.apply(&value, current, now_ms(), &caller.id)))
             })?)
         })

@@ -6,8 +6,8 @@ use serde::Serialize;
 use ulid::Ulid;
 
 use super::{
-    AppState, ListQuery, Ref, if_match, method_not_allowed, no_route, not_found, path_id, rfc3339,
-    tagged, unexpected,
+    AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
+    rfc3339, tagged, unexpected,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -107,12 +107,7 @@ async fn update(
     let outcome = state
         .write_providers(move |store| {
             store.update(id, &|current| {
-                if precondition
-                    .as_ref()
-                    .is_some_and(|p| !p.allows(&current.etag()))
-                {
-                    return Err(Rejection::PreconditionFailed);
-                }
+                guard(precondition.as_ref(), &current.etag())?;
                 Ok(changes.apply(current, now_ms(), &caller.id))
             })
         })
