@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
 use crate::domain::{ProviderKey, StoredValue};
-use crate::secrets::{CryptoError, MasterKey};
+use crate::secrets::{CryptoError, MasterKey, Sealed};
 use crate::store::{KeyStore, StoreError};
 
 pub const MASTER_KEY_FILE: &str = "master.key";
@@ -75,13 +75,14 @@ impl Source {
 /// The master key for `store`, checked against it (and recorded, on a store's first start).
 pub fn load(settings: &Settings, store: &dyn KeyStore) -> Result<MasterKey, MasterKeyError> {
     let source = Source::of(settings);
+    let check = store.master_key_check()?;
     let key = match &source {
         Source::Env(text) => parse(text, "MODELGATE_MASTER_KEY")?,
         Source::File { path, generate } => {
-            finish_interrupted_rotation(path, store)?;
+            finish_interrupted_rotation(path, check.as_ref())?;
             match read_key_file(path)? {
                 Some(key) => key,
-                None if store.master_key_check()?.is_some() => {
+                None if check.is_some() => {
                     return Err(MasterKeyError::Missing { path: path.clone() });
                 }
                 None if !generate => {
@@ -102,7 +103,7 @@ pub fn load(settings: &Settings, store: &dyn KeyStore) -> Result<MasterKey, Mast
             }
         }
     };
-    match store.master_key_check()? {
+    match check {
         Some(check) if key.opens(&check) => {}
         Some(_) => {
             return Err(MasterKeyError::Wrong {
@@ -165,15 +166,12 @@ pub fn rotate(
 
 /// A rotation that died after writing `<file>.new` either committed (the store opens with the
 /// new key: move it into place) or did not (the old key still opens it: drop the new one).
-fn finish_interrupted_rotation(path: &Path, store: &dyn KeyStore) -> Result<(), MasterKeyError> {
+fn finish_interrupted_rotation(path: &Path, check: Option<&Sealed>) -> Result<(), MasterKeyError> {
     let pending = pending_path(path);
     let Some(new) = read_key_file(&pending)? else {
         return Ok(());
     };
-    if store
-        .master_key_check()?
-        .is_some_and(|check| new.opens(&check))
-    {
+    if check.is_some_and(|check| new.opens(check)) {
         promote(&pending, path)?;
         log::warn!(
             "finished an interrupted master key rotation: {} is now the new key",

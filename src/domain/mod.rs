@@ -49,10 +49,6 @@ impl Violations {
     pub fn into_map(self) -> BTreeMap<String, String> {
         self.0
     }
-
-    pub fn get(&self, path: &str) -> Option<&str> {
-        self.0.get(path).map(String::as_str)
-    }
 }
 
 /// Milliseconds since the Unix epoch: how timestamps are stored.

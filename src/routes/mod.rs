@@ -139,9 +139,18 @@ fn not_found(req: &HttpRequest, noun: &str) -> ApiError {
     ApiError::NotFound(format!("no {noun} with id `{}`", truncated(raw, 64)))
 }
 
-/// A rejection the route's own `match` does not expect: a bug, reported opaquely.
-fn unexpected(r: Rejection) -> ApiError {
-    ApiError::internal(format!("store answered {r:?} where it cannot"))
+/// The API error for a store's refusal of a write on the resource `noun`. Refusals that need
+/// the request's content to explain (a taken or unknown `providerId`) are answered by their
+/// route before it gets here; reaching this with one is a bug, reported opaquely.
+fn rejected(req: &HttpRequest, noun: &str, rejection: Rejection) -> ApiError {
+    match rejection {
+        Rejection::NotFound => not_found(req, noun),
+        Rejection::PreconditionFailed => ApiError::PreconditionFailed,
+        Rejection::HasKeys(count) => ApiError::ProviderHasKeys(count),
+        Rejection::ProviderIdTaken | Rejection::UnknownProvider => ApiError::internal(format!(
+            "store answered {rejection:?} to a {noun} write that cannot cause it"
+        )),
+    }
 }
 
 /// `?beforeId=&limit=` (and `provider=` where a list filters by it).

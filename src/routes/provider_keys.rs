@@ -7,7 +7,7 @@ use ulid::Ulid;
 
 use super::{
     AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
-    rfc3339, tagged, unexpected,
+    rejected, rfc3339, tagged,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -77,7 +77,7 @@ async fn create(
                 "no provider `{slug}` is registered; create it under /providers first, or use a built-in catalog id such as `openai`"
             ),
         )),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
@@ -153,9 +153,7 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .await?;
     match outcome {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
-        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
@@ -169,9 +167,7 @@ fn written(
         Ok(key) => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, key.etag()))
             .json(KeyView::new(&key, state))),
-        Err(Rejection::NotFound) => Err(not_found(req, NOUN)),
-        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(req, NOUN, rejection)),
     }
 }
 

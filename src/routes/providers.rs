@@ -7,7 +7,7 @@ use ulid::Ulid;
 
 use super::{
     AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
-    rfc3339, tagged, unexpected,
+    rejected, rfc3339, tagged,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -63,7 +63,7 @@ async fn create(
                 .json(ProviderView::new(&provider, &state)))
         }
         Err(Rejection::ProviderIdTaken) => Err(ApiError::ProviderIdTaken(slug)),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
@@ -116,9 +116,7 @@ async fn update(
         Ok(provider) => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, provider.etag()))
             .json(ProviderView::new(&provider, &state))),
-        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
-        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
@@ -132,10 +130,7 @@ async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .await?;
     match outcome {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(Rejection::NotFound) => Err(not_found(&req, NOUN)),
-        Err(Rejection::PreconditionFailed) => Err(ApiError::PreconditionFailed),
-        Err(Rejection::HasKeys(count)) => Err(ApiError::ProviderHasKeys(count)),
-        Err(other) => Err(unexpected(other)),
+        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
