@@ -5,8 +5,12 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::routes::no_route;
+use crate::routes::doc::{IfNoneMatch, NotFound, NotModified};
+use crate::routes::{method_not_allowed, no_route};
 
 #[derive(RustEmbed)]
 #[folder = "static/"]
@@ -18,10 +22,40 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/", web::head().to(index))
-        .route("/assets/{path:.*}", web::get().to(asset))
-        .route("/assets/{path:.*}", web::head().to(asset));
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(index))
+            .route(web::head().to(index))
+            .default_service(method_not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/assets/{path:.*}")
+            .route(web::get().to(asset))
+            .route(web::head().to(asset))
+            .default_service(method_not_allowed("GET, HEAD")),
+    );
+}
+
+/// The `{path}` of `/assets/…`: one of the embedded files.
+pub struct AssetPath;
+
+impl utoipa::IntoParams for AssetPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let names: Vec<String> = asset_paths().filter(|p| p != "index.html").collect();
+        vec![
+            ParameterBuilder::new()
+                .name("path")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("An embedded file of the admin page."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(names)),
+                ))
+                .build(),
+        ]
+    }
 }
 
 /// Every embedded file's path (for tests and diagnostics).
@@ -29,11 +63,35 @@ pub fn asset_paths() -> impl Iterator<Item = String> {
     Assets::iter().map(|p| p.into_owned())
 }
 
-async fn index(req: HttpRequest) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/", tag = "admin", operation_id = "adminPage",
+    summary = "The admin page",
+    params(IfNoneMatch),
+    responses(
+        (status = 200, description = "The page; it signs in with a bearer token itself.",
+            content_type = "text/html", body = String),
+        (status = 304, response = NotModified),
+    ),
+    security(())
+)]
+pub(crate) async fn index(req: HttpRequest) -> HttpResponse {
     serve(&req, "index.html", "no-store").await
 }
 
-async fn asset(req: HttpRequest) -> HttpResponse {
+#[utoipa::path(
+    get, path = "/assets/{path}", tag = "admin", operation_id = "adminAsset",
+    summary = "A file of the admin page",
+    params(AssetPath, IfNoneMatch),
+    responses(
+        (status = 200, description = "The file.", content(
+            (String = "text/css"), (String = "text/javascript"),
+            (String = "application/javascript"), (String = "image/svg+xml"))),
+        (status = 304, response = NotModified),
+        (status = 404, response = NotFound),
+    ),
+    security(())
+)]
+pub(crate) async fn asset(req: HttpRequest) -> HttpResponse {
     let path = req.match_info().get("path").unwrap_or_default().to_owned();
     if path == "index.html" {
         return no_route(req).await;

@@ -123,7 +123,12 @@ fn type_error(path: &str, e: &serde_json::Error) -> ApiError {
     let text = text.split(" at line ").next().unwrap_or(&text);
     let expectation = text.split_once(", expected ").map_or_else(
         || text.to_owned(),
-        |(_, expected)| format!("must be {expected}"),
+        // serde names the Rust type it wanted (`struct UpdateProvider`); the client knows it
+        // as an object.
+        |(_, expected)| match expected.starts_with("struct ") {
+            true => "must be a JSON object".to_owned(),
+            false => format!("must be {expected}"),
+        },
     );
     if path == "." {
         ApiError::validation("body", format!("request body {expectation}"))

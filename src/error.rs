@@ -40,6 +40,10 @@ pub enum ApiError {
     #[error("providerId `{0}` is already used by another provider")]
     ProviderIdTaken(String),
     #[error(
+        "no provider `{0}` is registered; create it under /providers first, or use a built-in catalog id such as `openai`"
+    )]
+    UnknownProvider(String),
+    #[error(
         "the provider still has {0} provider key(s); delete them first, or delete with ?cascade=true"
     )]
     ProviderHasKeys(u64),
@@ -72,6 +76,7 @@ impl ApiError {
             }
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
             ApiError::ProviderHasKeys(_) => (StatusCode::CONFLICT, "provider_has_keys"),
+            ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
@@ -118,6 +123,9 @@ impl ApiError {
             ),
             ApiError::ProviderIdImmutable => one("providerId", "cannot be changed".into()),
             ApiError::ProviderIdTaken(_) => one("providerId", "is already taken".into()),
+            ApiError::UnknownProvider(_) => {
+                one("providerId", "is not a registered provider".into())
+            }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
             ApiError::Unauthorized { .. }
@@ -159,12 +167,16 @@ impl From<Violations> for ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// Every error's body (ngrok's `Error`).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// Stable code of the error kind, e.g. `validation_failed`.
     error_code: &'a str,
     status_code: u16,
     msg: String,
+    /// Field path or parameter → the rule it broke; empty when there is nothing to point at.
     details: BTreeMap<String, String>,
 }
 

@@ -5,6 +5,7 @@ pub mod catalog;
 mod fields;
 mod provider;
 mod provider_key;
+pub mod schema;
 pub mod wire;
 
 use std::collections::BTreeMap;

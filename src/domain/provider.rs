@@ -1,7 +1,11 @@
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
+use utoipa::ToSchema;
 
 use super::catalog::{self, API_FORMATS};
 use super::fields::{
@@ -9,7 +13,7 @@ use super::fields::{
     required, sent,
 };
 use super::wire::Object;
-use super::{Violations, next_id};
+use super::{Violations, next_id, schema};
 
 pub const MAX_BASE_URL_CHARS: usize = 2048;
 pub const MAX_SURFACES: usize = 32;
@@ -107,35 +111,49 @@ impl ProviderSlug {
     }
 }
 
-/// The body of `POST /providers`, as sent. Required fields are `Option` so that every missing
-/// one is reported together with every other violation.
-#[derive(Debug, Default, Deserialize)]
+// Required fields are `Option` so that every missing one is reported together with every
+// other violation.
+/// The body of `POST /providers`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateProvider {
+    #[schema(required = true, schema_with = schema::provider_id)]
     pub provider_id: Option<String>,
+    #[schema(required = true, schema_with = schema::name)]
     pub name: Option<String>,
+    #[schema(required = true, schema_with = schema::base_url)]
     pub base_url: Option<String>,
+    #[schema(schema_with = schema::metadata)]
     pub metadata: Option<String>,
+    #[schema(schema_with = schema::surfaces)]
     pub supported_api_surfaces: Option<Vec<Object<SurfaceInput>>>,
+    #[schema(schema_with = schema::models)]
     pub models: Option<Vec<Object<ModelInput>>>,
 }
 
-/// The body of `PATCH /providers/{id}`: the outer `Option` says whether the field was sent, the
-/// inner one whether it was `null`.
-#[derive(Debug, Default, Deserialize)]
+// The outer `Option` says whether the field was sent, the inner one whether it was `null`.
+/// The body of `PATCH /providers/{id}`: fields left out keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProvider {
+    /// Read only to refuse it with its own error: the schema leaves it out.
     #[serde(default, deserialize_with = "sent")]
+    #[schema(ignore)]
     pub provider_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::name)]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::base_url)]
     pub base_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::metadata)]
     pub metadata: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::surfaces)]
     pub supported_api_surfaces: Option<Option<Vec<Object<SurfaceInput>>>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::models)]
     pub models: Option<Option<Vec<Object<ModelInput>>>>,
 }
 
@@ -337,6 +355,18 @@ fn parse_base_url(s: String) -> Result<String, String> {
     }
     if url.fragment().is_some() {
         return Err("must not contain a fragment (`#...`)".into());
+    }
+    static SHAPE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&schema::base_url_pattern()).expect("the base URL pattern compiles")
+    });
+    if !SHAPE.is_match(&s) {
+        return Err(
+            "must be http(s)://host[:port][/path][?query] with a host name whose last \
+             label starts with a letter, an IPv4 address or a bracketed IPv6 address, a port \
+             from 0 to 65535 without leading zeros, and only unreserved, sub-delimiter, `:`, \
+             `@`, `%`, `/` and `?` characters after it"
+                .into(),
+        );
     }
     Ok(s)
 }

@@ -4,13 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::fields::{
     MAX_TEXT_CHARS, check_length, parse_metadata, parse_name, patch_optional, patch_required,
     required, sent,
 };
-use super::{ProviderSlug, Violations, catalog, next_id};
+use super::{ProviderSlug, Violations, catalog, next_id, schema};
 use crate::secrets::{CryptoError, Envelope, MasterKey};
 
 pub const MAX_KEY_VALUE_CHARS: usize = 8192;
@@ -138,32 +139,42 @@ fn parse_description(s: String) -> Result<String, String> {
 }
 
 /// The body of `POST /provider-keys`.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateProviderKey {
+    #[schema(required = true, schema_with = schema::key_provider_id)]
     pub provider_id: Option<String>,
+    #[schema(required = true, schema_with = schema::name)]
     pub name: Option<String>,
+    #[schema(required = true, schema_with = schema::key_value)]
     pub value: Option<Zeroizing<String>>,
+    #[schema(schema_with = schema::description)]
     pub description: Option<String>,
+    #[schema(schema_with = schema::metadata)]
     pub metadata: Option<String>,
 }
 
 /// The body of `PATCH /provider-keys/{id}`.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProviderKey {
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::name)]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::description)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::metadata)]
     pub metadata: Option<Option<String>>,
 }
 
 /// The body of `POST /provider-keys/{id}/rotate`.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 pub struct RotateProviderKey {
+    #[schema(required = true, schema_with = schema::key_value)]
     pub value: Option<Zeroizing<String>>,
+    #[schema(required = true, schema_with = schema::name)]
     pub name: Option<String>,
 }
 

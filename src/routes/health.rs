@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{AppState, method_not_allowed};
 use crate::error::ApiError;
@@ -14,14 +14,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// 200 only when the store answers a read.
-async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "health",
+    summary = "Whether the store answers",
+    responses(
+        (status = 200, description = "The store answers reads.", body = Health),
+        (status = 500, response = super::doc::Internal),
+        (status = 503, response = super::doc::Unavailable),
+    ),
+    security(())
+)]
+pub(crate) async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = std::sync::Arc::clone(&state.providers);
     match web::block(move || store.ping()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ok" }))),
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health { status: "ok" })),
         Ok(Err(e)) => {
             log::error!("health check: store not answering: {e}");
             Err(ApiError::Unavailable)
         }
         Err(e) => Err(ApiError::internal(e)),
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
 }

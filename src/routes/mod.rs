@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, each with its own `configure`, and what they share:
 //! paging, conditional headers, timestamps and credential references.
 
+pub mod doc;
 mod health;
 mod provider_keys;
 mod providers;
@@ -102,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     providers::configure(cfg);
     provider_keys::configure(cfg);
     health::configure(cfg);
+    doc::configure(cfg);
     crate::admin::configure(cfg);
 }
 
@@ -116,7 +118,7 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
 }
 
 /// A resource's answer to a method it does not serve.
-fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     web::to(move || async move { ApiError::MethodNotAllowed { allow }.error_response() })
 }
 
@@ -283,7 +285,8 @@ fn rfc3339(ms: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-#[derive(Serialize)]
+/// The credential that made a change (ngrok's `Ref`).
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ref {
     id: String,
     uri: String,

@@ -4,10 +4,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Serialize;
 use ulid::Ulid;
+use utoipa::ToSchema;
 
 use super::{
-    AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
-    rejected, rfc3339, tagged,
+    AppState, ListQuery, Ref, doc, guard, if_match, method_not_allowed, no_route, not_found,
+    path_id, rejected, rfc3339, tagged,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -48,7 +49,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn create(
+#[utoipa::path(
+    post, path = "/provider-keys", tag = "provider-keys", operation_id = "createProviderKey",
+    summary = "Store a key for a provider",
+    request_body = CreateProviderKey,
+    responses(
+        (status = 201, description = "Created; durable before this answer. The value is never \
+            returned.", body = KeyView,
+            headers(("ETag" = String, description = "Entity tag of this version"),
+                    ("Location" = String, description = "URI of the new key"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     req: HttpRequest,
     body: web::Payload,
     caller: Caller,
@@ -71,17 +91,29 @@ async fn create(
             .insert_header((header::LOCATION, state.uri(&key_path(key.id))))
             .insert_header((header::ETAG, key.etag()))
             .json(KeyView::new(&key, &state))),
-        Err(Rejection::UnknownProvider) => Err(ApiError::validation(
-            "providerId",
-            format!(
-                "no provider `{slug}` is registered; create it under /providers first, or use a built-in catalog id such as `openai`"
-            ),
-        )),
+        // 409, not 400: the body is well formed; the registry lacks what it names, and
+        // registering that provider lets the same request succeed.
+        Err(Rejection::UnknownProvider) => Err(ApiError::UnknownProvider(slug)),
         Err(rejection) => Err(rejected(&req, NOUN, rejection)),
     }
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/provider-keys", tag = "provider-keys", operation_id = "listProviderKeys",
+    summary = "List provider keys, newest first",
+    params(doc::Paging, doc::ProviderFilter),
+    responses(
+        (status = 200, description = "One page.", body = ListView),
+        (status = 400, response = doc::BadQuery),
+        (status = 401, response = doc::Unauthorized),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state
         .read_keys(|store| store.list_keys(query.provider.as_deref(), query.before, query.limit))?;
@@ -93,7 +125,24 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     }))
 }
 
-async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "getProviderKey",
+    summary = "Get a provider key (never its value)",
+    params(doc::Id, doc::IfNoneMatch),
+    responses(
+        (status = 200, description = "The key.", body = KeyView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 304, response = doc::NotModified),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let key = state
         .read_keys(|store| store.get_key(id))?
@@ -101,7 +150,30 @@ async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespons
     Ok(tagged(&req, key.etag(), &KeyView::new(&key, &state)))
 }
 
-async fn update(
+#[utoipa::path(
+    patch, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "updateProviderKey",
+    summary = "Change a key's name, description or metadata",
+    description = "The value changes only by rotation. Fields left out keep their value; `null` \
+        clears an optional field. An empty body changes nothing.",
+    params(doc::Id, doc::IfMatch),
+    request_body(content = UpdateProviderKey, content_type = "application/json",
+        description = "Optional: no body changes nothing."),
+    responses(
+        (status = 200, description = "The key after the change; durable before this answer.",
+            body = KeyView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update(
     req: HttpRequest,
     body: web::Payload,
     caller: Caller,
@@ -123,7 +195,28 @@ async fn update(
 }
 
 /// A new secret (and name) for the same key id.
-async fn rotate(
+#[utoipa::path(
+    post, path = "/provider-keys/{id}/rotate", tag = "provider-keys",
+    operation_id = "rotateProviderKey",
+    summary = "Replace a key's value (and name), keeping its id",
+    params(doc::Id, doc::IfMatch),
+    request_body = RotateProviderKey,
+    responses(
+        (status = 200, description = "The key after rotation; durable before this answer.",
+            body = KeyView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn rotate(
     req: HttpRequest,
     body: web::Payload,
     caller: Caller,
@@ -145,7 +238,24 @@ async fn rotate(
     written(&req, &state, outcome)
 }
 
-async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    delete, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "deleteProviderKey",
+    summary = "Delete a provider key",
+    params(doc::Id, doc::IfMatch),
+    responses(
+        (status = 204, description = "Deleted; durable before this answer."),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let outcome = state
@@ -175,18 +285,20 @@ fn key_path(id: Ulid) -> String {
     format!("/provider-keys/{id}")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ListView<'a> {
+#[schema(as = AIGatewayProviderAPIKeyList)]
+pub(crate) struct ListView<'a> {
     ai_gateway_provider_keys: Vec<KeyView<'a>>,
     uri: String,
     next_page_uri: Option<String>,
 }
 
 /// A key as the API shows it (ngrok's `AIGatewayProviderAPIKeyDetail`): never the value.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct KeyView<'a> {
+#[schema(as = AIGatewayProviderAPIKeyDetail)]
+pub(crate) struct KeyView<'a> {
     id: String,
     uri: String,
     created_at: String,

@@ -4,10 +4,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Serialize;
 use ulid::Ulid;
+use utoipa::ToSchema;
 
 use super::{
-    AppState, ListQuery, Ref, guard, if_match, method_not_allowed, no_route, not_found, path_id,
-    rejected, rfc3339, tagged,
+    AppState, ListQuery, Ref, doc, guard, if_match, method_not_allowed, no_route, not_found,
+    path_id, rejected, rfc3339, tagged,
 };
 use crate::auth::{Caller, require_bearer};
 use crate::body::{Empty, read_json};
@@ -42,7 +43,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn create(
+#[utoipa::path(
+    post, path = "/providers", tag = "providers", operation_id = "createProvider",
+    summary = "Register a provider",
+    request_body = CreateProvider,
+    responses(
+        (status = 201, description = "Created; durable before this answer.", body = ProviderView,
+            headers(("ETag" = String, description = "Entity tag of this version"),
+                    ("Location" = String, description = "URI of the new provider"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     req: HttpRequest,
     body: web::Payload,
     caller: Caller,
@@ -67,7 +86,22 @@ async fn create(
     }
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/providers", tag = "providers", operation_id = "listProviders",
+    summary = "List providers, newest first",
+    params(doc::Paging),
+    responses(
+        (status = 200, description = "One page.", body = ListView),
+        (status = 400, response = doc::BadQuery),
+        (status = 401, response = doc::Unauthorized),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.read_providers(|store| store.list(query.before, query.limit))?;
     let last = page.items.last().map(|p| p.id);
@@ -82,7 +116,24 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     }))
 }
 
-async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = "/providers/{id}", tag = "providers", operation_id = "getProvider",
+    summary = "Get a provider",
+    params(doc::Id, doc::IfNoneMatch),
+    responses(
+        (status = 200, description = "The provider.", body = ProviderView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 304, response = doc::NotModified),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let provider = state
         .read_providers(|store| store.get(id))?
@@ -94,7 +145,30 @@ async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespons
     ))
 }
 
-async fn update(
+#[utoipa::path(
+    patch, path = "/providers/{id}", tag = "providers", operation_id = "updateProvider",
+    summary = "Change some fields of a provider",
+    description = "Fields left out keep their value; `null` clears an optional field. An empty \
+        body changes nothing. `providerId` cannot change.",
+    params(doc::Id, doc::IfMatch),
+    request_body(content = UpdateProvider, content_type = "application/json",
+        description = "Optional: no body changes nothing."),
+    responses(
+        (status = 200, description = "The provider after the change; durable before this answer.",
+            body = ProviderView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update(
     req: HttpRequest,
     body: web::Payload,
     caller: Caller,
@@ -121,7 +195,26 @@ async fn update(
 }
 
 /// `?cascade=true` deletes the provider's keys with it; otherwise a provider with keys stays.
-async fn delete(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    delete, path = "/providers/{id}", tag = "providers", operation_id = "deleteProvider",
+    summary = "Delete a provider",
+    params(doc::Id, doc::IfMatch, doc::Cascade),
+    responses(
+        (status = 204, description = "Deleted; durable before this answer."),
+        (status = 400, response = doc::BadQuery),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let cascade = cascade_flag(req.query_string())?;
@@ -156,18 +249,20 @@ fn provider_path(id: Ulid) -> String {
     format!("/providers/{id}")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ListView<'a> {
+#[schema(as = AIGatewayProviderList)]
+pub(crate) struct ListView<'a> {
     ai_gateway_providers: Vec<ProviderView<'a>>,
     uri: String,
     next_page_uri: Option<String>,
 }
 
 /// A provider as the API shows it (ngrok's `AIGatewayProvider`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ProviderView<'a> {
+#[schema(as = AIGatewayProvider)]
+pub(crate) struct ProviderView<'a> {
     id: String,
     uri: String,
     provider_id: &'a str,
@@ -183,8 +278,9 @@ struct ProviderView<'a> {
     models: Vec<ModelView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayProviderAPISurface)]
 struct SurfaceView<'a> {
     format: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,13 +288,15 @@ struct SurfaceView<'a> {
     supported_params: Vec<ParamView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AIGatewayProviderParam)]
 struct ParamView<'a> {
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayProviderModel)]
 struct ModelView<'a> {
     id: String,
     model_id: &'a str,

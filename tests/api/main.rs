@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod helpers;
 mod list;
+mod openapi;
 mod persistence;
 mod provider_keys;
 mod read;

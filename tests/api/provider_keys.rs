@@ -76,13 +76,18 @@ async fn short_values_are_all_stars_and_env_references_show_as_written() {
 #[actix_web::test]
 async fn a_key_needs_a_registered_provider_or_a_catalog_id() {
     let app = spawn_app().await;
-    let details = assert_violations(
+    let body = assert_error(
         app.post_json("/provider-keys", &key("my-vllm", "k", SECRET))
             .await,
-        &["providerId"],
+        409,
+        "unknown_provider",
     )
     .await;
-    assert!(details["providerId"].as_str().unwrap().contains("my-vllm"));
+    assert!(body["msg"].as_str().unwrap().contains("my-vllm"));
+    assert_eq!(
+        body["details"]["providerId"],
+        "is not a registered provider"
+    );
     app.create(&provider("my-vllm")).await;
     create_key(&app, &key("my-vllm", "k", SECRET)).await;
     create_key(&app, &key("xai", "k", SECRET)).await;

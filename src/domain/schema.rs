@@ -1,0 +1,327 @@
+//! The field rules of this module's parsers, written as JSON Schema for the OpenAPI document.
+//!
+//! Each schema here admits exactly what its parser admits: schemathesis sends data drawn from
+//! these schemas and requires the schema-valid to be accepted and the rest refused, and the
+//! tests at the bottom compare each pattern with its parser on generated strings. The numbers
+//! come from the same constants the parsers use.
+//!
+//! Patterns spell out character classes instead of `\s`, because `\s` means different things
+//! to Rust, Python and ECMAScript, and the three all read this document.
+
+use serde_json::{Value, json};
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Array, Object, RefOr};
+
+use super::catalog::{API_FORMATS, RESERVED_PROVIDER_IDS};
+use super::fields::{MAX_METADATA_CHARS, MAX_TEXT_CHARS};
+use super::provider::{MAX_BASE_URL_CHARS, MAX_MODELS, MAX_PARAMS_PER_SURFACE, MAX_SURFACES};
+use super::provider_key::MAX_KEY_VALUE_CHARS;
+
+/// Unicode `White_Space` (what `char::is_whitespace` and `str::trim` use) minus the characters
+/// that are also controls (`\t`-`\r`, U+0085), which [`CONTROL`] holds.
+const SPACE_NOT_CONTROL: &str = r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Unicode general category Cc (what `char::is_control` uses).
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+
+pub const PROVIDER_SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9._-]*$";
+pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
+
+/// Contains one character that is not white space.
+pub fn not_blank_pattern() -> String {
+    format!(
+        "[^{CONTROL_SPACE}{SPACE_NOT_CONTROL}]",
+        CONTROL_SPACE = r"\t-\r\u0085"
+    )
+}
+
+/// No white space and no control character anywhere.
+pub fn model_id_pattern() -> String {
+    format!("^[^{CONTROL}{SPACE_NOT_CONTROL}]+$")
+}
+
+/// A key value: no control character, no white space at either end; and a value that starts
+/// with `env.` names an environment variable.
+pub fn key_value_pattern() -> String {
+    let edge = format!("[^{CONTROL}{SPACE_NOT_CONTROL}]");
+    let inner = format!("[^{CONTROL}]");
+    format!(
+        "^(?!env\\.)(?:{edge}|{edge}{inner}*{edge})$|^env\\.[A-Za-z_][A-Za-z0-9_]{{0,{}}}$",
+        MAX_TEXT_CHARS - 1
+    )
+}
+
+/// The base URLs the registry stores: `http(s)://host[:port][/path][?query]` where host is a
+/// DNS-style name whose last label starts with a letter, a dotted IPv4 address or a bracketed
+/// IPv6 address. Narrower than what `url` parses, so that every URL that matches also means
+/// the same thing to every client that reads it back.
+pub fn base_url_pattern() -> String {
+    let label = "[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*";
+    let last_label = "[A-Za-z](?:[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)?";
+    let name = format!("(?:{label}\\.)*{last_label}");
+    let octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+    let ipv4 = format!("(?:{octet}\\.){{3}}{octet}");
+    let h16 = "[0-9A-Fa-f]{1,4}";
+    let ls32 = format!("(?:{h16}:{h16}|{ipv4})");
+    let ipv6 = [
+        format!("(?:{h16}:){{6}}{ls32}"),
+        format!("::(?:{h16}:){{5}}{ls32}"),
+        format!("(?:{h16})?::(?:{h16}:){{4}}{ls32}"),
+        format!("(?:(?:{h16}:){{0,1}}{h16})?::(?:{h16}:){{3}}{ls32}"),
+        format!("(?:(?:{h16}:){{0,2}}{h16})?::(?:{h16}:){{2}}{ls32}"),
+        format!("(?:(?:{h16}:){{0,3}}{h16})?::{h16}:{ls32}"),
+        format!("(?:(?:{h16}:){{0,4}}{h16})?::{ls32}"),
+        format!("(?:(?:{h16}:){{0,5}}{h16})?::{h16}"),
+        format!("(?:(?:{h16}:){{0,6}}{h16})?::"),
+    ]
+    .join("|");
+    let port = "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0))?";
+    // `-` first, where a class takes it literally.
+    let chars = "-A-Za-z0-9._~!$&'()*+,;=:@%";
+    format!(
+        "^https?://(?:{name}|{ipv4}|\\[(?:{ipv6})\\]){port}(?:/[{chars}/]*)?(?:\\?[{chars}/?]*)?$"
+    )
+}
+
+fn string(min: usize, max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+}
+
+fn nullable(builder: ObjectBuilder) -> ObjectBuilder {
+    builder.schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+}
+
+/// Keywords of JSON Schema 2020-12 that utoipa's model has no field for. They serialize flat
+/// beside the others, which is where JSON Schema reads them.
+fn keywords(pairs: Value) -> Option<Extensions> {
+    let Value::Object(map) = pairs else {
+        unreachable!("keywords are given as a JSON object")
+    };
+    Some(map.into_iter().collect())
+}
+
+fn closed_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+}
+
+pub fn provider_id() -> Object {
+    let reserved = RESERVED_PROVIDER_IDS.join("|").replace('.', "\\.");
+    string(1, MAX_TEXT_CHARS)
+        .pattern(Some(format!("^(?!(?:{reserved})$)[a-z0-9][a-z0-9._-]*$")))
+        .description(Some(format!(
+            "Address segment of model strings (`providerId:modelId`). Lowercase letters, digits, \
+             `.`, `_`, `-`, starting with a letter or digit; not a built-in catalog id ({}).",
+            RESERVED_PROVIDER_IDS.join(", ")
+        )))
+        .build()
+}
+
+/// A provider key names its provider: a custom one or a catalog id.
+pub fn key_provider_id() -> Object {
+    string(1, MAX_TEXT_CHARS)
+        .pattern(Some(PROVIDER_SLUG_PATTERN))
+        .description(Some(
+            "A registered provider's `providerId`, or a built-in catalog id.",
+        ))
+        .build()
+}
+
+pub fn name() -> Object {
+    string(1, MAX_TEXT_CHARS)
+        .pattern(Some(not_blank_pattern()))
+        .description(Some("Display name; not only white space."))
+        .build()
+}
+
+pub fn base_url() -> Object {
+    string(1, MAX_BASE_URL_CHARS)
+        .pattern(Some(base_url_pattern()))
+        .description(Some(
+            "Absolute http(s) URL without credentials or fragment: a host name, IPv4 or \
+             bracketed IPv6 address, optional port, path and query.",
+        ))
+        .build()
+}
+
+pub fn metadata() -> Object {
+    nullable(string(0, MAX_METADATA_CHARS))
+        .description(Some("Free text for the operator; `null` clears it."))
+        .build()
+}
+
+pub fn description() -> Object {
+    nullable(string(0, MAX_TEXT_CHARS)).build()
+}
+
+pub fn key_value() -> Object {
+    string(1, MAX_KEY_VALUE_CHARS)
+        .pattern(Some(key_value_pattern()))
+        .write_only(Some(true))
+        .description(Some(
+            "The secret, stored encrypted and never returned; or `env.NAME` to read it from the \
+             environment variable NAME when used.",
+        ))
+        .build()
+}
+
+fn const_of(value: Option<&str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .enum_values(Some([value.map_or(Value::Null, Value::from)]))
+        .build()
+}
+
+/// One `{format, surface}` pair as `contains` matches it: a missing surface counts as `null`.
+fn pair(format: &str, surface: Option<&str>) -> Value {
+    let mut required = vec!["format"];
+    if surface.is_some() {
+        required.push("surface");
+    }
+    json!({
+        "properties": {"format": {"const": format}, "surface": {"const": surface}},
+        "required": required,
+    })
+}
+
+pub fn surfaces() -> Array {
+    let formats = API_FORMATS.iter().map(|f| f.name);
+    let all_surfaces: Vec<Value> = std::iter::once(Value::Null)
+        .chain(
+            API_FORMATS
+                .iter()
+                .flat_map(|f| f.surfaces.iter().map(|s| json!(s))),
+        )
+        .collect();
+    let param = closed_object()
+        .property("name", string(1, MAX_TEXT_CHARS))
+        .required("name")
+        .build();
+    let params = ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(param)
+        .max_items(Some(MAX_PARAMS_PER_SURFACE))
+        .unique_items(true)
+        .description(Some(
+            "Request parameters the surface accepts; names are unique.",
+        ));
+    // Which surfaces a format has: one alternative per format.
+    let per_format = API_FORMATS.iter().fold(AnyOfBuilder::new(), |any, f| {
+        let surfaces = std::iter::once(None).chain(f.surfaces.iter().map(|s| Some(*s)));
+        any.item(
+            ObjectBuilder::new()
+                .property("format", const_of(Some(f.name)))
+                .property(
+                    "surface",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .enum_values(Some(surfaces.map(|s| s.map_or(Value::Null, Value::from)))),
+                ),
+        )
+    });
+    let item = closed_object()
+        .property(
+            "format",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(formats)),
+        )
+        .property(
+            "surface",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+                .enum_values(Some(all_surfaces)),
+        )
+        .property("supportedParams", params)
+        .required("format")
+        .build();
+    // Each (format, surface) pair at most once: JSON Schema's `uniqueItems` compares whole
+    // items, so it is said with `contains` per pair.
+    let once: Vec<Value> = API_FORMATS
+        .iter()
+        .flat_map(|f| {
+            std::iter::once(None)
+                .chain(f.surfaces.iter().map(|s| Some(*s)))
+                .map(|s| json!({"contains": pair(f.name, s), "minContains": 0, "maxContains": 1}))
+        })
+        .collect();
+    let item = Schema::AllOf(
+        utoipa::openapi::schema::AllOfBuilder::new()
+            .item(item)
+            .item(per_format)
+            .build(),
+    );
+    ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(RefOr::T(item))
+        .max_items(Some(MAX_SURFACES))
+        .description(Some(
+            "API formats and surfaces the provider speaks; each format and surface pair once. \
+             `null` or `[]` means none.",
+        ))
+        .extensions(keywords(json!({ "allOf": once })))
+        .build()
+}
+
+pub fn models() -> Array {
+    let model = closed_object()
+        .property(
+            "modelId",
+            string(1, MAX_TEXT_CHARS).pattern(Some(model_id_pattern())),
+        )
+        .required("modelId")
+        .build();
+    ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(model)
+        .max_items(Some(MAX_MODELS))
+        .unique_items(true)
+        .description(Some(
+            "Models served, by id without white space; ids are unique within a provider. \
+             `null` or `[]` means none.",
+        ))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    use super::super::fields::parse_name;
+    use super::*;
+
+    /// Strings with the characters the rules treat specially, mixed with anything.
+    fn tricky() -> impl Strategy<Value = String> {
+        let special = prop::sample::select(vec![
+            ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
+            '\u{200A}', '\u{200B}', '\u{2028}', '\u{202F}', '\u{3000}', '\u{0}', '\u{1F}',
+            '\u{7F}', '\u{9F}', '\u{1C}', 'a', 'Z', '0', '.', '_', '-', 'é', '😀',
+        ]);
+        let any = any::<char>();
+        prop::collection::vec(prop_oneof![special, any], 0..12)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn the_name_pattern_admits_what_parse_name_admits(s in tricky()) {
+            let re = Regex::new(&not_blank_pattern()).unwrap();
+            let by_schema = (1..=MAX_TEXT_CHARS).contains(&s.chars().count()) && re.is_match(&s);
+            prop_assert_eq!(by_schema, parse_name(s.clone()).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_model_id_pattern_admits_what_the_parser_admits(s in tricky()) {
+            let re = Regex::new(&model_id_pattern()).unwrap();
+            let by_parser = !s.is_empty() && s.chars().all(|c| !c.is_whitespace() && !c.is_control());
+            prop_assert_eq!(re.is_match(&s), by_parser, "{:?}", s);
+        }
+    }
+}

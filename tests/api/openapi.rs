@@ -1,0 +1,79 @@
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::{ADMIN_TOKEN, spawn_app};
+
+const ANY_ID: &str = "01J0000000000000000000000A";
+
+#[actix_web::test]
+async fn the_openapi_document_is_served_without_a_token() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let create = &doc["components"]["schemas"]["CreateProvider"];
+    assert_eq!(create["additionalProperties"], false);
+    assert_eq!(create["properties"]["name"]["maxLength"], 255);
+    assert_eq!(create["properties"]["models"]["maxItems"], 1000);
+}
+
+/// For every documented path, the methods the server answers (its 405 `Allow`, less the HEAD
+/// that comes with GET) are exactly the documented ones.
+#[actix_web::test]
+async fn every_documented_path_serves_exactly_its_documented_methods() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 9, "{:?}", paths.keys());
+    for (path, item) in paths {
+        let documented: BTreeSet<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| ["get", "put", "post", "patch", "delete"].contains(&k.as_str()))
+            .map(|k| k.to_uppercase())
+            .collect();
+        let concrete = path.replace("{id}", ANY_ID).replace("{path}", "app.js");
+        let res = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(b"PUT").unwrap(),
+                format!("{}{concrete}", app.address),
+            )
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "PUT {path}");
+        let allowed: BTreeSet<String> = res.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| m != "HEAD")
+            .collect();
+        assert_eq!(allowed, documented, "{path}");
+    }
+}
