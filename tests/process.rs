@@ -721,3 +721,302 @@ fn a_rotation_killed_at_any_moment_leaves_a_store_that_opens() {
         first_key
     );
 }
+
+/// What the client was told about one provider.
+#[derive(Clone)]
+struct Known {
+    /// The last acknowledged body; `None` once a delete was acknowledged.
+    body: Option<Value>,
+    /// A write to it was in flight when the server died: either outcome is allowed.
+    uncertain: bool,
+}
+
+/// A small, seedable generator, so a failing round can be replayed from its printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+type Model = Arc<Mutex<std::collections::HashMap<String, Known>>>;
+
+/// One writer: creates, PATCHes and deletes its own providers until the server dies.
+async fn writer(
+    base: String,
+    model: Model,
+    tag: String,
+    mut rng: Rng,
+    attempted: Arc<Mutex<Vec<String>>>,
+) {
+    let http = client();
+    let mut mine: Vec<String> = model
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, k)| k.body.is_some() && !k.uncertain)
+        .filter(|(_, k)| {
+            k.body.as_ref().unwrap()["providerId"]
+                .as_str()
+                .unwrap()
+                .starts_with(&tag)
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    for n in 0.. {
+        if mine.is_empty() || rng.below(10) < 4 {
+            let slug = format!("{tag}-{n}");
+            attempted.lock().unwrap().push(slug.clone());
+            let body = json!({"providerId": slug, "name": format!("n{n}"), "baseUrl": "http://h/v1",
+                              "models": [{"modelId": format!("m{n}")}]});
+            let Ok(res) = http
+                .post(format!("{base}/providers"))
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+            else {
+                return;
+            };
+            if res.status() != 201 {
+                return;
+            }
+            let Ok(p) = res.json::<Value>().await else {
+                return;
+            };
+            let id = p["id"].as_str().unwrap().to_owned();
+            model.lock().unwrap().insert(
+                id.clone(),
+                Known {
+                    body: Some(p),
+                    uncertain: false,
+                },
+            );
+            mine.push(id);
+        } else {
+            let at = rng.below(mine.len() as u64) as usize;
+            let id = mine[at].clone();
+            let url = format!("{base}/providers/{id}");
+            let delete = rng.below(10) < 3;
+            let req = if delete {
+                http.delete(url)
+            } else {
+                http.patch(url).json(
+                    &json!({"metadata": format!("v{n}"), "models": [{"modelId": format!("m{n}")}]}),
+                )
+            };
+            let answer = match req.bearer_auth(TOKEN).send().await {
+                Ok(res) if res.status().is_success() => {
+                    if delete {
+                        Some(None)
+                    } else {
+                        res.json::<Value>().await.ok().map(Some)
+                    }
+                }
+                _ => None,
+            };
+            let mut model = model.lock().unwrap();
+            match answer {
+                Some(body) => {
+                    model.insert(
+                        id.clone(),
+                        Known {
+                            body,
+                            uncertain: false,
+                        },
+                    );
+                    if delete {
+                        mine.swap_remove(at);
+                    }
+                }
+                None => {
+                    model.get_mut(&id).unwrap().uncertain = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// After a restart: every certain provider is exactly as acknowledged; uncertain ones are
+/// settled to whatever the recovered store holds.
+async fn check_and_settle(base: &str, model: &Model) {
+    let http = client();
+    let entries: Vec<(String, Known)> = model
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (id, known) in entries {
+        let res = http
+            .get(format!("{base}/providers/{id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let now = if status == 200 {
+            Some(res.json::<Value>().await.unwrap())
+        } else {
+            None
+        };
+        assert!(status == 200 || status == 404, "GET {id}: {status}");
+        if !known.uncertain {
+            match (&known.body, &now) {
+                (Some(acked), Some(found)) => {
+                    assert_eq!(acked, found, "acknowledged state of {id} changed")
+                }
+                (Some(acked), None) => panic!("acknowledged provider {acked} was lost"),
+                (None, Some(found)) => panic!("acknowledged delete of {found} came back"),
+                (None, None) => {}
+            }
+        }
+        model.lock().unwrap().insert(
+            id,
+            Known {
+                body: now,
+                uncertain: false,
+            },
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_during_concurrent_writes_loses_nothing_acknowledged() {
+    let rounds: u64 = std::env::var("CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("crash test: {rounds} rounds, CRASH_SEED={seed}");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let model: Model = Arc::default();
+    let attempted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let started = Instant::now();
+    for round in 0..rounds {
+        let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+        check_and_settle(&server.base, &model).await;
+        let writers: Vec<_> = (0..12)
+            .map(|w| {
+                tokio::spawn(writer(
+                    server.base.clone(),
+                    Arc::clone(&model),
+                    format!("w{w}"),
+                    Rng(rng.next() | 1),
+                    Arc::clone(&attempted),
+                ))
+            })
+            .collect();
+        let after_ms = 20 + rng.below(400);
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        server.kill9();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let m = model.lock().unwrap();
+        eprintln!(
+            "round {round}: killed after {after_ms} ms; {} providers known, {} in flight",
+            m.len(),
+            m.values().filter(|k| k.uncertain).count()
+        );
+    }
+    let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
+    check_and_settle(&server.base, &model).await;
+
+    // Records and the providerId index agree exactly: every listed providerId is taken, and
+    // every other providerId ever tried is free.
+    let http = client();
+    let mut listed = std::collections::BTreeSet::new();
+    let mut next = Some("/providers?limit=100".to_owned());
+    while let Some(uri) = next {
+        let page: Value = http
+            .get(format!("{}{uri}", server.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for p in page["aiGatewayProviders"].as_array().unwrap() {
+            assert!(
+                listed.insert(p["providerId"].as_str().unwrap().to_owned()),
+                "providerId listed twice: {p}"
+            );
+            let known = model
+                .lock()
+                .unwrap()
+                .get(p["id"].as_str().unwrap())
+                .cloned();
+            if let Some(Known { body: Some(b), .. }) = known {
+                assert_eq!(&b, p);
+            }
+        }
+        next = page["nextPageUri"].as_str().map(str::to_owned);
+    }
+    // Every provider the client knows of is listed; anything else listed is a create that was
+    // in flight when the server died: tried, never answered.
+    let present: std::collections::BTreeSet<String> = model
+        .lock()
+        .unwrap()
+        .values()
+        .filter_map(|k| k.body.as_ref())
+        .map(|b| b["providerId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        present.is_subset(&listed),
+        "known providers missing from the list"
+    );
+    let in_flight = listed.difference(&present).count();
+    for extra in listed.difference(&present) {
+        assert!(
+            attempted.lock().unwrap().contains(extra),
+            "{extra} is listed but was never created"
+        );
+    }
+    // Writers reuse providerIds across rounds (a deleted one may be taken again): probe each once.
+    let tried: std::collections::BTreeSet<String> =
+        attempted.lock().unwrap().iter().cloned().collect();
+    for slug in &tried {
+        let res = http
+            .post(format!("{}/providers", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"providerId": slug, "name": "probe", "baseUrl": "http://h"}))
+            .send()
+            .await
+            .unwrap();
+        let expected = if listed.contains(slug) { 409 } else { 201 };
+        assert_eq!(
+            res.status().as_u16(),
+            expected,
+            "providerId {slug}: index and records disagree"
+        );
+    }
+    eprintln!(
+        "crash test: {rounds} rounds in {:.1}s; {} providerIds tried, {} present at the end, \
+         {in_flight} of them from creates in flight at a kill",
+        started.elapsed().as_secs_f64(),
+        tried.len(),
+        listed.len()
+    );
+}

@@ -24,7 +24,10 @@ async fn the_openapi_document_is_served_without_a_token() {
     );
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let create = &doc["components"]["schemas"]["CreateProvider"];
     assert_eq!(create["additionalProperties"], false);
     assert_eq!(create["properties"]["name"]["maxLength"], 255);
