@@ -40,6 +40,7 @@ pub struct ServerSettings {
 pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub cache_capacity_mib: u64,
+    pub min_free_mib: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +103,7 @@ impl Default for StorageSettings {
         StorageSettings {
             data_dir: PathBuf::from("./data"),
             cache_capacity_mib: 64,
+            min_free_mib: 64,
         }
     }
 }

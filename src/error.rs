@@ -55,6 +55,16 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the store is not answering")]
     Unavailable,
+    #[error(
+        "the data dir's file system has {free_mib} MiB free, below the {reserve_mib} MiB reserve (storage.min_free_mib); nothing was written. Free space, then retry"
+    )]
+    StorageFull { free_mib: u64, reserve_mib: u64 },
+    #[error("the data dir is on a read-only file system; nothing was written")]
+    StorageReadOnly,
+    #[error(
+        "the store met an I/O error; writes are refused until modelgate is restarted (reads go on), and a write answered with this error may or may not have been stored"
+    )]
+    StorageFailed,
     #[error("internal error; the server log has the cause")]
     Internal,
 }
@@ -87,6 +97,9 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::StorageFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+            ApiError::StorageReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
+            ApiError::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -134,6 +147,9 @@ impl ApiError {
             | ApiError::PreconditionFailed
             | ApiError::UnsupportedMediaType
             | ApiError::Unavailable
+            | ApiError::StorageFull { .. }
+            | ApiError::StorageReadOnly
+            | ApiError::StorageFailed
             | ApiError::Internal => BTreeMap::new(),
         }
     }
@@ -151,7 +167,23 @@ impl From<InputError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::internal(e)
+        const MIB: u64 = 1024 * 1024;
+        match e {
+            StoreError::Full { free, reserve } => ApiError::StorageFull {
+                free_mib: free / MIB,
+                reserve_mib: reserve.div_ceil(MIB),
+            },
+            StoreError::ReadOnly => ApiError::StorageReadOnly,
+            StoreError::Failed => ApiError::StorageFailed,
+            StoreError::Flush(_) | StoreError::Engine(::sled::Error::Io(_)) => {
+                log::error!("store write failed: {e}");
+                ApiError::StorageFailed
+            }
+            StoreError::Engine(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::Encode(_)
+            | StoreError::Rewrap { .. } => ApiError::internal(e),
+        }
     }
 }
 

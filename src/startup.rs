@@ -97,10 +97,11 @@ impl Application {
 
 /// Opens the data dir's store with the configured cache size.
 pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
-    SledStore::open(
+    Ok(SledStore::open(
         &settings.storage.data_dir,
         settings.storage.cache_capacity_mib * 1024 * 1024,
-    )
+    )?
+    .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
 }
 
 fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError> {

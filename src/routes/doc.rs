@@ -168,8 +168,10 @@ error_responses! {
     UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
         `application/json`.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",
-    Unavailable => "`unavailable`: the store cannot take writes now (disk full, read-only); \
-        nothing was changed, and reads go on. Retry later.",
+    Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
+        below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
+        the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
+        are refused until a restart.",
 }
 
 pub struct NotModified;

@@ -13,12 +13,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// 200 only when the store answers a read.
+/// 200 only when the store answers a read and can take a write.
 #[utoipa::path(
     get, path = "/healthz", tag = "operations", operation_id = "health",
     summary = "Whether the store answers",
     responses(
-        (status = 200, description = "The store answers reads.", body = Health),
+        (status = 200, description = "The store answers reads and can take writes.", body = Health),
         (status = 500, response = super::doc::Internal),
         (status = 503, response = super::doc::Unavailable),
     ),
@@ -29,8 +29,8 @@ pub(crate) async fn health(state: web::Data<AppState>) -> Result<HttpResponse, A
     match web::block(move || store.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health { status: "ok" })),
         Ok(Err(e)) => {
-            log::error!("health check: store not answering: {e}");
-            Err(ApiError::Unavailable)
+            log::warn!("health check: {e}");
+            Err(ApiError::from(e))
         }
         Err(e) => Err(ApiError::internal(e)),
     }

@@ -38,6 +38,12 @@ pub enum StoreError {
     Encode(postcard::Error),
     #[error("re-wrapping key {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
+    #[error("the data dir has {free} bytes free, below the {reserve}-byte reserve")]
+    Full { free: u64, reserve: u64 },
+    #[error("the data dir is on a read-only file system")]
+    ReadOnly,
+    #[error("an earlier write failed with an I/O error; the store takes no writes until restarted")]
+    Failed,
 }
 
 /// One page of records, newest first.

@@ -8,6 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use serde::Serialize;
@@ -61,6 +62,10 @@ pub struct SledStore {
     key_counts: sled::Tree,
     meta: sled::Tree,
     commits: GroupCommit,
+    /// Where the store lives, for the free-space check before each write.
+    dir: PathBuf,
+    /// Writes are refused while the data dir's file system has less than this free.
+    reserve_bytes: u64,
     /// Held for the life of the store so a second process cannot open the same data dir.
     _lock: File,
 }
@@ -91,8 +96,39 @@ impl SledStore {
             key_counts: db.open_tree(KEY_COUNTS_TREE).map_err(engine)?,
             meta: db.open_tree(META_TREE).map_err(engine)?,
             commits: GroupCommit::new(db),
+            dir: dir.to_owned(),
+            reserve_bytes: 0,
             _lock: lock,
         })
+    }
+
+    /// Refuse writes while fewer than `bytes` are free. sled 0.34 poisons itself for good on
+    /// its first failed write (ENOSPC included) and cannot reopen on a full disk, so the only
+    /// way to keep a full disk from breaking the store is never to let sled meet it.
+    pub fn with_free_space_reserve(mut self, bytes: u64) -> SledStore {
+        self.reserve_bytes = bytes;
+        self
+    }
+
+    /// Whether a write may start: the engine is sound, the file system is writable and has
+    /// the reserve free. Checked before every transaction, so a refused write changes nothing.
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.commits.shared.failed.load(Ordering::Acquire) {
+            return Err(StoreError::Failed);
+        }
+        let stat = nix::sys::statvfs::statvfs(&self.dir)
+            .map_err(|e| StoreError::Flush(format!("cannot stat the data dir: {e}")))?;
+        if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+            return Err(StoreError::ReadOnly);
+        }
+        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+        if free < self.reserve_bytes {
+            return Err(StoreError::Full {
+                free,
+                reserve: self.reserve_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Turns a transaction's result into an [`Outcome`] that, when it wrote, becomes durable
@@ -108,7 +144,11 @@ impl SledStore {
             Err(TransactionError::Abort(Abort::Retry)) => Err(StoreError::Flush(
                 "transaction retry escaped its loop".into(),
             )),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Storage(e)) => {
+                // sled is poisoned after an I/O error: say so before anyone writes again.
+                self.commits.shared.failed.store(true, Ordering::Release);
+                Err(e.into())
+            }
         }
     }
 
@@ -219,6 +259,7 @@ fn update_in<T: Serialize + DeserializeOwned>(
     id: Ulid,
     change: &UpdateFn<'_, T>,
 ) -> Outcome<T> {
+    store.writable()?;
     let key = id.to_bytes();
     let result = tree.transaction(|records| {
         let Some(bytes) = records.get(key)? else {
@@ -239,6 +280,7 @@ fn update_in<T: Serialize + DeserializeOwned>(
 
 impl ProviderStore for SledStore {
     fn create(&self, provider: &Provider) -> Outcome<()> {
+        self.writable()?;
         let key = provider.id.to_bytes();
         let value = encode(provider)?;
         let slug = provider.provider_id.as_str().as_bytes();
@@ -270,6 +312,7 @@ impl ProviderStore for SledStore {
     }
 
     fn delete(&self, id: Ulid, precondition: Option<&Precondition>, cascade: bool) -> Outcome<u64> {
+        self.writable()?;
         let key = id.to_bytes();
         loop {
             let Some(found) = self.get(id)? else {
@@ -321,7 +364,7 @@ impl ProviderStore for SledStore {
 
     fn ping(&self) -> Result<(), StoreError> {
         self.records.first()?;
-        Ok(())
+        self.writable()
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -333,6 +376,7 @@ const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 
 impl KeyStore for SledStore {
     fn create_key(&self, key: &ProviderKey, needs_provider: bool) -> Outcome<()> {
+        self.writable()?;
         let id = key.id.to_bytes();
         let value = encode(key)?;
         let slug = key.provider_id.as_str();
@@ -397,6 +441,7 @@ impl KeyStore for SledStore {
     }
 
     fn delete_key(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()> {
+        self.writable()?;
         let key = id.to_bytes();
         let result = (&self.keys, &self.keys_by_provider, &self.key_counts).transaction(
             |(keys, keys_by_provider, key_counts)| {
@@ -479,6 +524,8 @@ type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
 struct Shared {
     state: Mutex<Pending>,
     wake: Condvar,
+    /// Set by the first failed flush or write: sled 0.34 never recovers from one in-process.
+    failed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -492,6 +539,7 @@ impl GroupCommit {
         let shared = Arc::new(Shared {
             state: Mutex::new(Pending::default()),
             wake: Condvar::new(),
+            failed: AtomicBool::new(false),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -546,6 +594,10 @@ fn flush_loop(db: &sled::Db, shared: &Shared) {
         let batch = std::mem::take(&mut state.waiters);
         drop(state);
         let result = db.flush().map(drop).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            log::error!("flush failed; the store takes no more writes until restarted: {e}");
+            shared.failed.store(true, Ordering::Release);
+        }
         for waiter in batch {
             waiter(result.clone());
         }
