@@ -20,6 +20,17 @@ impl Default for BodyLimit {
     }
 }
 
+/// How long a client may take to send its whole body (`server.body_timeout_ms`): a body that
+/// trickles in a byte at a time would otherwise hold its connection and handler forever.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+impl Default for BodyTimeout {
+    fn default() -> Self {
+        BodyTimeout(std::time::Duration::from_secs(30))
+    }
+}
+
 /// What a request without a body means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Empty {
@@ -42,7 +53,13 @@ pub async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let bytes = match payload.to_bytes_limited(limit).await {
+    let timeout = req.app_data::<BodyTimeout>().copied().unwrap_or_default().0;
+    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await else {
+        return Err(ApiError::RequestTimeout {
+            ms: timeout.as_millis() as u64,
+        });
+    };
+    let bytes = match read {
         Err(_) => return Err(ApiError::PayloadTooLarge { limit }),
         Ok(Err(e)) => {
             return Err(ApiError::InvalidJson {

@@ -32,6 +32,7 @@ pub struct ServerSettings {
     pub workers: usize,
     pub keep_alive_secs: u64,
     pub client_request_timeout_ms: u64,
+    pub body_timeout_ms: u64,
     pub shutdown_timeout_secs: u64,
 }
 
@@ -93,6 +94,7 @@ impl Default for ServerSettings {
             workers: 0,
             keep_alive_secs: 5,
             client_request_timeout_ms: 5000,
+            body_timeout_ms: 30_000,
             shutdown_timeout_secs: 30,
         }
     }
@@ -223,6 +225,9 @@ impl Settings {
         }
         if self.server.client_request_timeout_ms == 0 {
             return fail("server.client_request_timeout_ms must be above 0".into());
+        }
+        if self.server.body_timeout_ms == 0 {
+            return fail("server.body_timeout_ms must be above 0".into());
         }
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());

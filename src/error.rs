@@ -51,6 +51,8 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {ms} ms")]
+    RequestTimeout { ms: u64 },
     #[error("request body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
     #[error("the store is not answering")]
@@ -93,6 +95,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
+            ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -146,6 +149,7 @@ impl ApiError {
             | ApiError::MethodNotAllowed { .. }
             | ApiError::PreconditionFailed
             | ApiError::UnsupportedMediaType
+            | ApiError::RequestTimeout { .. }
             | ApiError::Unavailable
             | ApiError::StorageFull { .. }
             | ApiError::StorageReadOnly

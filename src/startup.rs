@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
-use crate::body::BodyLimit;
+use crate::body::{BodyLimit, BodyTimeout};
 use crate::config::{ConfigError, Settings};
 use crate::master_key;
 use crate::routes::{self, AppState};
@@ -140,6 +140,7 @@ fn build_server(
     let state = web::Data::new(state);
     let credentials = web::Data::new(credentials);
     let limit = BodyLimit(settings.server.max_body_bytes);
+    let body_timeout = BodyTimeout(Duration::from_millis(settings.server.body_timeout_ms));
     let bind = settings.server.bind.clone();
     // With access lines filtered out, skip the middleware that would format them anyway.
     let access_logged =
@@ -149,6 +150,7 @@ fn build_server(
             .app_data(state.clone())
             .app_data(credentials.clone())
             .app_data(limit)
+            .app_data(body_timeout)
             .wrap(middleware::Condition::new(access_logged, access_log()))
             .configure(routes::configure)
             .default_service(web::to(routes::no_route))

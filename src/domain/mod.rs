@@ -23,19 +23,30 @@ pub use provider_key::{
 
 /// Every rule a request broke, keyed by field path (`models[2].modelId`), so that one response
 /// tells the client everything to fix instead of one error per round trip.
+///
+/// At most [`MAX_REPORTED`] paths are kept: a 1 MiB body of 70,000 bad models must not earn a
+/// multi-megabyte answer. The rest are counted under the key `…`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Violations(BTreeMap<String, String>);
+pub struct Violations {
+    by_path: BTreeMap<String, String>,
+    unreported: usize,
+}
+
+/// How many field paths one error response lists.
+pub const MAX_REPORTED: usize = 100;
 
 impl Violations {
     pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
         let message = message.into();
-        self.0
-            .entry(path.into())
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        if let Some(m) = self.by_path.get_mut(&path) {
+            m.push_str("; ");
+            m.push_str(&message);
+        } else if self.by_path.len() < MAX_REPORTED {
+            self.by_path.insert(path, message);
+        } else {
+            self.unreported += 1;
+        }
     }
 
     /// Records the error of `result` under `path` and passes its value on.
@@ -44,11 +55,18 @@ impl Violations {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.by_path.is_empty()
     }
 
     pub fn into_map(self) -> BTreeMap<String, String> {
-        self.0
+        let mut map = self.by_path;
+        if self.unreported > 0 {
+            map.insert(
+                "…".to_owned(),
+                format!("{} more violations not listed", self.unreported),
+            );
+        }
+        map
     }
 }
 

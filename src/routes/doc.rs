@@ -49,7 +49,8 @@ use crate::error::ErrorBody;
         schemas(ErrorBody),
         responses(
             BadRequest, BadQuery, Unauthorized, NotFound, Conflict, PreconditionFailed,
-            PayloadTooLarge, UnsupportedMediaType, Internal, Unavailable, NotModified
+            PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
+            NotModified
         )
     ),
     modifiers(&BearerAuth, &ClosedObjects, &OptionalPatchBodies),
@@ -165,6 +166,8 @@ error_responses! {
         `unknown_provider` (a key for a provider that is not registered).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
+    RequestTimeout => "`request_timeout`: the body did not arrive within \
+        `server.body_timeout_ms`.",
     UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
         `application/json`.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",

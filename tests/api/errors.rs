@@ -228,3 +228,63 @@ async fn deeply_nested_json_is_refused_cleanly() {
     assert_eq!(res.status(), 400);
     assert_eq!(app.get("/providers").await.status(), 200);
 }
+
+#[actix_web::test]
+async fn deep_nesting_where_any_value_is_allowed_is_refused_too() {
+    let app = spawn_app().await;
+    // An unknown field's value is read to be reported, and metadata-like free values are the
+    // place a parser would recurse without a shape to stop it.
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let res = app
+        .req(Method::POST, "/providers")
+        .header("content-type", "application/json")
+        .body(format!("{{\"whatever\":{deep}}}"))
+        .send()
+        .await
+        .unwrap();
+    // serde_json stops at 128 levels; the first problem reported is the unknown field.
+    let body = assert_error(res, 400, "unknown_field").await;
+    assert_eq!(body["details"]["whatever"], "unknown field");
+    let res = app
+        .req(Method::POST, "/providers")
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"providerId\":\"p\",\"name\":\"n\",\"baseUrl\":\"http://x\",\"metadata\":{deep}}}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "validation_failed").await;
+    assert_eq!(app.get("/providers").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_body_full_of_errors_gets_a_bounded_answer() {
+    let app = spawn_app().await;
+    let models = vec![r#"{"modelId":""}"#; 60_000].join(",");
+    let body = format!(
+        "{{\"providerId\":\"many\",\"name\":\"n\",\"baseUrl\":\"http://x\",\"models\":[{models}]}}"
+    );
+    assert!(body.len() < 1024 * 1024);
+    let res = app
+        .req(Method::POST, "/providers")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, 400, "validation_failed").await;
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(details.len(), 101, "100 paths and the count of the rest");
+    assert_eq!(
+        details["models"],
+        "must have at most 1000 entries (got 60000)"
+    );
+    assert!(
+        details["…"]
+            .as_str()
+            .unwrap()
+            .ends_with("more violations not listed")
+    );
+    assert!(serde_json::to_vec(&body).unwrap().len() < 16 * 1024);
+}
