@@ -64,7 +64,7 @@ pub enum ApiError {
     #[error("the data dir is on a read-only file system; nothing was written")]
     StorageReadOnly,
     #[error(
-        "the store met an I/O error; writes are refused until modelgate is restarted (reads go on), and a write answered with this error may or may not have been stored"
+        "the store met an I/O error; writes are refused until the fault is gone (the store then reopens by itself, holding exactly what reached the disk; reads go on meanwhile), and a write answered with this error may or may not have been stored"
     )]
     StorageFailed,
     #[error("internal error; the server log has the cause")]

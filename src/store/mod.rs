@@ -42,7 +42,7 @@ pub enum StoreError {
     Full { free: u64, reserve: u64 },
     #[error("the data dir is on a read-only file system")]
     ReadOnly,
-    #[error("an earlier write failed with an I/O error; the store takes no writes until restarted")]
+    #[error("a write met an I/O error; the store takes no writes until it can be reopened")]
     Failed,
 }
 

@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,6 +32,8 @@ const KEYS_TREE: &str = "provider_keys";
 const KEYS_BY_PROVIDER_TREE: &str = "provider_keys_by_provider_id";
 const KEY_COUNTS_TREE: &str = "provider_key_counts";
 const META_TREE: &str = "meta";
+/// Free space below which a failed engine is not reopened: opening writes a new log segment.
+const REOPEN_MIN_FREE_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -52,6 +54,20 @@ pub enum OpenError {
 }
 
 pub struct SledStore {
+    /// The open engine; `None` only between dropping a failed engine and opening its
+    /// successor. Swapped whole when the store reopens after an I/O error.
+    engine: RwLock<Option<Arc<Engine>>>,
+    /// Where the store lives, for reopening and for the free-space check before each write.
+    dir: PathBuf,
+    cache_capacity_bytes: u64,
+    /// Writes are refused while the data dir's file system has less than this free.
+    reserve_bytes: u64,
+    /// Held for the life of the store so a second process cannot open the same data dir.
+    _lock: File,
+}
+
+/// One opened sled database and its trees.
+struct Engine {
     records: sled::Tree,
     index: sled::Tree,
     keys: sled::Tree,
@@ -62,73 +78,29 @@ pub struct SledStore {
     key_counts: sled::Tree,
     meta: sled::Tree,
     commits: GroupCommit,
-    /// Where the store lives, for the free-space check before each write.
-    dir: PathBuf,
-    /// Writes are refused while the data dir's file system has less than this free.
-    reserve_bytes: u64,
-    /// Held for the life of the store so a second process cannot open the same data dir.
-    _lock: File,
 }
 
-impl SledStore {
-    pub fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, OpenError> {
-        let not_writable = |source| OpenError::NotWritable {
-            path: dir.to_owned(),
-            source,
-        };
-        fs::create_dir_all(dir).map_err(not_writable)?;
-        let lock = lock_data_dir(dir)?;
-        check_format_marker(dir)?;
-        let engine = |source| OpenError::Engine {
-            path: dir.to_owned(),
-            source,
-        };
+impl Engine {
+    fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<Engine, sled::Error> {
         let db = sled::Config::new()
             .path(dir.join(DB_DIR))
             .cache_capacity(cache_capacity_bytes)
-            .open()
-            .map_err(engine)?;
-        Ok(SledStore {
-            records: db.open_tree(RECORDS_TREE).map_err(engine)?,
-            index: db.open_tree(INDEX_TREE).map_err(engine)?,
-            keys: db.open_tree(KEYS_TREE).map_err(engine)?,
-            keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE).map_err(engine)?,
-            key_counts: db.open_tree(KEY_COUNTS_TREE).map_err(engine)?,
-            meta: db.open_tree(META_TREE).map_err(engine)?,
+            .open()?;
+        Ok(Engine {
+            records: db.open_tree(RECORDS_TREE)?,
+            index: db.open_tree(INDEX_TREE)?,
+            keys: db.open_tree(KEYS_TREE)?,
+            keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE)?,
+            key_counts: db.open_tree(KEY_COUNTS_TREE)?,
+            meta: db.open_tree(META_TREE)?,
             commits: GroupCommit::new(db),
-            dir: dir.to_owned(),
-            reserve_bytes: 0,
-            _lock: lock,
         })
     }
 
-    /// Refuse writes while fewer than `bytes` are free. sled 0.34 poisons itself for good on
-    /// its first failed write (ENOSPC included) and cannot reopen on a full disk, so the only
-    /// way to keep a full disk from breaking the store is never to let sled meet it.
-    pub fn with_free_space_reserve(mut self, bytes: u64) -> SledStore {
-        self.reserve_bytes = bytes;
-        self
-    }
-
-    /// Whether a write may start: the engine is sound, the file system is writable and has
-    /// the reserve free. Checked before every transaction, so a refused write changes nothing.
-    fn writable(&self) -> Result<(), StoreError> {
-        if self.commits.shared.failed.load(Ordering::Acquire) {
-            return Err(StoreError::Failed);
-        }
-        let stat = nix::sys::statvfs::statvfs(&self.dir)
-            .map_err(|e| StoreError::Flush(format!("cannot stat the data dir: {e}")))?;
-        if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
-            return Err(StoreError::ReadOnly);
-        }
-        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
-        if free < self.reserve_bytes {
-            return Err(StoreError::Full {
-                free,
-                reserve: self.reserve_bytes,
-            });
-        }
-        Ok(())
+    /// Whether a write or flush of this engine met an I/O error. sled 0.34 then refuses every
+    /// later write for the life of the `Db`; only a new `Db` on the same files recovers.
+    fn failed(&self) -> bool {
+        self.commits.shared.failed.load(Ordering::Acquire)
     }
 
     /// Turns a transaction's result into an [`Outcome`] that, when it wrote, becomes durable
@@ -145,7 +117,6 @@ impl SledStore {
                 "transaction retry escaped its loop".into(),
             )),
             Err(TransactionError::Storage(e)) => {
-                // sled is poisoned after an I/O error: say so before anyone writes again.
                 self.commits.shared.failed.store(true, Ordering::Release);
                 Err(e.into())
             }
@@ -159,6 +130,115 @@ impl SledStore {
             .keys()
             .map(|k| Ok(key_id_from_index(&k?)))
             .collect()
+    }
+}
+
+impl SledStore {
+    pub fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, OpenError> {
+        let not_writable = |source| OpenError::NotWritable {
+            path: dir.to_owned(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(not_writable)?;
+        let lock = lock_data_dir(dir)?;
+        check_format_marker(dir)?;
+        let engine =
+            Engine::open(dir, cache_capacity_bytes).map_err(|source| OpenError::Engine {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(SledStore {
+            engine: RwLock::new(Some(Arc::new(engine))),
+            dir: dir.to_owned(),
+            cache_capacity_bytes,
+            reserve_bytes: 0,
+            _lock: lock,
+        })
+    }
+
+    /// Refuse writes while fewer than `bytes` are free. sled 0.34 poisons itself on its first
+    /// failed write (ENOSPC included) and cannot open on a full disk, so a full disk is best
+    /// never met: with a reserve, writes stop cleanly before it and resume when space returns.
+    pub fn with_free_space_reserve(mut self, bytes: u64) -> SledStore {
+        self.reserve_bytes = bytes;
+        self
+    }
+
+    /// The engine, for reading.
+    fn engine(&self) -> Result<Arc<Engine>, StoreError> {
+        self.engine
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(StoreError::Failed)
+    }
+
+    /// The engine, for a write that may start now: the file system is writable and has the
+    /// reserve free, and the engine is sound, or was reopened because the fault that broke
+    /// it is gone. Checked before every transaction, so a refused write changes nothing.
+    fn writer(&self) -> Result<Arc<Engine>, StoreError> {
+        let stat = nix::sys::statvfs::statvfs(&self.dir)
+            .map_err(|e| StoreError::Flush(format!("cannot stat the data dir: {e}")))?;
+        if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+            return Err(StoreError::ReadOnly);
+        }
+        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+        if let Ok(engine) = self.engine()
+            && !engine.failed()
+        {
+            if free < self.reserve_bytes {
+                return Err(StoreError::Full {
+                    free,
+                    reserve: self.reserve_bytes,
+                });
+            }
+            return Ok(engine);
+        }
+        // A failed engine still serves reads; it is only given up for a new one when the new
+        // one can open, since sled cannot open on a (nearly) full disk.
+        if free < self.reserve_bytes.max(REOPEN_MIN_FREE_BYTES) {
+            return Err(StoreError::Failed);
+        }
+        self.reopen()
+    }
+
+    /// Replaces a failed engine with a fresh one on the same files. sled's recovery then
+    /// yields exactly what reached the disk: every acknowledged write, and none that failed.
+    fn reopen(&self) -> Result<Arc<Engine>, StoreError> {
+        let mut slot = self.engine.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(engine) = slot.as_ref()
+            && !engine.failed()
+        {
+            return Ok(Arc::clone(engine));
+        }
+        if let Some(old) = slot.take() {
+            // sled locks its files: the old `Db` must be gone before a new one opens. Readers
+            // holding it finish in microseconds; new ones wait on the lock held here.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            if Arc::strong_count(&old) > 1 {
+                *slot = Some(old);
+                return Err(StoreError::Failed);
+            }
+            drop(old);
+        }
+        match Engine::open(&self.dir, self.cache_capacity_bytes) {
+            Ok(engine) => {
+                log::warn!(
+                    "store reopened after an I/O error; it holds what reached the disk, and \
+                     takes writes again"
+                );
+                let engine = Arc::new(engine);
+                *slot = Some(Arc::clone(&engine));
+                Ok(engine)
+            }
+            Err(e) => {
+                log::error!("store cannot be reopened yet: {e}");
+                Err(StoreError::Failed)
+            }
+        }
     }
 }
 
@@ -254,12 +334,11 @@ fn decode_entry<T: DeserializeOwned>((key, value): (IVec, IVec)) -> Result<Optio
 
 /// Atomic read-modify-write of one record of `tree`.
 fn update_in<T: Serialize + DeserializeOwned>(
-    store: &SledStore,
+    engine: &Engine,
     tree: &sled::Tree,
     id: Ulid,
     change: &UpdateFn<'_, T>,
 ) -> Outcome<T> {
-    store.writable()?;
     let key = id.to_bytes();
     let result = tree.transaction(|records| {
         let Some(bytes) = records.get(key)? else {
@@ -275,16 +354,16 @@ fn update_in<T: Serialize + DeserializeOwned>(
             }
         }
     });
-    store.settle(result)
+    engine.settle(result)
 }
 
 impl ProviderStore for SledStore {
     fn create(&self, provider: &Provider) -> Outcome<()> {
-        self.writable()?;
+        let e = self.writer()?;
         let key = provider.id.to_bytes();
         let value = encode(provider)?;
         let slug = provider.provider_id.as_str().as_bytes();
-        let result = (&self.records, &self.index).transaction(|(records, index)| {
+        let result = (&e.records, &e.index).transaction(|(records, index)| {
             if index.get(slug)?.is_some() {
                 return reject(Rejection::ProviderIdTaken);
             }
@@ -292,27 +371,29 @@ impl ProviderStore for SledStore {
             records.insert(&key[..], value.as_slice())?;
             Ok(((), true))
         });
-        self.settle(result)
+        e.settle(result)
     }
 
     fn get(&self, id: Ulid) -> Result<Option<Provider>, StoreError> {
-        get_in(&self.records, id)
+        get_in(&self.engine()?.records, id)
     }
 
     fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page<Provider>, StoreError> {
+        let e = self.engine()?;
         let entries = match before {
-            Some(before) => self.records.range(..before.to_bytes()),
-            None => self.records.iter(),
+            Some(before) => e.records.range(..before.to_bytes()),
+            None => e.records.iter(),
         };
         page_of(entries.rev(), limit, decode_entry)
     }
 
     fn update(&self, id: Ulid, change: &UpdateFn<'_, Provider>) -> Outcome<Provider> {
-        update_in(self, &self.records, id, change)
+        let e = self.writer()?;
+        update_in(&e, &e.records, id, change)
     }
 
     fn delete(&self, id: Ulid, precondition: Option<&Precondition>, cascade: bool) -> Outcome<u64> {
-        self.writable()?;
+        let e = self.writer()?;
         let key = id.to_bytes();
         loop {
             let Some(found) = self.get(id)? else {
@@ -320,16 +401,16 @@ impl ProviderStore for SledStore {
             };
             let slug = found.provider_id.as_str();
             let key_ids = if cascade {
-                self.key_ids_of(slug)?
+                e.key_ids_of(slug)?
             } else {
                 Vec::new()
             };
             let result = (
-                &self.records,
-                &self.index,
-                &self.keys,
-                &self.keys_by_provider,
-                &self.key_counts,
+                &e.records,
+                &e.index,
+                &e.keys,
+                &e.keys_by_provider,
+                &e.key_counts,
             )
                 .transaction(|(records, index, keys, keys_by_provider, key_counts)| {
                     let Some(bytes) = records.get(key)? else {
@@ -358,17 +439,17 @@ impl ProviderStore for SledStore {
             if matches!(result, Err(TransactionError::Abort(Abort::Retry))) {
                 continue;
             }
-            return self.settle(result);
+            return e.settle(result);
         }
     }
 
     fn ping(&self) -> Result<(), StoreError> {
-        self.records.first()?;
-        self.writable()
+        self.engine()?.records.first()?;
+        self.writer().map(drop)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.commits.sync()
+        self.engine()?.commits.sync()
     }
 }
 
@@ -376,17 +457,12 @@ const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 
 impl KeyStore for SledStore {
     fn create_key(&self, key: &ProviderKey, needs_provider: bool) -> Outcome<()> {
-        self.writable()?;
+        let e = self.writer()?;
         let id = key.id.to_bytes();
         let value = encode(key)?;
         let slug = key.provider_id.as_str();
-        let result = (
-            &self.keys,
-            &self.keys_by_provider,
-            &self.key_counts,
-            &self.index,
-        )
-            .transaction(|(keys, keys_by_provider, key_counts, providers)| {
+        let result = (&e.keys, &e.keys_by_provider, &e.key_counts, &e.index).transaction(
+            |(keys, keys_by_provider, key_counts, providers)| {
                 if needs_provider && providers.get(slug.as_bytes())?.is_none() {
                     return reject(Rejection::UnknownProvider);
                 }
@@ -395,12 +471,13 @@ impl KeyStore for SledStore {
                 keys_by_provider.insert(key_index_entry(slug, &id), &[][..])?;
                 key_counts.insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
                 Ok(((), true))
-            });
-        self.settle(result)
+            },
+        );
+        e.settle(result)
     }
 
     fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError> {
-        get_in(&self.keys, id)
+        get_in(&self.engine()?.keys, id)
     }
 
     fn list_keys(
@@ -409,11 +486,12 @@ impl KeyStore for SledStore {
         before: Option<Ulid>,
         limit: usize,
     ) -> Result<Page<ProviderKey>, StoreError> {
+        let e = self.engine()?;
         match provider {
             None => {
                 let entries = match before {
-                    Some(before) => self.keys.range(..before.to_bytes()),
-                    None => self.keys.iter(),
+                    Some(before) => e.keys.range(..before.to_bytes()),
+                    None => e.keys.iter(),
                 };
                 page_of(entries.rev(), limit, decode_entry)
             }
@@ -424,26 +502,24 @@ impl KeyStore for SledStore {
                     // Just past every `slug\0…` entry.
                     None => [slug.as_bytes(), &[1]].concat(),
                 };
-                let ids = self.keys_by_provider.range(start..end).keys().rev();
+                let ids = e.keys_by_provider.range(start..end).keys().rev();
                 page_of(ids, limit, |entry| {
                     let id = key_id_from_index(&entry);
-                    self.keys
-                        .get(id)?
-                        .map(|bytes| decode(&id, &bytes))
-                        .transpose()
+                    e.keys.get(id)?.map(|bytes| decode(&id, &bytes)).transpose()
                 })
             }
         }
     }
 
     fn update_key(&self, id: Ulid, change: &UpdateFn<'_, ProviderKey>) -> Outcome<ProviderKey> {
-        update_in(self, &self.keys, id, change)
+        let e = self.writer()?;
+        update_in(&e, &e.keys, id, change)
     }
 
     fn delete_key(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()> {
-        self.writable()?;
+        let e = self.writer()?;
         let key = id.to_bytes();
-        let result = (&self.keys, &self.keys_by_provider, &self.key_counts).transaction(
+        let result = (&e.keys, &e.keys_by_provider, &e.key_counts).transaction(
             |(keys, keys_by_provider, key_counts)| {
                 let Some(bytes) = keys.get(key)? else {
                     return reject(Rejection::NotFound);
@@ -462,19 +538,21 @@ impl KeyStore for SledStore {
                 Ok(((), true))
             },
         );
-        self.settle(result)
+        e.settle(result)
     }
 
     fn master_key_check(&self) -> Result<Option<Sealed>, StoreError> {
-        self.meta
+        self.engine()?
+            .meta
             .get(MASTER_KEY_CHECK)?
             .map(|bytes| decode(MASTER_KEY_CHECK, &bytes))
             .transpose()
     }
 
     fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError> {
-        self.meta.insert(MASTER_KEY_CHECK, encode(check)?)?;
-        self.commits.sync()
+        let e = self.writer()?;
+        e.meta.insert(MASTER_KEY_CHECK, encode(check)?)?;
+        e.commits.sync()
     }
 
     fn rewrap_keys(
@@ -483,8 +561,9 @@ impl KeyStore for SledStore {
         check: &Sealed,
     ) -> Result<usize, StoreError> {
         // Re-wrapping runs with the data dir locked and no server: nothing writes meanwhile.
+        let e = self.writer()?;
         let mut replaced = Vec::new();
-        for entry in self.keys.iter() {
+        for entry in e.keys.iter() {
             let (id, bytes) = entry?;
             let key: ProviderKey = decode(&id, &bytes)?;
             if let Some(new) =
@@ -494,14 +573,14 @@ impl KeyStore for SledStore {
             }
         }
         let check = encode(check)?;
-        let result = (&self.keys, &self.meta).transaction(|(keys, meta)| {
+        let result = (&e.keys, &e.meta).transaction(|(keys, meta)| {
             for (id, value) in &replaced {
                 keys.insert(id, value.as_slice())?;
             }
             meta.insert(MASTER_KEY_CHECK, check.as_slice())?;
             Ok((replaced.len(), true))
         });
-        self.settle(result)?
+        e.settle(result)?
             .map_err(|r| StoreError::Flush(format!("re-wrap transaction refused: {r:?}")))?
             .wait_blocking()
     }
@@ -595,7 +674,7 @@ fn flush_loop(db: &sled::Db, shared: &Shared) {
         drop(state);
         let result = db.flush().map(drop).map_err(|e| e.to_string());
         if let Err(e) = &result {
-            log::error!("flush failed; the store takes no more writes until restarted: {e}");
+            log::error!("flush failed; the store takes no writes until it is reopened: {e}");
             shared.failed.store(true, Ordering::Release);
         }
         for waiter in batch {
@@ -750,7 +829,7 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(store.list(None, 1000).unwrap().items.len(), 320);
-        assert_eq!(store.index.len(), 320);
+        assert_eq!(store.engine().unwrap().index.len(), 320);
     }
 
     #[test]
@@ -766,7 +845,7 @@ mod tests {
             .wait_blocking()
             .unwrap();
         assert!(store.get(p.id).unwrap().is_none());
-        assert!(store.index.is_empty());
+        assert!(store.engine().unwrap().index.is_empty());
         assert!(matches!(
             store.delete(p.id, None, false).unwrap(),
             Err(Rejection::NotFound)
