@@ -116,6 +116,15 @@ impl ProviderSlug {
 /// The body of `POST /providers`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "providerId": "local-vllm",
+    "name": "vLLM on the GPU box",
+    "baseUrl": "http://10.0.0.5:8000/v1",
+    "metadata": "rack 2",
+    "supportedApiSurfaces": [{"format": "openai", "surface": "chat-completions",
+                              "supportedParams": [{"name": "temperature"}]}],
+    "models": [{"modelId": "meta-llama/Llama-3.1-8B-Instruct"}]
+}))]
 pub struct CreateProvider {
     #[schema(required = true, schema_with = schema::provider_id)]
     pub provider_id: Option<String>,
@@ -135,6 +144,8 @@ pub struct CreateProvider {
 /// The body of `PATCH /providers/{id}`: fields left out keep their value.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"name": "vLLM (new GPU)", "metadata": null,
+                          "models": [{"modelId": "Qwen/Qwen2.5-7B-Instruct"}]}))]
 pub struct UpdateProvider {
     /// Read only to refuse it with its own error: the schema leaves it out.
     #[serde(default, deserialize_with = "sent")]

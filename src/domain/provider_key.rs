@@ -141,6 +141,8 @@ fn parse_description(s: String) -> Result<String, String> {
 /// The body of `POST /provider-keys`.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"providerId": "openai", "name": "team key",
+                          "value": "env.OPENAI_API_KEY", "description": "from the vault"}))]
 pub struct CreateProviderKey {
     #[schema(required = true, schema_with = schema::key_provider_id)]
     pub provider_id: Option<String>,
@@ -171,6 +173,7 @@ pub struct UpdateProviderKey {
 
 /// The body of `POST /provider-keys/{id}/rotate`.
 #[derive(Default, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "team key (rotated)", "value": "env.OPENAI_API_KEY_2"}))]
 pub struct RotateProviderKey {
     #[schema(required = true, schema_with = schema::key_value)]
     pub value: Option<Zeroizing<String>>,

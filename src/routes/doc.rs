@@ -53,7 +53,7 @@ use crate::error::ErrorBody;
             NotModified
         )
     ),
-    modifiers(&BearerAuth, &ClosedObjects, &OptionalPatchBodies),
+    modifiers(&BearerAuth, &ClosedObjects, &OptionalPatchBodies, &ResourceLinks),
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
@@ -104,6 +104,81 @@ impl Modify for OptionalPatchBodies {
         for item in openapi.paths.paths.values_mut() {
             if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
                 body.required = Some(Required::False);
+            }
+        }
+    }
+}
+
+/// OpenAPI links from each created or changed resource to what can be done with it next,
+/// with its id and current `ETag`: clients (and schemathesis's stateful phase) follow them
+/// create → get → patch → rotate → delete.
+struct ResourceLinks;
+
+impl ResourceLinks {
+    /// `(collection, item path, operation ids reachable from one item)`.
+    const RESOURCES: &'static [(&'static str, &'static str, &'static [&'static str])] = &[
+        (
+            "/providers",
+            "/providers/{id}",
+            &["getProvider", "updateProvider", "deleteProvider"],
+        ),
+        (
+            "/provider-keys",
+            "/provider-keys/{id}",
+            &[
+                "getProviderKey",
+                "updateProviderKey",
+                "rotateProviderKey",
+                "deleteProviderKey",
+            ],
+        ),
+    ];
+
+    fn link(operation_id: &str) -> utoipa::openapi::link::Link {
+        // utoipa 5 writes the `operation_id` field as `operation_id`, which OpenAPI does not
+        // know (the validator in tests/fuzz/run caught it); the key goes in spelled right.
+        let spelled_right = [("operationId", serde_json::Value::from(operation_id))];
+        let mut link = utoipa::openapi::link::LinkBuilder::new()
+            .parameter("id", "$response.body#/id")
+            .description(format!("`{operation_id}` on this resource"))
+            .extensions(Some(spelled_right.into_iter().collect()));
+        if !operation_id.starts_with("get") {
+            link = link.parameter("header.If-Match", "$response.header.ETag");
+        }
+        link.build()
+    }
+}
+
+impl Modify for ResourceLinks {
+    fn modify(&self, openapi: &mut Document) {
+        let paths = &mut openapi.paths.paths;
+        for (collection, item, targets) in Self::RESOURCES {
+            let created = paths.get_mut(*collection).and_then(|p| p.post.as_mut());
+            Self::add(created, "201", targets);
+            if let Some(item) = paths.get_mut(*item) {
+                Self::add(item.get.as_mut(), "200", targets);
+                Self::add(item.patch.as_mut(), "200", targets);
+            }
+        }
+        let rotated = paths
+            .get_mut("/provider-keys/{id}/rotate")
+            .and_then(|p| p.post.as_mut());
+        Self::add(rotated, "200", &["getProviderKey", "deleteProviderKey"]);
+    }
+}
+
+impl ResourceLinks {
+    fn add(
+        operation: Option<&mut utoipa::openapi::path::Operation>,
+        status: &str,
+        targets: &[&str],
+    ) {
+        let Some(operation) = operation else { return };
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+            for target in targets {
+                response
+                    .links
+                    .insert((*target).to_owned(), RefOr::T(Self::link(target)));
             }
         }
     }
