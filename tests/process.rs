@@ -760,6 +760,9 @@ impl Rng {
 
 type Model = Arc<Mutex<std::collections::HashMap<String, Known>>>;
 
+/// Writes acknowledged across all rounds of the crash test, for its report.
+static ACKNOWLEDGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// One writer: creates, PATCHes and deletes its own providers until the server dies.
 async fn writer(
     base: String,
@@ -811,6 +814,7 @@ async fn writer(
                     uncertain: false,
                 },
             );
+            ACKNOWLEDGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             mine.push(id);
         } else {
             let at = rng.below(mine.len() as u64) as usize;
@@ -844,6 +848,7 @@ async fn writer(
                             uncertain: false,
                         },
                     );
+                    ACKNOWLEDGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if delete {
                         mine.swap_remove(at);
                     }
@@ -1024,9 +1029,10 @@ async fn sigkill_at_random_moments_during_concurrent_writes_loses_nothing_acknow
         );
     }
     eprintln!(
-        "crash test: {rounds} rounds in {:.1}s; {} providerIds tried, {} present at the end, \
-         {in_flight} of them from creates in flight at a kill",
+        "crash test: {rounds} rounds in {:.1}s; {} writes acknowledged, all found; {} providerIds \
+         tried, {} present at the end, {in_flight} of them from creates in flight at a kill",
         started.elapsed().as_secs_f64(),
+        ACKNOWLEDGED.load(std::sync::atomic::Ordering::Relaxed),
         tried.len(),
         listed.len()
     );

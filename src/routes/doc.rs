@@ -249,7 +249,8 @@ error_responses! {
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
         below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
         the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
-        are refused until the fault is gone and the store has reopened itself.",
+        are refused until the fault is gone and the store has reopened itself (a read meets \
+        it only while the reopen runs).",
 }
 
 pub struct NotModified;

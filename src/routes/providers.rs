@@ -96,6 +96,7 @@ pub(crate) async fn create(
         (status = 400, response = doc::BadQuery),
         (status = 401, response = doc::Unauthorized),
         (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
     ),
     security(("bearer" = []))
 )]
@@ -128,6 +129,7 @@ pub(crate) async fn list(
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 500, response = doc::Internal),
+        (status = 503, response = doc::Unavailable),
     ),
     security(("bearer" = []))
 )]
