@@ -177,8 +177,7 @@ fn round_trip(new: NewProvider) {
     let ids: Vec<&str> = back.models.iter().map(|m| m.model_id.as_str()).collect();
     assert_eq!(ids, new.model_ids);
     // Only what the base-URL schema admits is ever accepted.
-    let shape = regex::Regex::new(&schema::base_url_pattern()).unwrap();
-    assert!(shape.is_match(&back.base_url), "{}", back.base_url);
+    assert!(BASE_URL.is_match(&back.base_url), "{}", back.base_url);
     assert!(url::Url::parse(&back.base_url).is_ok());
     store
         .delete(provider.id, None, false)
@@ -224,5 +223,98 @@ proptest! {
         {
             round_trip(new);
         }
+    }
+}
+
+static BASE_URL: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(&schema::base_url_pattern()).unwrap());
+static KEY_VALUE: LazyLock<fancy_regex::Regex> =
+    LazyLock::new(|| fancy_regex::Regex::new(&schema::key_value_pattern()).unwrap());
+static PROVIDER_ID: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
+    fancy_regex::Regex::new(schema::provider_id().pattern.as_deref().unwrap()).unwrap()
+});
+
+/// URL-shaped strings, right and subtly wrong: the parts the `baseUrl` rule decides on.
+fn url_like() -> impl Strategy<Value = String> {
+    let scheme = prop::sample::select(vec![
+        "http://", "https://", "HTTP://", "ftp://", "http:/", "",
+    ]);
+    let label = prop_oneof![
+        "[a-z0-9]{1,6}",
+        "[a-z][a-z0-9-]{0,6}",
+        prop::sample::select(vec!["xn--a", "0x1", "08", "1", "a_b", "-a", "a-", "é"])
+            .prop_map(str::to_owned),
+    ];
+    let name = prop::collection::vec(label, 1..4).prop_map(|l| l.join("."));
+    let octet = prop_oneof!["[0-9]{1,3}", Just("256".to_owned()), Just("01".to_owned())];
+    let ipv4 = prop::collection::vec(octet, 3..5).prop_map(|o| o.join("."));
+    let ipv6 = prop::sample::select(vec![
+        "[::1]",
+        "[::]",
+        "[2001:db8::1]",
+        "[::ffff:1.2.3.4]",
+        "[1:2:3:4:5:6:7:8]",
+        "[:::]",
+        "[1::2::3]",
+        "[12345::]",
+        "[::1.2.3.04]",
+        "[fe80::1%25eth0]",
+        "[1:2:3:4:5:6:7:8:9]",
+    ])
+    .prop_map(str::to_owned);
+    let host = prop_oneof![3 => name, 2 => ipv4, 2 => ipv6, 1 => Just(String::new())];
+    let port = prop::option::of(prop_oneof!["[0-9]{1,6}", Just(String::new())]);
+    let tail = "[a-z0-9/?#@:%. \\\\-]{0,12}";
+    (scheme, host, port, tail).prop_map(|(scheme, host, port, tail)| {
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{scheme}{host}{port}{tail}")
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The document's `baseUrl` schema and the server's rule are one rule.
+    #[test]
+    fn the_base_url_schema_admits_exactly_what_the_server_accepts(url in url_like()) {
+        let input = CreateProvider {
+            provider_id: Some("p".into()),
+            name: Some("n".into()),
+            base_url: Some(url.clone()),
+            ..Default::default()
+        };
+        let accepted = NewProvider::parse(input).is_ok();
+        let by_schema = (1..=2048).contains(&url.chars().count()) && BASE_URL.is_match(&url);
+        prop_assert_eq!(accepted, by_schema, "{}", url);
+    }
+
+    /// The key value and `providerId` patterns (with lookaheads, so checked with fancy-regex)
+    /// against their parsers.
+    #[test]
+    fn the_key_value_and_provider_id_schemas_admit_exactly_what_the_server_accepts(
+        value in prop_oneof![text(), "env\\.[A-Za-z0-9_ .]{0,8}", Just("env.".to_owned())],
+        slug in prop_oneof![text(), prop::sample::select(modelgate::domain::catalog::RESERVED_PROVIDER_IDS.to_vec()).prop_map(str::to_owned)],
+    ) {
+        let key = modelgate::domain::CreateProviderKey {
+            provider_id: Some("openai".into()),
+            name: Some("n".into()),
+            value: Some(zeroize::Zeroizing::new(value.clone())),
+            ..Default::default()
+        };
+        let accepted = modelgate::domain::NewProviderKey::parse(key).is_ok();
+        let n = value.chars().count();
+        let by_schema = (1..=8192).contains(&n) && KEY_VALUE.is_match(&value).unwrap();
+        prop_assert_eq!(accepted, by_schema, "value {:?}", value);
+
+        let provider = CreateProvider {
+            provider_id: Some(slug.clone()),
+            name: Some("n".into()),
+            base_url: Some("http://h".into()),
+            ..Default::default()
+        };
+        let accepted = NewProvider::parse(provider).is_ok();
+        let n = slug.chars().count();
+        let by_schema = (1..=255).contains(&n) && PROVIDER_ID.is_match(&slug).unwrap();
+        prop_assert_eq!(accepted, by_schema, "providerId {:?}", slug);
     }
 }
