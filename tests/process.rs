@@ -1097,6 +1097,25 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// A data dir on a tmpfs of `mib` MiB, and a config file giving it a reserve of `reserve_mib`.
+fn on_small_disk(
+    mib: u64,
+    reserve_mib: u64,
+) -> (
+    tempfile::TempDir,
+    SmallDisk,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&dir.path().join("disk"), mib);
+    let data = disk.path.join("data");
+    let config = dir.path().join("modelgate.toml");
+    let settings = format!("[storage]\nmin_free_mib = {reserve_mib}\ncache_capacity_mib = 8\n");
+    std::fs::write(&config, settings).unwrap();
+    (dir, disk, data, config)
+}
+
 fn provider_body(slug: &str, metadata_bytes: usize) -> Value {
     json!({"providerId": slug, "name": slug, "baseUrl": "http://h/v1",
            "metadata": "m".repeat(metadata_bytes)})
@@ -1104,15 +1123,7 @@ fn provider_body(slug: &str, metadata_bytes: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_or_read_only_disk_refuses_writes_cleanly_and_recovers_without_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let disk = SmallDisk::mount(&dir.path().join("disk"), 24);
-    let data = disk.path.join("data");
-    let config = dir.path().join("modelgate.toml");
-    std::fs::write(
-        &config,
-        "[storage]\nmin_free_mib = 4\ncache_capacity_mib = 8\n",
-    )
-    .unwrap();
+    let (dir, disk, data, config) = on_small_disk(24, 4);
     let server = Server::start_with_config(&data, &config);
     let (http, base) = (client(), server.base.clone());
 
@@ -1248,15 +1259,7 @@ async fn a_full_or_read_only_disk_refuses_writes_cleanly_and_recovers_without_a_
 /// whole or not at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_io_error_inside_the_engine_stops_writes_until_the_store_reopens_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let disk = SmallDisk::mount(&dir.path().join("disk"), 64);
-    let data = disk.path.join("data");
-    let config = dir.path().join("modelgate.toml");
-    std::fs::write(
-        &config,
-        "[storage]\nmin_free_mib = 0\ncache_capacity_mib = 8\n",
-    )
-    .unwrap();
+    let (_dir, disk, data, config) = on_small_disk(64, 0);
     let server = Server::start_with_config(&data, &config);
     let (http, base) = (client(), server.base.clone());
     let ballast = disk.fill_leaving(2 << 20);

@@ -253,6 +253,32 @@ error_responses! {
         it only while the reopen runs).",
 }
 
+/// A group of error responses shared by many routes, each a reference to its component.
+macro_rules! response_groups {
+    ($($(#[$doc:meta])* $group:ident => [$($status:literal => $name:ident),*],)*) => {$(
+        $(#[$doc])*
+        pub struct $group;
+
+        impl utoipa::IntoResponses for $group {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                [$(($status.to_owned(), RefOr::Ref(Ref::from_response_name(stringify!($name))))),*]
+                    .into_iter()
+                    .collect()
+            }
+        }
+    )*};
+}
+
+response_groups! {
+    /// What any route behind the bearer token can answer.
+    AuthErrors => ["401" => Unauthorized, "500" => Internal, "503" => Unavailable],
+    /// What any route that reads a JSON body can answer.
+    BodyErrors => [
+        "400" => BadRequest, "408" => RequestTimeout, "413" => PayloadTooLarge,
+        "415" => UnsupportedMediaType
+    ],
+}
+
 pub struct NotModified;
 
 impl<'s> ToResponse<'s> for NotModified {

@@ -58,14 +58,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             returned.", body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"),
                     ("Location" = String, description = "URI of the new key"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
         (status = 409, response = doc::Conflict),
-        (status = 408, response = doc::RequestTimeout),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::BodyErrors,
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -106,9 +101,7 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "One page.", body = ListView),
         (status = 400, response = doc::BadQuery),
-        (status = 401, response = doc::Unauthorized),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -135,10 +128,8 @@ pub(crate) async fn list(
         (status = 200, description = "The key.", body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
         (status = 304, response = doc::NotModified),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -165,15 +156,10 @@ pub(crate) async fn get(
         (status = 200, description = "The key after the change; durable before this answer.",
             body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 412, response = doc::PreconditionFailed),
-        (status = 408, response = doc::RequestTimeout),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::BodyErrors,
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -209,15 +195,10 @@ pub(crate) async fn update(
         (status = 200, description = "The key after rotation; durable before this answer.",
             body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 412, response = doc::PreconditionFailed),
-        (status = 408, response = doc::RequestTimeout),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::BodyErrors,
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -249,11 +230,9 @@ pub(crate) async fn rotate(
     params(doc::Id, doc::IfMatch),
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 412, response = doc::PreconditionFailed),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]

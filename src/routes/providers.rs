@@ -51,14 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 201, description = "Created; durable before this answer.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"),
                     ("Location" = String, description = "URI of the new provider"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
         (status = 409, response = doc::Conflict),
-        (status = 408, response = doc::RequestTimeout),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::BodyErrors,
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -94,9 +89,7 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "One page.", body = ListView),
         (status = 400, response = doc::BadQuery),
-        (status = 401, response = doc::Unauthorized),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -126,10 +119,8 @@ pub(crate) async fn list(
         (status = 200, description = "The provider.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
         (status = 304, response = doc::NotModified),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -160,15 +151,10 @@ pub(crate) async fn get(
         (status = 200, description = "The provider after the change; durable before this answer.",
             body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 412, response = doc::PreconditionFailed),
-        (status = 408, response = doc::RequestTimeout),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::BodyErrors,
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -206,12 +192,10 @@ pub(crate) async fn update(
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
         (status = 400, response = doc::BadQuery),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NotFound),
         (status = 409, response = doc::Conflict),
         (status = 412, response = doc::PreconditionFailed),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::Unavailable),
+        doc::AuthErrors,
     ),
     security(("bearer" = []))
 )]
