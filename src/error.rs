@@ -55,8 +55,6 @@ pub enum ApiError {
     RequestTimeout { ms: u64 },
     #[error("request body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
-    #[error("the store is not answering")]
-    Unavailable,
     #[error(
         "the data dir's file system has {free_mib} MiB free, below the {reserve_mib} MiB reserve (storage.min_free_mib); nothing was written. Free space, then retry"
     )]
@@ -99,7 +97,6 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::StorageFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
             ApiError::StorageReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
             ApiError::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
@@ -150,7 +147,6 @@ impl ApiError {
             | ApiError::PreconditionFailed
             | ApiError::UnsupportedMediaType
             | ApiError::RequestTimeout { .. }
-            | ApiError::Unavailable
             | ApiError::StorageFull { .. }
             | ApiError::StorageReadOnly
             | ApiError::StorageFailed

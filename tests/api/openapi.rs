@@ -32,6 +32,28 @@ async fn the_openapi_document_is_served_without_a_token() {
     assert_eq!(create["additionalProperties"], false);
     assert_eq!(create["properties"]["name"]["maxLength"], 255);
     assert_eq!(create["properties"]["models"]["maxItems"], 1000);
+    let patch = &doc["paths"]["/providers/{id}"]["patch"];
+    let params: Vec<&str> = patch["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(params.contains(&"If-Match"), "{params:?}");
+    assert!(patch["responses"]["200"]["headers"]["ETag"].is_object());
+    assert!(patch["responses"]["412"].is_object());
+    let list = &doc["paths"]["/providers"]["get"]["parameters"];
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["limit", "beforeId"]);
+    assert_eq!(
+        doc["paths"]["/providers"]["get"]["security"][0]["bearer"],
+        serde_json::json!([])
+    );
 }
 
 /// For every documented path, the methods the server answers (its 405 `Allow`, less the HEAD
