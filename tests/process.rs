@@ -777,11 +777,13 @@ async fn writer(
         .unwrap()
         .iter()
         .filter(|(_, k)| k.body.is_some() && !k.uncertain)
+        // Each provider has one writer (`w1` must not take `w10-…`), so the order in which
+        // the model learns of acknowledgements is the order the server applied them.
         .filter(|(_, k)| {
             k.body.as_ref().unwrap()["providerId"]
                 .as_str()
                 .unwrap()
-                .starts_with(&tag)
+                .starts_with(&format!("{tag}-"))
         })
         .map(|(id, _)| id.clone())
         .collect();
