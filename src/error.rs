@@ -246,3 +246,45 @@ impl ResponseError for ApiError {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_faults_are_503s_with_their_own_codes_and_other_store_errors_are_opaque_500s() {
+        let io = || ::sled::Error::Io(std::io::Error::other("disk"));
+        let cases = [
+            (
+                StoreError::Full {
+                    free: 3 << 20,
+                    reserve: 64 << 20,
+                },
+                503,
+                "storage_full",
+            ),
+            (StoreError::ReadOnly, 503, "storage_read_only"),
+            (StoreError::Failed, 503, "storage_failed"),
+            (StoreError::Flush("no space".into()), 503, "storage_failed"),
+            (StoreError::Engine(io()), 503, "storage_failed"),
+            (
+                StoreError::Engine(::sled::Error::Unsupported("x".into())),
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!(api.kind(), (StatusCode::from_u16(status).unwrap(), code));
+        }
+        let full = ApiError::from(StoreError::Full {
+            free: 3 << 20,
+            reserve: 64 << 20,
+        });
+        assert!(
+            full.to_string()
+                .contains("3 MiB free, below the 64 MiB reserve"),
+            "{full}"
+        );
+    }
+}

@@ -177,12 +177,7 @@ impl SledStore {
     /// reserve free, and the engine is sound, or was reopened because the fault that broke
     /// it is gone. Checked before every transaction, so a refused write changes nothing.
     fn writer(&self) -> Result<Arc<Engine>, StoreError> {
-        let stat = nix::sys::statvfs::statvfs(&self.dir)
-            .map_err(|e| StoreError::Flush(format!("cannot stat the data dir: {e}")))?;
-        if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
-            return Err(StoreError::ReadOnly);
-        }
-        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+        let free = writable_space(&self.dir)?;
         if let Ok(engine) = self.engine()
             && !engine.failed()
         {
@@ -240,6 +235,17 @@ impl SledStore {
             }
         }
     }
+}
+
+/// The bytes an unprivileged writer may still use on the file system holding `dir`, or
+/// [`StoreError::ReadOnly`] when it takes no writes at all.
+fn writable_space(dir: &Path) -> Result<u64, StoreError> {
+    let stat = nix::sys::statvfs::statvfs(dir)
+        .map_err(|e| StoreError::Flush(format!("cannot stat the data dir: {e}")))?;
+    if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Err(StoreError::ReadOnly);
+    }
+    Ok(stat.blocks_available() as u64 * stat.fragment_size() as u64)
 }
 
 /// Why a transaction stopped early.
@@ -791,6 +797,28 @@ mod tests {
         })
         .expect("valid provider");
         Provider::create(new, now_ms(), "admin")
+    }
+
+    /// A live switch to read-only cannot be staged under a running store (the kernel refuses
+    /// to remount with files open for writing), so the check is tried on its own, on a
+    /// file system mounted read-only from the start. Needs root, like the fault tests.
+    #[test]
+    fn a_read_only_file_system_is_told_apart_from_a_full_one() {
+        use nix::mount::{MntFlags, MsFlags, mount, umount2};
+        let dir = tempfile::tempdir().unwrap();
+        let (rw, ro) = (dir.path().join("rw"), dir.path().join("ro"));
+        for (path, flags) in [(&rw, MsFlags::empty()), (&ro, MsFlags::MS_RDONLY)] {
+            fs::create_dir(path).unwrap();
+            mount(Some("tmpfs"), path, Some("tmpfs"), flags, Some("size=4m"))
+                .expect("mounting a tmpfs needs CAP_SYS_ADMIN (root)");
+        }
+        let outcome = (writable_space(&rw), writable_space(&ro));
+        for path in [&rw, &ro] {
+            umount2(path, MntFlags::MNT_DETACH).unwrap();
+        }
+        let free = outcome.0.unwrap();
+        assert!((3 << 20..=4 << 20).contains(&free), "{free}");
+        assert!(matches!(outcome.1, Err(StoreError::ReadOnly)));
     }
 
     #[test]
