@@ -875,19 +875,9 @@ async fn check_and_settle(base: &str, model: &Model) {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     for (id, known) in entries {
-        let res = http
-            .get(format!("{base}/providers/{id}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let now = if status == 200 {
-            Some(res.json::<Value>().await.unwrap())
-        } else {
-            None
-        };
+        let (status, body) = send(http.get(format!("{base}/providers/{id}"))).await;
         assert!(status == 200 || status == 404, "GET {id}: {status}");
+        let now = (status == 200).then_some(body);
         if !known.uncertain {
             match (&known.body, &now) {
                 (Some(acked), Some(found)) => {
@@ -967,15 +957,7 @@ async fn sigkill_at_random_moments_during_concurrent_writes_loses_nothing_acknow
     let mut listed = std::collections::BTreeSet::new();
     let mut next = Some("/providers?limit=100".to_owned());
     while let Some(uri) = next {
-        let page: Value = http
-            .get(format!("{}{uri}", server.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, page) = send(http.get(format!("{}{uri}", server.base))).await;
         for p in page["aiGatewayProviders"].as_array().unwrap() {
             assert!(
                 listed.insert(p["providerId"].as_str().unwrap().to_owned()),
@@ -1016,17 +998,11 @@ async fn sigkill_at_random_moments_during_concurrent_writes_loses_nothing_acknow
     let tried: std::collections::BTreeSet<String> =
         attempted.lock().unwrap().iter().cloned().collect();
     for slug in &tried {
-        let res = http
-            .post(format!("{}/providers", server.base))
-            .bearer_auth(TOKEN)
-            .json(&json!({"providerId": slug, "name": "probe", "baseUrl": "http://h"}))
-            .send()
-            .await
-            .unwrap();
+        let probe = json!({"providerId": slug, "name": "probe", "baseUrl": "http://h"});
+        let (status, _) = send(http.post(format!("{}/providers", server.base)).json(&probe)).await;
         let expected = if listed.contains(slug) { 409 } else { 201 };
         assert_eq!(
-            res.status().as_u16(),
-            expected,
+            status, expected,
             "providerId {slug}: index and records disagree"
         );
     }
@@ -1092,6 +1068,7 @@ impl Drop for SmallDisk {
     }
 }
 
+/// Sends `req` with the test token: its status, and its body as JSON (`null` when it has none).
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let res = req.bearer_auth(TOKEN).send().await.unwrap();
     let status = res.status().as_u16();
