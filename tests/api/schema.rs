@@ -1,114 +1,198 @@
-//! Checks response bodies against the schemas of ngrok's published AI Gateway OpenAPI document,
-//! which modelgate's responses must satisfy. Implements the subset of OpenAPI 3.0 schema those
-//! schemas use: `$ref`, `type`, `required`, `properties`, `additionalProperties`, `items`,
-//! `nullable` and `format: date-time`.
+//! Checks response bodies against the shapes modelgate promises to match: ngrok's provider,
+//! provider-key, list and error objects, kept in the repository as `fixtures/ngrok-shapes.json`
+//! (its `about` explains the notation). When `MODELGATE_NGROK_SPEC` names ngrok's published
+//! OpenAPI document, one more test checks that the fixture says what that document says.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-fn spec_path() -> PathBuf {
-    std::env::var_os("MODELGATE_NGROK_SPEC").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/reference/ngrok-ai-gateway.openapi.yaml")
-        },
-        PathBuf::from,
-    )
+const FIXTURE: &str = include_str!("fixtures/ngrok-shapes.json");
+
+fn shapes() -> &'static Map<String, Value> {
+    static SHAPES: OnceLock<Value> = OnceLock::new();
+    SHAPES
+        .get_or_init(|| serde_json::from_str(FIXTURE).expect("the shapes fixture is JSON"))
+        .get("shapes")
+        .and_then(Value::as_object)
+        .expect("the fixture has `shapes`")
 }
 
-fn spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let path = spec_path();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "ngrok's OpenAPI document is needed at {} (or MODELGATE_NGROK_SPEC): {e}",
-                path.display()
-            )
-        });
-        serde_yaml::from_str(&text).expect("the OpenAPI document parses")
-    })
-}
-
-/// Panics with every mismatch when `value` does not satisfy `components.schemas.<name>`.
+/// Panics with every mismatch when `value` does not have the shape `name`.
 pub fn assert_valid(name: &str, value: &Value) {
     let mut problems = Vec::new();
-    check(&schema_ref(name), value, "$", &mut problems);
-    assert!(problems.is_empty(), "{name} schema: {problems:#?}\n{value}");
+    check(&Value::String(name.into()), value, "$", &mut problems);
+    assert!(problems.is_empty(), "{name} shape: {problems:#?}\n{value}");
 }
 
-fn schema_ref(name: &str) -> Value {
-    spec()["components"]["schemas"][name].clone()
-}
-
-fn check(schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.rsplit('/').next().unwrap();
-        return check(&schema_ref(name), value, at, problems);
-    }
-    if value.is_null() {
-        if schema.get("nullable") != Some(&Value::Bool(true)) {
-            problems.push(format!("{at}: null where the schema is not nullable"));
-        }
-        return;
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let Some(map) = value.as_object() else {
-                return problems.push(format!("{at}: not an object"));
+fn check(shape: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+    match shape {
+        Value::String(spelled) => {
+            let (ty, nullable) = match spelled.strip_suffix("|null") {
+                Some(ty) => (ty, true),
+                None => (spelled.as_str(), false),
             };
-            let props = schema.get("properties").and_then(Value::as_object);
-            for req in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let key = req.as_str().unwrap();
-                if !map.contains_key(key) {
-                    problems.push(format!("{at}: required `{key}` missing"));
+            if value.is_null() {
+                if !nullable {
+                    problems.push(format!("{at}: null where {ty} is not nullable"));
                 }
+                return;
             }
-            for (key, v) in map {
-                match props.and_then(|p| p.get(key)) {
-                    Some(sub) => check(sub, v, &format!("{at}.{key}"), problems),
-                    None => match schema.get("additionalProperties") {
-                        Some(Value::Bool(false)) => {
-                            problems.push(format!("{at}: `{key}` is not allowed"))
-                        }
-                        Some(extra @ Value::Object(_)) => {
-                            check(extra, v, &format!("{at}.{key}"), problems)
-                        }
-                        _ => {}
-                    },
-                }
-            }
+            check_type(ty, value, at, problems);
         }
-        Some("array") => {
+        Value::Array(item) => {
             let Some(items) = value.as_array() else {
                 return problems.push(format!("{at}: not an array"));
             };
             for (i, v) in items.iter().enumerate() {
-                check(&schema["items"], v, &format!("{at}[{i}]"), problems);
+                check(&item[0], v, &format!("{at}[{i}]"), problems);
             }
         }
-        Some("string") => match value.as_str() {
-            None => problems.push(format!("{at}: not a string")),
-            Some(s) if schema.get("format").and_then(Value::as_str) == Some("date-time") => {
-                if humantime::parse_rfc3339(s).is_err() {
-                    problems.push(format!("{at}: `{s}` is not an RFC 3339 UTC date-time"));
-                }
-            }
-            Some(_) => {}
-        },
-        Some("integer") if !value.is_i64() && !value.is_u64() => {
-            problems.push(format!("{at}: not an integer"));
-        }
-        Some("boolean") if !value.is_boolean() => {
-            problems.push(format!("{at}: not a boolean"));
-        }
-        _ => {}
+        Value::Object(fields) => check_object(fields, value, at, problems),
+        other => panic!("the fixture has a shape it cannot read: {other}"),
     }
+}
+
+fn check_type(ty: &str, value: &Value, at: &str, problems: &mut Vec<String>) {
+    let fits = match ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "boolean" => value.is_boolean(),
+        "date-time" => value
+            .as_str()
+            .is_some_and(|s| humantime::parse_rfc3339(s).is_ok()),
+        named => {
+            let shape = shapes()
+                .get(named)
+                .unwrap_or_else(|| panic!("the fixture names an unknown shape `{named}`"));
+            return check(shape, value, at, problems);
+        }
+    };
+    if !fits {
+        problems.push(format!("{at}: {value} is not a {ty}"));
+    }
+}
+
+fn check_object(fields: &Map<String, Value>, value: &Value, at: &str, problems: &mut Vec<String>) {
+    let Some(map) = value.as_object() else {
+        return problems.push(format!("{at}: not an object"));
+    };
+    if let Some(any) = fields.get("*") {
+        for (key, v) in map {
+            check(any, v, &format!("{at}.{key}"), problems);
+        }
+        return;
+    }
+    for (spelled, shape) in fields {
+        let (key, optional) = match spelled.strip_suffix('?') {
+            Some(key) => (key, true),
+            None => (spelled.as_str(), false),
+        };
+        match map.get(key) {
+            Some(v) => check(shape, v, &format!("{at}.{key}"), problems),
+            None if optional => {}
+            None => problems.push(format!("{at}: required `{key}` missing")),
+        }
+    }
+    for key in map.keys() {
+        if !fields.contains_key(key) && !fields.contains_key(&format!("{key}?")) {
+            problems.push(format!("{at}: `{key}` is not allowed"));
+        }
+    }
+}
+
+/// A schema of the published document written in the fixture's notation.
+fn notation(schema: &Value) -> Value {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        return json!(r.rsplit('/').next().unwrap());
+    }
+    let nullable = schema.get("nullable") == Some(&Value::Bool(true));
+    let spelled = match schema.get("type").and_then(Value::as_str) {
+        Some("array") => return json!([notation(&schema["items"])]),
+        Some("object") => return object_notation(schema),
+        Some("string") if schema.get("format") == Some(&json!("date-time")) => "date-time",
+        Some(ty) => ty,
+        None => panic!("a schema without a type: {schema}"),
+    };
+    json!(if nullable {
+        format!("{spelled}|null")
+    } else {
+        spelled.to_owned()
+    })
+}
+
+fn object_notation(schema: &Value) -> Value {
+    if let Some(extra @ Value::Object(_)) = schema.get("additionalProperties") {
+        return json!({"*": notation(extra)});
+    }
+    assert_eq!(
+        schema.get("additionalProperties"),
+        Some(&Value::Bool(false)),
+        "the fixture reads every object as closed"
+    );
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Map::new();
+    for (key, sub) in schema["properties"].as_object().into_iter().flatten() {
+        let spelled = if required.contains(&key.as_str()) {
+            key.clone()
+        } else {
+            format!("{key}?")
+        };
+        fields.insert(spelled, notation(sub));
+    }
+    Value::Object(fields)
+}
+
+#[test]
+fn the_fixture_says_what_the_published_document_says_when_it_is_given() {
+    let Some(path) = std::env::var_os("MODELGATE_NGROK_SPEC") else {
+        eprintln!("MODELGATE_NGROK_SPEC is not set: the shapes fixture is not compared");
+        return;
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("MODELGATE_NGROK_SPEC={}: {e}", path.to_string_lossy()));
+    let spec: Value = serde_yaml::from_str(&text).expect("the OpenAPI document parses");
+    for (name, shape) in shapes() {
+        let published = notation(&spec["components"]["schemas"][name]);
+        assert_eq!(
+            &published, shape,
+            "shape {name} differs from the published one"
+        );
+    }
+}
+
+#[test]
+fn the_checker_refuses_what_the_shapes_do_not_allow() {
+    let good = json!({"id": "a", "uri": "/a"});
+    assert_valid("Ref", &good);
+    for (bad, why) in [
+        (json!({"id": "a"}), "required `uri` missing"),
+        (
+            json!({"id": "a", "uri": "/a", "x": 1}),
+            "`x` is not allowed",
+        ),
+        (json!({"id": 1, "uri": "/a"}), "is not a string"),
+        (json!({"id": null, "uri": "/a"}), "not nullable"),
+    ] {
+        let mut problems = Vec::new();
+        check(&json!("Ref"), &bad, "$", &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains(why)),
+            "{bad}: {problems:?}"
+        );
+    }
+    let mut problems = Vec::new();
+    let key = json!({"id": "k", "uri": "/k", "createdAt": "yesterday", "updatedAt": "2026-01-01T00:00:00Z",
+        "providerId": "p", "name": "n", "keyRedacted": "****", "createdBy": good, "lastUpdatedBy": good,
+        "lastUsed": null});
+    check(
+        &json!("AIGatewayProviderAPIKeyDetail"),
+        &key,
+        "$",
+        &mut problems,
+    );
+    assert_eq!(problems, ["$.createdAt: \"yesterday\" is not a date-time"]);
 }

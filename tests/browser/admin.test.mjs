@@ -2,11 +2,17 @@
 // checks of what the page shows as well as of what the API then holds.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { TOKEN, launchBrowser, newPage, startServer } from "./harness.mjs";
 
-const SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
+// The README's screenshots are rewritten only when asked for (UPDATE_SCREENSHOTS=1): a test run
+// leaves the checkout as it found it. Otherwise they are still taken, into a scratch dir.
+const UPDATE_SHOTS = process.env.UPDATE_SCREENSHOTS === "1";
+const SHOTS = UPDATE_SHOTS
+  ? resolve(import.meta.dirname, "../../docs/screenshots")
+  : mkdtempSync(join(tmpdir(), "modelgate-shots-"));
 mkdirSync(SHOTS, { recursive: true });
 
 let server;
@@ -24,6 +30,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  if (!UPDATE_SHOTS) rmSync(SHOTS, { recursive: true, force: true });
   assert.deepEqual(problems, [], "the page logged errors (a CSP violation shows up here too)");
 });
 

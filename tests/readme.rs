@@ -1,0 +1,120 @@
+//! README's walk-through, run as a reader would paste it: every `sh` block of its
+//! "Walk-through" section, in order, in one bash against a freshly started server whose data
+//! dir is `./data` (as `cargo run --release` makes it), so the walk-through cannot rot.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const README: &str = include_str!("../README.md");
+const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
+/// The address README's commands assume; the test's server listens elsewhere.
+const README_BASE: &str = "http://127.0.0.1:8080";
+
+/// The `sh` blocks between `## Walk-through` and the next `## ` heading.
+fn walk_through_blocks() -> Vec<String> {
+    let start = README
+        .find("\n## Walk-through")
+        .expect("README has a Walk-through section");
+    let section = &README[start + 1..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |e| e + 3);
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section[..end].lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(_), "```") => blocks.push(current.take().unwrap()),
+            (Some(block), text) => {
+                block.push_str(text);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_walk_through_runs_as_written_against_a_fresh_server() {
+    let blocks = walk_through_blocks();
+    assert!(blocks.len() >= 2, "found {} sh blocks", blocks.len());
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("MODELGATE_ADMIN_TOKEN")
+        .env_remove("MODELGATE_DATA_DIR")
+        .env_remove("MODELGATE_BIND")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = server.stderr.take().unwrap();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("(port ").nth(1) {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let _ = port_tx.send(port);
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Any answer of 400 or more stops the walk-through: the reader would have seen an error.
+    // Each answer ends its own line here, so the test can read them one by one.
+    let mut script = String::from(
+        "set -euo pipefail\ncurl() { command curl --fail-with-body --show-error \"$@\"; echo; }\n",
+    );
+    for block in &blocks {
+        script.push_str(&block.replace(README_BASE, &base));
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env_remove("MG")
+        .env_remove("AUTH")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "the walk-through failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- script\n{script}"
+    );
+
+    // What each step printed: the id and ETag it captured, and the statuses it showed.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let id = lines
+        .iter()
+        .find(|l| l.len() == 26 && ulid::Ulid::from_string(l).is_ok())
+        .unwrap_or_else(|| panic!("no provider id was echoed:\n{stdout}"));
+    assert!(
+        lines.contains(&format!("\"{id}-1\"").as_str()),
+        "no ETag of {id}:\n{stdout}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == "204").count(),
+        3,
+        "three deletes answer 204:\n{stdout}"
+    );
+    let patched = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["name"] == "Ollama (NAS)")
+        .unwrap_or_else(|| panic!("the PATCH answer is missing:\n{stdout}"));
+    assert_eq!(patched["models"].as_array().map(Vec::len), Some(1));
+    assert!(
+        !stdout.contains("sk-proj-0123456789abcdef") && !stdout.contains("vllm-token-0123456789"),
+        "a secret was echoed back:\n{stdout}"
+    );
+}
