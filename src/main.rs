@@ -40,11 +40,12 @@ fn serve(cli: &Cli) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async {
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
-            "modelgate {} listening on {} (port {}), data in {}",
+            "modelgate {} listening on {} (port {}), data in {}; admin page at {}/",
             env!("CARGO_PKG_VERSION"),
             settings.server.bind,
             app.port(),
-            settings.storage.data_dir.display()
+            settings.storage.data_dir.display(),
+            modelgate::startup::local_url(&settings, app.port())
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Settings;
 use crate::domain::{ProviderKey, StoredValue};
 use crate::secrets::{CryptoError, MasterKey, Sealed};
-use crate::store::{KeyStore, StoreError};
+use crate::store::{SecretsStore, StoreError};
 
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -73,7 +73,7 @@ impl Source {
 }
 
 /// The master key for `store`, checked against it (and recorded, on a store's first start).
-pub fn load(settings: &Settings, store: &dyn KeyStore) -> Result<MasterKey, MasterKeyError> {
+pub fn load(settings: &Settings, store: &dyn SecretsStore) -> Result<MasterKey, MasterKeyError> {
     let source = Source::of(settings);
     let check = store.master_key_check()?;
     let key = match &source {
@@ -126,7 +126,7 @@ pub struct Rotated {
 /// a crash at any point leaves a store that opens with the key on disk (see [`load`]).
 pub fn rotate(
     settings: &Settings,
-    store: &dyn KeyStore,
+    store: &dyn SecretsStore,
     new_key_env: Option<&str>,
 ) -> Result<Rotated, MasterKeyError> {
     let old = load(settings, store)?;
@@ -215,9 +215,11 @@ fn read_key_file(path: &Path) -> Result<Option<MasterKey>, MasterKeyError> {
 }
 
 fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), MasterKeyError> {
-    crate::auth::write_secret_file(path, &key.to_base64()).map_err(|source| MasterKeyError::Write {
-        path: path.to_owned(),
-        source,
+    crate::files::create_secret_file(path, &key.to_base64()).map_err(|source| {
+        MasterKeyError::Write {
+            path: path.to_owned(),
+            source,
+        }
     })
 }
 
@@ -226,11 +228,5 @@ fn promote(pending: &Path, path: &Path) -> Result<(), MasterKeyError> {
         path: path.to_owned(),
         source,
     };
-    fs::rename(pending, path).map_err(write_error)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(write_error)?;
-    }
-    Ok(())
+    crate::files::rename_durably(pending, path).map_err(write_error)
 }

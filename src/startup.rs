@@ -9,11 +9,12 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
-use crate::body::{BodyLimit, BodyTimeout};
 use crate::config::{ConfigError, Settings};
+use crate::http::body::{BodyLimit, BodyTimeout};
+use crate::http::{self, AppState};
 use crate::master_key;
-use crate::routes::{self, AppState};
-use crate::store::ProviderStore;
+use crate::registry::Registry;
+use crate::store::Store;
 use crate::store::sled::{OpenError, SledStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,43 +39,43 @@ const BLOCKING_THREADS_PER_WORKER: usize = 8;
 pub struct Application {
     port: u16,
     server: Server,
-    store: Arc<dyn ProviderStore>,
+    registry: Arc<Registry>,
 }
 
 impl Application {
+    /// Binds first: a port that is taken stops start-up before anything is written, so a new
+    /// data dir gets no token or master-key file from a start that never served.
     pub fn build(settings: &Settings) -> Result<Application, StartupError> {
-        let sled = Arc::new(open_store(settings)?);
-        let master_key = Arc::new(master_key::load(settings, sled.as_ref())?);
-        let store: Arc<dyn ProviderStore> = sled.clone();
-        let credentials = Credentials::new(load_credentials(settings)?);
-        let listener =
-            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
-                bind: settings.server.bind.clone(),
-                source,
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                bind: settings.server.bind.clone(),
-                source,
-            })?
-            .port();
+        let bind_error = |source| StartupError::Bind {
+            bind: settings.server.bind.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&settings.server.bind).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let store = open_store(settings)?;
+        let master_key = Arc::new(master_key::load(settings, &store)?);
+        let credentials = Credentials::new(load_credentials(settings, port)?);
+        let store: Arc<dyn Store> = Arc::new(store);
+        let registry = Arc::new(Registry::new(store, master_key));
         let state = AppState {
-            providers: Arc::clone(&store),
-            keys: sled,
-            master_key,
+            registry: Arc::clone(&registry),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
         };
         let server = build_server(settings, listener, state, credentials)?;
         Ok(Application {
             port,
             server,
-            store,
+            registry,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The registry the server writes through, for embedding (the data plane subscribes here).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// Stops the server from elsewhere (tests, embedding) as a signal would.
@@ -85,11 +86,9 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or the server handle stops it), then flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let store = Arc::clone(&self.store);
-        match web::block(move || store.flush()).await {
-            Ok(Ok(())) => log::info!("store flushed; bye"),
-            Ok(Err(e)) => log::error!("final flush failed: {e}"),
-            Err(e) => log::error!("final flush did not run: {e}"),
+        match self.registry.store().flush().await {
+            Ok(()) => log::info!("store flushed; bye"),
+            Err(e) => log::error!("final flush failed: {e}"),
         }
         served
     }
@@ -104,7 +103,7 @@ pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
     .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
 }
 
-fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError> {
+fn load_credentials(settings: &Settings, port: u16) -> Result<Vec<Credential>, StartupError> {
     let mut credentials = settings.token_credentials()?;
     let admin = match &settings.auth.admin_token {
         Some(token) => {
@@ -117,10 +116,10 @@ fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError
             let path = match &origin {
                 AdminToken::Generated(path) | AdminToken::Reused(path) => path.display(),
             };
-            let base = format!("http://{}", settings.server.bind);
+            let base = local_url(settings, port);
             match origin {
                 AdminToken::Generated(_) => log::warn!(
-                    "generated an admin token in {path} (mode 0600); use it as: curl -H \"Authorization: Bearer $(cat {path})\" {base}/providers"
+                    "generated an admin token in {path} (mode 0600); paste it into the admin page at {base}/, or use it as: curl -H \"Authorization: Bearer $(cat {path})\" {base}/providers"
                 ),
                 AdminToken::Reused(_) => log::info!("admin token: {path}"),
             }
@@ -129,6 +128,21 @@ fn load_credentials(settings: &Settings) -> Result<Vec<Credential>, StartupError
     };
     credentials.push(admin);
     Ok(credentials)
+}
+
+/// Where a local client reaches the server: the bound address with the actual port (a
+/// configured port 0 means "any free one").
+pub fn local_url(settings: &Settings, port: u16) -> String {
+    let host = match settings.server.bind.rsplit_once(':') {
+        Some((host, _)) => host,
+        None => settings.server.bind.as_str(),
+    };
+    let host = match host {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "[::]" => "[::1]",
+        other => other,
+    };
+    format!("http://{host}:{port}")
 }
 
 fn build_server(
@@ -152,8 +166,8 @@ fn build_server(
             .app_data(limit)
             .app_data(body_timeout)
             .wrap(middleware::Condition::new(access_logged, access_log()))
-            .configure(routes::configure)
-            .default_service(web::to(routes::no_route))
+            .configure(http::configure)
+            .default_service(web::to(http::no_route))
     })
     .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
     .client_request_timeout(Duration::from_millis(

@@ -11,6 +11,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+#[path = "support/userns.rs"]
+mod userns;
+
 const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
 const TOKEN: &str = "process-test-token-0123456789";
 
@@ -248,6 +251,11 @@ async fn the_first_start_generates_a_private_admin_token_and_later_starts_reuse_
         !log.contains(&token),
         "the token itself must not be printed"
     );
+    // The first start names where to paste it: the admin page, on the port actually bound.
+    assert!(
+        log.contains(&format!("admin page at {}/", server.base)),
+        "{log}"
+    );
     let status = |base: String, token: String| async move {
         client()
             .get(format!("{base}/providers"))
@@ -262,6 +270,30 @@ async fn the_first_start_generates_a_private_admin_token_and_later_starts_reuse_
     let server = Server::start(&data, &[]);
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), token);
     assert_eq!(status(server.base.clone(), token.clone()).await, 200);
+}
+
+#[test]
+fn a_start_that_cannot_bind_leaves_nothing_in_a_new_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let data = dir.path().join("data");
+    let mut cmd = command(dir.path());
+    cmd.args(["--bind", &bind, "--data-dir"]).arg(&data);
+    let (code, stderr) = run_to_exit(cmd);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("cannot listen on {bind}")),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "a failed start left {left:?} in {}",
+        data.display()
+    );
 }
 
 #[test]
@@ -683,6 +715,10 @@ fn a_rotation_killed_at_any_moment_leaves_a_store_that_opens() {
     {
         let store = modelgate::startup::open_store(&settings).unwrap();
         let master = modelgate::master_key::load(&settings, &store).unwrap();
+        // The store's writes run on a runtime's blocking pool.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         for i in 0..300 {
             let new = NewProviderKey::parse(CreateProviderKey {
                 provider_id: Some("openai".into()),
@@ -692,8 +728,8 @@ fn a_rotation_killed_at_any_moment_leaves_a_store_that_opens() {
             })
             .unwrap();
             let key = new.into_key(&master, 0, "admin").unwrap();
-            store
-                .create_key(&key, false)
+            runtime
+                .block_on(store.create_key(key, false))
                 .unwrap()
                 .unwrap()
                 .wait_blocking()
@@ -1033,7 +1069,7 @@ impl SmallDisk {
             MsFlags::empty(),
             Some(format!("size={mib}m").as_str()),
         )
-        .expect("mounting a tmpfs needs CAP_SYS_ADMIN (root); the fault tests rely on it");
+        .expect("mounting a tmpfs (as root, or in the user namespace userns::runs_here made)");
         SmallDisk {
             path: path.to_owned(),
         }
@@ -1102,6 +1138,12 @@ fn provider_body(slug: &str, metadata_bytes: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_or_read_only_disk_refuses_writes_cleanly_and_recovers_without_a_restart() {
+    if !userns::runs_here(
+        module_path!(),
+        "a_full_or_read_only_disk_refuses_writes_cleanly_and_recovers_without_a_restart",
+    ) {
+        return;
+    }
     let (dir, disk, data, config) = on_small_disk(24, 4);
     let server = Server::start_with_config(&data, &config);
     let (http, base) = (client(), server.base.clone());
@@ -1238,6 +1280,12 @@ async fn a_full_or_read_only_disk_refuses_writes_cleanly_and_recovers_without_a_
 /// whole or not at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_io_error_inside_the_engine_stops_writes_until_the_store_reopens_itself() {
+    if !userns::runs_here(
+        module_path!(),
+        "an_io_error_inside_the_engine_stops_writes_until_the_store_reopens_itself",
+    ) {
+        return;
+    }
     let (_dir, disk, data, config) = on_small_disk(64, 0);
     let server = Server::start_with_config(&data, &config);
     let (http, base) = (client(), server.base.clone());

@@ -5,11 +5,11 @@
 
 use std::sync::LazyLock;
 
-use modelgate::body;
 use modelgate::domain::{
     CreateProvider, CreateProviderKey, NewProvider, NewProviderKey, Provider, ProviderChanges,
     ProviderKeyChanges, RotateProviderKey, Rotation, UpdateProvider, UpdateProviderKey, schema,
 };
+use modelgate::http::body;
 use modelgate::store::ProviderStore;
 use modelgate::store::sled::SledStore;
 
@@ -17,6 +17,13 @@ static STORE: LazyLock<(tempfile::TempDir, SledStore)> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path(), 8 << 20).unwrap();
     (dir, store)
+});
+
+/// The store's writes run on a runtime's blocking pool; one small runtime drives them here.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 });
 
 pub static BASE_URL: LazyLock<regex::Regex> =
@@ -50,8 +57,8 @@ pub fn check_body(bytes: &[u8]) {
 fn round_trip(new: NewProvider) -> Option<Provider> {
     let provider = Provider::create(new.clone(), 1_700_000_000_000, "fuzz");
     let store = &STORE.1;
-    store
-        .create(&provider)
+    RUNTIME
+        .block_on(store.create(provider.clone()))
         .unwrap()
         .ok()?
         .wait_blocking()
@@ -68,8 +75,8 @@ fn round_trip(new: NewProvider) -> Option<Provider> {
     assert_eq!(ids, new.model_ids);
     assert!(BASE_URL.is_match(&back.base_url), "{}", back.base_url);
     assert!(url::Url::parse(&back.base_url).is_ok());
-    store
-        .delete(provider.id, None, false)
+    RUNTIME
+        .block_on(store.delete(provider.id, None, false))
         .unwrap()
         .unwrap()
         .wait_blocking()

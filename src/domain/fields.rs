@@ -3,9 +3,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::Violations;
-
-pub const MAX_TEXT_CHARS: usize = 255;
-pub const MAX_METADATA_CHARS: usize = 4096;
+use super::rules::{MAX_METADATA_CHARS, MAX_TEXT_CHARS};
 
 /// For PATCH bodies: the outer `Option` says whether the field was sent, the inner one whether
 /// it was `null`. Use with `#[serde(default, deserialize_with = "sent")]`.

@@ -4,7 +4,10 @@
 pub mod catalog;
 mod fields;
 mod provider;
+mod provider_fields;
+mod provider_input;
 mod provider_key;
+pub mod rules;
 pub mod schema;
 pub mod wire;
 
@@ -12,10 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use provider::{
-    ApiSurface, CreateProvider, InputError, Model, ModelInput, NewProvider, ParamInput,
-    Precondition, Provider, ProviderChanges, ProviderSlug, SurfaceInput, UpdateProvider,
-};
+pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
+pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
+pub use provider_input::{CreateProvider, NewProvider, ProviderChanges, UpdateProvider};
 pub use provider_key::{
     CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
     RotateProviderKey, Rotation, SecretInput, StoredValue, UpdateProviderKey,
@@ -68,6 +70,11 @@ impl Violations {
         }
         map
     }
+}
+
+/// The entity tag of a record's version: `"<id>-<version>"`.
+pub fn version_tag(id: ulid::Ulid, version: u64) -> String {
+    format!("\"{id}-{version}\"")
 }
 
 /// Milliseconds since the Unix epoch: how timestamps are stored.

@@ -8,13 +8,12 @@ use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 use super::fields::{
-    MAX_TEXT_CHARS, check_length, parse_metadata, parse_name, patch_optional, patch_required,
-    required, sent,
+    check_length, parse_metadata, parse_name, patch_optional, patch_required, required, sent,
 };
-use super::{ProviderSlug, Violations, catalog, next_id, schema};
+use super::rules::{MAX_KEY_VALUE_CHARS, MAX_TEXT_CHARS};
+use super::{ProviderSlug, Violations, catalog, next_id, schema, version_tag};
 use crate::secrets::{CryptoError, Envelope, MasterKey};
 
-pub const MAX_KEY_VALUE_CHARS: usize = 8192;
 /// Values written as `env.NAME` are references to the environment, resolved when used.
 pub const ENV_PREFIX: &str = "env.";
 
@@ -53,7 +52,7 @@ pub enum RevealError {
 
 impl ProviderKey {
     pub fn etag(&self) -> String {
-        format!("\"{}-{}\"", self.id, self.version)
+        version_tag(self.id, self.version)
     }
 
     /// The plaintext, for the moment it is needed: zeroed when the caller drops it.

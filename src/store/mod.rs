@@ -1,12 +1,21 @@
-//! Where providers and their keys are kept. Routes talk to the [`ProviderStore`] and
-//! [`KeyStore`] traits only, so a networked backend is one more implementation beside
-//! [`sled::SledStore`].
+//! Where providers and their keys are kept: per-resource traits under one [`Store`]
+//! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
+//! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
-//! Every method is blocking: callers run them off the async executor.
+//! Reads are plain calls: an embedded store answers them from its cache in microseconds. Writes
+//! and health checks return a future; an engine that blocks runs them on the blocking pool
+//! itself, so callers never juggle threads. A write resolves once applied, with a [`Durable`]
+//! to await before anyone may hear of it.
 
+mod durable;
 pub mod sled;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use ulid::Ulid;
+
+pub use durable::{Durable, FlushResult};
 
 use crate::domain::{Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
@@ -15,27 +24,35 @@ use crate::secrets::{CryptoError, Sealed};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     NotFound,
-    ProviderIdTaken,
+    /// Another provider has this `providerId`.
+    ProviderIdTaken(String),
     PreconditionFailed,
-    /// A key names a `providerId` that is neither registered nor a catalog id.
-    UnknownProvider,
+    /// A key names this `providerId`, which is neither registered nor a catalog id.
+    UnknownProvider(String),
     /// The provider still has this many keys.
     HasKeys(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// An I/O error reached the engine: the disk, not the data.
+    #[error("storage I/O: {0}")]
+    Io(String),
+    /// The engine failed for a reason other than I/O.
     #[error("storage engine: {0}")]
-    Engine(#[from] ::sled::Error),
+    Engine(String),
     #[error("flushing to disk: {0}")]
     Flush(String),
-    #[error("corrupt record {key}: {source}")]
-    Corrupt {
-        key: String,
-        source: postcard::Error,
-    },
+    #[error("the flusher stopped before this write was flushed")]
+    FlusherStopped,
+    #[error("cannot stat the data dir: {0}")]
+    Stat(String),
+    #[error("the blocking pool did not run a store call: {0}")]
+    Blocking(String),
+    #[error("corrupt record {key}: {reason}")]
+    Corrupt { key: String, reason: String },
     #[error("encoding record: {0}")]
-    Encode(postcard::Error),
+    Encode(String),
     #[error("re-wrapping key {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
     #[error("the data dir has {free} bytes free, below the {reserve}-byte reserve")]
@@ -53,88 +70,35 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
+/// Work the store does off the caller's thread.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// A write: the store failing (`Err`), or the request refused (`Ok(Err)`), or applied and
+/// durable once the [`Durable`] resolves.
+pub type Write<T> = Pending<Result<Durable<T>, Rejection>>;
+
 /// The change an update makes, decided against the record as it is inside the transaction:
 /// `Ok(None)` leaves the record as it is.
-pub type UpdateFn<'a, T> = dyn Fn(&T) -> Result<Option<T>, Rejection> + 'a;
-
-/// Outcome of a write: the outer `Result` is the store failing, the inner one the request being
-/// refused. An accepted write is applied but not yet durable: [`Durable::wait`] is.
-pub type Outcome<T> = Result<Result<Durable<T>, Rejection>, StoreError>;
-
-/// A write's result, to be released only once the write is on disk. Awaiting costs no thread:
-/// concurrent writers share one flush (group commit) and are woken when it returns.
-#[must_use = "a write is not durable until waited for"]
-pub struct Durable<T> {
-    value: T,
-    flush: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
-}
-
-impl<T> Durable<T> {
-    /// Already durable (nothing was written) or to become so with `flush`.
-    pub fn new(
-        value: T,
-        flush: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
-    ) -> Self {
-        Durable { value, flush }
-    }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Durable<U> {
-        Durable {
-            value: f(self.value),
-            flush: self.flush,
-        }
-    }
-
-    pub async fn wait(self) -> Result<T, StoreError> {
-        if let Some(flush) = self.flush {
-            settled(flush.await)?;
-        }
-        Ok(self.value)
-    }
-
-    /// For callers outside an async runtime (command-line tools, tests).
-    pub fn wait_blocking(self) -> Result<T, StoreError> {
-        if let Some(flush) = self.flush {
-            settled(flush.blocking_recv())?;
-        }
-        Ok(self.value)
-    }
-}
-
-fn settled(
-    flushed: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
-) -> Result<(), StoreError> {
-    match flushed {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(StoreError::Flush(e)),
-        Err(_) => Err(StoreError::Flush(
-            "the flusher stopped before this write was flushed".into(),
-        )),
-    }
-}
+pub type UpdateFn<T> = Box<dyn Fn(&T) -> Result<Option<T>, Rejection> + Send + Sync>;
 
 pub trait ProviderStore: Send + Sync {
-    /// Inserts the provider unless its `providerId` is taken.
-    fn create(&self, provider: &Provider) -> Outcome<()>;
+    /// Inserts the provider unless its `providerId` is taken; answers it back.
+    fn create(&self, provider: Provider) -> Write<Provider>;
     fn get(&self, id: Ulid) -> Result<Option<Provider>, StoreError>;
     /// Up to `limit` providers with ids below `before` (all when `None`), newest first.
     fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page<Provider>, StoreError>;
     /// Applies `change` atomically: no concurrent write is lost, however many race.
-    fn update(&self, id: Ulid, change: &UpdateFn<'_, Provider>) -> Outcome<Provider>;
+    fn update(&self, id: Ulid, change: UpdateFn<Provider>) -> Write<Provider>;
     /// Removes the provider (and frees its `providerId`) if `precondition` allows. A provider
     /// with keys is refused with [`Rejection::HasKeys`] unless `cascade`, which removes its
     /// keys in the same transaction; answers how many keys went with it.
-    fn delete(&self, id: Ulid, precondition: Option<&Precondition>, cascade: bool) -> Outcome<u64>;
-    /// Answers only when the store can serve reads.
-    fn ping(&self) -> Result<(), StoreError>;
-    /// Makes everything written so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    fn delete(&self, id: Ulid, precondition: Option<Precondition>, cascade: bool) -> Write<u64>;
 }
 
 pub trait KeyStore: Send + Sync {
     /// Inserts the key; when `needs_provider`, only if a provider with its `providerId` exists
     /// (checked in the same transaction, so a concurrent provider delete cannot orphan it).
-    fn create_key(&self, key: &ProviderKey, needs_provider: bool) -> Outcome<()>;
+    fn create_key(&self, key: ProviderKey, needs_provider: bool) -> Write<ProviderKey>;
     fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError>;
     /// Newest first, optionally only the keys of one `providerId`.
     fn list_keys(
@@ -143,8 +107,13 @@ pub trait KeyStore: Send + Sync {
         before: Option<Ulid>,
         limit: usize,
     ) -> Result<Page<ProviderKey>, StoreError>;
-    fn update_key(&self, id: Ulid, change: &UpdateFn<'_, ProviderKey>) -> Outcome<ProviderKey>;
-    fn delete_key(&self, id: Ulid, precondition: Option<&Precondition>) -> Outcome<()>;
+    fn update_key(&self, id: Ulid, change: UpdateFn<ProviderKey>) -> Write<ProviderKey>;
+    fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()>;
+}
+
+/// What start-up and the offline master-key rotation need: blocking calls, made with the data
+/// dir to themselves and no server running.
+pub trait SecretsStore: Send + Sync {
     /// The value that tells whether a master key is the one this store's secrets are under.
     fn master_key_check(&self) -> Result<Option<Sealed>, StoreError>;
     fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError>;
@@ -155,4 +124,12 @@ pub trait KeyStore: Send + Sync {
         rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
         check: &Sealed,
     ) -> Result<usize, StoreError>;
+}
+
+/// The whole store, as one handle.
+pub trait Store: ProviderStore + KeyStore + SecretsStore {
+    /// Answers only when the store can serve reads and take writes.
+    fn ping(&self) -> Pending<()>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Pending<()>;
 }

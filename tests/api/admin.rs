@@ -45,7 +45,7 @@ async fn the_page_is_served_at_the_root_uncached_with_security_headers() {
 #[actix_web::test]
 async fn every_embedded_asset_has_its_type_an_etag_and_revalidating_cache_headers() {
     let app = spawn_app().await;
-    let paths: Vec<String> = modelgate::admin::asset_paths().collect();
+    let paths: Vec<String> = modelgate::http::admin::asset_paths().collect();
     assert!(paths.len() >= 4, "{paths:?}");
     for path in paths.iter().filter(|p| *p != "index.html") {
         let url = app.url(&format!("/assets/{path}"));

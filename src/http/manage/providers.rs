@@ -6,17 +6,15 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::{
-    AppState, ListQuery, Ref, doc, guard, if_match, method_not_allowed, no_route, not_found,
-    path_id, rejected, rfc3339, tagged,
+use crate::domain::{CreateProvider, Provider, UpdateProvider};
+use crate::http::auth::{Caller, require_bearer};
+use crate::http::body::{Empty, read_json};
+use crate::http::conditional::{if_match, tagged};
+use crate::http::error::ApiError;
+use crate::http::paging::ListQuery;
+use crate::http::{
+    AppState, Ref, docs, method_not_allowed, no_route, not_found, path_id, rfc3339, write_failed,
 };
-use crate::auth::{Caller, require_bearer};
-use crate::body::{Empty, read_json};
-use crate::domain::{
-    CreateProvider, NewProvider, Provider, ProviderChanges, UpdateProvider, now_ms,
-};
-use crate::error::ApiError;
-use crate::store::Rejection;
 
 const NOUN: &str = "provider";
 
@@ -51,9 +49,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 201, description = "Created; durable before this answer.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"),
                     ("Location" = String, description = "URI of the new provider"))),
-        (status = 409, response = doc::Conflict),
-        doc::BodyErrors,
-        doc::AuthErrors,
+        (status = 409, response = docs::Conflict),
+        docs::BodyErrors,
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -64,32 +62,26 @@ pub(crate) async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input: CreateProvider = read_json(&req, body, Empty::Refuse).await?;
-    let provider = Provider::create(NewProvider::parse(input)?, now_ms(), &caller.id);
-    let slug = provider.provider_id.as_str().to_owned();
-    let outcome = state
-        .write_providers(move |store| Ok(store.create(&provider)?.map(|w| w.map(|()| provider))))
-        .await?;
-    match outcome {
-        Ok(provider) => {
-            let uri = state.uri(&provider_path(provider.id));
-            Ok(HttpResponse::Created()
-                .insert_header((header::LOCATION, uri))
-                .insert_header((header::ETAG, provider.etag()))
-                .json(ProviderView::new(&provider, &state)))
-        }
-        Err(Rejection::ProviderIdTaken) => Err(ApiError::ProviderIdTaken(slug)),
-        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
-    }
+    let provider = state
+        .registry
+        .create_provider(input, &caller.id)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    let uri = state.uri(&provider_path(provider.id));
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, uri))
+        .insert_header((header::ETAG, provider.etag()))
+        .json(ProviderView::new(&provider, &state)))
 }
 
 #[utoipa::path(
     get, path = "/providers", tag = "providers", operation_id = "listProviders",
     summary = "List providers, newest first",
-    params(doc::Paging),
+    params(docs::Paging),
     responses(
         (status = 200, description = "One page.", body = ListView),
-        (status = 400, response = doc::BadQuery),
-        doc::AuthErrors,
+        (status = 400, response = docs::BadQuery),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -98,7 +90,7 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let page = state.read_providers(|store| store.list(query.before, query.limit))?;
+    let page = state.registry.store().list(query.before, query.limit)?;
     let last = page.items.last().map(|p| p.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_providers: page
@@ -114,13 +106,13 @@ pub(crate) async fn list(
 #[utoipa::path(
     get, path = "/providers/{id}", tag = "providers", operation_id = "getProvider",
     summary = "Get a provider",
-    params(doc::Id, doc::IfNoneMatch),
+    params(docs::Id, docs::IfNoneMatch),
     responses(
         (status = 200, description = "The provider.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 304, response = doc::NotModified),
-        (status = 404, response = doc::NotFound),
-        doc::AuthErrors,
+        (status = 304, response = docs::NotModified),
+        (status = 404, response = docs::NotFound),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -130,7 +122,9 @@ pub(crate) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let provider = state
-        .read_providers(|store| store.get(id))?
+        .registry
+        .store()
+        .get(id)?
         .ok_or_else(|| not_found(&req, NOUN))?;
     Ok(tagged(
         &req,
@@ -144,17 +138,17 @@ pub(crate) async fn get(
     summary = "Change some fields of a provider",
     description = "Fields left out keep their value; `null` clears an optional field. An empty \
         body changes nothing. `providerId` cannot change.",
-    params(doc::Id, doc::IfMatch),
+    params(docs::Id, docs::IfMatch),
     request_body(content = UpdateProvider, content_type = "application/json",
         description = "Optional: no body changes nothing."),
     responses(
         (status = 200, description = "The provider after the change; durable before this answer.",
             body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 404, response = doc::NotFound),
-        (status = 412, response = doc::PreconditionFailed),
-        doc::BodyErrors,
-        doc::AuthErrors,
+        (status = 404, response = docs::NotFound),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::BodyErrors,
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -167,35 +161,28 @@ pub(crate) async fn update(
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let input: UpdateProvider = read_json(&req, body, Empty::NoChange).await?;
-    let changes = ProviderChanges::parse(input)?;
-    let outcome = state
-        .write_providers(move |store| {
-            store.update(id, &|current| {
-                guard(precondition.as_ref(), &current.etag())?;
-                Ok(changes.apply(current, now_ms(), &caller.id))
-            })
-        })
-        .await?;
-    match outcome {
-        Ok(provider) => Ok(HttpResponse::Ok()
-            .insert_header((header::ETAG, provider.etag()))
-            .json(ProviderView::new(&provider, &state))),
-        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
-    }
+    let provider = state
+        .registry
+        .update_provider(id, input, precondition, &caller.id)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, provider.etag()))
+        .json(ProviderView::new(&provider, &state)))
 }
 
 /// `?cascade=true` deletes the provider's keys with it; otherwise a provider with keys stays.
 #[utoipa::path(
     delete, path = "/providers/{id}", tag = "providers", operation_id = "deleteProvider",
     summary = "Delete a provider",
-    params(doc::Id, doc::IfMatch, doc::Cascade),
+    params(docs::Id, docs::IfMatch, docs::Cascade),
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
-        (status = 400, response = doc::BadQuery),
-        (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict),
-        (status = 412, response = doc::PreconditionFailed),
-        doc::AuthErrors,
+        (status = 400, response = docs::BadQuery),
+        (status = 404, response = docs::NotFound),
+        (status = 409, response = docs::Conflict),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -206,13 +193,12 @@ pub(crate) async fn delete(
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let cascade = cascade_flag(req.query_string())?;
-    let outcome = state
-        .write_providers(move |store| store.delete(id, precondition.as_ref(), cascade))
-        .await?;
-    match outcome {
-        Ok(_) => Ok(HttpResponse::NoContent().finish()),
-        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
-    }
+    state
+        .registry
+        .delete_provider(id, precondition, cascade)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn cascade_flag(query: &str) -> Result<bool, ApiError> {

@@ -9,8 +9,9 @@ use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::routes::doc::{IfNoneMatch, NotFound, NotModified};
-use crate::routes::{method_not_allowed, no_route};
+use super::conditional::none_match_hits;
+use super::docs::{IfNoneMatch, NotFound, NotModified};
+use super::{method_not_allowed, no_route};
 
 #[derive(RustEmbed)]
 #[folder = "static/"]
@@ -106,7 +107,7 @@ async fn serve(req: &HttpRequest, path: &str, cache_control: &'static str) -> Ht
         return no_route(req.clone()).await;
     };
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let not_modified = fresh(req, &etag);
+    let not_modified = none_match_hits(req.headers(), &etag);
     let mut response = if not_modified {
         HttpResponse::NotModified()
     } else {
@@ -124,15 +125,6 @@ async fn serve(req: &HttpRequest, path: &str, cache_control: &'static str) -> Ht
         return response.finish();
     }
     response.body(file.data.into_owned())
-}
-
-fn fresh(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// Text types get an explicit charset so the browser never has to guess.

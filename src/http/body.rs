@@ -7,8 +7,8 @@ use actix_web::{HttpMessage, HttpRequest, mime, web};
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
+use super::error::ApiError;
 use crate::domain::wire::MapOnly;
-use crate::error::ApiError;
 
 /// The largest request body accepted, in bytes (`server.max_body_bytes`).
 #[derive(Debug, Clone, Copy)]

@@ -175,11 +175,15 @@ impl From<StoreError> for ApiError {
             },
             StoreError::ReadOnly => ApiError::StorageReadOnly,
             StoreError::Failed => ApiError::StorageFailed,
-            StoreError::Flush(_) | StoreError::Engine(::sled::Error::Io(_)) => {
+            StoreError::Io(_)
+            | StoreError::Flush(_)
+            | StoreError::FlusherStopped
+            | StoreError::Stat(_) => {
                 log::error!("store write failed: {e}");
                 ApiError::StorageFailed
             }
             StoreError::Engine(_)
+            | StoreError::Blocking(_)
             | StoreError::Corrupt { .. }
             | StoreError::Encode(_)
             | StoreError::Rewrap { .. } => ApiError::internal(e),
@@ -253,7 +257,6 @@ mod tests {
 
     #[test]
     fn storage_faults_are_503s_with_their_own_codes_and_other_store_errors_are_opaque_500s() {
-        let io = || ::sled::Error::Io(std::io::Error::other("disk"));
         let cases = [
             (
                 StoreError::Full {
@@ -266,12 +269,9 @@ mod tests {
             (StoreError::ReadOnly, 503, "storage_read_only"),
             (StoreError::Failed, 503, "storage_failed"),
             (StoreError::Flush("no space".into()), 503, "storage_failed"),
-            (StoreError::Engine(io()), 503, "storage_failed"),
-            (
-                StoreError::Engine(::sled::Error::Unsupported("x".into())),
-                500,
-                "internal",
-            ),
+            (StoreError::Io("disk".into()), 503, "storage_failed"),
+            (StoreError::FlusherStopped, 503, "storage_failed"),
+            (StoreError::Engine("unsupported".into()), 500, "internal"),
         ];
         for (error, status, code) in cases {
             let api = ApiError::from(error);

@@ -6,18 +6,16 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::{
-    AppState, ListQuery, Ref, doc, guard, if_match, method_not_allowed, no_route, not_found,
-    path_id, rejected, rfc3339, tagged,
+use crate::domain::{CreateProviderKey, ProviderKey, RotateProviderKey, UpdateProviderKey};
+use crate::http::auth::{Caller, require_bearer};
+use crate::http::body::{Empty, read_json};
+use crate::http::conditional::{if_match, tagged};
+use crate::http::error::ApiError;
+use crate::http::paging::ListQuery;
+use crate::http::{
+    AppState, Ref, docs, method_not_allowed, no_route, not_found, path_id, rfc3339, write_failed,
 };
-use crate::auth::{Caller, require_bearer};
-use crate::body::{Empty, read_json};
-use crate::domain::{
-    CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RotateProviderKey,
-    Rotation, UpdateProviderKey, now_ms,
-};
-use crate::error::ApiError;
-use crate::store::Rejection;
+use crate::registry::WriteError;
 
 const NOUN: &str = "provider key";
 
@@ -58,9 +56,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             returned.", body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"),
                     ("Location" = String, description = "URI of the new key"))),
-        (status = 409, response = doc::Conflict),
-        doc::BodyErrors,
-        doc::AuthErrors,
+        (status = 409, response = docs::Conflict),
+        docs::BodyErrors,
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -71,37 +69,25 @@ pub(crate) async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let input: CreateProviderKey = read_json(&req, body, Empty::Refuse).await?;
-    let new = NewProviderKey::parse(input)?;
-    let needs_provider = new.needs_custom_provider();
-    let slug = new.provider_id.as_str().to_owned();
-    let outcome = state
-        .write_keys(move |store, master| {
-            let key = new.into_key(master, now_ms(), &caller.id)?;
-            Ok(store
-                .create_key(&key, needs_provider)?
-                .map(|w| w.map(|()| key)))
-        })
-        .await?;
-    match outcome {
-        Ok(key) => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, state.uri(&key_path(key.id))))
-            .insert_header((header::ETAG, key.etag()))
-            .json(KeyView::new(&key, &state))),
-        // 409, not 400: the body is well formed; the registry lacks what it names, and
-        // registering that provider lets the same request succeed.
-        Err(Rejection::UnknownProvider) => Err(ApiError::UnknownProvider(slug)),
-        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
-    }
+    let key = state
+        .registry
+        .create_key(input, &caller.id)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, state.uri(&key_path(key.id))))
+        .insert_header((header::ETAG, key.etag()))
+        .json(KeyView::new(&key, &state)))
 }
 
 #[utoipa::path(
     get, path = "/provider-keys", tag = "provider-keys", operation_id = "listProviderKeys",
     summary = "List provider keys, newest first",
-    params(doc::Paging, doc::ProviderFilter),
+    params(docs::Paging, docs::ProviderFilter),
     responses(
         (status = 200, description = "One page.", body = ListView),
-        (status = 400, response = doc::BadQuery),
-        doc::AuthErrors,
+        (status = 400, response = docs::BadQuery),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -110,8 +96,11 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let page = state
-        .read_keys(|store| store.list_keys(query.provider.as_deref(), query.before, query.limit))?;
+    let page =
+        state
+            .registry
+            .store()
+            .list_keys(query.provider.as_deref(), query.before, query.limit)?;
     let last = page.items.last().map(|k| k.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_provider_keys: page.items.iter().map(|k| KeyView::new(k, &state)).collect(),
@@ -123,13 +112,13 @@ pub(crate) async fn list(
 #[utoipa::path(
     get, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "getProviderKey",
     summary = "Get a provider key (never its value)",
-    params(doc::Id, doc::IfNoneMatch),
+    params(docs::Id, docs::IfNoneMatch),
     responses(
         (status = 200, description = "The key.", body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 304, response = doc::NotModified),
-        (status = 404, response = doc::NotFound),
-        doc::AuthErrors,
+        (status = 304, response = docs::NotModified),
+        (status = 404, response = docs::NotFound),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -139,7 +128,9 @@ pub(crate) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let key = state
-        .read_keys(|store| store.get_key(id))?
+        .registry
+        .store()
+        .get_key(id)?
         .ok_or_else(|| not_found(&req, NOUN))?;
     Ok(tagged(&req, key.etag(), &KeyView::new(&key, &state)))
 }
@@ -149,17 +140,17 @@ pub(crate) async fn get(
     summary = "Change a key's name, description or metadata",
     description = "The value changes only by rotation. Fields left out keep their value; `null` \
         clears an optional field. An empty body changes nothing.",
-    params(doc::Id, doc::IfMatch),
+    params(docs::Id, docs::IfMatch),
     request_body(content = UpdateProviderKey, content_type = "application/json",
         description = "Optional: no body changes nothing."),
     responses(
         (status = 200, description = "The key after the change; durable before this answer.",
             body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 404, response = doc::NotFound),
-        (status = 412, response = doc::PreconditionFailed),
-        doc::BodyErrors,
-        doc::AuthErrors,
+        (status = 404, response = docs::NotFound),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::BodyErrors,
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -172,15 +163,10 @@ pub(crate) async fn update(
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let input: UpdateProviderKey = read_json(&req, body, Empty::NoChange).await?;
-    let changes = ProviderKeyChanges::parse(input)?;
     let outcome = state
-        .write_keys(move |store, _| {
-            Ok(store.update_key(id, &|current| {
-                guard(precondition.as_ref(), &current.etag())?;
-                Ok(changes.apply(current, now_ms(), &caller.id))
-            })?)
-        })
-        .await?;
+        .registry
+        .update_key(id, input, precondition, &caller.id)
+        .await;
     written(&req, &state, outcome)
 }
 
@@ -189,16 +175,16 @@ pub(crate) async fn update(
     post, path = "/provider-keys/{id}/rotate", tag = "provider-keys",
     operation_id = "rotateProviderKey",
     summary = "Replace a key's value (and name), keeping its id",
-    params(doc::Id, doc::IfMatch),
+    params(docs::Id, docs::IfMatch),
     request_body = RotateProviderKey,
     responses(
         (status = 200, description = "The key after rotation; durable before this answer.",
             body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
-        (status = 404, response = doc::NotFound),
-        (status = 412, response = doc::PreconditionFailed),
-        doc::BodyErrors,
-        doc::AuthErrors,
+        (status = 404, response = docs::NotFound),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::BodyErrors,
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -211,28 +197,22 @@ pub(crate) async fn rotate(
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
     let input: RotateProviderKey = read_json(&req, body, Empty::Refuse).await?;
-    let rotation = Rotation::parse(input)?;
     let outcome = state
-        .write_keys(move |store, master| {
-            let value = rotation.seal(master, id)?;
-            Ok(store.update_key(id, &|current| {
-                guard(precondition.as_ref(), &current.etag())?;
-                Ok(Some(rotation.apply(&value, current, now_ms(), &caller.id)))
-            })?)
-        })
-        .await?;
+        .registry
+        .rotate_key(id, input, precondition, &caller.id)
+        .await;
     written(&req, &state, outcome)
 }
 
 #[utoipa::path(
     delete, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "deleteProviderKey",
     summary = "Delete a provider key",
-    params(doc::Id, doc::IfMatch),
+    params(docs::Id, docs::IfMatch),
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
-        (status = 404, response = doc::NotFound),
-        (status = 412, response = doc::PreconditionFailed),
-        doc::AuthErrors,
+        (status = 404, response = docs::NotFound),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::AuthErrors,
     ),
     security(("bearer" = []))
 )]
@@ -242,27 +222,24 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers());
-    let outcome = state
-        .write_keys(move |store, _| Ok(store.delete_key(id, precondition.as_ref())?))
-        .await?;
-    match outcome {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(rejection) => Err(rejected(&req, NOUN, rejection)),
-    }
+    state
+        .registry
+        .delete_key(id, precondition)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The answer to a PATCH or a rotation.
 fn written(
     req: &HttpRequest,
     state: &AppState,
-    outcome: Result<ProviderKey, Rejection>,
+    outcome: Result<ProviderKey, WriteError>,
 ) -> Result<HttpResponse, ApiError> {
-    match outcome {
-        Ok(key) => Ok(HttpResponse::Ok()
-            .insert_header((header::ETAG, key.etag()))
-            .json(KeyView::new(&key, state))),
-        Err(rejection) => Err(rejected(req, NOUN, rejection)),
-    }
+    let key = outcome.map_err(|e| write_failed(req, NOUN, e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, key.etag()))
+        .json(KeyView::new(&key, state)))
 }
 
 fn key_path(id: Ulid) -> String {

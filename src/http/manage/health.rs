@@ -1,8 +1,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::{AppState, method_not_allowed};
-use crate::error::ApiError;
+use crate::http::docs::{Internal, Unavailable};
+use crate::http::error::ApiError;
+use crate::http::{AppState, method_not_allowed};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -19,20 +20,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     summary = "Whether the store answers",
     responses(
         (status = 200, description = "The store answers reads and can take writes.", body = Health),
-        (status = 500, response = super::doc::Internal),
-        (status = 503, response = super::doc::Unavailable),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
     ),
     security(())
 )]
 pub(crate) async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = std::sync::Arc::clone(&state.providers);
-    match web::block(move || store.ping()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health { status: "ok" })),
-        Ok(Err(e)) => {
+    match state.registry.store().ping().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ok" })),
+        Err(e) => {
             log::warn!("health check: {e}");
             Err(ApiError::from(e))
         }
-        Err(e) => Err(ApiError::internal(e)),
     }
 }
 

@@ -1,0 +1,103 @@
+//! Bearer tokens. Only SHA-256 digests of tokens are kept in memory or in config files; a
+//! presented token is hashed and compared in constant time against each known digest. Pure:
+//! the HTTP middleware is `http::auth`, the admin token file `token_file`.
+
+mod token_file;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use token_file::{AdminToken, AdminTokenError, load_or_create_admin_token};
+
+/// Tokens shorter than this are refused: they could be guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+/// The credential id of `MODELGATE_ADMIN_TOKEN` or the generated admin token.
+pub const ADMIN_ID: &str = "admin";
+
+/// A credential a request can present: an id for `createdBy`, and the digest of its token.
+#[derive(Clone)]
+pub struct Credential {
+    pub id: String,
+    digest: [u8; 32],
+}
+
+impl Credential {
+    pub fn from_token(id: impl Into<String>, token: &str) -> Credential {
+        Credential {
+            id: id.into(),
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    /// From a configured hex digest; `None` when it is not 64 hex digits.
+    pub fn from_hex_digest(id: impl Into<String>, hex_digest: &str) -> Option<Credential> {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hex_digest, &mut digest).ok()?;
+        Some(Credential {
+            id: id.into(),
+            digest,
+        })
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+}
+
+/// The set of accepted credentials.
+#[derive(Clone, Default)]
+pub struct Credentials(Vec<Credential>);
+
+impl Credentials {
+    pub fn new(credentials: Vec<Credential>) -> Credentials {
+        Credentials(credentials)
+    }
+
+    /// The id of the credential whose token this is. Every digest is compared, so the time
+    /// taken does not tell which one (if any) matched.
+    pub fn identify(&self, token: &str) -> Option<&str> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for c in &self.0 {
+            if bool::from(c.digest.ct_eq(&digest)) {
+                found = Some(c.id.as_str());
+            }
+        }
+        found
+    }
+}
+
+/// `SHA-256(token)` in lowercase hex, as `[[auth.tokens]]` wants it.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_identified_only_by_its_exact_value() {
+        let creds = Credentials::new(vec![
+            Credential::from_token("a", "aaaaaaaaaaaaaaaaaaaa"),
+            Credential::from_hex_digest("b", &hash_token("bbbbbbbbbbbbbbbbbbbb")).unwrap(),
+        ]);
+        assert_eq!(creds.identify("aaaaaaaaaaaaaaaaaaaa"), Some("a"));
+        assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbbb"), Some("b"));
+        assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbb"), None);
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer  "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+    }
+}

@@ -1,0 +1,140 @@
+use super::*;
+use std::collections::HashMap;
+
+fn load(file: Option<&str>, env: &[(&str, &str)], cli: Overrides) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut overrides = cli;
+    if let Some(text) = file {
+        let path = dir.path().join("m.toml");
+        std::fs::write(&path, text).unwrap();
+        overrides.config_file = Some(path);
+    }
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::load(&overrides, |k| env.get(k).cloned())
+}
+
+#[test]
+fn defaults_bind_loopback_8080_with_data_in_dot_data() {
+    let s = load(None, &[], Overrides::default()).unwrap();
+    assert_eq!(s.server.bind, "127.0.0.1:8080");
+    assert_eq!(s.storage.data_dir, PathBuf::from("./data"));
+    assert_eq!(s.storage.cache_capacity_mib, 64);
+}
+
+#[test]
+fn file_then_env_then_cli_each_win_over_the_one_before() {
+    let file = "[server]\nbind = \"127.0.0.1:1001\"\n[storage]\ndata_dir = \"/tmp/file\"\n";
+    let s = load(Some(file), &[], Overrides::default()).unwrap();
+    assert_eq!(s.server.bind, "127.0.0.1:1001");
+    let s = load(
+        Some(file),
+        &[("MODELGATE_BIND", "127.0.0.1:1002")],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.server.bind, "127.0.0.1:1002");
+    assert_eq!(s.storage.data_dir, PathBuf::from("/tmp/file"));
+    let cli = Overrides {
+        bind: Some("127.0.0.1:1003".into()),
+        data_dir: Some("/tmp/cli".into()),
+        ..Default::default()
+    };
+    let s = load(
+        Some(file),
+        &[
+            ("MODELGATE_BIND", "127.0.0.1:1002"),
+            ("MODELGATE_DATA_DIR", "/tmp/env"),
+        ],
+        cli,
+    )
+    .unwrap();
+    assert_eq!(s.server.bind, "127.0.0.1:1003");
+    assert_eq!(s.storage.data_dir, PathBuf::from("/tmp/cli"));
+}
+
+#[test]
+fn an_unknown_key_is_one_line_naming_the_key_and_line() {
+    let err = load(
+        Some("[server]\nbind = \"127.0.0.1:1\"\nbnid = 3\n"),
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bnid") && err.contains("line 3"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+}
+
+#[test]
+fn bad_values_are_refused_with_the_setting_named() {
+    let cases = [
+        ("[server]\nbind = \"nonsense\"\n", "server.bind"),
+        ("[server]\nmax_body_bytes = \"big\"\n", "line 2"),
+        ("[server]\npublic_url = \"ftp://x\"\n", "server.public_url"),
+        (
+            "[[auth.tokens]]\nid = \"ci\"\nsha256 = \"abc\"\n",
+            "auth.tokens[0].sha256",
+        ),
+        (
+            "[[auth.tokens]]\nid = \"admin\"\nsha256 = \"00\"\n",
+            "auth.tokens[0].id",
+        ),
+    ];
+    for (file, needle) in cases {
+        let err = load(Some(file), &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn a_short_admin_token_is_refused() {
+    let err = load(
+        None,
+        &[("MODELGATE_ADMIN_TOKEN", "tiny-tok")],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("MODELGATE_ADMIN_TOKEN") && !err.contains("tiny-tok"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_admin_token_never_shows_in_debug_output() {
+    let s = load(
+        None,
+        &[("MODELGATE_ADMIN_TOKEN", "0123456789abcdef-secret")],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert!(!format!("{s:?}").contains("secret"));
+}
+
+#[test]
+fn the_example_config_parses_and_states_the_built_in_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let example = Settings::from_file(&path).unwrap();
+    assert_eq!(format!("{example:?}"), format!("{:?}", Settings::default()));
+}
+
+#[test]
+fn public_url_loses_its_trailing_slash() {
+    let s = load(
+        None,
+        &[("MODELGATE_PUBLIC_URL", "https://gw.example.com/")],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.server.public_url.as_deref(),
+        Some("https://gw.example.com")
+    );
+}

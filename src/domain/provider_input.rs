@@ -1,0 +1,227 @@
+//! The bodies that create and change a provider, and their parsing into trusted values.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use ulid::Ulid;
+use utoipa::ToSchema;
+
+use super::catalog;
+use super::fields::{parse_metadata, parse_name, patch_optional, patch_required, required, sent};
+use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug};
+use super::provider_fields::{
+    ModelInput, SurfaceInput, parse_base_url, parse_models, parse_surfaces,
+};
+use super::wire::Object;
+use super::{Violations, next_id, schema};
+
+// Required fields are `Option` so that every missing one is reported together with every
+// other violation.
+/// The body of `POST /providers`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "providerId": "local-vllm",
+    "name": "vLLM on the GPU box",
+    "baseUrl": "http://10.0.0.5:8000/v1",
+    "metadata": "rack 2",
+    "supportedApiSurfaces": [{"format": "openai", "surface": "chat-completions",
+                              "supportedParams": [{"name": "temperature"}]}],
+    "models": [{"modelId": "meta-llama/Llama-3.1-8B-Instruct"}]
+}))]
+pub struct CreateProvider {
+    #[schema(required = true, schema_with = schema::provider_id)]
+    pub provider_id: Option<String>,
+    #[schema(required = true, schema_with = schema::name)]
+    pub name: Option<String>,
+    #[schema(required = true, schema_with = schema::base_url)]
+    pub base_url: Option<String>,
+    #[schema(schema_with = schema::metadata)]
+    pub metadata: Option<String>,
+    #[schema(schema_with = schema::surfaces)]
+    pub supported_api_surfaces: Option<Vec<Object<SurfaceInput>>>,
+    #[schema(schema_with = schema::models)]
+    pub models: Option<Vec<Object<ModelInput>>>,
+}
+
+// The outer `Option` says whether the field was sent, the inner one whether it was `null`.
+/// The body of `PATCH /providers/{id}`: fields left out keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"name": "vLLM (new GPU)", "metadata": null,
+                          "models": [{"modelId": "Qwen/Qwen2.5-7B-Instruct"}]}))]
+pub struct UpdateProvider {
+    /// Read only to refuse it with its own error: the schema leaves it out.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(ignore)]
+    pub provider_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::name)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::base_url)]
+    pub base_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::metadata)]
+    pub metadata: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::surfaces)]
+    pub supported_api_surfaces: Option<Option<Vec<Object<SurfaceInput>>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::models)]
+    pub models: Option<Option<Vec<Object<ModelInput>>>>,
+}
+
+/// A create request that obeys every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProvider {
+    pub provider_id: ProviderSlug,
+    pub name: String,
+    pub base_url: String,
+    pub metadata: Option<String>,
+    pub surfaces: Vec<ApiSurface>,
+    pub model_ids: Vec<String>,
+}
+
+impl NewProvider {
+    pub fn parse(input: CreateProvider) -> Result<NewProvider, InputError> {
+        let mut v = Violations::default();
+        let provider_id = required(&mut v, "providerId", input.provider_id)
+            .and_then(|s| v.check("providerId", ProviderSlug::parse_shape(&s)));
+        let name =
+            required(&mut v, "name", input.name).and_then(|s| v.check("name", parse_name(s)));
+        let base_url = required(&mut v, "baseUrl", input.base_url)
+            .and_then(|s| v.check("baseUrl", parse_base_url(s)));
+        let metadata = input
+            .metadata
+            .and_then(|m| v.check("metadata", parse_metadata(m)));
+        let surfaces = parse_surfaces(&mut v, input.supported_api_surfaces.unwrap_or_default());
+        let model_ids = parse_models(&mut v, input.models.unwrap_or_default());
+
+        let (Some(provider_id), Some(name), Some(base_url), true) =
+            (provider_id, name, base_url, v.is_empty())
+        else {
+            return Err(InputError::Invalid(v));
+        };
+        if catalog::is_reserved_provider_id(provider_id.as_str()) {
+            return Err(InputError::ProviderIdReserved(
+                provider_id.as_str().to_owned(),
+            ));
+        }
+        Ok(NewProvider {
+            provider_id,
+            name,
+            base_url,
+            metadata,
+            surfaces,
+            model_ids,
+        })
+    }
+}
+
+/// A parsed PATCH: `None` keeps a field, `Some` replaces it (`Some(None)` clears an optional one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderChanges {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub metadata: Option<Option<String>>,
+    pub surfaces: Option<Vec<ApiSurface>>,
+    pub model_ids: Option<Vec<String>>,
+}
+
+impl ProviderChanges {
+    pub fn parse(input: UpdateProvider) -> Result<ProviderChanges, InputError> {
+        if input.provider_id.is_some() {
+            return Err(InputError::ProviderIdImmutable);
+        }
+        let mut v = Violations::default();
+        let name = patch_required(&mut v, "name", input.name, parse_name);
+        let base_url = patch_required(&mut v, "baseUrl", input.base_url, parse_base_url);
+        let metadata = patch_optional(&mut v, "metadata", input.metadata, parse_metadata);
+        let surfaces = input
+            .supported_api_surfaces
+            .map(|s| parse_surfaces(&mut v, s.unwrap_or_default()));
+        let model_ids = input
+            .models
+            .map(|m| parse_models(&mut v, m.unwrap_or_default()));
+        if !v.is_empty() {
+            return Err(InputError::Invalid(v));
+        }
+        Ok(ProviderChanges {
+            name,
+            base_url,
+            metadata,
+            surfaces,
+            model_ids,
+        })
+    }
+
+    /// The record after the change, or `None` when the change alters nothing, so that
+    /// `updatedAt`, `lastUpdatedBy` and the ETag move only on a real change. A model whose
+    /// `modelId` was already present keeps its id.
+    pub fn apply(&self, current: &Provider, now_ms: u64, by: &str) -> Option<Provider> {
+        let mut next = current.clone();
+        if let Some(name) = &self.name {
+            next.name.clone_from(name);
+        }
+        if let Some(base_url) = &self.base_url {
+            next.base_url.clone_from(base_url);
+        }
+        if let Some(metadata) = &self.metadata {
+            next.metadata.clone_from(metadata);
+        }
+        if let Some(surfaces) = &self.surfaces {
+            next.surfaces.clone_from(surfaces);
+        }
+        if let Some(model_ids) = &self.model_ids {
+            let known: HashMap<&str, Ulid> = current
+                .models
+                .iter()
+                .map(|m| (m.model_id.as_str(), m.id))
+                .collect();
+            next.models = model_ids
+                .iter()
+                .map(|model_id| Model {
+                    id: known
+                        .get(model_id.as_str())
+                        .copied()
+                        .unwrap_or_else(next_id),
+                    model_id: model_id.clone(),
+                })
+                .collect();
+        }
+        if next == *current {
+            return None;
+        }
+        next.updated_at_ms = now_ms.max(current.updated_at_ms);
+        next.last_updated_by = by.to_owned();
+        next.version = current.version + 1;
+        Some(next)
+    }
+}
+
+impl Provider {
+    pub fn create(new: NewProvider, now_ms: u64, by: &str) -> Provider {
+        Provider {
+            id: next_id(),
+            provider_id: new.provider_id,
+            name: new.name,
+            base_url: new.base_url,
+            metadata: new.metadata,
+            surfaces: new.surfaces,
+            models: new
+                .model_ids
+                .into_iter()
+                .map(|model_id| Model {
+                    id: next_id(),
+                    model_id,
+                })
+                .collect(),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            created_by: by.to_owned(),
+            last_updated_by: by.to_owned(),
+            version: 1,
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Bearer-token middleware for the management API, and the caller it identifies.
+
+use std::future::{Ready, ready};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+
+use super::error::ApiError;
+use crate::auth::{Credentials, bearer_token};
+
+/// Who made the request: the id of the credential it presented.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: String,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Only present when `require_bearer` ran; its absence is a routing mistake, and the
+        // safe answer to it is a refusal.
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or(ApiError::Unauthorized { presented: false }),
+        )
+    }
+}
+
+/// Middleware: lets a request through only with a known bearer token, before any routing,
+/// body parsing or lookup happens, so an anonymous client learns nothing. A refusal is a normal
+/// response (not an `Err`) so the access log still records it.
+pub async fn require_bearer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match authenticate(&req) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refusal) => Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body()),
+    }
+}
+
+fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
+    let credentials = req
+        .app_data::<web::Data<Credentials>>()
+        .ok_or_else(|| ApiError::internal("no credentials configured in app data"))?;
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(ApiError::Unauthorized { presented: false })?;
+    credentials
+        .identify(token)
+        .map(|id| Caller { id: id.to_owned() })
+        .ok_or(ApiError::Unauthorized { presented: true })
+}

@@ -1,0 +1,221 @@
+//! The OpenAPI pieces that handlers name in their `#[utoipa::path]` annotations: shared error
+//! responses (one per status, and groups of them) and parameters. A leaf: it names no handler,
+//! so handlers and the document that lists them both import it without a circle.
+
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response};
+use utoipa::{IntoParams, ToResponse};
+
+use super::paging::MAX_PAGE;
+use crate::domain::schema::ULID_PATTERN;
+
+fn error_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// One reusable error response per status, named in `components.responses`.
+macro_rules! error_responses {
+    ($($name:ident => $description:literal,)*) => {$(
+        pub struct $name;
+
+        impl<'s> ToResponse<'s> for $name {
+            fn response() -> (&'s str, RefOr<Response>) {
+                (stringify!($name), error_response($description))
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    BadRequest => "The body or query breaks a rule: `invalid_json` (with line and column), \
+        `unknown_field`, `validation_failed`, `invalid_query`, `provider_id_reserved` or \
+        `provider_id_immutable`. `details` maps each field path to its rule.",
+    BadQuery => "`invalid_query`: `details` maps each bad parameter to its rule.",
+    Unauthorized => "`unauthorized`: no bearer token, or not a valid one.",
+    NotFound => "`not_found`: no such id.",
+    Conflict => "`provider_id_taken`, `provider_has_keys` (with the count) or \
+        `unknown_provider` (a key for a provider that is not registered).",
+    PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
+    PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
+    RequestTimeout => "`request_timeout`: the body did not arrive within \
+        `server.body_timeout_ms`.",
+    UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
+        `application/json`.",
+    Internal => "`internal`: the server log has the cause; nothing was changed.",
+    Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
+        below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
+        the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
+        are refused until the fault is gone and the store has reopened itself (a read meets \
+        it only while the reopen runs).",
+}
+
+/// A group of error responses shared by many routes, each a reference to its component.
+macro_rules! response_groups {
+    ($($(#[$doc:meta])* $group:ident => [$($status:literal => $name:ident),*],)*) => {$(
+        $(#[$doc])*
+        pub struct $group;
+
+        impl utoipa::IntoResponses for $group {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                [$(($status.to_owned(), RefOr::Ref(Ref::from_response_name(stringify!($name))))),*]
+                    .into_iter()
+                    .collect()
+            }
+        }
+    )*};
+}
+
+response_groups! {
+    /// What any route behind the bearer token can answer.
+    AuthErrors => ["401" => Unauthorized, "500" => Internal, "503" => Unavailable],
+    /// What any route that reads a JSON body can answer.
+    BodyErrors => [
+        "400" => BadRequest, "408" => RequestTimeout, "413" => PayloadTooLarge,
+        "415" => UnsupportedMediaType
+    ],
+}
+
+pub struct NotModified;
+
+impl<'s> ToResponse<'s> for NotModified {
+    fn response() -> (&'s str, RefOr<Response>) {
+        (
+            "NotModified",
+            ResponseBuilder::new()
+                .description("The `If-None-Match` tag is current.")
+                .build()
+                .into(),
+        )
+    }
+}
+
+fn string_schema(pattern: Option<&str>) -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(pattern)
+            .build(),
+    )
+}
+
+fn parameter(name: &str, at: ParameterIn, schema: Schema, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(at.clone())
+        .required(if at == ParameterIn::Path {
+            Required::True
+        } else {
+            Required::False
+        })
+        .schema(Some(schema))
+        .description(Some(description))
+        .build()
+}
+
+/// `limit` and `beforeId`, as `ListQuery` reads them.
+pub struct Paging;
+
+impl IntoParams for Paging {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let limit = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_PAGE as u32))
+            .default(Some(MAX_PAGE.into()))
+            .build();
+        vec![
+            parameter(
+                "limit",
+                ParameterIn::Query,
+                Schema::Object(limit),
+                "Items per page.",
+            ),
+            parameter(
+                "beforeId",
+                ParameterIn::Query,
+                string_schema(Some(ULID_PATTERN)),
+                "Start after this id (older items follow); take it from the last item of a \
+                 page, or follow `nextPageUri`.",
+            ),
+        ]
+    }
+}
+
+/// `?provider=` of the key list.
+pub struct ProviderFilter;
+
+impl IntoParams for ProviderFilter {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "provider",
+            ParameterIn::Query,
+            string_schema(None),
+            "Only keys of this `providerId`.",
+        )]
+    }
+}
+
+pub struct Id;
+
+impl IntoParams for Id {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "id",
+            ParameterIn::Path,
+            string_schema(Some(ULID_PATTERN)),
+            "The resource's id (a ULID).",
+        )]
+    }
+}
+
+pub struct IfMatch;
+
+impl IntoParams for IfMatch {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "If-Match",
+            ParameterIn::Header,
+            string_schema(None),
+            "Apply only if the resource's current `ETag` is one of these (strong comparison), \
+             or `*` for any existing version; otherwise 412.",
+        )]
+    }
+}
+
+pub struct IfNoneMatch;
+
+impl IntoParams for IfNoneMatch {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "If-None-Match",
+            ParameterIn::Header,
+            string_schema(None),
+            "304 without a body when the current `ETag` is one of these (weak comparison).",
+        )]
+    }
+}
+
+pub struct Cascade;
+
+impl IntoParams for Cascade {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "cascade",
+            ParameterIn::Query,
+            Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
+            "`true` deletes the provider's keys with it; otherwise a provider with keys is \
+             refused with 409.",
+        )]
+    }
+}

@@ -1,0 +1,13 @@
+//! The management API, one module per resource, each with its own `configure`.
+
+pub(super) mod health;
+pub(super) mod provider_keys;
+pub(super) mod providers;
+
+use actix_web::web;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    providers::configure(cfg);
+    provider_keys::configure(cfg);
+    health::configure(cfg);
+}

@@ -1,0 +1,118 @@
+//! Everything HTTP: the shared state, error rendering, bodies, bearer auth, conditional
+//! requests, paging, the OpenAPI document, the admin page, and one module per management
+//! resource under `manage/`. Knows no storage engine: it talks to the registry, and reads
+//! through the store traits.
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+mod conditional;
+mod docs;
+pub mod error;
+mod manage;
+pub mod openapi;
+mod paging;
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use ulid::Ulid;
+
+use crate::registry::{Registry, WriteError};
+use crate::store::Rejection;
+use error::ApiError;
+
+pub use paging::MAX_PAGE;
+
+/// What every handler shares.
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
+    pub public_url: String,
+}
+
+impl AppState {
+    pub fn uri(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
+    /// `{id, uri}` of the credential that made a change.
+    fn credential(&self, id: &str) -> Ref {
+        Ref {
+            id: id.to_owned(),
+            uri: self.uri(&format!("/api-keys/{id}")),
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    manage::configure(cfg);
+    openapi::configure(cfg);
+    admin::configure(cfg);
+}
+
+/// The JSON 404 for every path no route claims.
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        truncated(req.path(), 200)
+    ))
+    .error_response()
+}
+
+/// A resource's answer to a method it does not serve.
+pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { ApiError::MethodNotAllowed { allow }.error_response() })
+}
+
+/// Client-supplied text quoted in a message, cut so a huge path cannot bloat the answer.
+fn truncated(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+/// The `{id}` of the path. An id that is not a ULID names nothing: a 404 like any unknown id.
+fn path_id(req: &HttpRequest, noun: &str) -> Result<Ulid, ApiError> {
+    let raw = req.match_info().get("id").unwrap_or_default();
+    Ulid::from_string(raw).map_err(|_| not_found(req, noun))
+}
+
+fn not_found(req: &HttpRequest, noun: &str) -> ApiError {
+    let raw = req.match_info().get("id").unwrap_or_default();
+    ApiError::NotFound(format!("no {noun} with id `{}`", truncated(raw, 64)))
+}
+
+/// The API error for a registry write on the resource `noun` that did not happen.
+fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
+    match error {
+        WriteError::Rejected(rejection) => match rejection {
+            Rejection::NotFound => not_found(req, noun),
+            Rejection::PreconditionFailed => ApiError::PreconditionFailed,
+            Rejection::HasKeys(count) => ApiError::ProviderHasKeys(count),
+            Rejection::ProviderIdTaken(slug) => ApiError::ProviderIdTaken(slug),
+            // 409, not 400: the body is well formed; the registry lacks what it names, and
+            // registering that provider lets the same request succeed.
+            Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
+        },
+        WriteError::Invalid(e) => e.into(),
+        WriteError::Store(e) => e.into(),
+        WriteError::Crypto(e) => e.into(),
+    }
+}
+
+/// RFC 3339 UTC with a `Z`, to the second.
+fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// The credential that made a change (ngrok's `Ref`).
+#[derive(Serialize, utoipa::ToSchema)]
+struct Ref {
+    id: String,
+    uri: String,
+}

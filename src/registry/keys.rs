@@ -1,0 +1,66 @@
+//! Provider-key writes. Values are sealed here, before the store sees them.
+
+use ulid::Ulid;
+
+use super::{Registry, WriteError, guard};
+use crate::domain::{
+    CreateProviderKey, InputError, NewProviderKey, Precondition, ProviderKey, ProviderKeyChanges,
+    RotateProviderKey, Rotation, UpdateProviderKey, now_ms,
+};
+
+impl Registry {
+    pub async fn create_key(
+        &self,
+        input: CreateProviderKey,
+        by: &str,
+    ) -> Result<ProviderKey, WriteError> {
+        let new = NewProviderKey::parse(input).map_err(InputError::Invalid)?;
+        let needs_provider = new.needs_custom_provider();
+        let key = new.into_key(&self.master_key, now_ms(), by)?;
+        self.commit(self.store.create_key(key, needs_provider))
+            .await
+    }
+
+    /// Changes a key's name, description or metadata, if `precondition` allows.
+    pub async fn update_key(
+        &self,
+        id: Ulid,
+        input: UpdateProviderKey,
+        precondition: Option<Precondition>,
+        by: &str,
+    ) -> Result<ProviderKey, WriteError> {
+        let changes = ProviderKeyChanges::parse(input).map_err(InputError::Invalid)?;
+        let by = by.to_owned();
+        let change = Box::new(move |current: &ProviderKey| {
+            guard(precondition.as_ref(), &current.etag())?;
+            Ok(changes.apply(current, now_ms(), &by))
+        });
+        self.commit(self.store.update_key(id, change)).await
+    }
+
+    /// A new secret (and name) under the same id, if `precondition` allows.
+    pub async fn rotate_key(
+        &self,
+        id: Ulid,
+        input: RotateProviderKey,
+        precondition: Option<Precondition>,
+        by: &str,
+    ) -> Result<ProviderKey, WriteError> {
+        let rotation = Rotation::parse(input).map_err(InputError::Invalid)?;
+        let value = rotation.seal(&self.master_key, id)?;
+        let by = by.to_owned();
+        let change = Box::new(move |current: &ProviderKey| {
+            guard(precondition.as_ref(), &current.etag())?;
+            Ok(Some(rotation.apply(&value, current, now_ms(), &by)))
+        });
+        self.commit(self.store.update_key(id, change)).await
+    }
+
+    pub async fn delete_key(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+    ) -> Result<(), WriteError> {
+        self.commit(self.store.delete_key(id, precondition)).await
+    }
+}

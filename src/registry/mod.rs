@@ -1,0 +1,82 @@
+//! The registry: the one writer of providers and their keys. Each write goes the same way —
+//! parse the input into trusted values, run the store transaction, wait until it is durable,
+//! then publish that the registry changed — so whatever keeps a view of the registry in memory
+//! (the data plane's routing table) has one place to learn of changes from. Reads go to the
+//! store directly.
+
+mod keys;
+mod providers;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::domain::{InputError, Precondition};
+use crate::secrets::{CryptoError, MasterKey};
+use crate::store::{Rejection, Store, StoreError, Write};
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the input breaks a rule: {0:?}")]
+    Invalid(InputError),
+    #[error("refused: {0:?}")]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl From<InputError> for WriteError {
+    fn from(e: InputError) -> WriteError {
+        WriteError::Invalid(e)
+    }
+}
+
+pub struct Registry {
+    store: Arc<dyn Store>,
+    master_key: Arc<MasterKey>,
+    /// Counts the durable changes; bumped after each one.
+    changes: watch::Sender<u64>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>) -> Registry {
+        Registry {
+            store,
+            master_key,
+            changes: watch::Sender::new(0),
+        }
+    }
+
+    /// For reads, and for what is not a registry write (health, the final flush).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
+    /// Wakes after each durable change; the value is how many there have been.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// A store write carried to its end: applied, durable, then published.
+    async fn commit<T>(&self, write: Write<T>) -> Result<T, WriteError> {
+        let applied = write.await?.map_err(WriteError::Rejected)?;
+        let value = applied.wait().await?;
+        self.changes.send_modify(|n| *n += 1);
+        Ok(value)
+    }
+}
+
+/// Inside a write transaction: refuses the write when `If-Match` names another version.
+fn guard(precondition: Option<&Precondition>, etag: &str) -> Result<(), Rejection> {
+    match precondition {
+        Some(p) if !p.allows(etag) => Err(Rejection::PreconditionFailed),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,47 @@
+//! Provider writes.
+
+use ulid::Ulid;
+
+use super::{Registry, WriteError, guard};
+use crate::domain::{
+    CreateProvider, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider, now_ms,
+};
+
+impl Registry {
+    pub async fn create_provider(
+        &self,
+        input: CreateProvider,
+        by: &str,
+    ) -> Result<Provider, WriteError> {
+        let provider = Provider::create(NewProvider::parse(input)?, now_ms(), by);
+        self.commit(self.store.create(provider)).await
+    }
+
+    /// Applies the fields `input` sends, if `precondition` allows.
+    pub async fn update_provider(
+        &self,
+        id: Ulid,
+        input: UpdateProvider,
+        precondition: Option<Precondition>,
+        by: &str,
+    ) -> Result<Provider, WriteError> {
+        let changes = ProviderChanges::parse(input)?;
+        let by = by.to_owned();
+        let change = Box::new(move |current: &Provider| {
+            guard(precondition.as_ref(), &current.etag())?;
+            Ok(changes.apply(current, now_ms(), &by))
+        });
+        self.commit(self.store.update(id, change)).await
+    }
+
+    /// Answers how many keys went with the provider (only with `cascade`).
+    pub async fn delete_provider(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Result<u64, WriteError> {
+        self.commit(self.store.delete(id, precondition, cascade))
+            .await
+    }
+}

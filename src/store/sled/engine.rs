@@ -1,0 +1,135 @@
+//! One opened sled database, its trees, and how a transaction's result becomes a [`Write`]'s.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use ulid::Ulid;
+
+use super::codec::{decode, encode, key_id_from_index, provider_prefix};
+use super::commit::GroupCommit;
+use super::files::DB_DIR;
+use crate::store::{Durable, Rejection, StoreError, UpdateFn};
+
+const RECORDS_TREE: &str = "providers";
+const INDEX_TREE: &str = "providers_by_provider_id";
+const KEYS_TREE: &str = "provider_keys";
+const KEYS_BY_PROVIDER_TREE: &str = "provider_keys_by_provider_id";
+const KEY_COUNTS_TREE: &str = "provider_key_counts";
+const META_TREE: &str = "meta";
+
+pub(super) struct Engine {
+    pub(super) records: sled::Tree,
+    pub(super) index: sled::Tree,
+    pub(super) keys: sled::Tree,
+    /// `providerId` 0x00 key-id → (): a provider's keys in id order.
+    pub(super) keys_by_provider: sled::Tree,
+    /// `providerId` → number of keys (u64 BE): sled transactions cannot scan, so a provider
+    /// delete learns whether keys exist from this counter, inside its transaction.
+    pub(super) key_counts: sled::Tree,
+    pub(super) meta: sled::Tree,
+    pub(super) commits: GroupCommit,
+}
+
+/// A transaction's outcome before it is durable: refused, or applied (and whether it wrote).
+pub(super) type Applied<T> = Result<Result<Durable<T>, Rejection>, StoreError>;
+
+/// Why a transaction stopped early.
+pub(super) enum Abort {
+    Rejected(Rejection),
+    Failed(StoreError),
+    /// What was read before the transaction changed under it: read again and retry.
+    Retry,
+}
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+pub(super) fn reject<T>(r: Rejection) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(Abort::Rejected(r)))
+}
+
+pub(super) fn failed(e: StoreError) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Failed(e))
+}
+
+impl Engine {
+    pub(super) fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<Engine, sled::Error> {
+        let db = sled::Config::new()
+            .path(dir.join(DB_DIR))
+            .cache_capacity(cache_capacity_bytes)
+            .open()?;
+        Ok(Engine {
+            records: db.open_tree(RECORDS_TREE)?,
+            index: db.open_tree(INDEX_TREE)?,
+            keys: db.open_tree(KEYS_TREE)?,
+            keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE)?,
+            key_counts: db.open_tree(KEY_COUNTS_TREE)?,
+            meta: db.open_tree(META_TREE)?,
+            commits: GroupCommit::new(db),
+        })
+    }
+
+    /// Whether a write or flush of this engine met an I/O error. sled 0.34 then refuses every
+    /// later write for the life of the `Db`; only a new `Db` on the same files recovers.
+    pub(super) fn failed(&self) -> bool {
+        self.commits.failed()
+    }
+
+    /// Turns a transaction's result into one that, when it wrote, becomes durable with the
+    /// next group flush.
+    pub(super) fn settle<T>(
+        &self,
+        result: Result<(T, bool), TransactionError<Abort>>,
+    ) -> Applied<T> {
+        match result {
+            Ok((value, wrote)) => {
+                let flush = wrote.then(|| self.commits.after_write());
+                Ok(Ok(Durable::new(value, flush)))
+            }
+            Err(TransactionError::Abort(Abort::Rejected(r))) => Ok(Err(r)),
+            Err(TransactionError::Abort(Abort::Failed(e))) => Err(e),
+            Err(TransactionError::Abort(Abort::Retry)) => Err(StoreError::Engine(
+                "transaction retry escaped its loop".into(),
+            )),
+            Err(TransactionError::Storage(e)) => {
+                self.commits.mark_failed();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The ids of `slug`'s keys, read outside any transaction.
+    pub(super) fn key_ids_of(&self, slug: &str) -> Result<Vec<[u8; 16]>, StoreError> {
+        self.keys_by_provider
+            .scan_prefix(provider_prefix(slug))
+            .keys()
+            .map(|k| Ok(key_id_from_index(&k?)))
+            .collect()
+    }
+
+    /// Atomic read-modify-write of one record of `tree`.
+    pub(super) fn update_in<T: Serialize + DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        id: Ulid,
+        change: &UpdateFn<T>,
+    ) -> Applied<T> {
+        let key = id.to_bytes();
+        let result = tree.transaction(|records| {
+            let Some(bytes) = records.get(key)? else {
+                return reject(Rejection::NotFound);
+            };
+            let current: T = decode(&key, &bytes).map_err(failed)?;
+            match change(&current) {
+                Err(r) => reject(r),
+                Ok(None) => Ok((current, false)),
+                Ok(Some(next)) => {
+                    records.insert(&key[..], encode(&next).map_err(failed)?)?;
+                    Ok((next, true))
+                }
+            }
+        });
+        self.settle(result)
+    }
+}

@@ -1,0 +1,155 @@
+//! Provider keys: the keys tree, the per-provider index and the per-provider counter, always
+//! changed together; and the master-key check value beside them.
+
+use sled::Transactional;
+use ulid::Ulid;
+
+use super::SledStore;
+use super::codec::{
+    count_of, decode, decode_entry, encode, get_in, key_id_from_index, key_index_entry, page_of,
+    provider_prefix,
+};
+use super::engine::{failed, reject};
+use crate::domain::{Precondition, ProviderKey};
+use crate::secrets::{CryptoError, Sealed};
+use crate::store::{KeyStore, Page, Rejection, SecretsStore, StoreError, UpdateFn, Write};
+
+const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
+
+impl KeyStore for SledStore {
+    fn create_key(&self, key: ProviderKey, needs_provider: bool) -> Write<ProviderKey> {
+        self.write(move |e| {
+            let id = key.id.to_bytes();
+            let value = encode(&key)?;
+            let slug = key.provider_id.as_str();
+            let trees = (&e.keys, &e.keys_by_provider, &e.key_counts, &e.index);
+            let result = trees.transaction(|(keys, keys_by_provider, key_counts, providers)| {
+                if needs_provider && providers.get(slug.as_bytes())?.is_none() {
+                    return reject(Rejection::UnknownProvider(slug.to_owned()));
+                }
+                let count = count_of(key_counts.get(slug.as_bytes())?);
+                keys.insert(&id[..], value.as_slice())?;
+                keys_by_provider.insert(key_index_entry(slug, &id), &[][..])?;
+                key_counts.insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
+                Ok(((), true))
+            });
+            Ok(e.settle(result)?.map(|w| w.map(|()| key)))
+        })
+    }
+
+    fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError> {
+        get_in(&self.engine()?.keys, id)
+    }
+
+    fn list_keys(
+        &self,
+        provider: Option<&str>,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ProviderKey>, StoreError> {
+        let e = self.engine()?;
+        match provider {
+            None => {
+                let entries = match before {
+                    Some(before) => e.keys.range(..before.to_bytes()),
+                    None => e.keys.iter(),
+                };
+                page_of(entries.rev(), limit, decode_entry)
+            }
+            Some(slug) => {
+                let start = provider_prefix(slug);
+                let end = match before {
+                    Some(before) => key_index_entry(slug, &before.to_bytes()),
+                    // Just past every `slug\0…` entry.
+                    None => [slug.as_bytes(), &[1]].concat(),
+                };
+                let ids = e.keys_by_provider.range(start..end).keys().rev();
+                page_of(ids, limit, |entry| {
+                    let id = key_id_from_index(&entry);
+                    e.keys.get(id)?.map(|bytes| decode(&id, &bytes)).transpose()
+                })
+            }
+        }
+    }
+
+    fn update_key(&self, id: Ulid, change: UpdateFn<ProviderKey>) -> Write<ProviderKey> {
+        self.write(move |e| e.update_in(&e.keys, id, &change))
+    }
+
+    fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()> {
+        self.write(move |e| {
+            let key = id.to_bytes();
+            let trees = (&e.keys, &e.keys_by_provider, &e.key_counts);
+            let result = trees.transaction(|(keys, keys_by_provider, key_counts)| {
+                let Some(bytes) = keys.get(key)? else {
+                    return reject(Rejection::NotFound);
+                };
+                let current: ProviderKey = decode(&key, &bytes).map_err(failed)?;
+                if precondition
+                    .as_ref()
+                    .is_some_and(|p| !p.allows(&current.etag()))
+                {
+                    return reject(Rejection::PreconditionFailed);
+                }
+                let slug = current.provider_id.as_str();
+                keys.remove(&key[..])?;
+                keys_by_provider.remove(key_index_entry(slug, &key))?;
+                match count_of(key_counts.get(slug.as_bytes())?) {
+                    0 | 1 => key_counts.remove(slug.as_bytes())?,
+                    n => key_counts.insert(slug.as_bytes(), &(n - 1).to_be_bytes()[..])?,
+                };
+                Ok(((), true))
+            });
+            e.settle(result)
+        })
+    }
+}
+
+impl SecretsStore for SledStore {
+    fn master_key_check(&self) -> Result<Option<Sealed>, StoreError> {
+        self.engine()?
+            .meta
+            .get(MASTER_KEY_CHECK)?
+            .map(|bytes| decode(MASTER_KEY_CHECK, &bytes))
+            .transpose()
+    }
+
+    fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError> {
+        let e = self.0.writer()?;
+        e.meta.insert(MASTER_KEY_CHECK, encode(check)?)?;
+        e.commits.sync()
+    }
+
+    fn rewrap_keys(
+        &self,
+        rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
+        check: &Sealed,
+    ) -> Result<usize, StoreError> {
+        // Re-wrapping runs with the data dir locked and no server: nothing writes meanwhile.
+        let e = self.0.writer()?;
+        let mut replaced = Vec::new();
+        for entry in e.keys.iter() {
+            let (id, bytes) = entry?;
+            let key: ProviderKey = decode(&id, &bytes)?;
+            if let Some(new) =
+                rewrap(&key).map_err(|source| StoreError::Rewrap { id: key.id, source })?
+            {
+                replaced.push((id, encode(&new)?));
+            }
+        }
+        let check = encode(check)?;
+        let result = (&e.keys, &e.meta).transaction(|(keys, meta)| {
+            for (id, value) in &replaced {
+                keys.insert(id, value.as_slice())?;
+            }
+            meta.insert(MASTER_KEY_CHECK, check.as_slice())?;
+            Ok((replaced.len(), true))
+        });
+        match e.settle(result)? {
+            Ok(durable) => durable.wait_blocking(),
+            Err(r) => Err(StoreError::Engine(format!(
+                "the re-wrap transaction was refused: {r:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Providers: the records tree and the `providerId` index, always changed together.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use ulid::Ulid;
+
+use super::SledStore;
+use super::codec::{count_of, decode, decode_entry, encode, get_in, key_index_entry, page_of};
+use super::engine::{Abort, failed, reject};
+use crate::domain::{Precondition, Provider};
+use crate::store::{Page, ProviderStore, Rejection, StoreError, UpdateFn, Write};
+
+impl ProviderStore for SledStore {
+    fn create(&self, provider: Provider) -> Write<Provider> {
+        self.write(move |e| {
+            let key = provider.id.to_bytes();
+            let value = encode(&provider)?;
+            let slug = provider.provider_id.as_str();
+            let result = (&e.records, &e.index).transaction(|(records, index)| {
+                if index.get(slug.as_bytes())?.is_some() {
+                    return reject(Rejection::ProviderIdTaken(slug.to_owned()));
+                }
+                index.insert(slug.as_bytes(), &key[..])?;
+                records.insert(&key[..], value.as_slice())?;
+                Ok(((), true))
+            });
+            Ok(e.settle(result)?.map(|w| w.map(|()| provider)))
+        })
+    }
+
+    fn get(&self, id: Ulid) -> Result<Option<Provider>, StoreError> {
+        get_in(&self.engine()?.records, id)
+    }
+
+    fn list(&self, before: Option<Ulid>, limit: usize) -> Result<Page<Provider>, StoreError> {
+        let e = self.engine()?;
+        let entries = match before {
+            Some(before) => e.records.range(..before.to_bytes()),
+            None => e.records.iter(),
+        };
+        page_of(entries.rev(), limit, decode_entry)
+    }
+
+    fn update(&self, id: Ulid, change: UpdateFn<Provider>) -> Write<Provider> {
+        self.write(move |e| e.update_in(&e.records, id, &change))
+    }
+
+    fn delete(&self, id: Ulid, precondition: Option<Precondition>, cascade: bool) -> Write<u64> {
+        self.write(move |e| {
+            let key = id.to_bytes();
+            loop {
+                let Some(found) = get_in::<Provider>(&e.records, id)? else {
+                    return Ok(Err(Rejection::NotFound));
+                };
+                let slug = found.provider_id.as_str();
+                let key_ids = if cascade {
+                    e.key_ids_of(slug)?
+                } else {
+                    Vec::new()
+                };
+                let trees = (
+                    &e.records,
+                    &e.index,
+                    &e.keys,
+                    &e.keys_by_provider,
+                    &e.key_counts,
+                );
+                let result =
+                    trees.transaction(|(records, index, keys, keys_by_provider, key_counts)| {
+                        let Some(bytes) = records.get(key)? else {
+                            return reject(Rejection::NotFound);
+                        };
+                        let current: Provider = decode(&key, &bytes).map_err(failed)?;
+                        if precondition
+                            .as_ref()
+                            .is_some_and(|p| !p.allows(&current.etag()))
+                        {
+                            return reject(Rejection::PreconditionFailed);
+                        }
+                        let count = count_of(key_counts.get(slug.as_bytes())?);
+                        if count > 0 && !cascade {
+                            return reject(Rejection::HasKeys(count));
+                        }
+                        if count != key_ids.len() as u64 {
+                            return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                        }
+                        for key_id in &key_ids {
+                            keys.remove(&key_id[..])?;
+                            keys_by_provider.remove(key_index_entry(slug, key_id))?;
+                        }
+                        key_counts.remove(slug.as_bytes())?;
+                        records.remove(&key[..])?;
+                        index.remove(slug.as_bytes())?;
+                        Ok((count, true))
+                    });
+                if matches!(result, Err(TransactionError::Abort(Abort::Retry))) {
+                    continue;
+                }
+                return e.settle(result);
+            }
+        })
+    }
+}

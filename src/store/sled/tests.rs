@@ -1,0 +1,144 @@
+use std::fs;
+
+use super::*;
+use crate::domain::{CreateProvider, NewProvider, Provider, now_ms};
+use crate::store::{ProviderStore, Rejection};
+
+#[path = "../../../tests/support/userns.rs"]
+mod userns;
+
+fn provider(slug: &str) -> Provider {
+    let new = NewProvider::parse(CreateProvider {
+        provider_id: Some(slug.into()),
+        name: Some("Local".into()),
+        base_url: Some("http://127.0.0.1:11434/v1".into()),
+        ..Default::default()
+    })
+    .expect("valid provider");
+    Provider::create(new, now_ms(), "admin")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// A live switch to read-only cannot be staged under a running store (the kernel refuses
+/// to remount with files open for writing), so the check is tried on its own, on a
+/// file system mounted read-only from the start. Mounts, like the fault tests.
+#[test]
+fn a_read_only_file_system_is_told_apart_from_a_full_one() {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    if !userns::runs_here(
+        module_path!(),
+        "a_read_only_file_system_is_told_apart_from_a_full_one",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (rw, ro) = (dir.path().join("rw"), dir.path().join("ro"));
+    for (path, flags) in [(&rw, MsFlags::empty()), (&ro, MsFlags::MS_RDONLY)] {
+        fs::create_dir(path).unwrap();
+        mount(Some("tmpfs"), path, Some("tmpfs"), flags, Some("size=4m"))
+            .expect("mounting a tmpfs (as root, or in the user namespace userns::runs_here made)");
+    }
+    let outcome = (writable_space(&rw), writable_space(&ro));
+    for path in [&rw, &ro] {
+        umount2(path, MntFlags::MNT_DETACH).unwrap();
+    }
+    let free = outcome.0.unwrap();
+    assert!((3 << 20..=4 << 20).contains(&free), "{free}");
+    assert!(matches!(outcome.1, Err(StoreError::ReadOnly)));
+}
+
+#[test]
+fn a_second_store_on_the_same_dir_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let second = SledStore::open(dir.path(), 1 << 20);
+    assert!(matches!(second, Err(OpenError::Locked { .. })));
+}
+
+#[test]
+fn a_store_of_another_format_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path(), 1 << 20).unwrap());
+    fs::write(dir.path().join(FORMAT_FILE), "99\n").unwrap();
+    let err = SledStore::open(dir.path(), 1 << 20).err().unwrap();
+    assert!(err.to_string().contains("format 99"), "{err}");
+}
+
+#[test]
+fn engine_errors_become_the_stores_own_and_io_stays_io() {
+    let io = StoreError::from(sled::Error::Io(io::Error::other("disk")));
+    assert!(
+        matches!(io, StoreError::Io(ref m) if m.contains("disk")),
+        "{io:?}"
+    );
+    let other = StoreError::from(sled::Error::Unsupported("x".into()));
+    assert!(matches!(other, StoreError::Engine(_)), "{other:?}");
+}
+
+#[test]
+fn concurrent_writers_all_return_and_all_their_writes_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for j in 0..10 {
+                        let p = provider(&format!("p-{i}-{j}"));
+                        store
+                            .create(p)
+                            .await
+                            .unwrap()
+                            .unwrap()
+                            .wait()
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(store.list(None, 1000).unwrap().items.len(), 320);
+    assert_eq!(store.engine().unwrap().index.len(), 320);
+}
+
+#[test]
+fn delete_removes_the_record_and_its_index_entry_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let p = provider("gone");
+    runtime().block_on(async {
+        store
+            .create(p.clone())
+            .await
+            .unwrap()
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        store
+            .delete(p.id, None, false)
+            .await
+            .unwrap()
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert!(store.get(p.id).unwrap().is_none());
+        assert!(store.engine().unwrap().index.is_empty());
+        assert!(matches!(
+            store.delete(p.id, None, false).await.unwrap(),
+            Err(Rejection::NotFound)
+        ));
+    });
+}
