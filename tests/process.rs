@@ -1,7 +1,7 @@
 //! The real binary as a user runs it: start-up, configuration errors, the generated admin
 //! token, logs, graceful shutdown, and `kill -9` right after acknowledged writes.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/userns.rs"]
 mod userns;
 
@@ -52,29 +54,12 @@ impl Server {
         cmd.args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("(port ").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = port_tx.send(port);
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("server did not start: {:?}", log.lock().unwrap()));
+            .stdout(Stdio::null());
+        let started = server::spawn(&mut cmd);
         Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
+            child: started.child,
+            base: format!("http://127.0.0.1:{}", started.port),
+            log: started.log,
         }
     }
 

@@ -2,11 +2,12 @@
 //! "Walk-through" section, in order, in one bash against a freshly started server whose data
 //! dir is `./data` (as `cargo run --release` makes it), so the walk-through cannot rot.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
+
+#[path = "support/server.rs"]
+mod server;
 
 const README: &str = include_str!("../README.md");
 const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
@@ -41,30 +42,17 @@ fn the_walk_through_runs_as_written_against_a_fresh_server() {
     let blocks = walk_through_blocks();
     assert!(blocks.len() >= 2, "found {} sh blocks", blocks.len());
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["--bind", "127.0.0.1:0"])
-        .env_remove("MODELGATE_ADMIN_TOKEN")
-        .env_remove("MODELGATE_DATA_DIR")
-        .env_remove("MODELGATE_BIND")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = server.stderr.take().unwrap();
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("(port ").nth(1) {
-                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                let _ = port_tx.send(port);
-            }
-        }
-    });
-    let port = port_rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server starts");
+    let started = server::spawn(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--bind", "127.0.0.1:0"])
+            .env_remove("MODELGATE_ADMIN_TOKEN")
+            .env_remove("MODELGATE_DATA_DIR")
+            .env_remove("MODELGATE_BIND")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null()),
+    );
+    let (mut server, port, server_log) = (started.child, started.port, started.log);
     let base = format!("http://127.0.0.1:{port}");
 
     // Any answer of 400 or more stops the walk-through: the reader would have seen an error.
@@ -89,7 +77,8 @@ fn the_walk_through_runs_as_written_against_a_fresh_server() {
     let _ = server.wait();
     assert!(
         out.status.success(),
-        "the walk-through failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- script\n{script}"
+        "the walk-through failed:\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- script\n{script}\n--- server\n{}",
+        server_log.lock().unwrap().join("\n")
     );
 
     // What each step printed: the id and ETag it captured, and the statuses it showed.

@@ -17,6 +17,9 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+#[path = "../../tests/support/server.rs"]
+mod server;
+
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const SERVER_CORE: &str = "0";
 const LOAD_CORE: &str = "1";
@@ -115,7 +118,9 @@ async fn run(opts: Opts) {
     report.sled = sled_baselines(tmp.path());
 
     eprintln!("== hello-world ceiling");
-    let hello = spawn_pinned(Command::new(bin("bench-hello")).args(["127.0.0.1:18090", "2"]));
+    let hello = pinned(Command::new(bin("bench-hello")).args(["127.0.0.1:18090", "2"]))
+        .spawn()
+        .expect("taskset and the binary exist");
     wait_ready("http://127.0.0.1:18090/hello/x", None).await;
     let mut ceiling = std::collections::HashMap::new();
     for c in [32, 64] {
@@ -333,6 +338,7 @@ async fn run(opts: Opts) {
 struct Server {
     child: Child,
     base: String,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -343,32 +349,41 @@ impl Server {
     /// Starts the release binary pinned to the server core; answers with the time from spawn
     /// to the first `/healthz` 200.
     async fn start_timed(dir: &Path, log: &str) -> (Server, Duration) {
-        static PORT: AtomicU64 = AtomicU64::new(18100);
-        let port = PORT.fetch_add(1, Ordering::SeqCst);
-        let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let child = spawn_pinned(
+        // The start-up line (modelgate's own `info`) names the port; the access log stays at
+        // `log`.
+        let spawned = server::spawn(&mut pinned(
             Command::new(bin("modelgate"))
-                .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+                .args(["--bind", "127.0.0.1:0", "--data-dir"])
                 .arg(dir)
                 .env("MODELGATE_ADMIN_TOKEN", TOKEN)
-                .env("RUST_LOG", log),
-        );
+                .env("RUST_LOG", format!("{log},modelgate=info")),
+        ));
+        let base = format!("http://127.0.0.1:{}", spawned.port);
         wait_ready(&format!("{base}/healthz"), Some(started)).await;
         let elapsed = started.elapsed();
-        (Server { child, base }, elapsed)
+        let (child, log) = (spawned.child, spawned.log);
+        (Server { child, base, log }, elapsed)
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Stops the server, and repeats what it logged at `ERROR`, if anything: a figure taken
+    /// while the server was failing is not a figure.
     fn stop(self) {
         stop(self.child);
+        for line in self.log.lock().unwrap().iter() {
+            if line.contains(" ERROR ") || line.contains("panicked") {
+                eprintln!("   server: {line}");
+            }
+        }
     }
 }
 
-fn spawn_pinned(cmd: &mut Command) -> Child {
+/// `cmd` run on the server core.
+fn pinned(cmd: &mut Command) -> Command {
     let program = cmd.get_program().to_owned();
     let mut pinned = Command::new("taskset");
     pinned
@@ -378,7 +393,7 @@ fn spawn_pinned(cmd: &mut Command) -> Child {
         .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    pinned.spawn().expect("taskset and the binary exist")
+    pinned
 }
 
 fn stop(mut child: Child) {
