@@ -1,9 +1,10 @@
-//! Field rules shared by every resource.
+//! Field rules shared by every resource, as validator custom rules with the API's own words.
 
 use serde::{Deserialize, Deserializer};
+use validator::ValidationError;
 
-use super::Violations;
-use super::rules::{MAX_METADATA_CHARS, MAX_TEXT_CHARS};
+use super::rules::{MAX_METADATA_CHARS, MAX_TEXT_CHARS, is_invisible};
+use super::validation::rule;
 
 /// For PATCH bodies: the outer `Option` says whether the field was sent, the inner one whether
 /// it was `null`. Use with `#[serde(default, deserialize_with = "sent")]`.
@@ -13,13 +14,6 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
-}
-
-pub fn required<T>(v: &mut Violations, path: &str, value: Option<T>) -> Option<T> {
-    if value.is_none() {
-        v.add(path, "is required");
-    }
-    value
 }
 
 /// Lengths count Unicode scalar values, as JSON Schema's `maxLength` does.
@@ -35,42 +29,52 @@ pub fn check_length(s: &str, min: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A display name: 1-255 characters, not only whitespace.
-pub fn parse_name(s: String) -> Result<String, String> {
-    check_length(&s, 1, MAX_TEXT_CHARS)?;
-    if s.trim().is_empty() {
+fn check_no_control(s: &str) -> Result<(), String> {
+    match s.chars().any(char::is_control) {
+        true => Err("must not contain control characters (such as ESC or a line break)".into()),
+        false => Ok(()),
+    }
+}
+
+/// A display name: 1-255 characters, no control character, and not blank: at least one
+/// character that shows (white space and invisible characters such as U+200B do not).
+pub fn check_name(s: &str) -> Result<(), String> {
+    check_length(s, 1, MAX_TEXT_CHARS)?;
+    check_no_control(s)?;
+    if s.chars().all(is_invisible) {
         return Err("must not be blank".into());
     }
-    Ok(s)
+    Ok(())
 }
 
-pub fn parse_metadata(s: String) -> Result<String, String> {
-    check_length(&s, 0, MAX_METADATA_CHARS)?;
-    Ok(s)
+pub fn name(s: &str) -> Result<(), ValidationError> {
+    rule("name", check_name(s))
 }
 
-/// A PATCH of a required text field: it may change, never be cleared.
-pub fn patch_required(
-    v: &mut Violations,
-    path: &str,
-    sent: Option<Option<String>>,
-    parse: impl FnOnce(String) -> Result<String, String>,
-) -> Option<String> {
-    match sent? {
-        None => {
-            v.add(path, "cannot be cleared");
-            None
-        }
-        Some(s) => v.check(path, parse(s)),
-    }
+/// One line of free text: at most 255 characters, no control character.
+pub fn description(s: &str) -> Result<(), ValidationError> {
+    rule(
+        "description",
+        check_length(s, 0, MAX_TEXT_CHARS).and_then(|()| check_no_control(s)),
+    )
 }
 
-/// A PATCH of an optional text field: `Some(None)` clears it.
-pub fn patch_optional(
-    v: &mut Violations,
-    path: &str,
-    sent: Option<Option<String>>,
-    parse: impl FnOnce(String) -> Result<String, String>,
-) -> Option<Option<String>> {
-    sent.map(|value| value.and_then(|s| v.check(path, parse(s))))
+/// Free-form text for the operator: anything up to 4096 characters but NUL.
+pub fn metadata(s: &str) -> Result<(), ValidationError> {
+    rule(
+        "metadata",
+        check_length(s, 0, MAX_METADATA_CHARS).and_then(|()| match s.contains('\0') {
+            true => Err("must not contain NUL characters".into()),
+            false => Ok(()),
+        }),
+    )
+}
+
+/// PATCH fields a resource cannot do without: those of `fields` sent as `null`, as violations.
+pub fn cleared(fields: &[(&str, bool)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter(|(_, cleared)| *cleared)
+        .map(|(field, _)| ((*field).to_owned(), "cannot be cleared".to_owned()))
+        .collect()
 }

@@ -9,6 +9,7 @@ mod provider_input;
 mod provider_key;
 pub mod rules;
 pub mod schema;
+mod validation;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,11 @@ pub use provider_key::{
 pub struct Violations {
     by_path: BTreeMap<String, String>,
     unreported: usize,
+    /// Paths whose value could not be read at all (a wrong type, a repeated key): the rules of
+    /// what is at or below them are not reported on top, as the client must fix that first.
+    settled: Vec<String>,
+    /// How many of the violations are fields the resource does not know.
+    unknown_fields: usize,
 }
 
 /// How many field paths one error response lists.
@@ -41,6 +47,32 @@ impl Violations {
     pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let message = message.into();
+        if self.settled.iter().any(|s| covers(s, &path)) {
+            return;
+        }
+        self.record(path, message);
+    }
+
+    /// A value that cannot be read as what its field takes: reported, and nothing more is
+    /// reported at or below its path.
+    pub fn add_unreadable(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        self.record(path.clone(), message.into());
+        self.settled.push(path);
+    }
+
+    /// A field the resource does not know.
+    pub fn add_unknown(&mut self, path: impl Into<String>) {
+        self.unknown_fields += 1;
+        self.add_unreadable(path, "unknown field");
+    }
+
+    /// Whether every violation is an unknown field (the API answers those with their own code).
+    pub fn only_unknown_fields(&self) -> bool {
+        self.unknown_fields > 0 && self.unknown_fields == self.count()
+    }
+
+    fn record(&mut self, path: String, message: String) {
         if let Some(m) = self.by_path.get_mut(&path) {
             m.push_str("; ");
             m.push_str(&message);
@@ -60,8 +92,18 @@ impl Violations {
         self.by_path.is_empty()
     }
 
-    pub fn into_map(self) -> BTreeMap<String, String> {
-        let mut map = self.by_path;
+    /// How many field paths break a rule, listed or not.
+    pub fn count(&self) -> usize {
+        self.by_path.len() + self.unreported
+    }
+
+    /// How many are listed by [`Violations::to_map`] (the rest are counted under `…`).
+    pub fn listed(&self) -> usize {
+        self.by_path.len()
+    }
+
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let mut map = self.by_path.clone();
         if self.unreported > 0 {
             map.insert(
                 "…".to_owned(),
@@ -70,6 +112,31 @@ impl Violations {
         }
         map
     }
+}
+
+/// A request body read into its type, with what the reading found wrong (values of the wrong
+/// type, unknown or repeated fields): reported together with the type's own rule violations.
+pub struct Input<T> {
+    pub value: T,
+    pub violations: Violations,
+}
+
+impl<T> From<T> for Input<T> {
+    fn from(value: T) -> Input<T> {
+        Input {
+            value,
+            violations: Violations::default(),
+        }
+    }
+}
+
+/// Whether a violation at `path` is about the value at `settled` or something inside it.
+fn covers(settled: &str, path: &str) -> bool {
+    settled.is_empty()
+        || path == settled
+        || path
+            .strip_prefix(settled)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// The entity tag of a record's version: `"<id>-<version>"`.
@@ -82,6 +149,19 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An id in its one accepted spelling: upper-case Crockford base 32 that fits 128 bits
+/// ([`rules::ULID_PATTERN`]). The ulid crate alone also takes lower case and silently drops
+/// the bits of a first character above `7`, which would give one record many names.
+pub fn parse_id(s: &str) -> Option<ulid::Ulid> {
+    let bytes = s.as_bytes();
+    let canonical = bytes.len() == 26
+        && bytes[0] <= b'7'
+        && bytes
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'H' | b'J' | b'K' | b'M' | b'N' | b'P'..=b'T' | b'V'..=b'Z'));
+    canonical.then(|| ulid::Ulid::from_string(s).ok()).flatten()
 }
 
 /// A new ULID, strictly increasing within this process so that "newest first" paging follows

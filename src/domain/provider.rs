@@ -51,6 +51,11 @@ impl Provider {
 #[serde(transparent)]
 pub struct ProviderSlug(String);
 
+/// The `providerId` rule as a validator rule (whether it is reserved is a separate error).
+pub fn valid_provider_id(s: &str) -> Result<(), validator::ValidationError> {
+    super::validation::rule("provider_id", ProviderSlug::parse_shape(s).map(drop))
+}
+
 impl ProviderSlug {
     /// Checks length and character set only; whether the id is reserved is a separate error.
     pub fn parse_shape(s: &str) -> Result<ProviderSlug, String> {

@@ -6,20 +6,24 @@ use serde::Deserialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
+use validator::{Validate, ValidationError};
+
 use super::catalog;
-use super::fields::{parse_metadata, parse_name, patch_optional, patch_required, required, sent};
-use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug};
+use super::fields::{self, cleared, sent};
+use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, valid_provider_id};
 use super::provider_fields::{
-    ModelInput, SurfaceInput, parse_base_url, parse_models, parse_surfaces,
+    ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
 };
+use super::validation::{at_paths, collect};
 use super::wire::Object;
 use super::{Violations, next_id, schema};
 
 // Required fields are `Option` so that every missing one is reported together with every
 // other violation.
 /// The body of `POST /providers`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase")]
+#[validate(schema(function = "create_lists", skip_on_field_errors = false))]
 #[schema(example = json!({
     "providerId": "local-vllm",
     "name": "vLLM on the GPU box",
@@ -31,23 +35,43 @@ use super::{Violations, next_id, schema};
 }))]
 pub struct CreateProvider {
     #[schema(required = true, schema_with = schema::provider_id)]
+    #[validate(
+        required(message = "is required"),
+        custom(function = "valid_provider_id")
+    )]
     pub provider_id: Option<String>,
     #[schema(required = true, schema_with = schema::name)]
+    #[validate(required(message = "is required"), custom(function = "fields::name"))]
     pub name: Option<String>,
     #[schema(required = true, schema_with = schema::base_url)]
+    #[validate(required(message = "is required"), custom(function = "valid_base_url"))]
     pub base_url: Option<String>,
     #[schema(schema_with = schema::metadata)]
+    #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<String>,
     #[schema(schema_with = schema::surfaces)]
+    #[validate(nested)]
     pub supported_api_surfaces: Option<Vec<Object<SurfaceInput>>>,
     #[schema(schema_with = schema::models)]
+    #[validate(nested)]
     pub models: Option<Vec<Object<ModelInput>>>,
+}
+
+fn create_lists(input: &CreateProvider) -> Result<(), ValidationError> {
+    at_paths(
+        "lists",
+        list_rules(
+            input.supported_api_surfaces.as_deref(),
+            input.models.as_deref(),
+        ),
+    )
 }
 
 // The outer `Option` says whether the field was sent, the inner one whether it was `null`.
 /// The body of `PATCH /providers/{id}`: fields left out keep their value.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase")]
+#[validate(schema(function = "keeps_required_fields", skip_on_field_errors = false))]
 #[schema(example = json!({"name": "vLLM (new GPU)", "metadata": null,
                           "models": [{"modelId": "Qwen/Qwen2.5-7B-Instruct"}]}))]
 pub struct UpdateProvider {
@@ -57,19 +81,40 @@ pub struct UpdateProvider {
     pub provider_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::name)]
+    #[validate(custom(function = "fields::name"))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::base_url)]
+    #[validate(custom(function = "valid_base_url"))]
     pub base_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::metadata)]
+    #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::surfaces)]
+    #[validate(nested)]
     pub supported_api_surfaces: Option<Option<Vec<Object<SurfaceInput>>>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::models)]
+    #[validate(nested)]
     pub models: Option<Option<Vec<Object<ModelInput>>>>,
+}
+
+/// `name` and `baseUrl` may change, never be cleared; the lists' rules as on create.
+fn keeps_required_fields(input: &UpdateProvider) -> Result<(), ValidationError> {
+    let mut found = cleared(&[
+        ("name", matches!(input.name, Some(None))),
+        ("baseUrl", matches!(input.base_url, Some(None))),
+    ]);
+    found.extend(list_rules(
+        input
+            .supported_api_surfaces
+            .as_ref()
+            .and_then(|s| s.as_deref()),
+        input.models.as_ref().and_then(|m| m.as_deref()),
+    ));
+    at_paths("patch", found)
 }
 
 /// A create request that obeys every rule.
@@ -85,21 +130,24 @@ pub struct NewProvider {
 
 impl NewProvider {
     pub fn parse(input: CreateProvider) -> Result<NewProvider, InputError> {
-        let mut v = Violations::default();
-        let provider_id = required(&mut v, "providerId", input.provider_id)
-            .and_then(|s| v.check("providerId", ProviderSlug::parse_shape(&s)));
-        let name =
-            required(&mut v, "name", input.name).and_then(|s| v.check("name", parse_name(s)));
-        let base_url = required(&mut v, "baseUrl", input.base_url)
-            .and_then(|s| v.check("baseUrl", parse_base_url(s)));
-        let metadata = input
-            .metadata
-            .and_then(|m| v.check("metadata", parse_metadata(m)));
-        let surfaces = parse_surfaces(&mut v, input.supported_api_surfaces.unwrap_or_default());
-        let model_ids = parse_models(&mut v, input.models.unwrap_or_default());
+        NewProvider::parse_after(input, Violations::default())
+    }
 
+    /// Parses `input`, reporting its violations together with `earlier` ones (those the body
+    /// reader found: wrong types, unknown or repeated fields).
+    pub fn parse_after(
+        input: CreateProvider,
+        earlier: Violations,
+    ) -> Result<NewProvider, InputError> {
+        let mut v = earlier;
+        if let Err(errors) = input.validate() {
+            collect(&errors, "", &mut v);
+        }
+        let provider_id = input
+            .provider_id
+            .and_then(|s| ProviderSlug::parse_shape(&s).ok());
         let (Some(provider_id), Some(name), Some(base_url), true) =
-            (provider_id, name, base_url, v.is_empty())
+            (provider_id, input.name, input.base_url, v.is_empty())
         else {
             return Err(InputError::Invalid(v));
         };
@@ -112,9 +160,9 @@ impl NewProvider {
             provider_id,
             name,
             base_url,
-            metadata,
-            surfaces,
-            model_ids,
+            metadata: input.metadata,
+            surfaces: surfaces(input.supported_api_surfaces.unwrap_or_default()),
+            model_ids: model_ids(input.models.unwrap_or_default()),
         })
     }
 }
@@ -131,28 +179,32 @@ pub struct ProviderChanges {
 
 impl ProviderChanges {
     pub fn parse(input: UpdateProvider) -> Result<ProviderChanges, InputError> {
+        ProviderChanges::parse_after(input, Violations::default())
+    }
+
+    /// Like [`NewProvider::parse_after`], for a PATCH body.
+    pub fn parse_after(
+        input: UpdateProvider,
+        earlier: Violations,
+    ) -> Result<ProviderChanges, InputError> {
         if input.provider_id.is_some() {
             return Err(InputError::ProviderIdImmutable);
         }
-        let mut v = Violations::default();
-        let name = patch_required(&mut v, "name", input.name, parse_name);
-        let base_url = patch_required(&mut v, "baseUrl", input.base_url, parse_base_url);
-        let metadata = patch_optional(&mut v, "metadata", input.metadata, parse_metadata);
-        let surfaces = input
-            .supported_api_surfaces
-            .map(|s| parse_surfaces(&mut v, s.unwrap_or_default()));
-        let model_ids = input
-            .models
-            .map(|m| parse_models(&mut v, m.unwrap_or_default()));
+        let mut v = earlier;
+        if let Err(errors) = input.validate() {
+            collect(&errors, "", &mut v);
+        }
         if !v.is_empty() {
             return Err(InputError::Invalid(v));
         }
         Ok(ProviderChanges {
-            name,
-            base_url,
-            metadata,
-            surfaces,
-            model_ids,
+            name: input.name.flatten(),
+            base_url: input.base_url.flatten(),
+            metadata: input.metadata,
+            surfaces: input
+                .supported_api_surfaces
+                .map(|s| surfaces(s.unwrap_or_default())),
+            model_ids: input.models.map(|m| model_ids(m.unwrap_or_default())),
         })
     }
 

@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
 use zeroize::Zeroizing;
 
-use super::fields::{
-    check_length, parse_metadata, parse_name, patch_optional, patch_required, required, sent,
-};
+use super::fields::{self, check_length, cleared, sent};
+use super::provider::valid_provider_id;
 use super::rules::{MAX_KEY_VALUE_CHARS, MAX_TEXT_CHARS};
+use super::validation::{at_paths, collect};
 use super::{ProviderSlug, Violations, catalog, next_id, schema, version_tag};
 use crate::secrets::{CryptoError, Envelope, MasterKey};
 
@@ -76,21 +77,30 @@ pub enum SecretInput {
 }
 
 impl SecretInput {
-    /// `env.NAME` references are shown as written; secrets as their first and last four
-    /// characters, or all stars when they are too short to show any.
+    /// `env.NAME` references are shown as written. Of a secret at most a third shows — as
+    /// many characters at each end, four at the most — and nothing of one shorter than 12
+    /// characters, which shows as eight stars whatever its length.
     pub fn redacted(&self) -> String {
         match self {
             SecretInput::Env(var) => format!("{ENV_PREFIX}{var}"),
             SecretInput::Plain(secret) => {
                 let chars: Vec<char> = secret.chars().collect();
-                if chars.len() <= 8 {
-                    "*".repeat(chars.len())
-                } else {
-                    let head: String = chars[..4].iter().collect();
-                    let tail: String = chars[chars.len() - 4..].iter().collect();
-                    format!("{head}…{tail}")
+                if chars.len() < MIN_CHARS_TO_SHOW_ANY {
+                    return "*".repeat(8);
                 }
+                let each_end = (chars.len() / 6).min(4);
+                let head: String = chars[..each_end].iter().collect();
+                let tail: String = chars[chars.len() - each_end..].iter().collect();
+                format!("{head}…{tail}")
             }
+        }
+    }
+
+    /// The variable an `env.NAME` reference names, when it is not set in this process now.
+    pub fn unset_variable(&self) -> Option<&str> {
+        match self {
+            SecretInput::Env(var) if std::env::var_os(var).is_none() => Some(var),
+            _ => None,
         }
     }
 
@@ -105,6 +115,9 @@ impl SecretInput {
     }
 }
 
+/// Secrets shorter than this show nothing of themselves in `keyRedacted`.
+const MIN_CHARS_TO_SHOW_ANY: usize = 12;
+
 fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
     if value.is_empty() {
         return Err("must not be empty".into());
@@ -113,6 +126,17 @@ fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
     check_length(&value, 1, MAX_KEY_VALUE_CHARS)?;
     if value.chars().any(char::is_control) || value.trim() != value.as_str() {
         return Err("must not contain control characters or surrounding whitespace".into());
+    }
+    if value.len() >= ENV_PREFIX.len()
+        && value.is_char_boundary(ENV_PREFIX.len())
+        && value[..ENV_PREFIX.len()].eq_ignore_ascii_case(ENV_PREFIX)
+        && !value.starts_with(ENV_PREFIX)
+    {
+        return Err(
+            "looks like an environment reference with the wrong case: write it as env.NAME \
+             (lower-case `env.`); a secret that really starts this way cannot be stored"
+                .into(),
+        );
     }
     if let Some(var) = value.strip_prefix(ENV_PREFIX) {
         let mut bytes = var.bytes();
@@ -132,52 +156,80 @@ fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
     Ok(SecretInput::Plain(value))
 }
 
-fn parse_description(s: String) -> Result<String, String> {
-    check_length(&s, 0, MAX_TEXT_CHARS)?;
-    Ok(s)
-}
-
 /// The body of `POST /provider-keys`.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"providerId": "openai", "name": "team key",
                           "value": "env.OPENAI_API_KEY", "description": "from the vault"}))]
 pub struct CreateProviderKey {
     #[schema(required = true, schema_with = schema::key_provider_id)]
+    #[validate(
+        required(message = "is required"),
+        custom(function = "valid_provider_id")
+    )]
     pub provider_id: Option<String>,
     #[schema(required = true, schema_with = schema::name)]
+    #[validate(required(message = "is required"), custom(function = "fields::name"))]
     pub name: Option<String>,
+    /// Checked by [`parse_secret`], not by a validator rule: validator copies a failing
+    /// field's value into its error, and this one is a secret.
     #[schema(required = true, schema_with = schema::key_value)]
     pub value: Option<Zeroizing<String>>,
     #[schema(schema_with = schema::description)]
+    #[validate(custom(function = "fields::description"))]
     pub description: Option<String>,
     #[schema(schema_with = schema::metadata)]
+    #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<String>,
 }
 
 /// The body of `PATCH /provider-keys/{id}`.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase")]
+#[validate(schema(function = "keeps_name", skip_on_field_errors = false))]
 pub struct UpdateProviderKey {
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::name)]
+    #[validate(custom(function = "fields::name"))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::description)]
+    #[validate(custom(function = "fields::description"))]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::metadata)]
+    #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<Option<String>>,
 }
 
+fn keeps_name(input: &UpdateProviderKey) -> Result<(), ValidationError> {
+    at_paths(
+        "patch",
+        cleared(&[("name", matches!(input.name, Some(None)))]),
+    )
+}
+
 /// The body of `POST /provider-keys/{id}/rotate`.
-#[derive(Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema, Validate)]
 #[schema(example = json!({"name": "team key (rotated)", "value": "env.OPENAI_API_KEY_2"}))]
 pub struct RotateProviderKey {
+    /// Checked by [`parse_secret`] (see [`CreateProviderKey::value`]).
     #[schema(required = true, schema_with = schema::key_value)]
     pub value: Option<Zeroizing<String>>,
     #[schema(required = true, schema_with = schema::name)]
+    #[validate(required(message = "is required"), custom(function = "fields::name"))]
     pub name: Option<String>,
+}
+
+/// The key value's rule, reported beside the validator rules of the same body.
+fn secret(v: &mut Violations, value: Option<Zeroizing<String>>) -> Option<SecretInput> {
+    match value {
+        None => {
+            v.add("value", "is required");
+            None
+        }
+        Some(value) => v.check("value", parse_secret(value)),
+    }
 }
 
 pub struct NewProviderKey {
@@ -190,26 +242,29 @@ pub struct NewProviderKey {
 
 impl NewProviderKey {
     pub fn parse(input: CreateProviderKey) -> Result<NewProviderKey, Violations> {
-        let mut v = Violations::default();
-        let provider_id = required(&mut v, "providerId", input.provider_id)
-            .and_then(|s| v.check("providerId", ProviderSlug::parse_shape(&s)));
-        let name =
-            required(&mut v, "name", input.name).and_then(|s| v.check("name", parse_name(s)));
-        let secret =
-            required(&mut v, "value", input.value).and_then(|s| v.check("value", parse_secret(s)));
-        let description = input
-            .description
-            .and_then(|s| v.check("description", parse_description(s)));
-        let metadata = input
-            .metadata
-            .and_then(|s| v.check("metadata", parse_metadata(s)));
-        match (provider_id, name, secret) {
+        NewProviderKey::parse_after(input, Violations::default())
+    }
+
+    /// Parses `input`, reporting its violations together with `earlier` ones.
+    pub fn parse_after(
+        mut input: CreateProviderKey,
+        earlier: Violations,
+    ) -> Result<NewProviderKey, Violations> {
+        let mut v = earlier;
+        if let Err(errors) = input.validate() {
+            collect(&errors, "", &mut v);
+        }
+        let secret = secret(&mut v, input.value.take());
+        let provider_id = input
+            .provider_id
+            .and_then(|s| ProviderSlug::parse_shape(&s).ok());
+        match (provider_id, input.name, secret) {
             (Some(provider_id), Some(name), Some(secret)) if v.is_empty() => Ok(NewProviderKey {
                 provider_id,
                 name,
                 secret,
-                description,
-                metadata,
+                description: input.description,
+                metadata: input.metadata,
             }),
             _ => Err(v),
         }
@@ -255,18 +310,24 @@ pub struct ProviderKeyChanges {
 
 impl ProviderKeyChanges {
     pub fn parse(input: UpdateProviderKey) -> Result<ProviderKeyChanges, Violations> {
-        let mut v = Violations::default();
-        let name = patch_required(&mut v, "name", input.name, parse_name);
-        let description =
-            patch_optional(&mut v, "description", input.description, parse_description);
-        let metadata = patch_optional(&mut v, "metadata", input.metadata, parse_metadata);
+        ProviderKeyChanges::parse_after(input, Violations::default())
+    }
+
+    pub fn parse_after(
+        input: UpdateProviderKey,
+        earlier: Violations,
+    ) -> Result<ProviderKeyChanges, Violations> {
+        let mut v = earlier;
+        if let Err(errors) = input.validate() {
+            collect(&errors, "", &mut v);
+        }
         if !v.is_empty() {
             return Err(v);
         }
         Ok(ProviderKeyChanges {
-            name,
-            description,
-            metadata,
+            name: input.name.flatten(),
+            description: input.description,
+            metadata: input.metadata,
         })
     }
 
@@ -293,13 +354,20 @@ pub struct Rotation {
 
 impl Rotation {
     pub fn parse(input: RotateProviderKey) -> Result<Rotation, Violations> {
-        let mut v = Violations::default();
-        let name =
-            required(&mut v, "name", input.name).and_then(|s| v.check("name", parse_name(s)));
-        let secret =
-            required(&mut v, "value", input.value).and_then(|s| v.check("value", parse_secret(s)));
-        match (name, secret) {
-            (Some(name), Some(secret)) => Ok(Rotation { name, secret }),
+        Rotation::parse_after(input, Violations::default())
+    }
+
+    pub fn parse_after(
+        mut input: RotateProviderKey,
+        earlier: Violations,
+    ) -> Result<Rotation, Violations> {
+        let mut v = earlier;
+        if let Err(errors) = input.validate() {
+            collect(&errors, "", &mut v);
+        }
+        let secret = secret(&mut v, input.value.take());
+        match (input.name, secret) {
+            (Some(name), Some(secret)) if v.is_empty() => Ok(Rotation { name, secret }),
             _ => Err(v),
         }
     }
@@ -342,11 +410,23 @@ mod tests {
     }
 
     #[test]
-    fn short_values_are_all_stars_and_long_ones_show_four_and_four() {
-        assert_eq!(secret("abc").redacted(), "***");
-        assert_eq!(secret("12345678").redacted(), "********");
-        assert_eq!(secret("123456789").redacted(), "1234…6789");
+    fn at_most_a_third_of_a_secret_shows_and_nothing_of_a_short_one() {
+        for short in ["abc", "12345678", "123456789", "12345678901"] {
+            assert_eq!(secret(short).redacted(), "********", "{short}");
+        }
+        assert_eq!(secret("123456789012").redacted(), "12…12");
+        assert_eq!(secret("12345678901234567").redacted(), "12…67");
+        assert_eq!(secret("123456789012345678").redacted(), "123…678");
         assert_eq!(secret("sk-proj-abcdefghijklmnop").redacted(), "sk-p…mnop");
+        for len in 12..80 {
+            let value: String = ('a'..='z').cycle().take(len).collect();
+            let shown = secret(&value)
+                .redacted()
+                .chars()
+                .filter(|c| *c != '…')
+                .count();
+            assert!(shown * 3 <= len, "{len}: {shown} shown");
+        }
         assert_eq!(
             secret("env.OPENAI_API_KEY").redacted(),
             "env.OPENAI_API_KEY"
@@ -354,10 +434,14 @@ mod tests {
     }
 
     #[test]
-    fn env_references_must_name_a_variable() {
+    fn env_references_must_name_a_variable_in_the_one_spelling() {
         assert!(matches!(secret("env._X1"), SecretInput::Env(v) if v == "_X1"));
         for bad in ["env.", "env.1X", "env.A-B", "env.A B"] {
             assert!(parse_secret(Zeroizing::new(bad.into())).is_err(), "{bad}");
+        }
+        for miscased in ["ENV.FOO", "Env.FOO", "eNv.X"] {
+            let err = parse_secret(Zeroizing::new(miscased.into())).err().unwrap();
+            assert!(err.contains("env.NAME"), "{err}");
         }
     }
 

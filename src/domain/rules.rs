@@ -14,44 +14,82 @@ pub const MAX_KEY_VALUE_CHARS: usize = 8192;
 /// Unicode `White_Space` (what `char::is_whitespace` and `str::trim` use) minus the characters
 /// that are also controls (`\t`-`\r`, U+0085), which [`CONTROL`] holds.
 const SPACE_NOT_CONTROL: &str = r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
-/// Unicode general category Cc (what `char::is_control` uses).
+/// Unicode general category Cc (what `char::is_control` uses): C0, DEL and C1, ESC included.
 const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// Characters that show nothing (Unicode's default-ignorable code points of the Basic
+/// Multilingual Plane): text made of these and white space is blank.
+const INVISIBLE: &str = r"\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0";
 
+/// The one spelling of an id: a 128-bit ULID in upper-case Crockford base 32 (its first
+/// character is at most `7`, or the value would not fit in 128 bits).
+pub const ULID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
 pub const PROVIDER_SLUG_PATTERN: &str = "^[a-z0-9][a-z0-9._-]*$";
-pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
 
-/// Contains one character that is not white space.
-pub fn not_blank_pattern() -> String {
-    format!(
-        "[^{CONTROL_SPACE}{SPACE_NOT_CONTROL}]",
-        CONTROL_SPACE = r"\t-\r\u0085"
-    )
+/// Whether `c` shows nothing: white space, or one of [`INVISIBLE`].
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
+            | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
 }
+
+/// A name: no control character anywhere, and at least one character that shows.
+pub fn name_pattern() -> String {
+    format!("^[^{CONTROL}]*[^{CONTROL}{SPACE_NOT_CONTROL}{INVISIBLE}][^{CONTROL}]*$")
+}
+
+/// Free text of one line's kind (descriptions): no control character.
+pub fn no_control_pattern() -> String {
+    format!("^[^{CONTROL}]*$")
+}
+
+/// Free-form text (metadata): anything but NUL.
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
 /// No white space and no control character anywhere.
 pub fn model_id_pattern() -> String {
     format!("^[^{CONTROL}{SPACE_NOT_CONTROL}]+$")
 }
 
-/// A key value: no control character, no white space at either end; and a value that starts
-/// with `env.` names an environment variable.
+/// A key value: no control character, no white space at either end; a value that starts with
+/// `env.` names an environment variable, and one that starts with another spelling of it
+/// (`ENV.`, `Env.`) is refused as a likely mistake.
 pub fn key_value_pattern() -> String {
     let edge = format!("[^{CONTROL}{SPACE_NOT_CONTROL}]");
     let inner = format!("[^{CONTROL}]");
     format!(
-        "^(?!env\\.)(?:{edge}|{edge}{inner}*{edge})$|^env\\.[A-Za-z_][A-Za-z0-9_]{{0,{}}}$",
+        "^(?![Ee][Nn][Vv]\\.)(?:{edge}|{edge}{inner}*{edge})$|^env\\.[A-Za-z_][A-Za-z0-9_]{{0,{}}}$",
         MAX_TEXT_CHARS - 1
     )
 }
 
+/// The longest host name, and the longest label of one (RFC 1035).
+pub const MAX_HOST_CHARS: usize = 253;
+pub const MAX_LABEL_CHARS: usize = 63;
+
 /// The base URLs the registry stores: `http(s)://host[:port][/path][?query]` where host is a
-/// DNS-style name whose last label starts with a letter, a dotted IPv4 address or a bracketed
-/// IPv6 address. Narrower than what `url` parses, so that every URL that matches also means
-/// the same thing to every client that reads it back.
+/// DNS name (labels of 1-63 letters, digits and hyphens, no hyphen at either end, the last
+/// starting with a letter, at most 253 characters in all; `xn--` labels are international
+/// names in their ASCII form), a dotted IPv4 address or a bracketed IPv6 address. Narrower
+/// than what `url` parses, so that every URL that matches means the same thing to every
+/// client that reads it back. The schema's pattern: the whole-name limit is a lookahead.
 pub fn base_url_pattern() -> String {
-    let label = "[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*";
-    let last_label = "[A-Za-z](?:[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)?";
-    let name = format!("(?:{label}\\.)*{last_label}");
+    base_url(&format!(
+        "(?=[A-Za-z0-9.-]{{1,{MAX_HOST_CHARS}}}(?![A-Za-z0-9.-]))"
+    ))
+}
+
+/// [`base_url_pattern`] without its lookahead, for the `regex` crate, which has none: the
+/// parser checks the whole-name limit in code ([`check_host`]).
+pub fn base_url_shape() -> String {
+    base_url("")
+}
+
+fn base_url(name_guard: &str) -> String {
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let last_label = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let name = format!("{name_guard}(?:{label}\\.)*{last_label}");
     let octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
     let ipv4 = format!("(?:{octet}\\.){{3}}{octet}");
     let h16 = "[0-9A-Fa-f]{1,4}";
@@ -74,4 +112,48 @@ pub fn base_url_pattern() -> String {
     format!(
         "^https?://(?:{name}|{ipv4}|\\[(?:{ipv6})\\]){port}(?:/[{chars}/]*)?(?:\\?[{chars}/?]*)?$"
     )
+}
+
+/// The DNS rules a pattern cannot say, with the words to fix them: the whole name's length,
+/// and ASCII only (an international name in its `xn--` form).
+pub fn check_host(url: &str) -> Result<(), String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.starts_with('[') {
+        return Ok(());
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                host
+            } else {
+                authority
+            }
+        });
+    if !host.is_ascii() {
+        return Err(
+            "must name an international host in its ASCII form (`xn--…` punycode labels, as \
+             `idn2` or a browser's address bar gives it)"
+                .into(),
+        );
+    }
+    if host.chars().count() > MAX_HOST_CHARS {
+        return Err(format!(
+            "must have a host name of at most {MAX_HOST_CHARS} characters (got {})",
+            host.chars().count()
+        ));
+    }
+    for label in host.split('.') {
+        if label.len() > MAX_LABEL_CHARS {
+            return Err(format!(
+                "must have host labels of at most {MAX_LABEL_CHARS} characters (got {})",
+                label.len()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -21,8 +21,8 @@ use super::rules::{
     MAX_PARAMS_PER_SURFACE, MAX_SURFACES, MAX_TEXT_CHARS,
 };
 pub use super::rules::{
-    PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern, model_id_pattern,
-    not_blank_pattern,
+    NO_NUL_PATTERN, PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern,
+    model_id_pattern, name_pattern, no_control_pattern,
 };
 
 fn string(min: usize, max: usize) -> ObjectBuilder {
@@ -75,8 +75,11 @@ pub fn key_provider_id() -> Object {
 
 pub fn name() -> Object {
     string(1, MAX_TEXT_CHARS)
-        .pattern(Some(not_blank_pattern()))
-        .description(Some("Display name; not only white space."))
+        .pattern(Some(name_pattern()))
+        .description(Some(
+            "Display name: no control characters, and not blank (at least one character that \
+             is neither white space nor invisible, such as U+200B).",
+        ))
         .build()
 }
 
@@ -84,20 +87,28 @@ pub fn base_url() -> Object {
     string(1, MAX_BASE_URL_CHARS)
         .pattern(Some(base_url_pattern()))
         .description(Some(
-            "Absolute http(s) URL without credentials or fragment: a host name, IPv4 or \
-             bracketed IPv6 address, optional port, path and query.",
+            "Absolute http(s) URL without credentials or fragment: a DNS host name (an \
+             international one in its ASCII `xn--` form, whose labels must also be valid \
+             punycode, which this pattern cannot check), an IPv4 or bracketed IPv6 address, \
+             optional port, path and query.",
         ))
         .build()
 }
 
 pub fn metadata() -> Object {
     nullable(string(0, MAX_METADATA_CHARS))
-        .description(Some("Free text for the operator; `null` clears it."))
+        .pattern(Some(NO_NUL_PATTERN))
+        .description(Some(
+            "Free text for the operator (no NUL); `null` clears it.",
+        ))
         .build()
 }
 
 pub fn description() -> Object {
-    nullable(string(0, MAX_TEXT_CHARS)).build()
+    nullable(string(0, MAX_TEXT_CHARS))
+        .pattern(Some(no_control_pattern()))
+        .description(Some("One line of text, without control characters."))
+        .build()
 }
 
 pub fn key_value() -> Object {
@@ -234,7 +245,8 @@ mod tests {
     use proptest::prelude::*;
     use regex::Regex;
 
-    use super::super::fields::parse_name;
+    use super::super::fields::{check_name, description, metadata};
+    use super::super::parse_id;
     use super::*;
 
     /// Strings with the characters the rules treat specially, mixed with anything.
@@ -242,7 +254,8 @@ mod tests {
         let special = prop::sample::select(vec![
             ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
             '\u{200A}', '\u{200B}', '\u{2028}', '\u{202F}', '\u{3000}', '\u{0}', '\u{1F}',
-            '\u{7F}', '\u{9F}', '\u{1C}', 'a', 'Z', '0', '.', '_', '-', 'é', '😀',
+            '\u{7F}', '\u{9F}', '\u{1C}', '\u{1B}', '\u{FEFF}', '\u{200D}', '\u{2060}', '\u{AD}',
+            'a', 'Z', '0', '.', '_', '-', 'é', '😀',
         ]);
         let any = any::<char>();
         prop::collection::vec(prop_oneof![special, any], 0..12)
@@ -251,10 +264,29 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_name_pattern_admits_what_parse_name_admits(s in tricky()) {
-            let re = Regex::new(&not_blank_pattern()).unwrap();
+        fn the_name_pattern_admits_what_the_name_rule_admits(s in tricky()) {
+            let re = Regex::new(&name_pattern()).unwrap();
             let by_schema = (1..=MAX_TEXT_CHARS).contains(&s.chars().count()) && re.is_match(&s);
-            prop_assert_eq!(by_schema, parse_name(s.clone()).is_ok(), "{:?}", s);
+            prop_assert_eq!(by_schema, check_name(&s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_description_and_metadata_patterns_admit_what_their_rules_admit(s in tricky()) {
+            let line = Regex::new(&no_control_pattern()).unwrap();
+            prop_assert_eq!(line.is_match(&s), description(&s).is_ok(), "{:?}", s);
+            let free = Regex::new(NO_NUL_PATTERN).unwrap();
+            prop_assert_eq!(free.is_match(&s), metadata(&s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_id_pattern_admits_exactly_the_one_spelling_of_each_id(
+            s in "[0-9A-Za-z]{25,27}", id in any::<u128>()
+        ) {
+            let re = Regex::new(ULID_PATTERN).unwrap();
+            prop_assert_eq!(re.is_match(&s), parse_id(&s).is_some(), "{:?}", s);
+            let spelled = ulid::Ulid(id).to_string();
+            prop_assert_eq!(parse_id(&spelled), Some(ulid::Ulid(id)));
+            prop_assert!(parse_id(&spelled.to_lowercase()).is_none() || spelled.bytes().all(|b| b.is_ascii_digit()));
         }
 
         #[test]

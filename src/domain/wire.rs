@@ -20,6 +20,13 @@ impl<T> Deref for Object<T> {
     }
 }
 
+/// The item's own rules, as if it were not wrapped.
+impl<T: validator::Validate> validator::Validate for Object<T> {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        self.0.validate()
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         T::deserialize(MapOnly(deserializer)).map(Object)

@@ -1,6 +1,6 @@
-//! Reading JSON request bodies with the errors this API promises: 415 for a body that is not
-//! JSON, 413 past the limit, `invalid_json` with line and column, `unknown_field` naming every
-//! unknown field, and type errors keyed by the field's path.
+//! Reading request bodies with the errors this API promises: 415 for a body that is not JSON
+//! (or is encoded other than with gzip), 413 past the limit, 408 for a body that trickles, and
+//! then `http::json` for what is inside.
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, mime, web};
@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
 use super::error::ApiError;
-use crate::domain::wire::MapOnly;
+pub use super::json::parse;
+use crate::domain::Input;
 
 /// The largest request body accepted, in bytes (`server.max_body_bytes`).
 #[derive(Debug, Clone, Copy)]
@@ -39,12 +40,16 @@ pub enum Empty {
     NoChange,
 }
 
+/// Reads the body as `T`: 413 past the limit (counted after decoding a gzip body), 408 when
+/// it trickles in too slowly, 415 for a body that is not declared JSON or is encoded other than
+/// with gzip, and everything wrong inside the JSON as [`Input::violations`].
 pub async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     empty: Empty,
-) -> Result<T, ApiError> {
+) -> Result<Input<T>, ApiError> {
     let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+    let coding = content_coding(req)?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -76,12 +81,59 @@ pub async fn read_json<T: DeserializeOwned>(
     if !is_json(req) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let parsed = parse(&bytes);
+    let parsed = match coding {
+        Coding::Identity => parse(&bytes),
+        Coding::Gzip => gunzip(&bytes, limit).and_then(|mut plain| {
+            let parsed = parse(&plain);
+            plain.zeroize();
+            parsed
+        }),
+    };
     // Bodies can carry provider-key values: wipe the buffer when no one else holds it.
     if let Ok(mut buffer) = bytes.try_into_mut() {
         buffer.as_mut().zeroize();
     }
     parsed
+}
+
+enum Coding {
+    Identity,
+    Gzip,
+}
+
+/// `Content-Encoding` of the body: none (or `identity`), or `gzip`; anything else is a 415.
+fn content_coding(req: &HttpRequest) -> Result<Coding, ApiError> {
+    let mut codings = req
+        .headers()
+        .get_all(header::CONTENT_ENCODING)
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity");
+    match (codings.next().as_deref(), codings.next()) {
+        (None, _) => Ok(Coding::Identity),
+        (Some("gzip" | "x-gzip"), None) => Ok(Coding::Gzip),
+        _ => Err(ApiError::UnsupportedEncoding),
+    }
+}
+
+/// Decodes a gzip body, stopping one byte past `limit` so that a small body that inflates
+/// without end (a zip bomb) costs no more memory than a plain one.
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|e| ApiError::InvalidJson {
+            reason: format!("the gzip body could not be decoded ({e})"),
+            line: None,
+            column: None,
+        })?;
+    if plain.len() > limit {
+        plain.zeroize();
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(plain)
 }
 
 fn is_json(req: &HttpRequest) -> bool {
@@ -94,114 +146,51 @@ fn is_json(req: &HttpRequest) -> bool {
     }
 }
 
-/// Parses `bytes` as `T`, collecting every field `T` does not know instead of silently dropping
-/// them (the API's schemas say `additionalProperties: false`).
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut unknown = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<T, _> = {
-        let mut note = |path: serde_ignored::Path<'_>| unknown.push(render_ignored(&path));
-        let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
-        serde_path_to_error::deserialize(MapOnly(tracked))
-    };
-    let value = match result {
-        Ok(value) => value,
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            return Err(match inner.classify() {
-                serde_json::error::Category::Data if !unknown.is_empty() => {
-                    ApiError::UnknownField(unknown)
-                }
-                serde_json::error::Category::Data => type_error(&path, &inner),
-                _ => invalid_json(&inner),
-            });
-        }
-    };
-    de.end().map_err(|e| invalid_json(&e))?;
-    if !unknown.is_empty() {
-        return Err(ApiError::UnknownField(unknown));
-    }
-    Ok(value)
-}
-
-fn invalid_json(e: &serde_json::Error) -> ApiError {
-    ApiError::InvalidJson {
-        reason: e.to_string(),
-        line: Some(e.line()),
-        column: Some(e.column()),
-    }
-}
-
-/// serde's messages quote the offending value (``invalid type: string "abc", expected …``);
-/// only the expectation is kept, so no submitted value, secret or not, is echoed back.
-fn type_error(path: &str, e: &serde_json::Error) -> ApiError {
-    let text = e.to_string();
-    let text = text.split(" at line ").next().unwrap_or(&text);
-    let expectation = text.split_once(", expected ").map_or_else(
-        || text.to_owned(),
-        // serde names the Rust type it wanted (`struct UpdateProvider`); the client knows it
-        // as an object.
-        |(_, expected)| match expected.starts_with("struct ") {
-            true => "must be a JSON object".to_owned(),
-            false => format!("must be {expected}"),
-        },
-    );
-    if path == "." {
-        ApiError::validation("body", format!("request body {expectation}"))
-    } else {
-        ApiError::validation(path, expectation)
-    }
-}
-
-fn render_ignored(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => String::new(),
-        Path::Seq { parent, index } => format!("{}[{index}]", render_ignored(parent)),
-        Path::Map { parent, key } => match render_ignored(parent) {
-            p if p.is_empty() => key.clone(),
-            p => format!("{p}.{key}"),
-        },
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => render_ignored(parent),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{CreateProvider, UpdateProvider};
 
-    fn details(e: ApiError) -> Vec<(String, String)> {
-        match e {
-            ApiError::Validation(d) => d.into_iter().collect(),
-            ApiError::UnknownField(p) => p.into_iter().map(|p| (p, String::new())).collect(),
-            other => panic!("unexpected {other:?}"),
+    fn details<T: DeserializeOwned>(body: &[u8]) -> Vec<(String, String)> {
+        match parse::<T>(body) {
+            Ok(parsed) => parsed.violations.to_map().into_iter().collect(),
+            Err(ApiError::Validation(v)) => v.to_map().into_iter().collect(),
+            Err(other) => panic!("unexpected {other:?}"),
         }
     }
 
     #[test]
     fn every_unknown_field_is_named_with_its_path() {
-        let err = parse::<CreateProvider>(
+        let d = details::<CreateProvider>(
             br#"{"providerId":"a","extra":1,"models":[{"modelId":"m"},{"modelId":"n","x":2}]}"#,
-        )
-        .unwrap_err();
-        let names: Vec<_> = details(err).into_iter().map(|(p, _)| p).collect();
+        );
+        let names: Vec<_> = d.into_iter().map(|(p, _)| p).collect();
         assert_eq!(names, ["extra", "models[1].x"]);
     }
 
     #[test]
-    fn a_wrong_type_is_reported_at_its_path_without_echoing_the_value() {
-        let err = parse::<CreateProvider>(
-            br#"{"models":[{"modelId":"ok"},{"modelId":"sekrit-42" , "a":1}, {"modelId": 12345}]}"#,
+    fn wrong_types_unknown_and_repeated_fields_are_reported_together_without_values() {
+        let d = details::<CreateProvider>(
+            br#"{"name": 2, "name": 3, "models":[{"modelId":"ok"},{"modelId":"sekrit-42" , "a":1}, {"modelId": 12345}, ["m"]], "extra": true}"#,
         );
-        // The unknown field wins over the later type error: both are the client's to fix,
-        // and unknown fields are listed all at once.
-        assert!(matches!(err, Err(ApiError::UnknownField(_))));
-        let err = parse::<UpdateProvider>(br#"{"name": 98765}"#).unwrap_err();
-        let d = details(err);
+        let paths: Vec<_> = d.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "extra",
+                "models[1].a",
+                "models[2].modelId",
+                "models[3]",
+                "name"
+            ]
+        );
+        assert!(
+            d.iter()
+                .all(|(_, m)| !m.contains("12345") && !m.contains("sekrit"))
+        );
+        let name = &d.iter().find(|(p, _)| p == "name").unwrap().1;
+        assert!(name.contains("more than once"), "{name}");
+        let d = details::<UpdateProvider>(br#"{"name": 98765}"#);
         assert_eq!(d[0].0, "name");
         assert!(!d[0].1.contains("98765"), "{}", d[0].1);
     }
@@ -212,7 +201,7 @@ mod tests {
             Err(ApiError::InvalidJson { line, column, .. }) => {
                 assert_eq!((line, column), (Some(2), Some(11)));
             }
-            other => panic!("unexpected {other:?}"),
+            other => panic!("unexpected {:?}", other.err()),
         }
         assert!(matches!(
             parse::<CreateProvider>(b"{} trailing"),
@@ -228,13 +217,31 @@ mod tests {
             b"null",
             b"1",
         ] {
-            let d = details(parse::<CreateProvider>(body).unwrap_err());
+            let d = details::<CreateProvider>(body);
             assert_eq!(d[0].0, "body");
         }
         let nested = br#"{"providerId":"a","name":"n","baseUrl":"http://x","models":[["m"]]}"#;
-        assert_eq!(
-            details(parse::<CreateProvider>(nested).unwrap_err())[0].0,
-            "models[0]"
-        );
+        assert_eq!(details::<CreateProvider>(nested)[0].0, "models[0]");
+    }
+
+    #[test]
+    fn a_gzip_body_is_decoded_within_the_limit_and_a_bomb_is_refused() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        assert_eq!(gunzip(&gz(b"{\"a\":1}"), 100).unwrap(), b"{\"a\":1}");
+        let bomb = gz(&vec![b' '; 10 << 20]);
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        assert!(matches!(
+            gunzip(&bomb, 1 << 20),
+            Err(ApiError::PayloadTooLarge { .. })
+        ));
+        assert!(matches!(
+            gunzip(b"not gzip", 100),
+            Err(ApiError::InvalidJson { .. })
+        ));
     }
 }

@@ -4,6 +4,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::error::ApiError;
 use crate::domain::Precondition;
 
 fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
@@ -22,14 +23,46 @@ fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<St
     found.then_some(tags)
 }
 
-/// `If-Match`, compared strongly: a weak tag never matches.
-pub(super) fn if_match(headers: &HeaderMap) -> Option<Precondition> {
-    let tags = header_values(headers, header::IF_MATCH)?;
-    Some(if tags.iter().any(|t| t == "*") {
-        Precondition::Exists
-    } else {
-        Precondition::OneOf(tags)
-    })
+/// `If-Match`, compared strongly: a weak tag never matches. A header that is not `*` or a
+/// list of entity tags (`"…"` or `W/"…"`, RFC 9110) is refused: read as a tag that matches
+/// nothing, it would turn a client's mistake into a misleading "changed since" 412.
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let Some(tags) = header_values(headers, header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let invalid = |rule: &str| ApiError::InvalidHeader {
+        name: "If-Match",
+        rule: rule.to_owned(),
+    };
+    if tags.is_empty() {
+        return Err(invalid(
+            "must be `*` or a list of entity tags such as \"01J…-3\"",
+        ));
+    }
+    if tags.iter().any(|t| t == "*") {
+        return match tags.len() {
+            1 => Ok(Some(Precondition::Exists)),
+            _ => Err(invalid("`*` stands alone, not in a list")),
+        };
+    }
+    if let Some(bad) = tags.iter().find(|t| !is_entity_tag(t)) {
+        return Err(invalid(&format!(
+            "`{}` is not an entity tag: write it in double quotes, as the ETag header gives it",
+            bad.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(Some(Precondition::OneOf(tags)))
+}
+
+/// `[W/]"etagc*"`, where etagc is any visible character but `"` (RFC 9110 §8.8.3).
+fn is_entity_tag(tag: &str) -> bool {
+    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+    opaque.len() >= 2
+        && opaque.starts_with('"')
+        && opaque.ends_with('"')
+        && opaque[1..opaque.len() - 1]
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7E).contains(&b) || b >= 0x80)
 }
 
 /// `If-None-Match`, compared weakly as RFC 9110 asks for GET.

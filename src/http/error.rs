@@ -23,12 +23,14 @@ pub enum ApiError {
         line: Option<usize>,
         column: Option<usize>,
     },
-    #[error("request body has fields this resource does not know: {}", .0.join(", "))]
-    UnknownField(Vec<String>),
-    #[error("request body breaks {} rule(s); see details", .0.len())]
-    Validation(BTreeMap<String, String>),
-    #[error("query string is not valid; see details")]
-    InvalidQuery(BTreeMap<String, String>),
+    #[error("request body has {} field(s) this resource does not know; see details", .0.count())]
+    UnknownField(Violations),
+    #[error("{}", broken_rules("request body", .0))]
+    Validation(Violations),
+    #[error("{}", broken_rules("query string", .0))]
+    InvalidQuery(Violations),
+    #[error("the {name} header is not valid: {rule}")]
+    InvalidHeader { name: &'static str, rule: String },
     #[error("providerId `{0}` belongs to a built-in catalog provider and cannot be used")]
     ProviderIdReserved(String),
     #[error("providerId cannot be changed after creation; create a new provider instead")]
@@ -56,6 +58,10 @@ pub enum ApiError {
     #[error("request body must be JSON, sent with `Content-Type: application/json`")]
     UnsupportedMediaType,
     #[error(
+        "request body may be sent as is or gzip-compressed (`Content-Encoding: gzip`); no other encoding is accepted"
+    )]
+    UnsupportedEncoding,
+    #[error(
         "the data dir's file system has {free_mib} MiB free, below the {reserve_mib} MiB reserve (storage.min_free_mib); nothing was written. Free space, then retry"
     )]
     StorageFull { free_mib: u64, reserve_mib: u64 },
@@ -78,6 +84,7 @@ impl ApiError {
             ApiError::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::InvalidHeader { .. } => (StatusCode::BAD_REQUEST, "invalid_header"),
             ApiError::ProviderIdReserved(_) => (StatusCode::BAD_REQUEST, "provider_id_reserved"),
             ApiError::ProviderIdImmutable => (StatusCode::BAD_REQUEST, "provider_id_immutable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -94,7 +101,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            ApiError::UnsupportedMediaType => {
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedEncoding => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::StorageFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
@@ -111,13 +118,18 @@ impl ApiError {
     }
 
     pub fn validation(path: &str, message: impl Into<String>) -> ApiError {
-        ApiError::Validation(BTreeMap::from([(path.to_owned(), message.into())]))
+        let mut v = Violations::default();
+        v.add(path, message);
+        ApiError::Validation(v)
     }
 
     fn details(&self) -> BTreeMap<String, String> {
         let one = |k: &str, v: String| BTreeMap::from([(k.to_owned(), v)]);
         match self {
-            ApiError::Validation(d) | ApiError::InvalidQuery(d) => d.clone(),
+            ApiError::Validation(v) | ApiError::InvalidQuery(v) | ApiError::UnknownField(v) => {
+                v.to_map()
+            }
+            ApiError::InvalidHeader { name, rule } => one(name, rule.clone()),
             ApiError::InvalidJson { line, column, .. } => {
                 let mut d = BTreeMap::new();
                 if let (Some(line), Some(column)) = (line, column) {
@@ -126,10 +138,6 @@ impl ApiError {
                 }
                 d
             }
-            ApiError::UnknownField(paths) => paths
-                .iter()
-                .map(|p| (p.clone(), "unknown field".to_owned()))
-                .collect(),
             ApiError::ProviderIdReserved(_) => one(
                 "providerId",
                 "is reserved for a built-in catalog provider".into(),
@@ -146,6 +154,7 @@ impl ApiError {
             | ApiError::MethodNotAllowed { .. }
             | ApiError::PreconditionFailed
             | ApiError::UnsupportedMediaType
+            | ApiError::UnsupportedEncoding
             | ApiError::RequestTimeout { .. }
             | ApiError::StorageFull { .. }
             | ApiError::StorageReadOnly
@@ -155,10 +164,24 @@ impl ApiError {
     }
 }
 
+/// `msg` of a violations error: the count is of the field paths in `details` (listed there, or
+/// counted under its `…` entry).
+fn broken_rules(what: &str, v: &Violations) -> String {
+    match v.count() - v.listed() {
+        0 => format!("{what} breaks rules at {} field(s); see details", v.count()),
+        unlisted => format!(
+            "{what} breaks rules at {} field(s); details lists the first {} and counts the other {unlisted}",
+            v.count(),
+            v.listed()
+        ),
+    }
+}
+
 impl From<InputError> for ApiError {
     fn from(e: InputError) -> ApiError {
         match e {
-            InputError::Invalid(v) => ApiError::Validation(v.into_map()),
+            InputError::Invalid(v) if v.only_unknown_fields() => ApiError::UnknownField(v),
+            InputError::Invalid(v) => ApiError::Validation(v),
             InputError::ProviderIdReserved(id) => ApiError::ProviderIdReserved(id),
             InputError::ProviderIdImmutable => ApiError::ProviderIdImmutable,
         }
@@ -199,7 +222,7 @@ impl From<CryptoError> for ApiError {
 
 impl From<Violations> for ApiError {
     fn from(v: Violations) -> ApiError {
-        ApiError::Validation(v.into_map())
+        ApiError::Validation(v)
     }
 }
 

@@ -9,9 +9,11 @@ pub mod body;
 mod conditional;
 mod docs;
 pub mod error;
+mod json;
 mod manage;
 pub mod openapi;
 mod paging;
+mod query;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -76,10 +78,11 @@ fn truncated(s: &str, max_chars: usize) -> String {
     }
 }
 
-/// The `{id}` of the path. An id that is not a ULID names nothing: a 404 like any unknown id.
+/// The `{id}` of the path. An id not in its one spelling names nothing: a 404 like any
+/// unknown id.
 fn path_id(req: &HttpRequest, noun: &str) -> Result<Ulid, ApiError> {
     let raw = req.match_info().get("id").unwrap_or_default();
-    Ulid::from_string(raw).map_err(|_| not_found(req, noun))
+    crate::domain::parse_id(raw).ok_or_else(|| not_found(req, noun))
 }
 
 fn not_found(req: &HttpRequest, noun: &str) -> ApiError {

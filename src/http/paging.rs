@@ -1,10 +1,13 @@
 //! `?beforeId=&limit=` paging of lists (and the `provider=` filter of the key list).
 
+use actix_web::HttpRequest;
 use ulid::Ulid;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::Violations;
+use super::query::params;
+use crate::domain::rules::ULID_PATTERN;
+use crate::domain::{Violations, parse_id};
 
 /// The largest page a list answers, and its default size.
 pub const MAX_PAGE: usize = 100;
@@ -17,21 +20,20 @@ pub(super) struct ListQuery {
 }
 
 impl ListQuery {
-    /// Checks every parameter, reporting all problems together. Unknown ones are ignored.
-    pub(super) fn parse(query: &str) -> Result<ListQuery, ApiError> {
+    /// Checks every parameter of `req` (`provider` only where `filtered`), reporting all
+    /// problems together.
+    pub(super) fn parse(req: &HttpRequest, filtered: bool) -> Result<ListQuery, ApiError> {
+        let known: &[&'static str] = match filtered {
+            true => &["limit", "beforeId", "provider"],
+            false => &["limit", "beforeId"],
+        };
+        let mut found = params(req, known)?;
+        let (before, limit, provider) = (
+            found.remove("beforeId"),
+            found.remove("limit"),
+            found.remove("provider"),
+        );
         let mut v = Violations::default();
-        let (mut before, mut limit, mut provider) = (None, None, None);
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match key.as_ref() {
-                "beforeId" => &mut before,
-                "limit" => &mut limit,
-                "provider" => &mut provider,
-                _ => continue,
-            };
-            if slot.replace(value.into_owned()).is_some() {
-                v.add(key, "must be given at most once");
-            }
-        }
         let limit = match limit {
             None => MAX_PAGE,
             Some(raw) => v
@@ -47,11 +49,13 @@ impl ListQuery {
         let before = before.and_then(|raw| {
             v.check(
                 "beforeId",
-                Ulid::from_string(&raw).map_err(|_| "must be an id (a 26-character ULID)".into()),
+                parse_id(&raw).ok_or_else(|| {
+                    format!("must be an id: a 26-character ULID matching {ULID_PATTERN}")
+                }),
             )
         });
         if !v.is_empty() {
-            return Err(ApiError::InvalidQuery(v.into_map()));
+            return Err(ApiError::InvalidQuery(v));
         }
         Ok(ListQuery {
             before,
@@ -82,24 +86,48 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::test::TestRequest;
+
+    fn parse(uri: &str, filtered: bool) -> Result<ListQuery, ApiError> {
+        ListQuery::parse(&TestRequest::with_uri(uri).to_http_request(), filtered)
+    }
 
     #[test]
     fn list_query_reports_every_bad_parameter() {
-        let err = ListQuery::parse("limit=0&beforeId=nope").unwrap_err();
-        let ApiError::InvalidQuery(d) = err else {
+        let err = parse("/p?limit=0&beforeId=nope", false).unwrap_err();
+        let ApiError::InvalidQuery(v) = err else {
             panic!("{err:?}")
         };
+        let d = v.to_map();
         assert!(d.contains_key("limit") && d.contains_key("beforeId"));
-        assert_eq!(ListQuery::parse("").unwrap().limit, 100);
-        assert_eq!(ListQuery::parse("limit=100&other=1").unwrap().limit, 100);
-        assert!(ListQuery::parse("limit=101").is_err());
-        assert!(ListQuery::parse("limit=5&limit=6").is_err());
+        assert_eq!(parse("/p", false).unwrap().limit, 100);
+        assert_eq!(parse("/p?limit=100", false).unwrap().limit, 100);
+        assert!(parse("/p?limit=100&other=1", false).is_err());
+        assert!(parse("/p?limit=101", false).is_err());
+        assert!(parse("/p?limit=5&limit=6", false).is_err());
+        assert!(parse("/p?provider=a", false).is_err());
         assert_eq!(
-            ListQuery::parse("provider=a%20b")
+            parse("/p?provider=a%20b", true)
                 .unwrap()
                 .provider
                 .as_deref(),
             Some("a b")
         );
+    }
+
+    #[test]
+    fn a_cursor_has_one_spelling() {
+        let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+        assert!(parse(&format!("/p?beforeId={id}"), false).is_ok());
+        for other in [
+            id.to_lowercase(),
+            format!("8{}", &id[1..]),
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZ".to_owned(),
+        ] {
+            assert!(
+                parse(&format!("/p?beforeId={other}"), false).is_err(),
+                "{other}"
+            );
+        }
     }
 }

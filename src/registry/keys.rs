@@ -4,17 +4,18 @@ use ulid::Ulid;
 
 use super::{Registry, WriteError, guard};
 use crate::domain::{
-    CreateProviderKey, InputError, NewProviderKey, Precondition, ProviderKey, ProviderKeyChanges,
-    RotateProviderKey, Rotation, UpdateProviderKey, now_ms,
+    CreateProviderKey, Input, InputError, NewProviderKey, Precondition, ProviderKey,
+    ProviderKeyChanges, RotateProviderKey, Rotation, UpdateProviderKey, now_ms,
 };
 
 impl Registry {
     pub async fn create_key(
         &self,
-        input: CreateProviderKey,
+        input: Input<CreateProviderKey>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let new = NewProviderKey::parse(input).map_err(InputError::Invalid)?;
+        let new = NewProviderKey::parse_after(input.value, input.violations)
+            .map_err(InputError::Invalid)?;
         let needs_provider = new.needs_custom_provider();
         let key = new.into_key(&self.master_key, now_ms(), by)?;
         self.commit(self.store.create_key(key, needs_provider))
@@ -25,11 +26,12 @@ impl Registry {
     pub async fn update_key(
         &self,
         id: Ulid,
-        input: UpdateProviderKey,
+        input: Input<UpdateProviderKey>,
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let changes = ProviderKeyChanges::parse(input).map_err(InputError::Invalid)?;
+        let changes = ProviderKeyChanges::parse_after(input.value, input.violations)
+            .map_err(InputError::Invalid)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ProviderKey| {
             guard(precondition.as_ref(), &current.etag())?;
@@ -42,11 +44,12 @@ impl Registry {
     pub async fn rotate_key(
         &self,
         id: Ulid,
-        input: RotateProviderKey,
+        input: Input<RotateProviderKey>,
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let rotation = Rotation::parse(input).map_err(InputError::Invalid)?;
+        let rotation =
+            Rotation::parse_after(input.value, input.violations).map_err(InputError::Invalid)?;
         let value = rotation.seal(&self.master_key, id)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ProviderKey| {

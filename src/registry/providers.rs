@@ -4,16 +4,18 @@ use ulid::Ulid;
 
 use super::{Registry, WriteError, guard};
 use crate::domain::{
-    CreateProvider, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider, now_ms,
+    CreateProvider, Input, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider,
+    now_ms,
 };
 
 impl Registry {
     pub async fn create_provider(
         &self,
-        input: CreateProvider,
+        input: Input<CreateProvider>,
         by: &str,
     ) -> Result<Provider, WriteError> {
-        let provider = Provider::create(NewProvider::parse(input)?, now_ms(), by);
+        let new = NewProvider::parse_after(input.value, input.violations)?;
+        let provider = Provider::create(new, now_ms(), by);
         self.commit(self.store.create(provider)).await
     }
 
@@ -21,11 +23,11 @@ impl Registry {
     pub async fn update_provider(
         &self,
         id: Ulid,
-        input: UpdateProvider,
+        input: Input<UpdateProvider>,
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<Provider, WriteError> {
-        let changes = ProviderChanges::parse(input)?;
+        let changes = ProviderChanges::parse_after(input.value, input.violations)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &Provider| {
             guard(precondition.as_ref(), &current.etag())?;

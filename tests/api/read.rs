@@ -31,10 +31,36 @@ async fn an_unknown_or_malformed_id_is_a_json_404() {
 }
 
 #[actix_web::test]
-async fn ids_are_accepted_in_lower_case_too() {
+async fn an_id_has_one_spelling_and_no_other_reaches_the_record() {
     let app = spawn_app().await;
-    let created = app.create(&provider("lower")).await;
-    let id = created["id"].as_str().unwrap().to_lowercase();
+    let created = app.create(&provider("one-spelling")).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/providers/{id}")).await.status(), 200);
+    // Lower case, and a first character past `7` (which the ulid crate would silently fold
+    // onto the same 128 bits), name nothing: GET, PATCH and DELETE all answer 404.
+    let overflow = format!(
+        "{}{}",
+        (b'0' + (id.as_bytes()[0] - b'0') + 8) as char,
+        &id[1..]
+    );
+    for alias in [id.to_lowercase(), overflow] {
+        let path = format!("/providers/{alias}");
+        assert_eq!(app.get(&path).await.status(), 404, "{alias}");
+        assert_eq!(
+            app.patch_json(&path, &serde_json::json!({"name": "x"}))
+                .await
+                .status(),
+            404
+        );
+        assert_eq!(
+            app.req(Method::DELETE, &path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+    }
     assert_eq!(app.get(&format!("/providers/{id}")).await.status(), 200);
 }
 

@@ -69,8 +69,17 @@ async fn name_is_1_to_255_characters_and_not_blank() {
     accepted(&app, with("name", json!("é".repeat(255))), "n255-multibyte").await;
     refused(&app, &with("name", json!("n".repeat(256))), &["name"]).await;
     refused(&app, &with("name", json!("")), &["name"]).await;
-    let details = refused(&app, &with("name", json!(" \t ")), &["name"]).await;
-    assert_eq!(details["name"], "must not be blank");
+    for blank in ["   ", "\u{200B}", "\u{FEFF} \u{2060}", "\u{00A0}\u{3000}"] {
+        let details = refused(&app, &with("name", json!(blank)), &["name"]).await;
+        assert_eq!(details["name"], "must not be blank", "{blank:?}");
+    }
+    for control in [" \t ", "a\u{1B}[31mred", "line\nbreak", "c1\u{85}"] {
+        let details = refused(&app, &with("name", json!(control)), &["name"]).await;
+        assert!(
+            details["name"].as_str().unwrap().contains("control"),
+            "{control:?}"
+        );
+    }
 }
 
 #[actix_web::test]

@@ -6,12 +6,13 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use crate::domain::{CreateProviderKey, ProviderKey, RotateProviderKey, UpdateProviderKey};
+use crate::domain::{CreateProviderKey, Input, ProviderKey, RotateProviderKey, UpdateProviderKey};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
 use crate::http::conditional::{if_match, tagged};
 use crate::http::error::ApiError;
 use crate::http::paging::ListQuery;
+use crate::http::query;
 use crate::http::{
     AppState, Ref, docs, method_not_allowed, no_route, not_found, path_id, rfc3339, write_failed,
 };
@@ -68,7 +69,8 @@ pub(crate) async fn create(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: CreateProviderKey = read_json(&req, body, Empty::Refuse).await?;
+    query::none(&req)?;
+    let input: Input<CreateProviderKey> = read_json(&req, body, Empty::Refuse).await?;
     let key = state
         .registry
         .create_key(input, &caller.id)
@@ -95,7 +97,7 @@ pub(crate) async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(&req, true)?;
     let page =
         state
             .registry
@@ -126,6 +128,7 @@ pub(crate) async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
     let key = state
         .registry
@@ -160,9 +163,10 @@ pub(crate) async fn update(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
-    let precondition = if_match(req.headers());
-    let input: UpdateProviderKey = read_json(&req, body, Empty::NoChange).await?;
+    let precondition = if_match(req.headers())?;
+    let input: Input<UpdateProviderKey> = read_json(&req, body, Empty::NoChange).await?;
     let outcome = state
         .registry
         .update_key(id, input, precondition, &caller.id)
@@ -194,9 +198,10 @@ pub(crate) async fn rotate(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
-    let precondition = if_match(req.headers());
-    let input: RotateProviderKey = read_json(&req, body, Empty::Refuse).await?;
+    let precondition = if_match(req.headers())?;
+    let input: Input<RotateProviderKey> = read_json(&req, body, Empty::Refuse).await?;
     let outcome = state
         .registry
         .rotate_key(id, input, precondition, &caller.id)
@@ -220,8 +225,9 @@ pub(crate) async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
-    let precondition = if_match(req.headers());
+    let precondition = if_match(req.headers())?;
     state
         .registry
         .delete_key(id, precondition)

@@ -6,12 +6,13 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use crate::domain::{CreateProvider, Provider, UpdateProvider};
+use crate::domain::{CreateProvider, Input, Provider, UpdateProvider, Violations};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
 use crate::http::conditional::{if_match, tagged};
 use crate::http::error::ApiError;
 use crate::http::paging::ListQuery;
+use crate::http::query;
 use crate::http::{
     AppState, Ref, docs, method_not_allowed, no_route, not_found, path_id, rfc3339, write_failed,
 };
@@ -61,7 +62,8 @@ pub(crate) async fn create(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: CreateProvider = read_json(&req, body, Empty::Refuse).await?;
+    query::none(&req)?;
+    let input: Input<CreateProvider> = read_json(&req, body, Empty::Refuse).await?;
     let provider = state
         .registry
         .create_provider(input, &caller.id)
@@ -89,7 +91,7 @@ pub(crate) async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(&req, false)?;
     let page = state.registry.store().list(query.before, query.limit)?;
     let last = page.items.last().map(|p| p.id);
     Ok(HttpResponse::Ok().json(ListView {
@@ -120,6 +122,7 @@ pub(crate) async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
     let provider = state
         .registry
@@ -158,9 +161,10 @@ pub(crate) async fn update(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
-    let precondition = if_match(req.headers());
-    let input: UpdateProvider = read_json(&req, body, Empty::NoChange).await?;
+    let precondition = if_match(req.headers())?;
+    let input: Input<UpdateProvider> = read_json(&req, body, Empty::NoChange).await?;
     let provider = state
         .registry
         .update_provider(id, input, precondition, &caller.id)
@@ -191,8 +195,8 @@ pub(crate) async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
-    let precondition = if_match(req.headers());
-    let cascade = cascade_flag(req.query_string())?;
+    let precondition = if_match(req.headers())?;
+    let cascade = cascade_flag(&req)?;
     state
         .registry
         .delete_provider(id, precondition, cascade)
@@ -201,22 +205,19 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn cascade_flag(query: &str) -> Result<bool, ApiError> {
-    let mut cascade = false;
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key == "cascade" {
-            cascade = match value.as_ref() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(ApiError::InvalidQuery(
-                        [("cascade".to_owned(), "must be `true` or `false`".to_owned())].into(),
-                    ));
-                }
-            };
-        }
+fn cascade_flag(req: &HttpRequest) -> Result<bool, ApiError> {
+    match query::params(req, &["cascade"])?
+        .get("cascade")
+        .map(String::as_str)
+    {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::InvalidQuery({
+            let mut v = Violations::default();
+            v.add("cascade", "must be `true` or `false`");
+            v
+        })),
     }
-    Ok(cascade)
 }
 
 fn provider_path(id: Ulid) -> String {
