@@ -28,10 +28,7 @@ fn main() -> ExitCode {
 fn settings(cli: &Cli) -> Result<Settings, String> {
     let settings =
         Settings::load(&cli.overrides(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-    env_logger::Builder::new()
-        .parse_filters(&settings.log.level)
-        .format_timestamp_millis()
-        .init();
+    modelgate::logging::init(&settings.log.level);
     Ok(settings)
 }
 

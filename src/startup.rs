@@ -6,11 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
+use crate::gateway::Gateway;
+use crate::gateway::table::RoutingTable;
+use crate::gateway::upstream::{self, Timeouts};
+use crate::gateway::usage::{self, KeyUse};
 use crate::http::body::{BodyLimit, BodyTimeout};
+use crate::http::proxy::ProxyBodyLimit;
 use crate::http::{self, AppState};
 use crate::master_key;
 use crate::registry::Registry;
@@ -32,7 +38,14 @@ pub enum StartupError {
         bind: String,
         source: std::io::Error,
     },
+    #[error("cannot read the routing table from the store: {0}")]
+    Routing(#[from] crate::store::StoreError),
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Upstream(#[from] reqwest::Error),
 }
+
+/// How often the time of each key's last use is written.
+const KEY_USE_PERIOD: Duration = Duration::from_secs(1);
 
 const BLOCKING_THREADS_PER_WORKER: usize = 8;
 
@@ -53,12 +66,40 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let store = open_store(settings)?;
+        // Credentials before the master key: a token that stops start-up stops it before a
+        // new data dir gets a key file.
+        let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
-        let credentials = Credentials::new(load_credentials(settings, port)?);
+        announce(origin, &local_url(settings, port));
+        let credentials = Credentials::new(credentials);
         let store: Arc<dyn Store> = Arc::new(store);
-        let registry = Arc::new(Registry::new(store, master_key));
+        let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
+            settings
+                .catalog
+                .get(entry.id)
+                .and_then(|c| c.base_url.clone())
+                .unwrap_or_else(|| entry.base_url.to_owned())
+        })?);
+        let uses = Arc::new(KeyUse::default());
+        actix_web::rt::spawn(usage::write_periodically(
+            Arc::clone(&uses),
+            Arc::downgrade(&store),
+            KEY_USE_PERIOD,
+        ));
+        let gateway = Arc::new(Gateway::new(
+            Arc::clone(&table),
+            upstream::client()?,
+            Arc::clone(&master_key),
+            Timeouts {
+                attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
+                idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
+            },
+            uses,
+        ));
+        let registry = Arc::new(Registry::new(store, master_key, table));
         let state = AppState {
             registry: Arc::clone(&registry),
+            gateway,
             public_url: settings.server.public_url.clone().unwrap_or_default(),
         };
         let server = build_server(settings, listener, state, credentials)?;
@@ -103,31 +144,34 @@ pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
     .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
 }
 
-fn load_credentials(settings: &Settings, port: u16) -> Result<Vec<Credential>, StartupError> {
+/// Every credential, and where the admin token came from (told once start-up has succeeded).
+fn load_credentials(
+    settings: &Settings,
+) -> Result<(Vec<Credential>, Option<AdminToken>), StartupError> {
     let mut credentials = settings.token_credentials()?;
-    let admin = match &settings.auth.admin_token {
-        Some(token) => {
-            log::info!("admin token: from MODELGATE_ADMIN_TOKEN");
-            Credential::from_token(auth::ADMIN_ID, token)
-        }
+    let (admin, origin) = match &settings.auth.admin_token {
+        Some(token) => (Credential::from_token(auth::ADMIN_ID, token), None),
         None => {
             let (credential, origin) =
                 auth::load_or_create_admin_token(&settings.storage.data_dir)?;
-            let path = match &origin {
-                AdminToken::Generated(path) | AdminToken::Reused(path) => path.display(),
-            };
-            let base = local_url(settings, port);
-            match origin {
-                AdminToken::Generated(_) => log::warn!(
-                    "generated an admin token in {path} (mode 0600); paste it into the admin page at {base}/, or use it as: curl -H \"Authorization: Bearer $(cat {path})\" {base}/providers"
-                ),
-                AdminToken::Reused(_) => log::info!("admin token: {path}"),
-            }
-            credential
+            (credential, Some(origin))
         }
     };
     credentials.push(admin);
-    Ok(credentials)
+    Ok((credentials, origin))
+}
+
+fn announce(origin: Option<AdminToken>, base: &str) {
+    match origin {
+        None => log::info!("admin token: from MODELGATE_ADMIN_TOKEN"),
+        Some(AdminToken::Generated(path)) => {
+            let path = path.display();
+            log::warn!(
+                "generated an admin token in {path} (mode 0600); paste it into the admin page at {base}/, or use it as: curl -H \"Authorization: Bearer $(cat {path})\" {base}/providers"
+            )
+        }
+        Some(AdminToken::Reused(path)) => log::info!("admin token: {}", path.display()),
+    }
 }
 
 /// Where a local client reaches the server: the bound address with the actual port (a
@@ -154,6 +198,7 @@ fn build_server(
     let state = web::Data::new(state);
     let credentials = web::Data::new(credentials);
     let limit = BodyLimit(settings.server.max_body_bytes);
+    let proxy_limit = ProxyBodyLimit(settings.gateway.max_body_bytes);
     let body_timeout = BodyTimeout(Duration::from_millis(settings.server.body_timeout_ms));
     let bind = settings.server.bind.clone();
     // With access lines filtered out, skip the middleware that would format them anyway.
@@ -164,8 +209,17 @@ fn build_server(
             .app_data(state.clone())
             .app_data(credentials.clone())
             .app_data(limit)
+            .app_data(proxy_limit)
             .app_data(body_timeout)
+            .wrap(middleware::from_fn(http::limits::uri_length))
             .wrap(middleware::Condition::new(access_logged, access_log()))
+            // Answers carry records and errors: never cached, never content-sniffed. Routes
+            // that set their own caching (the admin page's files) keep it.
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add((header::CACHE_CONTROL, "no-store"))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
             .configure(http::configure)
             .default_service(web::to(http::no_route))
     })
@@ -187,8 +241,16 @@ fn build_server(
 }
 
 /// One line per request: peer, method, path (no query, no headers, no body: nothing that can
-/// carry a secret), status, size and duration.
+/// carry a secret; cut at 200 characters, so a long path cannot bloat the log), status, size
+/// and duration.
 fn access_log() -> middleware::Logger {
-    middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
+    middleware::Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
+        .custom_request_replace("path", |req| {
+            let path = req.path();
+            match path.char_indices().nth(200) {
+                Some((at, _)) => format!("{}…", &path[..at]),
+                None => path.to_owned(),
+            }
+        })
 }

@@ -263,7 +263,7 @@ proptest! {
             "(ENV|Env|eNv|env)\\.[A-Z_]{1,8}",
             Just("env.".to_owned())
         ],
-        slug in prop_oneof![text(), prop::sample::select(modelgate::domain::catalog::RESERVED_PROVIDER_IDS.to_vec()).prop_map(str::to_owned)],
+        slug in prop_oneof![text(), prop::sample::select(modelgate::domain::catalog::reserved_provider_ids().collect::<Vec<_>>()).prop_map(str::to_owned)],
     ) {
         let key = modelgate::domain::CreateProviderKey {
             provider_id: Some("openai".into()),

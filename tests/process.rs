@@ -313,10 +313,28 @@ fn configuration_problems_are_one_line_errors_with_a_non_zero_exit() {
         ),
         (
             vec![],
+            vec![("MODELGATE_ADMIN_TOKEN", " padded-token-0123456789 ")],
+            "white space at its start or end",
+        ),
+        (
+            vec![],
+            vec![("MODELGATE_ADMIN_TOKEN", "                        ")],
+            "only white space",
+        ),
+        (vec!["--data-dir", "padded"], vec![], "admin token in"),
+        (
+            vec![],
             vec![("MODELGATE_PUBLIC_URL", "not a url")],
             "public_url",
         ),
     ];
+    // A token file whose token a client could never send as it is.
+    std::fs::create_dir(root.join("padded")).unwrap();
+    std::fs::write(
+        root.join("padded/admin-token"),
+        "  padded-token-0123456789\n",
+    )
+    .unwrap();
     for (args, env, needle) in cases {
         let mut cmd = command(root);
         cmd.args(&args).envs(env.iter().copied());
@@ -329,7 +347,9 @@ fn configuration_problems_are_one_line_errors_with_a_non_zero_exit() {
         assert!(stderr.starts_with("modelgate: error: "), "{stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(
-            !stderr.contains("panicked") && !stderr.contains("too-short"),
+            !stderr.contains("panicked")
+                && !stderr.contains("too-short")
+                && !stderr.contains("padded-token"),
             "{stderr}"
         );
     }
@@ -1574,4 +1594,41 @@ async fn listing_a_thousand_providers_of_a_thousand_models_keeps_memory_bounded(
     );
     // Bounded: the cache (64 MiB) plus a few pages in flight, nowhere near the data's size.
     assert!(peak < 512 * 1024, "peak RSS {peak} KiB while listing");
+}
+
+/// Requests too broken for actix to parse (a malformed Content-Length, a target past its own
+/// limit) are refused before any route runs. Anyone can send them, so they must not reach the
+/// error log: at the default level they are not logged at all, at debug they are.
+#[test]
+fn requests_too_broken_to_parse_never_reach_the_error_log() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    for (level, shown) in [("info", false), ("debug", true)] {
+        let data = dir.path().join(level);
+        let server = Server::start(
+            &data,
+            &[("MODELGATE_ADMIN_TOKEN", TOKEN), ("RUST_LOG", level)],
+        );
+        let addr = server.base.trim_start_matches("http://").to_owned();
+        let long_target = format!(
+            "GET /providers?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a=1&".repeat(20_000)
+        );
+        for raw in [
+            "POST /providers HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_owned(),
+            "POST /providers HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned(),
+            long_target,
+        ] {
+            for _ in 0..5 {
+                let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+                conn.write_all(raw.as_bytes()).unwrap();
+                let mut answer = String::new();
+                let _ = conn.read_to_string(&mut answer);
+                assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+            }
+        }
+        let (_, log) = server.terminate();
+        assert!(!log.contains(" ERROR "), "{log}");
+        assert_eq!(log.contains("request parse error"), shown, "{level}: {log}");
+    }
 }

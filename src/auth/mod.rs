@@ -72,6 +72,24 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Whether `token` can be presented as a bearer token and is hard to guess: long enough, and
+/// without white space at either end (a client's header would lose it), so that a token that
+/// passes start-up is one a client can use.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.trim().is_empty() {
+        return Err("is empty or only white space".into());
+    }
+    if token.trim() != token {
+        return Err(
+            "has white space at its start or end, which no Authorization header can carry".into(),
+        );
+    }
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        return Err(format!("is shorter than {MIN_TOKEN_CHARS} characters"));
+    }
+    Ok(())
+}
+
 /// The token of an `Authorization: Bearer <token>` header value.
 pub fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
@@ -92,6 +110,19 @@ mod tests {
         assert_eq!(creds.identify("aaaaaaaaaaaaaaaaaaaa"), Some("a"));
         assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbbb"), Some("b"));
         assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbb"), None);
+    }
+
+    #[test]
+    fn a_token_with_surrounding_or_only_white_space_is_refused() {
+        assert!(check_token("a-long-enough-token-123").is_ok());
+        for bad in [
+            " a-long-enough-token-123",
+            "a-long-enough-token-123\t",
+            "                    ",
+        ] {
+            assert!(check_token(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_token("short").unwrap_err().contains("shorter"));
     }
 
     #[test]

@@ -4,15 +4,15 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ADMIN_ID, Credential, MIN_TOKEN_CHARS};
+use super::{ADMIN_ID, Credential, check_token};
 use crate::files::create_secret_file;
 
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminTokenError {
-    #[error("the admin token in {path} is shorter than {MIN_TOKEN_CHARS} characters")]
-    TooShort { path: PathBuf },
+    #[error("the admin token in {path} {rule}")]
+    Unusable { path: PathBuf, rule: String },
     #[error("cannot read the admin token {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write a new admin token to {path}: {source}")]
@@ -32,9 +32,12 @@ pub fn load_or_create_admin_token(
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => {
-            let token = text.trim();
-            if token.chars().count() < MIN_TOKEN_CHARS {
-                return Err(AdminTokenError::TooShort { path });
+            // The file ends its one line with a newline, as editors and `echo` write it.
+            let token = text
+                .strip_suffix('\n')
+                .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+            if let Err(rule) = check_token(token) {
+                return Err(AdminTokenError::Unusable { path, rule });
             }
             Ok((
                 Credential::from_token(ADMIN_ID, token),

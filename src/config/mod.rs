@@ -1,13 +1,14 @@
 //! Settings, merged lowest to highest: built-in defaults < TOML file < environment < CLI flags.
 //! Every problem is one line naming the setting, so start-up can refuse it cleanly.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::auth::{self, Credential, MIN_TOKEN_CHARS};
+use crate::auth::{self, Credential};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
@@ -19,6 +20,37 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub gateway: GatewaySettings,
+    /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
+    pub catalog: BTreeMap<String, CatalogSettings>,
+}
+
+/// The data plane: model calls routed to providers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Largest model-call body, in bytes (images and long contexts need room).
+    pub max_body_bytes: usize,
+    /// How long one upstream attempt may take to answer, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long a streamed answer may go without a byte, in seconds.
+    pub stream_idle_timeout_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout_secs: 300,
+            stream_idle_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +261,32 @@ impl Settings {
         if self.server.body_timeout_ms == 0 {
             return fail("server.body_timeout_ms must be above 0".into());
         }
+        if self.gateway.max_body_bytes < 1024 {
+            return fail("gateway.max_body_bytes must be at least 1024".into());
+        }
+        if self.gateway.request_timeout_secs == 0 || self.gateway.stream_idle_timeout_secs == 0 {
+            return fail(
+                "gateway.request_timeout_secs and gateway.stream_idle_timeout_secs must be above 0"
+                    .into(),
+            );
+        }
+        for (id, entry) in &self.catalog {
+            if crate::domain::catalog::catalog_provider(id).is_none() {
+                return fail(format!(
+                    "catalog.{id}: not a catalog provider; the catalog has {}",
+                    crate::domain::catalog::reserved_provider_ids()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(url) = &entry.base_url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                return fail(format!(
+                    "catalog.{id}.base_url: `{url}` is not an http(s) URL"
+                ));
+            }
+        }
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());
         }
@@ -236,11 +294,9 @@ impl Settings {
             return fail("storage.data_dir must not be empty".into());
         }
         if let Some(token) = &self.auth.admin_token
-            && token.chars().count() < MIN_TOKEN_CHARS
+            && let Err(rule) = auth::check_token(token)
         {
-            return fail(format!(
-                "MODELGATE_ADMIN_TOKEN is shorter than {MIN_TOKEN_CHARS} characters"
-            ));
+            return fail(format!("MODELGATE_ADMIN_TOKEN {rule}"));
         }
         if let Some(key) = &self.auth.master_key
             && crate::secrets::MasterKey::from_base64(key).is_err()

@@ -9,6 +9,7 @@ mod provider_input;
 mod provider_key;
 pub mod rules;
 pub mod schema;
+pub mod surface;
 mod validation;
 pub mod wire;
 

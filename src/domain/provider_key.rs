@@ -56,6 +56,15 @@ impl ProviderKey {
         version_tag(self.id, self.version)
     }
 
+    /// The variable an `env.NAME` value names, when this process does not have it set now:
+    /// the key is kept (the variable may be set before the next start) but cannot be used yet.
+    pub fn unset_variable(&self) -> Option<&str> {
+        match &self.value {
+            StoredValue::Env(var) if std::env::var_os(var).is_none() => Some(var),
+            _ => None,
+        }
+    }
+
     /// The plaintext, for the moment it is needed: zeroed when the caller drops it.
     pub fn reveal(&self, master: &MasterKey) -> Result<Zeroizing<String>, RevealError> {
         match &self.value {
@@ -93,14 +102,6 @@ impl SecretInput {
                 let tail: String = chars[chars.len() - each_end..].iter().collect();
                 format!("{head}…{tail}")
             }
-        }
-    }
-
-    /// The variable an `env.NAME` reference names, when it is not set in this process now.
-    pub fn unset_variable(&self) -> Option<&str> {
-        match self {
-            SecretInput::Env(var) if std::env::var_os(var).is_none() => Some(var),
-            _ => None,
         }
     }
 

@@ -15,7 +15,7 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Array, Object, RefOr};
 
-use super::catalog::{API_FORMATS, RESERVED_PROVIDER_IDS};
+use super::catalog::{API_FORMATS, reserved_provider_ids};
 use super::rules::{
     MAX_BASE_URL_CHARS, MAX_KEY_VALUE_CHARS, MAX_METADATA_CHARS, MAX_MODELS,
     MAX_PARAMS_PER_SURFACE, MAX_SURFACES, MAX_TEXT_CHARS,
@@ -52,13 +52,16 @@ fn closed_object() -> ObjectBuilder {
 }
 
 pub fn provider_id() -> Object {
-    let reserved = RESERVED_PROVIDER_IDS.join("|").replace('.', "\\.");
+    let reserved = reserved_provider_ids()
+        .collect::<Vec<_>>()
+        .join("|")
+        .replace('.', "\\.");
     string(1, MAX_TEXT_CHARS)
         .pattern(Some(format!("^(?!(?:{reserved})$)[a-z0-9][a-z0-9._-]*$")))
         .description(Some(format!(
             "Address segment of model strings (`providerId:modelId`). Lowercase letters, digits, \
              `.`, `_`, `-`, starting with a letter or digit; not a built-in catalog id ({}).",
-            RESERVED_PROVIDER_IDS.join(", ")
+            reserved_provider_ids().collect::<Vec<_>>().join(", ")
         )))
         .build()
 }

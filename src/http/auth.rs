@@ -55,9 +55,16 @@ fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
         .ok_or_else(|| ApiError::internal("no credentials configured in app data"))?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
+    let mut presented = req.headers().get_all(header::AUTHORIZATION);
+    let first = presented.next();
+    if presented.next().is_some() {
+        // Which one a proxy or framework would pick differs; none is picked here.
+        return Err(ApiError::InvalidHeader {
+            name: "Authorization",
+            rule: "must be sent once; this request has more than one".into(),
+        });
+    }
+    let token = first
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized { presented: false })?;

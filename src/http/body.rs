@@ -50,31 +50,7 @@ pub async fn read_json<T: DeserializeOwned>(
 ) -> Result<Input<T>, ApiError> {
     let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
     let coding = content_coding(req)?;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let timeout = req.app_data::<BodyTimeout>().copied().unwrap_or_default().0;
-    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await else {
-        return Err(ApiError::RequestTimeout {
-            ms: timeout.as_millis() as u64,
-        });
-    };
-    let bytes = match read {
-        Err(_) => return Err(ApiError::PayloadTooLarge { limit }),
-        Ok(Err(e)) => {
-            return Err(ApiError::InvalidJson {
-                reason: format!("the body could not be read ({e})"),
-                line: None,
-                column: None,
-            });
-        }
-        Ok(Ok(bytes)) => bytes,
-    };
+    let bytes = read_bytes(req, payload, limit).await?;
     if bytes.is_empty() && empty == Empty::NoChange {
         return parse(b"{}");
     }
@@ -94,6 +70,38 @@ pub async fn read_json<T: DeserializeOwned>(
         buffer.as_mut().zeroize();
     }
     parsed
+}
+
+/// The whole body, up to `limit` bytes and within the body timeout: 413 past the limit (by
+/// `Content-Length` at once), 408 when it trickles in too slowly.
+pub async fn read_bytes(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let timeout = req.app_data::<BodyTimeout>().copied().unwrap_or_default().0;
+    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(limit)).await else {
+        return Err(ApiError::RequestTimeout {
+            ms: timeout.as_millis() as u64,
+        });
+    };
+    match read {
+        Err(_) => Err(ApiError::PayloadTooLarge { limit }),
+        Ok(Err(e)) => Err(ApiError::InvalidJson {
+            reason: format!("the body could not be read ({e})"),
+            line: None,
+            column: None,
+        }),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
 }
 
 enum Coding {

@@ -1,7 +1,10 @@
 //! Conditional requests: `ETag` on answers, `If-None-Match` on reads, `If-Match` on writes.
 
+use std::sync::LazyLock;
+
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse};
+use regex::Regex;
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -23,46 +26,44 @@ fn header_values(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<St
     found.then_some(tags)
 }
 
-/// `If-Match`, compared strongly: a weak tag never matches. A header that is not `*` or a
-/// list of entity tags (`"…"` or `W/"…"`, RFC 9110) is refused: read as a tag that matches
-/// nothing, it would turn a client's mistake into a misleading "changed since" 412.
-pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
-    let Some(tags) = header_values(headers, header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let invalid = |rule: &str| ApiError::InvalidHeader {
-        name: "If-Match",
-        rule: rule.to_owned(),
-    };
-    if tags.is_empty() {
-        return Err(invalid(
-            "must be `*` or a list of entity tags such as \"01J…-3\"",
-        ));
-    }
-    if tags.iter().any(|t| t == "*") {
-        return match tags.len() {
-            1 => Ok(Some(Precondition::Exists)),
-            _ => Err(invalid("`*` stands alone, not in a list")),
-        };
-    }
-    if let Some(bad) = tags.iter().find(|t| !is_entity_tag(t)) {
-        return Err(invalid(&format!(
-            "`{}` is not an entity tag: write it in double quotes, as the ETag header gives it",
-            bad.chars().take(64).collect::<String>()
-        )));
-    }
-    Ok(Some(Precondition::OneOf(tags)))
-}
+/// What `If-Match` may be (RFC 9110): `*`, or a comma-separated list of entity tags, each
+/// `"…"` or `W/"…"` of visible ASCII but `"`. The OpenAPI document states the same pattern.
+pub const IF_MATCH_PATTERN: &str =
+    r#"^[ \t]*(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)[ \t]*$"#;
 
-/// `[W/]"etagc*"`, where etagc is any visible character but `"` (RFC 9110 §8.8.3).
-fn is_entity_tag(tag: &str) -> bool {
-    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
-    opaque.len() >= 2
-        && opaque.starts_with('"')
-        && opaque.ends_with('"')
-        && opaque[1..opaque.len() - 1]
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x7E).contains(&b) || b >= 0x80)
+/// `If-Match`, compared strongly: a weak tag never matches. A header that is not
+/// [`IF_MATCH_PATTERN`] is refused: read as a tag that matches nothing, it would turn a
+/// client's mistake into a misleading "changed since" 412.
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    static LIST: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(IF_MATCH_PATTERN).expect("the If-Match pattern compiles"));
+    static TAG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?:W/)?"[!#-~]*"|\*"#).expect("the tag pattern compiles"));
+    let mut lines = headers.get_all(header::IF_MATCH).peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let joined = lines
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !LIST.is_match(&joined) {
+        return Err(ApiError::InvalidHeader {
+            name: "If-Match",
+            rule: "must be `*` or a comma-separated list of entity tags in double quotes, as \
+                   the ETag header gives them (\"01J…-3\")"
+                .into(),
+        });
+    }
+    let tags: Vec<String> = TAG
+        .find_iter(&joined)
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    Ok(Some(if tags.iter().any(|t| t == "*") {
+        Precondition::Exists
+    } else {
+        Precondition::OneOf(tags)
+    }))
 }
 
 /// `If-None-Match`, compared weakly as RFC 9110 asks for GET.

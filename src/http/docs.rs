@@ -8,6 +8,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, Response};
 use utoipa::{IntoParams, ToResponse};
 
+use super::conditional::IF_MATCH_PATTERN;
 use super::paging::MAX_PAGE;
 use crate::domain::schema::ULID_PATTERN;
 
@@ -38,10 +39,12 @@ macro_rules! error_responses {
 }
 
 error_responses! {
-    BadRequest => "The body or query breaks a rule: `invalid_json` (with line and column), \
-        `unknown_field`, `validation_failed`, `invalid_query`, `provider_id_reserved` or \
-        `provider_id_immutable`. `details` maps each field path to its rule.",
-    BadQuery => "`invalid_query`: `details` maps each bad parameter to its rule.",
+    BadRequest => "The request breaks a rule: `invalid_json` (with line and column), \
+        `unknown_field`, `validation_failed`, `provider_id_reserved` or `provider_id_immutable` \
+        for a body (every problem of one body in one answer); `invalid_query` for a query \
+        parameter the route does not take, one given twice, or a bad value; `invalid_header` \
+        for an `If-Match` that is not a list of entity tags, or more than one \
+        `Authorization`. `details` maps each field path, parameter or header to its rule.",
     Unauthorized => "`unauthorized`: no bearer token, or not a valid one.",
     NotFound => "`not_found`: no such id.",
     Conflict => "`provider_id_taken`, `provider_has_keys` (with the count) or \
@@ -51,7 +54,10 @@ error_responses! {
     RequestTimeout => "`request_timeout`: the body did not arrive within \
         `server.body_timeout_ms`.",
     UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
-        `application/json`.",
+        `application/json`, or is encoded other than with gzip.",
+    MethodNotAllowed => "`method_not_allowed`: the route does not serve this method; `Allow` \
+        lists those it does.",
+    UriTooLong => "`uri_too_long`: the path and query are longer than 8 KiB.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
         below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
@@ -77,12 +83,14 @@ macro_rules! response_groups {
 }
 
 response_groups! {
-    /// What any route behind the bearer token can answer.
-    AuthErrors => ["401" => Unauthorized, "500" => Internal, "503" => Unavailable],
+    /// What any route behind the bearer token can answer (a 400 for a bad query parameter or
+    /// header, whatever else the route does).
+    AuthErrors => [
+        "400" => BadRequest, "401" => Unauthorized, "500" => Internal, "503" => Unavailable
+    ],
     /// What any route that reads a JSON body can answer.
     BodyErrors => [
-        "400" => BadRequest, "408" => RequestTimeout, "413" => PayloadTooLarge,
-        "415" => UnsupportedMediaType
+        "408" => RequestTimeout, "413" => PayloadTooLarge, "415" => UnsupportedMediaType
     ],
 }
 
@@ -186,7 +194,7 @@ impl IntoParams for IfMatch {
         vec![parameter(
             "If-Match",
             ParameterIn::Header,
-            string_schema(None),
+            string_schema(Some(IF_MATCH_PATTERN)),
             "Apply only if the resource's current `ETag` is one of these (strong comparison), \
              or `*` for any existing version; otherwise 412.",
         )]

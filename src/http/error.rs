@@ -53,6 +53,8 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
+    #[error("the request target (path and query) is longer than {limit} bytes")]
+    UriTooLong { limit: usize },
     #[error("the request body did not arrive within {ms} ms")]
     RequestTimeout { ms: u64 },
     #[error("request body must be JSON, sent with `Content-Type: application/json`")]
@@ -101,6 +103,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, "uri_too_long"),
             ApiError::UnsupportedMediaType | ApiError::UnsupportedEncoding => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -156,6 +159,7 @@ impl ApiError {
             | ApiError::UnsupportedMediaType
             | ApiError::UnsupportedEncoding
             | ApiError::RequestTimeout { .. }
+            | ApiError::UriTooLong { .. }
             | ApiError::StorageFull { .. }
             | ApiError::StorageReadOnly
             | ApiError::StorageFailed

@@ -10,9 +10,11 @@ mod conditional;
 mod docs;
 pub mod error;
 mod json;
+pub mod limits;
 mod manage;
 pub mod openapi;
 mod paging;
+pub mod proxy;
 mod query;
 
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use ulid::Ulid;
 
+use crate::gateway::Gateway;
 use crate::registry::{Registry, WriteError};
 use crate::store::Rejection;
 use error::ApiError;
@@ -31,6 +34,7 @@ pub use paging::MAX_PAGE;
 /// What every handler shares.
 pub struct AppState {
     pub registry: Arc<Registry>,
+    pub gateway: Arc<Gateway>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
 }
@@ -50,6 +54,7 @@ impl AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    proxy::configure(cfg);
     manage::configure(cfg);
     openapi::configure(cfg);
     admin::configure(cfg);

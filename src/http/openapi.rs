@@ -1,19 +1,21 @@
 //! The OpenAPI document, built from the handlers' `#[utoipa::path]` annotations and the request
 //! and response types themselves, served at `GET /openapi.json`.
 //!
-//! HEAD is answered wherever GET is (RFC 9110) and is not listed per route.
+//! HEAD is answered wherever GET is (RFC 9110) and listed as its own operation.
 
 use std::sync::LazyLock;
 
 use actix_web::{HttpResponse, http::header, web};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AdditionalProperties, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::docs::{
-    BadQuery, BadRequest, Conflict, Internal, NotFound, NotModified, PayloadTooLarge,
+    BadRequest, Conflict, Internal, MethodNotAllowed, NotFound, NotModified, PayloadTooLarge,
     PreconditionFailed, RequestTimeout, Unauthorized, Unavailable, UnsupportedMediaType,
+    UriTooLong,
 };
 use super::error::ErrorBody;
 use super::manage::{health, provider_keys, providers};
@@ -48,12 +50,15 @@ use super::{admin, method_not_allowed};
     components(
         schemas(ErrorBody),
         responses(
-            BadRequest, BadQuery, Unauthorized, NotFound, Conflict, PreconditionFailed,
+            BadRequest, Unauthorized, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
-            NotModified
+            NotModified, MethodNotAllowed, UriTooLong
         )
     ),
-    modifiers(&BearerAuth, &ClosedObjects, &OptionalPatchBodies, &ResourceLinks),
+    modifiers(
+        &BearerAuth, &ClosedObjects, &OptionalPatchBodies, &ResourceLinks, &EveryRoute,
+        &HeadOperations
+    ),
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
@@ -94,6 +99,66 @@ pub(crate) async fn openapi_json() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .content_type("application/json")
         .body(JSON.as_str())
+}
+
+/// What every route can answer before it runs: a target over 8 KiB (414), and a method it
+/// does not serve (405, with `Allow`).
+struct EveryRoute;
+
+impl Modify for EveryRoute {
+    fn modify(&self, openapi: &mut Document) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for (status, name) in [("405", "MethodNotAllowed"), ("414", "UriTooLong")] {
+                    operation.responses.responses.insert(
+                        status.to_owned(),
+                        RefOr::Ref(utoipa::openapi::Ref::from_response_name(name)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.head.as_mut(),
+        item.post.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// HEAD is served wherever GET is (RFC 9110): the same operation, answered without a body.
+struct HeadOperations;
+
+impl Modify for HeadOperations {
+    fn modify(&self, openapi: &mut Document) {
+        for item in openapi.paths.paths.values_mut() {
+            let Some(get) = &item.get else { continue };
+            let mut head = get.clone();
+            head.operation_id = get.operation_id.as_ref().map(|id| {
+                let mut chars = id.chars();
+                let first = chars.next().map(|c| c.to_ascii_uppercase());
+                format!(
+                    "head{}{}",
+                    first.into_iter().collect::<String>(),
+                    chars.as_str()
+                )
+            });
+            head.summary = get.summary.as_ref().map(|s| format!("{s} (headers only)"));
+            for response in head.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.content.clear();
+                    response.links.clear();
+                }
+            }
+            item.head = Some(head);
+        }
+    }
 }
 
 /// A PATCH reads its body with `Empty::NoChange`: no body at all changes nothing.
@@ -288,9 +353,16 @@ mod tests {
         paths
     }
 
+    /// The data plane's `/v1` routes speak OpenAI's and Anthropic's own APIs, which their
+    /// own documents describe; this document is the management API's.
     #[actix_web::test]
-    async fn every_route_the_app_registers_is_in_the_document_and_no_other() {
-        let registered = registered_paths().await;
+    async fn every_management_route_the_app_registers_is_in_the_document_and_no_other() {
+        let mut registered = registered_paths().await;
+        assert!(
+            registered.contains("/v1/chat/completions"),
+            "{registered:?}"
+        );
+        registered.retain(|path| !path.starts_with("/v1"));
         assert!(registered.contains("/providers/{id}"), "{registered:?}");
         let documented: BTreeSet<String> = super::document().paths.paths.keys().cloned().collect();
         assert_eq!(registered, documented);

@@ -7,6 +7,7 @@ use crate::domain::{
     CreateProviderKey, Input, InputError, NewProviderKey, Precondition, ProviderKey,
     ProviderKeyChanges, RotateProviderKey, Rotation, UpdateProviderKey, now_ms,
 };
+use crate::gateway::table::Change;
 
 impl Registry {
     pub async fn create_key(
@@ -18,8 +19,10 @@ impl Registry {
             .map_err(InputError::Invalid)?;
         let needs_provider = new.needs_custom_provider();
         let key = new.into_key(&self.master_key, now_ms(), by)?;
-        self.commit(self.store.create_key(key, needs_provider))
-            .await
+        self.commit(self.store.create_key(key, needs_provider), |k, table| {
+            table.apply(Change::Key(k))
+        })
+        .await
     }
 
     /// Changes a key's name, description or metadata, if `precondition` allows.
@@ -37,7 +40,10 @@ impl Registry {
             guard(precondition.as_ref(), &current.etag())?;
             Ok(changes.apply(current, now_ms(), &by))
         });
-        self.commit(self.store.update_key(id, change)).await
+        self.commit(self.store.update_key(id, change), |k, table| {
+            table.apply(Change::Key(k))
+        })
+        .await
     }
 
     /// A new secret (and name) under the same id, if `precondition` allows.
@@ -56,7 +62,10 @@ impl Registry {
             guard(precondition.as_ref(), &current.etag())?;
             Ok(Some(rotation.apply(&value, current, now_ms(), &by)))
         });
-        self.commit(self.store.update_key(id, change)).await
+        self.commit(self.store.update_key(id, change), |k, table| {
+            table.apply(Change::Key(k))
+        })
+        .await
     }
 
     pub async fn delete_key(
@@ -64,6 +73,9 @@ impl Registry {
         id: Ulid,
         precondition: Option<Precondition>,
     ) -> Result<(), WriteError> {
-        self.commit(self.store.delete_key(id, precondition)).await
+        self.commit(self.store.delete_key(id, precondition), |_, table| {
+            table.apply(Change::KeyGone(id))
+        })
+        .await
     }
 }

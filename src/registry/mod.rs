@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::domain::{InputError, Precondition};
+use crate::gateway::table::RoutingTable;
 use crate::secrets::{CryptoError, MasterKey};
 use crate::store::{Rejection, Store, StoreError, Write};
 
@@ -37,15 +38,23 @@ impl From<InputError> for WriteError {
 pub struct Registry {
     store: Arc<dyn Store>,
     master_key: Arc<MasterKey>,
+    /// What the data plane routes by; every durable change is applied to it before the
+    /// change is acknowledged.
+    table: Arc<RoutingTable>,
     /// Counts the durable changes; bumped after each one.
     changes: watch::Sender<u64>,
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>) -> Registry {
+    pub fn new(
+        store: Arc<dyn Store>,
+        master_key: Arc<MasterKey>,
+        table: Arc<RoutingTable>,
+    ) -> Registry {
         Registry {
             store,
             master_key,
+            table,
             changes: watch::Sender::new(0),
         }
     }
@@ -64,12 +73,33 @@ impl Registry {
         self.changes.subscribe()
     }
 
-    /// A store write carried to its end: applied, durable, then published.
-    async fn commit<T>(&self, write: Write<T>) -> Result<T, WriteError> {
-        let applied = write.await?.map_err(WriteError::Rejected)?;
-        let value = applied.wait().await?;
-        self.changes.send_modify(|n| *n += 1);
-        Ok(value)
+    /// A store write carried to its end: applied, durable, then published — into the routing
+    /// table by `publish`, and to subscribers. After a store failure the table is read anew:
+    /// the store may have reopened, holding what reached its disk.
+    async fn commit<T>(
+        &self,
+        write: Write<T>,
+        publish: impl FnOnce(&T, &RoutingTable),
+    ) -> Result<T, WriteError> {
+        let outcome = async {
+            let applied = write.await?.map_err(WriteError::Rejected)?;
+            Ok::<T, WriteError>(applied.wait().await?)
+        }
+        .await;
+        match outcome {
+            Ok(value) => {
+                publish(&value, &self.table);
+                self.changes.send_modify(|n| *n += 1);
+                Ok(value)
+            }
+            Err(WriteError::Store(e)) => {
+                if let Err(reload) = self.table.reload(self.store.as_ref()) {
+                    log::warn!("routing table not reloaded after a store failure: {reload}");
+                }
+                Err(WriteError::Store(e))
+            }
+            Err(other) => Err(other),
+        }
     }
 }
 

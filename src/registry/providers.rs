@@ -7,6 +7,7 @@ use crate::domain::{
     CreateProvider, Input, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider,
     now_ms,
 };
+use crate::gateway::table::Change;
 
 impl Registry {
     pub async fn create_provider(
@@ -16,7 +17,10 @@ impl Registry {
     ) -> Result<Provider, WriteError> {
         let new = NewProvider::parse_after(input.value, input.violations)?;
         let provider = Provider::create(new, now_ms(), by);
-        self.commit(self.store.create(provider)).await
+        self.commit(self.store.create(provider), |p, table| {
+            table.apply(Change::Provider(p))
+        })
+        .await
     }
 
     /// Applies the fields `input` sends, if `precondition` allows.
@@ -33,7 +37,10 @@ impl Registry {
             guard(precondition.as_ref(), &current.etag())?;
             Ok(changes.apply(current, now_ms(), &by))
         });
-        self.commit(self.store.update(id, change)).await
+        self.commit(self.store.update(id, change), |p, table| {
+            table.apply(Change::Provider(p))
+        })
+        .await
     }
 
     /// Answers how many keys went with the provider (only with `cascade`).
@@ -43,7 +50,9 @@ impl Registry {
         precondition: Option<Precondition>,
         cascade: bool,
     ) -> Result<u64, WriteError> {
-        self.commit(self.store.delete(id, precondition, cascade))
-            .await
+        self.commit(self.store.delete(id, precondition, cascade), |_, table| {
+            table.apply(Change::ProviderGone(id))
+        })
+        .await
     }
 }

@@ -126,7 +126,7 @@ async fn twenty_concurrent_creates_of_one_provider_id_give_exactly_one_201() {
 #[actix_web::test]
 async fn every_built_in_catalog_id_is_refused_as_reserved() {
     let app = spawn_app().await;
-    for id in modelgate::domain::catalog::RESERVED_PROVIDER_IDS {
+    for id in modelgate::domain::catalog::reserved_provider_ids() {
         let body = assert_error(
             app.post_json("/providers", &provider(id)).await,
             400,

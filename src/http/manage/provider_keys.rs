@@ -1,7 +1,7 @@
 //! `/provider-keys`: upstream credentials. `value` is accepted and never given back.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, middleware, web};
 use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
@@ -56,7 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 201, description = "Created; durable before this answer. The value is never \
             returned.", body = KeyView,
             headers(("ETag" = String, description = "Entity tag of this version"),
-                    ("Location" = String, description = "URI of the new key"))),
+                    ("Location" = String, description = "URI of the new key"),
+                    ("x-modelgate-warning" = String, description = "Present when the value is an `env.NAME` reference to a variable this server does not have set: the key is stored, but calls with it fail until the variable is set and the server restarted"))),
         (status = 409, response = docs::Conflict),
         docs::BodyErrors,
         docs::AuthErrors,
@@ -76,7 +77,7 @@ pub(crate) async fn create(
         .create_key(input, &caller.id)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
-    Ok(HttpResponse::Created()
+    Ok(warned(&key, HttpResponse::Created())
         .insert_header((header::LOCATION, state.uri(&key_path(key.id))))
         .insert_header((header::ETAG, key.etag()))
         .json(KeyView::new(&key, &state)))
@@ -88,7 +89,6 @@ pub(crate) async fn create(
     params(docs::Paging, docs::ProviderFilter),
     responses(
         (status = 200, description = "One page.", body = ListView),
-        (status = 400, response = docs::BadQuery),
         docs::AuthErrors,
     ),
     security(("bearer" = []))
@@ -184,7 +184,8 @@ pub(crate) async fn update(
     responses(
         (status = 200, description = "The key after rotation; durable before this answer.",
             body = KeyView,
-            headers(("ETag" = String, description = "Entity tag of this version"))),
+            headers(("ETag" = String, description = "Entity tag of this version"),
+                    ("x-modelgate-warning" = String, description = "Present when the value is an `env.NAME` reference to a variable this server does not have set: the key is stored, but calls with it fail until the variable is set and the server restarted"))),
         (status = 404, response = docs::NotFound),
         (status = 412, response = docs::PreconditionFailed),
         docs::BodyErrors,
@@ -243,9 +244,26 @@ fn written(
     outcome: Result<ProviderKey, WriteError>,
 ) -> Result<HttpResponse, ApiError> {
     let key = outcome.map_err(|e| write_failed(req, NOUN, e))?;
-    Ok(HttpResponse::Ok()
+    Ok(warned(&key, HttpResponse::Ok())
         .insert_header((header::ETAG, key.etag()))
         .json(KeyView::new(&key, state)))
+}
+
+/// The header that says an `env.NAME` key was stored but names a variable this server does
+/// not have yet (ngrok's key shape is closed, so the warning is not a body field).
+pub(crate) const WARNING_HEADER: &str = "x-modelgate-warning";
+
+fn warned(key: &ProviderKey, mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    if let Some(var) = key.unset_variable() {
+        response.insert_header((
+            WARNING_HEADER,
+            format!(
+                "environment variable {var} is not set for this server; calls with this key \
+                 fail until it is set and the server restarted"
+            ),
+        ));
+    }
+    response
 }
 
 fn key_path(id: Ulid) -> String {

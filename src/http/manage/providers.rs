@@ -82,7 +82,6 @@ pub(crate) async fn create(
     params(docs::Paging),
     responses(
         (status = 200, description = "One page.", body = ListView),
-        (status = 400, response = docs::BadQuery),
         docs::AuthErrors,
     ),
     security(("bearer" = []))
@@ -182,7 +181,6 @@ pub(crate) async fn update(
     params(docs::Id, docs::IfMatch, docs::Cascade),
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
-        (status = 400, response = docs::BadQuery),
         (status = 404, response = docs::NotFound),
         (status = 409, response = docs::Conflict),
         (status = 412, response = docs::PreconditionFailed),

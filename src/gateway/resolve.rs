@@ -1,0 +1,121 @@
+//! From a request's `model` string to the provider and upstream model id it names.
+//!
+//! `providerId:modelId` is split at the first `:` only when what comes before it is a
+//! registered `providerId` or a catalog id, so `llama3.1:8b` stays a bare model name while
+//! `ollama-box:llama3.1:8b` is model `llama3.1:8b` of provider `ollama-box`. A qualified name
+//! must be a model the provider declares (exactly, or else ignoring case; the declared
+//! spelling goes upstream) unless it declares none. A bare name goes to the providers that
+//! declare it, in creation order.
+
+use std::sync::Arc;
+
+use super::error::{GatewayError, Kind};
+use super::table::{Route, Snapshot};
+use crate::domain::surface::Surface;
+
+/// Where a call goes.
+#[derive(Debug)]
+pub struct Target {
+    pub route: Arc<Route>,
+    /// The model id as the upstream knows it.
+    pub model: String,
+}
+
+pub fn resolve(snapshot: &Snapshot, model: &str, surface: Surface) -> Result<Target, GatewayError> {
+    if let Some((prefix, rest)) = model.split_once(':')
+        && let Some(route) = snapshot.route(prefix)
+    {
+        return qualified(route, rest, surface);
+    }
+    let declaring = snapshot.declaring(model);
+    if declaring.is_empty() {
+        return Err(not_found(format!(
+            "no provider declares a model `{}`; address a model as providerId:modelId, or \
+             declare it under the provider's models",
+            shown(model)
+        )));
+    }
+    let route = declaring
+        .iter()
+        .find(|r| r.serves(surface))
+        .ok_or_else(|| unsupported(&declaring[0], surface))?;
+    let upstream = declared_spelling(route, model).unwrap_or(model).to_owned();
+    Ok(Target {
+        route: Arc::clone(route),
+        model: upstream,
+    })
+}
+
+fn qualified(route: &Arc<Route>, model: &str, surface: Surface) -> Result<Target, GatewayError> {
+    if model.is_empty() {
+        return Err(GatewayError::invalid(
+            "invalid_model",
+            format!("`{}:` names no model after the provider", route.slug),
+        )
+        .at("model"));
+    }
+    let upstream = match route.models.is_empty() {
+        true => model,
+        false => declared_spelling(route, model).ok_or_else(|| {
+            let known: Vec<&str> = route.models.iter().take(10).map(String::as_str).collect();
+            not_found(format!(
+                "provider `{}` declares no model `{}`; it declares: {}{}",
+                route.slug,
+                shown(model),
+                known.join(", "),
+                if route.models.len() > known.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ))
+        })?,
+    };
+    if !route.serves(surface) {
+        return Err(unsupported(route, surface));
+    }
+    Ok(Target {
+        route: Arc::clone(route),
+        model: upstream.to_owned(),
+    })
+}
+
+/// The provider's own spelling of `model`: exact first, then ignoring case.
+fn declared_spelling<'r>(route: &'r Route, model: &str) -> Option<&'r str> {
+    route
+        .models
+        .iter()
+        .find(|m| *m == model)
+        .or_else(|| route.models.iter().find(|m| m.eq_ignore_ascii_case(model)))
+        .or_else(|| {
+            let folded = model.to_lowercase();
+            route.models.iter().find(|m| m.to_lowercase() == folded)
+        })
+        .map(String::as_str)
+}
+
+fn not_found(message: String) -> GatewayError {
+    GatewayError::new(Kind::ModelNotFound, "model_not_found", message).at("model")
+}
+
+fn unsupported(route: &Route, surface: Surface) -> GatewayError {
+    GatewayError::invalid(
+        "surface_not_supported",
+        format!(
+            "provider `{}` does not serve {} `{}` (it declares no such entry in \
+             supportedApiSurfaces)",
+            route.slug,
+            surface.format().name(),
+            surface.name()
+        ),
+    )
+    .at("model")
+}
+
+/// A client's model string quoted in a message, cut so it cannot bloat the answer.
+fn shown(model: &str) -> String {
+    match model.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &model[..at]),
+        None => model.to_owned(),
+    }
+}

@@ -1,0 +1,281 @@
+//! The routing table: an immutable snapshot of what the data plane routes to — providers by
+//! `providerId`, the models they declare, their sealed keys, and the catalog providers — swapped
+//! whole and atomically. Model calls read it and never the store.
+//!
+//! The snapshot's maps are persistent (`imbl`): a change copies only the path to what changed,
+//! so the registry applies each durable write in microseconds however many providers there are,
+//! and readers never wait.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use imbl::{HashMap, OrdMap};
+use ulid::Ulid;
+
+use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::surface::{Format, Surface};
+use crate::domain::{ApiSurface, Provider, ProviderKey};
+use crate::store::{Store, StoreError};
+
+/// What a model call needs of one provider.
+#[derive(Debug, PartialEq)]
+pub struct Route {
+    /// The `providerId` (or catalog id).
+    pub slug: String,
+    pub base_url: String,
+    pub surfaces: Vec<ApiSurface>,
+    /// Declared model ids, in their declared spelling; empty when any model passes.
+    pub models: Vec<String>,
+    /// The format of a provider that declares no surfaces: OpenAI's, but a catalog provider's
+    /// own.
+    pub format: Format,
+    /// Catalog providers need a key; a custom provider with none is called without auth.
+    pub catalog: bool,
+    /// When the provider was registered (ms since the epoch; 0 for catalog providers).
+    pub created_ms: u64,
+}
+
+impl Route {
+    fn of(provider: &Provider) -> Route {
+        Route {
+            slug: provider.provider_id.as_str().to_owned(),
+            base_url: provider.base_url.clone(),
+            surfaces: provider.surfaces.clone(),
+            models: provider.models.iter().map(|m| m.model_id.clone()).collect(),
+            format: Format::OpenAi,
+            catalog: false,
+            created_ms: provider.created_at_ms,
+        }
+    }
+
+    fn of_catalog(entry: &CatalogProvider, base_url: &str) -> Route {
+        Route {
+            slug: entry.id.to_owned(),
+            base_url: base_url.to_owned(),
+            surfaces: Vec::new(),
+            models: Vec::new(),
+            format: Format::from_name(entry.format).unwrap_or(Format::OpenAi),
+            catalog: true,
+            created_ms: 0,
+        }
+    }
+
+    pub fn serves(&self, surface: Surface) -> bool {
+        surface.served_by(&self.surfaces, self.format)
+    }
+}
+
+/// The providers that declare a model (under one case-folded model id), oldest first: their
+/// ids (ULIDs, so creation order) and `providerId`s. One model id is usually declared by one
+/// provider, so a small shared slice costs far less than a map per model.
+type Declaring = Arc<[(Ulid, Arc<str>)]>;
+
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    routes: HashMap<Arc<str>, Arc<Route>>,
+    /// Every registered provider by id, in creation order: `providerId`.
+    created: OrdMap<Ulid, Arc<str>>,
+    /// Declared model ids, case-folded.
+    by_model: HashMap<Box<str>, Declaring>,
+    /// A provider's (or catalog id's) keys by id: newest last.
+    keys: HashMap<String, OrdMap<Ulid, Arc<ProviderKey>>>,
+    key_owner: HashMap<Ulid, String>,
+    catalog: HashMap<String, Arc<Route>>,
+}
+
+impl Snapshot {
+    /// A registered provider or a catalog provider by its id.
+    pub fn route(&self, slug: &str) -> Option<&Arc<Route>> {
+        self.routes.get(slug).or_else(|| self.catalog.get(slug))
+    }
+
+    /// The providers that declare `model`, in creation order: those that declare it exactly,
+    /// or else those that declare it in another case.
+    pub fn declaring(&self, model: &str) -> Vec<Arc<Route>> {
+        let candidates: Vec<Arc<Route>> = self
+            .by_model
+            .get(model.to_lowercase().as_str())
+            .into_iter()
+            .flat_map(|d| d.iter())
+            .filter_map(|(_, slug)| self.routes.get(slug).cloned())
+            .collect();
+        let exact: Vec<Arc<Route>> = candidates
+            .iter()
+            .filter(|r| r.models.iter().any(|m| m == model))
+            .cloned()
+            .collect();
+        if exact.is_empty() { candidates } else { exact }
+    }
+
+    /// A provider's keys, newest first.
+    pub fn keys(&self, slug: &str) -> Vec<Arc<ProviderKey>> {
+        self.keys
+            .get(slug)
+            .map(|keys| keys.values().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Registered providers in creation order.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.created
+            .values()
+            .filter_map(|slug| self.routes.get(slug))
+    }
+
+    fn upsert_provider(&mut self, provider: &Provider) {
+        self.remove_provider(provider.id, false);
+        let route = Route::of(provider);
+        let slug: Arc<str> = Arc::from(route.slug.as_str());
+        for model in &route.models {
+            let key: Box<str> = model.to_lowercase().into();
+            let mut declaring: Vec<(Ulid, Arc<str>)> = self
+                .by_model
+                .get(&key)
+                .map(|d| d.to_vec())
+                .unwrap_or_default();
+            if !declaring.iter().any(|(id, _)| *id == provider.id) {
+                declaring.push((provider.id, Arc::clone(&slug)));
+                declaring.sort_by_key(|(id, _)| *id);
+            }
+            self.by_model.insert(key, declaring.into());
+        }
+        self.created.insert(provider.id, Arc::clone(&slug));
+        self.routes.insert(slug, Arc::new(route));
+    }
+
+    fn remove_provider(&mut self, id: Ulid, with_keys: bool) {
+        let Some(slug) = self.created.remove(&id) else {
+            return;
+        };
+        if let Some(route) = self.routes.remove(&slug) {
+            for model in &route.models {
+                let key = model.to_lowercase();
+                if let Some(declaring) = self.by_model.get(key.as_str()) {
+                    let rest: Vec<(Ulid, Arc<str>)> = declaring
+                        .iter()
+                        .filter(|(d, _)| *d != id)
+                        .cloned()
+                        .collect();
+                    match rest.is_empty() {
+                        true => self.by_model.remove(key.as_str()),
+                        false => self.by_model.insert(key.into(), rest.into()),
+                    };
+                }
+            }
+        }
+        if with_keys && let Some(keys) = self.keys.remove(&*slug) {
+            for id in keys.keys() {
+                self.key_owner.remove(id);
+            }
+        }
+    }
+
+    fn upsert_key(&mut self, key: &ProviderKey) {
+        let owner = key.provider_id.as_str().to_owned();
+        self.key_owner.insert(key.id, owner.clone());
+        self.keys
+            .entry(owner)
+            .or_default()
+            .insert(key.id, Arc::new(key.clone()));
+    }
+
+    fn remove_key(&mut self, id: Ulid) {
+        if let Some(owner) = self.key_owner.remove(&id)
+            && let Some(keys) = self.keys.get_mut(&owner)
+        {
+            keys.remove(&id);
+            if keys.is_empty() {
+                self.keys.remove(&owner);
+            }
+        }
+    }
+}
+
+/// The current snapshot, swapped whole on every change.
+pub struct RoutingTable {
+    current: ArcSwap<Snapshot>,
+}
+
+/// A durable change to apply.
+pub enum Change<'a> {
+    Provider(&'a Provider),
+    /// A deleted provider, and its keys with it.
+    ProviderGone(Ulid),
+    Key(&'a ProviderKey),
+    KeyGone(Ulid),
+}
+
+impl RoutingTable {
+    /// The table of what `store` holds, with the catalog providers at their base URLs
+    /// (`base_url` gives each one's override, if any).
+    pub fn load(
+        store: &dyn Store,
+        base_url: impl Fn(&CatalogProvider) -> String,
+    ) -> Result<RoutingTable, StoreError> {
+        let mut snapshot = Snapshot::default();
+        for entry in CATALOG {
+            let route = Route::of_catalog(entry, &base_url(entry));
+            snapshot
+                .catalog
+                .insert(entry.id.to_owned(), Arc::new(route));
+        }
+        let table = RoutingTable {
+            current: ArcSwap::from_pointee(snapshot),
+        };
+        table.reload(store)?;
+        Ok(table)
+    }
+
+    /// Reads every provider and key anew (at start, and after the store reopened itself).
+    pub fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let mut snapshot = Snapshot {
+            catalog: self.current.load().catalog.clone(),
+            ..Snapshot::default()
+        };
+        let mut before = None;
+        loop {
+            let page = store.list(before, 1000)?;
+            for provider in &page.items {
+                snapshot.upsert_provider(provider);
+            }
+            before = page.items.last().map(|p| p.id);
+            if !page.has_more {
+                break;
+            }
+        }
+        let mut before = None;
+        loop {
+            let page = store.list_keys(None, before, 1000)?;
+            for key in &page.items {
+                snapshot.upsert_key(key);
+            }
+            before = page.items.last().map(|k| k.id);
+            if !page.has_more {
+                break;
+            }
+        }
+        self.current.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Applies a durable change; the next model call sees it.
+    pub fn apply(&self, change: Change<'_>) {
+        self.current.rcu(|current| {
+            let mut next = Snapshot::clone(current);
+            match &change {
+                Change::Provider(p) => next.upsert_provider(p),
+                Change::ProviderGone(id) => next.remove_provider(*id, true),
+                Change::Key(k) => next.upsert_key(k),
+                Change::KeyGone(id) => next.remove_key(*id),
+            }
+            next
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

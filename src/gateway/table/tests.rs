@@ -1,0 +1,166 @@
+use super::*;
+use crate::domain::surface::Surface;
+use crate::domain::wire::Object;
+use crate::domain::{CreateProvider, ModelInput, NewProvider, Provider, SurfaceInput};
+use crate::gateway::resolve::resolve;
+
+fn provider(slug: &str, models: &[&str], surfaces: &[(&str, Option<&str>)]) -> Provider {
+    let new = NewProvider::parse(CreateProvider {
+        provider_id: Some(slug.into()),
+        name: Some(slug.into()),
+        base_url: Some(format!("http://{slug}.lan/v1")),
+        models: Some(
+            models
+                .iter()
+                .map(|m| {
+                    Object(ModelInput {
+                        model_id: Some((*m).into()),
+                    })
+                })
+                .collect(),
+        ),
+        supported_api_surfaces: Some(
+            surfaces
+                .iter()
+                .map(|(f, s)| {
+                    Object(SurfaceInput {
+                        format: Some((*f).into()),
+                        surface: s.map(str::to_owned),
+                        supported_params: None,
+                    })
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    })
+    .unwrap();
+    Provider::create(new, 1, "test")
+}
+
+fn table(providers: &[&Provider]) -> RoutingTable {
+    let table = RoutingTable {
+        current: ArcSwap::from_pointee(Snapshot::default()),
+    };
+    for p in providers {
+        table.apply(Change::Provider(p));
+    }
+    table
+}
+
+fn routed(table: &RoutingTable, model: &str, surface: Surface) -> Result<(String, String), String> {
+    resolve(&table.snapshot(), model, surface)
+        .map(|t| (t.route.slug.clone(), t.model))
+        .map_err(|e| e.code.to_owned())
+}
+
+#[test]
+fn a_qualified_name_splits_only_at_a_known_provider() {
+    let ollama = provider("ollama-box", &["llama3.1:8b", "Qwen2.5:7B"], &[]);
+    let t = table(&[&ollama]);
+    let chat = Surface::ChatCompletions;
+    assert_eq!(
+        routed(&t, "ollama-box:llama3.1:8b", chat),
+        Ok(("ollama-box".into(), "llama3.1:8b".into()))
+    );
+    // Case-insensitive after exact, and the declared spelling goes upstream.
+    assert_eq!(
+        routed(&t, "ollama-box:qwen2.5:7b", chat),
+        Ok(("ollama-box".into(), "Qwen2.5:7B".into()))
+    );
+    // `llama3.1` is no provider: the whole string is a bare name, which ollama-box declares.
+    assert_eq!(
+        routed(&t, "llama3.1:8b", chat),
+        Ok(("ollama-box".into(), "llama3.1:8b".into()))
+    );
+    assert_eq!(
+        routed(&t, "ollama-box:mistral", chat),
+        Err("model_not_found".into())
+    );
+    assert_eq!(
+        routed(&t, "nobody:llama3.1:8b", chat),
+        Err("model_not_found".into())
+    );
+    assert_eq!(routed(&t, "ollama-box:", chat), Err("invalid_model".into()));
+}
+
+#[test]
+fn a_provider_that_declares_no_models_passes_any_through_and_surfaces_are_honoured() {
+    let open = provider("vllm", &[], &[("openai", Some("chat-completions"))]);
+    let both = provider("llamacpp", &[], &[("openai", None), ("anthropic", None)]);
+    let t = table(&[&open, &both]);
+    assert_eq!(
+        routed(&t, "vllm:org/Any-Model", Surface::ChatCompletions),
+        Ok(("vllm".into(), "org/Any-Model".into()))
+    );
+    assert_eq!(
+        routed(&t, "vllm:x", Surface::Embeddings),
+        Err("surface_not_supported".into())
+    );
+    assert_eq!(
+        routed(&t, "vllm:x", Surface::Messages),
+        Err("surface_not_supported".into())
+    );
+    assert_eq!(
+        routed(&t, "llamacpp:x", Surface::Messages),
+        Ok(("llamacpp".into(), "x".into()))
+    );
+    assert_eq!(
+        routed(&t, "llamacpp:x", Surface::Embeddings),
+        Ok(("llamacpp".into(), "x".into()))
+    );
+}
+
+#[test]
+fn a_bare_name_goes_to_the_oldest_provider_declaring_it_that_serves_the_surface() {
+    let first = provider("first", &["shared"], &[("anthropic", None)]);
+    let second = provider("second", &["shared"], &[]);
+    let third = provider("third", &["shared"], &[]);
+    let t = table(&[&third, &second, &first]);
+    assert_eq!(
+        routed(&t, "shared", Surface::ChatCompletions),
+        Ok(("second".into(), "shared".into()))
+    );
+    assert_eq!(
+        routed(&t, "shared", Surface::Messages),
+        Ok(("first".into(), "shared".into()))
+    );
+    assert_eq!(
+        routed(&t, "SHARED", Surface::ChatCompletions),
+        Ok(("second".into(), "shared".into()))
+    );
+    assert_eq!(
+        routed(&t, "unknown", Surface::ChatCompletions),
+        Err("model_not_found".into())
+    );
+    assert_eq!(
+        routed(&t, "shared", Surface::Embeddings),
+        Ok(("second".into(), "shared".into()))
+    );
+}
+
+#[test]
+fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
+    let mut p = provider("box", &["a", "b"], &[]);
+    let t = table(&[&p]);
+    let before = t.snapshot();
+    p.models.retain(|m| m.model_id == "b");
+    p.version += 1;
+    t.apply(Change::Provider(&p));
+    assert_eq!(
+        routed(&t, "a", Surface::ChatCompletions),
+        Err("model_not_found".into())
+    );
+    assert_eq!(
+        routed(&t, "b", Surface::ChatCompletions),
+        Ok(("box".into(), "b".into()))
+    );
+    // A snapshot taken before is unchanged: readers never see a half-applied change.
+    assert_eq!(before.declaring("a").len(), 1);
+    t.apply(Change::ProviderGone(p.id));
+    assert_eq!(
+        routed(&t, "b", Surface::ChatCompletions),
+        Err("model_not_found".into())
+    );
+    assert!(t.snapshot().route("box").is_none());
+    assert!(t.snapshot().by_model.is_empty());
+}

@@ -1,0 +1,77 @@
+//! The error shapes of the two wire formats, for whole answers and inside streams.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::error::{GatewayError, Kind};
+use crate::domain::surface::Format;
+
+/// OpenAI's error `type` for a kind.
+fn openai_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::InvalidRequest | Kind::ModelNotFound | Kind::TooLarge | Kind::SlowBody => {
+            "invalid_request_error"
+        }
+        Kind::Unauthenticated => "authentication_error",
+        Kind::NoUsableKey | Kind::Unreachable | Kind::Timeout | Kind::Internal => "api_error",
+    }
+}
+
+/// Anthropic's error `type` for a kind.
+fn anthropic_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::InvalidRequest | Kind::SlowBody => "invalid_request_error",
+        Kind::Unauthenticated => "authentication_error",
+        Kind::ModelNotFound => "not_found_error",
+        Kind::TooLarge => "request_too_large",
+        Kind::NoUsableKey | Kind::Unreachable | Kind::Timeout | Kind::Internal => "api_error",
+    }
+}
+
+/// The error body in `format`'s shape: OpenAI's `{"error": {message, type, code, param}}`,
+/// Anthropic's `{"type": "error", "error": {type, message}}`.
+pub fn error_body(format: Format, error: &GatewayError) -> Value {
+    match format {
+        Format::OpenAi => json!({"error": {
+            "message": error.message,
+            "type": openai_type(error.kind),
+            "code": error.code,
+            "param": error.param,
+        }}),
+        Format::Anthropic => json!({"type": "error", "error": {
+            "type": anthropic_type(error.kind),
+            "message": error.message,
+        }}),
+    }
+}
+
+/// An error inside a server-sent-event stream, in the format's stream shape.
+pub fn stream_error_event(format: Format, error: &GatewayError) -> Bytes {
+    let body = error_body(format, error);
+    Bytes::from(match format {
+        Format::OpenAi => format!("data: {body}\n\n"),
+        Format::Anthropic => format!("event: error\ndata: {body}\n\n"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_format_gets_its_own_shape() {
+        let e =
+            GatewayError::new(Kind::ModelNotFound, "model_not_found", "no such model").at("model");
+        assert_eq!(
+            error_body(Format::OpenAi, &e),
+            json!({"error": {"message": "no such model", "type": "invalid_request_error",
+                             "code": "model_not_found", "param": "model"}})
+        );
+        assert_eq!(
+            error_body(Format::Anthropic, &e),
+            json!({"type": "error", "error": {"type": "not_found_error", "message": "no such model"}})
+        );
+        let event = stream_error_event(Format::Anthropic, &e);
+        assert!(event.starts_with(b"event: error\ndata: {") && event.ends_with(b"\n\n"));
+    }
+}

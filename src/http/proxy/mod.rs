@@ -1,0 +1,256 @@
+//! The data plane's HTTP side: OpenAI- and Anthropic-format routes under `/v1`. Each route
+//! fixes the format and surface; the caller's credential is checked here (and never forwarded),
+//! the body read within the data plane's own limit, and the gateway's answer streamed back as
+//! it arrives. Errors come in the route's format's shape.
+
+mod models;
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use ulid::Ulid;
+
+use super::AppState;
+use super::body::read_bytes;
+use super::error::ApiError;
+use crate::auth::{Credentials, bearer_token};
+use crate::domain::surface::{Format, Surface};
+use crate::gateway::error::{GatewayError, Kind};
+use crate::gateway::upstream::Passed;
+use crate::gateway::{Call, Chosen, wire};
+
+pub const REQUEST_ID: &str = "x-modelgate-request-id";
+pub const PROVIDER: &str = "x-modelgate-provider";
+pub const MODEL: &str = "x-modelgate-model";
+
+/// The data plane's own body limit (`gateway.max_body_bytes`), apart from the management API's.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyBodyLimit(pub usize);
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let surface = |path: &'static str, surface: Surface| {
+        web::resource(path)
+            .route(web::post().to(move |req, payload, state| proxy(req, payload, state, surface)))
+            .default_service(web::to(move || async move {
+                refusal(
+                    surface.format(),
+                    &not_allowed("POST"),
+                    &Ulid::new().to_string(),
+                    &Chosen::default(),
+                )
+            }))
+    };
+    cfg.service(
+        web::scope("/v1")
+            .service(surface("/chat/completions", Surface::ChatCompletions))
+            .service(surface("/completions", Surface::Completions))
+            .service(surface("/responses", Surface::Responses))
+            .service(surface("/embeddings", Surface::Embeddings))
+            .service(surface("/messages", Surface::Messages))
+            .service(surface("/messages/count_tokens", Surface::CountTokens))
+            // An Anthropic SDK given a base URL ending in /v1 adds its own /v1.
+            .service(surface("/v1/messages", Surface::Messages))
+            .service(surface("/v1/messages/count_tokens", Surface::CountTokens))
+            .service(models::resource())
+            .default_service(web::to(no_route)),
+    );
+}
+
+/// One model call, from the caller's request to the upstream's answer.
+async fn proxy(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    surface: Surface,
+) -> HttpResponse {
+    let started = Instant::now();
+    let id = Ulid::new().to_string();
+    let format = surface.format();
+    let answered = async {
+        authenticate(&req)?;
+        let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
+        let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
+        let call = Call {
+            surface,
+            body: &body,
+            passed: passed(&req),
+        };
+        state.gateway.call(call).await
+    };
+    let outcome = answered.await;
+    let (status, chosen, streamed) = match &outcome {
+        Ok(answer) => (
+            answer.status,
+            Chosen {
+                provider: Some(answer.provider.clone()),
+                model: Some(answer.model.clone()),
+            },
+            answer.streamed,
+        ),
+        Err((error, chosen)) => (error.kind.status(), chosen.clone(), false),
+    };
+    log::info!(
+        target: "modelgate::proxy",
+        "{id} {} provider={} model={} status={status} {:.1}ms streamed={streamed}",
+        req.path(),
+        chosen.provider.as_deref().unwrap_or("-"),
+        chosen.model.as_deref().unwrap_or("-"),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    match outcome {
+        Err((error, chosen)) => refusal(format, &error, &id, &chosen),
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = HttpResponse::build(status);
+            for (name, value) in &answer.headers {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_bytes(value),
+                ) {
+                    response.insert_header((name, value));
+                }
+            }
+            tag(&mut response, &id, &chosen);
+            response.streaming(answer.body)
+        }
+    }
+}
+
+/// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
+/// SDK generations send one or the other).
+fn authenticate(req: &HttpRequest) -> Result<(), (GatewayError, Chosen)> {
+    let refuse = |e| (e, Chosen::default());
+    let credentials = req.app_data::<web::Data<Credentials>>().ok_or_else(|| {
+        refuse(GatewayError::new(
+            Kind::Internal,
+            "internal",
+            "no credentials configured",
+        ))
+    })?;
+    let mut authorizations = req.headers().get_all(header::AUTHORIZATION);
+    let bearer = authorizations.next();
+    if authorizations.next().is_some() {
+        return Err(refuse(GatewayError::invalid(
+            "invalid_header",
+            "the Authorization header must be sent once",
+        )));
+    }
+    let bearer = bearer.and_then(|v| v.to_str().ok()).and_then(bearer_token);
+    let api_key = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    if bearer.is_none() && api_key.is_none() {
+        return Err(refuse(GatewayError::new(
+            Kind::Unauthenticated,
+            "missing_credential",
+            "send a modelgate token as `Authorization: Bearer <token>` or `x-api-key: <token>`",
+        )));
+    }
+    match [bearer, api_key]
+        .into_iter()
+        .flatten()
+        .any(|token| credentials.identify(token).is_some())
+    {
+        true => Ok(()),
+        false => Err(refuse(GatewayError::new(
+            Kind::Unauthenticated,
+            "invalid_credential",
+            "the token is not valid for this gateway",
+        ))),
+    }
+}
+
+fn passed(req: &HttpRequest) -> Passed {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Passed {
+        anthropic_version: header("anthropic-version"),
+        anthropic_beta: header("anthropic-beta"),
+        accept: header("accept"),
+    }
+}
+
+fn body_error(e: ApiError) -> (GatewayError, Chosen) {
+    let error = match e {
+        ApiError::PayloadTooLarge { limit } => GatewayError::new(
+            Kind::TooLarge,
+            "request_too_large",
+            format!("the request body is larger than {limit} bytes (gateway.max_body_bytes)"),
+        ),
+        ApiError::RequestTimeout { ms } => GatewayError::new(
+            Kind::SlowBody,
+            "request_timeout",
+            format!("the request body did not arrive within {ms} ms"),
+        ),
+        other => GatewayError::invalid("invalid_body", other.to_string()),
+    };
+    (error, Chosen::default())
+}
+
+fn not_allowed(allow: &str) -> GatewayError {
+    GatewayError::invalid(
+        "method_not_allowed",
+        format!("this route takes {allow} only"),
+    )
+}
+
+fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen) {
+    response.insert_header((REQUEST_ID, id));
+    for (name, value) in [(PROVIDER, &chosen.provider), (MODEL, &chosen.model)] {
+        if let Some(value) = value
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
+            response.insert_header((name, value));
+        }
+    }
+}
+
+/// An error answer in `format`'s shape.
+fn refusal(format: Format, error: &GatewayError, id: &str, chosen: &Chosen) -> HttpResponse {
+    let mut status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    if error.code == "method_not_allowed" {
+        status = StatusCode::METHOD_NOT_ALLOWED;
+    }
+    let mut response = HttpResponse::build(status);
+    tag(&mut response, id, chosen);
+    if error.kind == Kind::Unauthenticated {
+        response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"modelgate\""));
+    }
+    response.json(wire::error_body(format, error))
+}
+
+/// The format a request without a route of its own speaks: Anthropic's when it says so.
+fn format_of(req: &HttpRequest) -> Format {
+    match req.headers().contains_key("anthropic-version") {
+        true => Format::Anthropic,
+        false => Format::OpenAi,
+    }
+}
+
+async fn no_route(req: HttpRequest) -> HttpResponse {
+    let error = GatewayError::new(
+        Kind::ModelNotFound,
+        "unknown_route",
+        format!(
+            "no data-plane route {} {}; the routes are /v1/chat/completions, /v1/completions, \
+             /v1/responses, /v1/embeddings, /v1/models, /v1/messages and \
+             /v1/messages/count_tokens",
+            req.method(),
+            super::truncated(req.path(), 200)
+        ),
+    );
+    refusal(
+        format_of(&req),
+        &error,
+        &Ulid::new().to_string(),
+        &Chosen::default(),
+    )
+}

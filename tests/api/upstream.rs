@@ -1,0 +1,170 @@
+//! A mock upstream provider, in-process on loopback: it records every request it receives and
+//! answers from a plan the test sets — JSON, a stream the test feeds chunk by chunk (and that
+//! tells the test when its reader went away), or no answer at all.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the mock received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Lower-case names; repeated headers joined with `, `.
+    pub headers: BTreeMap<String, String>,
+    pub body: Value,
+}
+
+pub enum Reply {
+    Json {
+        status: u16,
+        headers: Vec<(&'static str, &'static str)>,
+        body: Value,
+    },
+    /// Server-sent events: each chunk the test sends goes out at once; `gone` fires when
+    /// whoever read the stream stopped reading (the connection closed).
+    Stream {
+        chunks: mpsc::UnboundedReceiver<Bytes>,
+        gone: oneshot::Sender<()>,
+    },
+    /// No answer: the request is held until the caller gives up.
+    Hang,
+}
+
+struct State {
+    seen: Mutex<Vec<Seen>>,
+    plan: Mutex<VecDeque<Reply>>,
+}
+
+pub struct Mock {
+    pub base: String,
+    state: Arc<State>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Mock {
+    pub async fn start() -> Mock {
+        let state = Arc::new(State {
+            seen: Mutex::new(Vec::new()),
+            plan: Mutex::new(VecDeque::new()),
+        });
+        let data = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(64 << 20))
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Mock {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            handle,
+        }
+    }
+
+    pub fn then(&self, reply: Reply) {
+        self.state.plan.lock().unwrap().push_back(reply);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen().pop().expect("the mock received a request")
+    }
+
+    /// A stream reply the test drives: send chunks with the sender, learn from the receiver
+    /// when the reader went away.
+    pub fn then_stream(&self) -> (mpsc::UnboundedSender<Bytes>, oneshot::Receiver<()>) {
+        let (tx, chunks) = mpsc::unbounded_channel();
+        let (gone, gone_rx) = oneshot::channel();
+        self.then(Reply::Stream { chunks, gone });
+        (tx, gone_rx)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Fires its sender when dropped: the stream it rides in was let go.
+struct Gone(Option<oneshot::Sender<()>>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in req.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = body["model"].clone();
+    state.seen.lock().unwrap().push(Seen {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers,
+        body,
+    });
+    let reply = state.plan.lock().unwrap().pop_front();
+    match reply {
+        None => HttpResponse::Ok().json(json!({"id": "mock-1", "object": "chat.completion",
+                                              "model": model, "choices": []})),
+        Some(Reply::Json {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            for h in headers {
+                r.insert_header(h);
+            }
+            r.json(body)
+        }
+        Some(Reply::Stream { chunks, gone }) => {
+            let guard = Gone(Some(gone));
+            let stream =
+                futures_util::stream::unfold((chunks, guard), |(mut chunks, guard)| async move {
+                    chunks
+                        .recv()
+                        .await
+                        .map(|chunk| (Ok::<_, actix_web::Error>(chunk), (chunks, guard)))
+                });
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .streaming(stream.boxed_local())
+        }
+        Some(Reply::Hang) => {
+            futures_util::future::pending::<()>().await;
+            unreachable!()
+        }
+    }
+}
