@@ -13,7 +13,7 @@ use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
 use crate::gateway::Gateway;
 use crate::gateway::table::RoutingTable;
-use crate::gateway::upstream::{self, Timeouts};
+use crate::gateway::upstream::Timeouts;
 use crate::gateway::usage::{self, KeyUse};
 use crate::http::body::{BodyLimit, BodyTimeout};
 use crate::http::proxy::ProxyBodyLimit;
@@ -88,14 +88,13 @@ impl Application {
         ));
         let gateway = Arc::new(Gateway::new(
             Arc::clone(&table),
-            upstream::client()?,
             Arc::clone(&master_key),
             Timeouts {
                 attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
                 idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
             },
             uses,
-        ));
+        )?);
         let registry = Arc::new(Registry::new(store, master_key, table));
         let state = AppState {
             registry: Arc::clone(&registry),

@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod gateway;
 #[path = "../../tests/support/server.rs"]
 mod server;
 
@@ -28,6 +29,8 @@ struct Opts {
     secs: u64,
     million: bool,
     out: PathBuf,
+    /// Only the data-plane scenarios (their report then goes to `out` alone).
+    gateway_only: bool,
 }
 
 #[derive(Serialize, Clone, Default)]
@@ -61,14 +64,18 @@ fn main() {
         secs: 10,
         million: true,
         out: PathBuf::from("docs"),
+        gateway_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--secs" => opts.secs = args.next().and_then(|s| s.parse().ok()).expect("--secs N"),
             "--no-million" => opts.million = false,
+            "--gateway-only" => opts.gateway_only = true,
             "--out" => opts.out = PathBuf::from(args.next().expect("--out DIR")),
-            other => panic!("unknown argument {other}; use --secs N, --no-million, --out DIR"),
+            other => panic!(
+                "unknown argument {other}; use --secs N, --no-million, --gateway-only, --out DIR"
+            ),
         }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -113,6 +120,11 @@ async fn run(opts: Opts) {
         ..Default::default()
     };
     let tmp = tempfile::tempdir().unwrap();
+    if opts.gateway_only {
+        gateway::run(&opts, &mut report, &tmp.path().join("gateway")).await;
+        write_report(&opts, &report);
+        return;
+    }
 
     eprintln!("== raw sled");
     report.sled = sled_baselines(tmp.path());
@@ -330,6 +342,7 @@ async fn run(opts: Opts) {
         report.footprint["data_dir_after_delete_all_mib"] = json!(after as f64 / 1048576.0);
     }
 
+    gateway::run(&opts, &mut report, &tmp.path().join("gateway")).await;
     write_report(&opts, &report);
 }
 
@@ -357,7 +370,10 @@ impl Server {
                 .args(["--bind", "127.0.0.1:0", "--data-dir"])
                 .arg(dir)
                 .env("MODELGATE_ADMIN_TOKEN", TOKEN)
-                .env("RUST_LOG", format!("{log},modelgate=info")),
+                .env(
+                    "RUST_LOG",
+                    format!("{log},modelgate=info,modelgate::proxy={log}"),
+                ),
         ));
         let base = format!("http://127.0.0.1:{}", spawned.port);
         wait_ready(&format!("{base}/healthz"), Some(started)).await;

@@ -15,9 +15,10 @@ use crate::domain::surface::Format;
 /// The Anthropic API version sent when the caller names none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// The upstream client, shared by every call: connections are pooled and kept alive, HTTP/2
-/// is used where the upstream offers it (ALPN), and no socket waits on Nagle's algorithm.
-/// Redirects are not followed: a redirect would carry the provider key to another host.
+/// The upstream client, the one place one is built (one per worker thread, see `Gateway`):
+/// connections are pooled and kept alive, HTTP/2 is used where the upstream offers it (ALPN),
+/// and no socket waits on Nagle's algorithm. Redirects are not followed: a redirect would carry
+/// the provider key to another host.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
