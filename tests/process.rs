@@ -1697,4 +1697,17 @@ async fn sigterm_lets_a_stream_in_flight_finish() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}: {}", server.log_text());
+    // One line per model call, with what it went to and how it ended; never a token or body.
+    std::thread::sleep(Duration::from_millis(100));
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("modelgate::proxy"))
+        .unwrap_or_else(|| panic!("no data-plane log line: {log}"));
+    assert!(
+        line.contains("/v1/chat/completions provider=up model=m status=200")
+            && line.contains("streamed=true"),
+        "{line}"
+    );
+    assert!(!log.contains(TOKEN) && !log.contains("\"stream\""), "{log}");
 }
