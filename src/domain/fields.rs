@@ -16,9 +16,13 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Lengths count Unicode scalar values, as JSON Schema's `maxLength` does.
+/// Lengths count Unicode scalar values, as JSON Schema's `maxLength` does. An empty value
+/// where one is needed is simply missing: "is required".
 pub fn check_length(s: &str, min: usize, max: usize) -> Result<(), String> {
     let n = s.chars().count();
+    if n == 0 && min > 0 {
+        return Err("is required".into());
+    }
     if n < min || n > max {
         return Err(if min == 0 {
             format!("must be at most {max} characters long (got {n})")

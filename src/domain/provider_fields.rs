@@ -131,14 +131,7 @@ fn surface_rules(input: &SurfaceInput) -> Result<(), ValidationError> {
 }
 
 fn param_name(name: &str) -> Result<(), ValidationError> {
-    rule(
-        "param_name",
-        if name.is_empty() {
-            Err("must not be empty".into())
-        } else {
-            check_length(name, 1, MAX_TEXT_CHARS)
-        },
-    )
+    rule("param_name", check_length(name, 1, MAX_TEXT_CHARS))
 }
 
 fn param_list_rules(params: &[Object<ParamInput>]) -> Vec<(String, String)> {

@@ -121,7 +121,7 @@ const MIN_CHARS_TO_SHOW_ANY: usize = 12;
 
 fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
     if value.is_empty() {
-        return Err("must not be empty".into());
+        return Err("is required".into());
     }
     // Messages here never quote the value.
     check_length(&value, 1, MAX_KEY_VALUE_CHARS)?;

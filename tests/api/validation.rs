@@ -68,7 +68,11 @@ async fn name_is_1_to_255_characters_and_not_blank() {
     accepted(&app, with("name", json!("n".repeat(255))), "n255").await;
     accepted(&app, with("name", json!("é".repeat(255))), "n255-multibyte").await;
     refused(&app, &with("name", json!("n".repeat(256))), &["name"]).await;
-    refused(&app, &with("name", json!("")), &["name"]).await;
+    let details = refused(&app, &with("name", json!("")), &["name"]).await;
+    assert_eq!(
+        details["name"], "is required",
+        "an empty value is a missing one"
+    );
     for blank in ["   ", "\u{200B}", "\u{FEFF} \u{2060}", "\u{00A0}\u{3000}"] {
         let details = refused(&app, &with("name", json!(blank)), &["name"]).await;
         assert_eq!(details["name"], "must not be blank", "{blank:?}");
