@@ -34,22 +34,22 @@ pub static BASE_URL: LazyLock<fancy_regex::Regex> =
 pub fn check_body(bytes: &[u8]) {
     let created = body::parse::<CreateProvider>(bytes)
         .ok()
-        .and_then(|input| NewProvider::parse_after(input.value, input.violations).ok())
+        .and_then(|input| NewProvider::parse(input).ok())
         .and_then(round_trip);
     if let Ok(input) = body::parse::<UpdateProvider>(bytes)
-        && let Ok(changes) = ProviderChanges::parse_after(input.value, input.violations)
+        && let Ok(changes) = ProviderChanges::parse(input)
         && let Some(provider) = created
     {
         let _ = changes.apply(&provider, 1_700_000_000_001, "fuzz");
     }
     if let Ok(input) = body::parse::<CreateProviderKey>(bytes) {
-        let _ = NewProviderKey::parse_after(input.value, input.violations);
+        let _ = NewProviderKey::parse(input);
     }
     if let Ok(input) = body::parse::<UpdateProviderKey>(bytes) {
-        let _ = ProviderKeyChanges::parse_after(input.value, input.violations);
+        let _ = ProviderKeyChanges::parse(input);
     }
     if let Ok(input) = body::parse::<RotateProviderKey>(bytes) {
-        let _ = Rotation::parse_after(input.value, input.violations);
+        let _ = Rotation::parse(input);
     }
 }
 

@@ -16,7 +16,7 @@ use super::provider_fields::{
 };
 use super::validation::{at_paths, collect};
 use super::wire::Object;
-use super::{Violations, next_id, schema};
+use super::{Input, next_id, schema};
 
 // Required fields are `Option` so that every missing one is reported together with every
 // other violation.
@@ -129,17 +129,13 @@ pub struct NewProvider {
 }
 
 impl NewProvider {
-    pub fn parse(input: CreateProvider) -> Result<NewProvider, InputError> {
-        NewProvider::parse_after(input, Violations::default())
-    }
-
-    /// Parses `input`, reporting its violations together with `earlier` ones (those the body
-    /// reader found: wrong types, unknown or repeated fields).
-    pub fn parse_after(
-        input: CreateProvider,
-        earlier: Violations,
-    ) -> Result<NewProvider, InputError> {
-        let mut v = earlier;
+    /// Parses a body, reporting its violations together with those the reading of it found
+    /// (wrong types, unknown or repeated fields; none for a plain value).
+    pub fn parse(input: impl Into<Input<CreateProvider>>) -> Result<NewProvider, InputError> {
+        let Input {
+            value: input,
+            violations: mut v,
+        } = input.into();
         if let Err(errors) = input.validate() {
             collect(&errors, "", &mut v);
         }
@@ -178,19 +174,15 @@ pub struct ProviderChanges {
 }
 
 impl ProviderChanges {
-    pub fn parse(input: UpdateProvider) -> Result<ProviderChanges, InputError> {
-        ProviderChanges::parse_after(input, Violations::default())
-    }
-
-    /// Like [`NewProvider::parse_after`], for a PATCH body.
-    pub fn parse_after(
-        input: UpdateProvider,
-        earlier: Violations,
-    ) -> Result<ProviderChanges, InputError> {
+    /// Like [`NewProvider::parse`], for a PATCH body.
+    pub fn parse(input: impl Into<Input<UpdateProvider>>) -> Result<ProviderChanges, InputError> {
+        let Input {
+            value: input,
+            violations: mut v,
+        } = input.into();
         if input.provider_id.is_some() {
             return Err(InputError::ProviderIdImmutable);
         }
-        let mut v = earlier;
         if let Err(errors) = input.validate() {
             collect(&errors, "", &mut v);
         }

@@ -12,7 +12,7 @@ use super::fields::{self, check_length, cleared, sent};
 use super::provider::valid_provider_id;
 use super::rules::{MAX_KEY_VALUE_CHARS, MAX_TEXT_CHARS};
 use super::validation::{at_paths, collect};
-use super::{ProviderSlug, Violations, catalog, next_id, schema, version_tag};
+use super::{Input, ProviderSlug, Violations, catalog, next_id, schema, version_tag};
 use crate::secrets::{CryptoError, Envelope, MasterKey};
 
 /// Values written as `env.NAME` are references to the environment, resolved when used.
@@ -242,16 +242,12 @@ pub struct NewProviderKey {
 }
 
 impl NewProviderKey {
-    pub fn parse(input: CreateProviderKey) -> Result<NewProviderKey, Violations> {
-        NewProviderKey::parse_after(input, Violations::default())
-    }
-
-    /// Parses `input`, reporting its violations together with `earlier` ones.
-    pub fn parse_after(
-        mut input: CreateProviderKey,
-        earlier: Violations,
-    ) -> Result<NewProviderKey, Violations> {
-        let mut v = earlier;
+    /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
+    pub fn parse(input: impl Into<Input<CreateProviderKey>>) -> Result<NewProviderKey, Violations> {
+        let Input {
+            value: mut input,
+            violations: mut v,
+        } = input.into();
         if let Err(errors) = input.validate() {
             collect(&errors, "", &mut v);
         }
@@ -310,15 +306,14 @@ pub struct ProviderKeyChanges {
 }
 
 impl ProviderKeyChanges {
-    pub fn parse(input: UpdateProviderKey) -> Result<ProviderKeyChanges, Violations> {
-        ProviderKeyChanges::parse_after(input, Violations::default())
-    }
-
-    pub fn parse_after(
-        input: UpdateProviderKey,
-        earlier: Violations,
+    /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
+    pub fn parse(
+        input: impl Into<Input<UpdateProviderKey>>,
     ) -> Result<ProviderKeyChanges, Violations> {
-        let mut v = earlier;
+        let Input {
+            value: input,
+            violations: mut v,
+        } = input.into();
         if let Err(errors) = input.validate() {
             collect(&errors, "", &mut v);
         }
@@ -354,15 +349,12 @@ pub struct Rotation {
 }
 
 impl Rotation {
-    pub fn parse(input: RotateProviderKey) -> Result<Rotation, Violations> {
-        Rotation::parse_after(input, Violations::default())
-    }
-
-    pub fn parse_after(
-        mut input: RotateProviderKey,
-        earlier: Violations,
-    ) -> Result<Rotation, Violations> {
-        let mut v = earlier;
+    /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
+    pub fn parse(input: impl Into<Input<RotateProviderKey>>) -> Result<Rotation, Violations> {
+        let Input {
+            value: mut input,
+            violations: mut v,
+        } = input.into();
         if let Err(errors) = input.validate() {
             collect(&errors, "", &mut v);
         }

@@ -15,8 +15,7 @@ impl Registry {
         input: Input<CreateProviderKey>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let new = NewProviderKey::parse_after(input.value, input.violations)
-            .map_err(InputError::Invalid)?;
+        let new = NewProviderKey::parse(input).map_err(InputError::Invalid)?;
         let needs_provider = new.needs_custom_provider();
         let key = new.into_key(&self.master_key, now_ms(), by)?;
         self.commit(self.store.create_key(key, needs_provider), |k, table| {
@@ -33,8 +32,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let changes = ProviderKeyChanges::parse_after(input.value, input.violations)
-            .map_err(InputError::Invalid)?;
+        let changes = ProviderKeyChanges::parse(input).map_err(InputError::Invalid)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ProviderKey| {
             guard(precondition.as_ref(), &current.etag())?;
@@ -54,8 +52,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ProviderKey, WriteError> {
-        let rotation =
-            Rotation::parse_after(input.value, input.violations).map_err(InputError::Invalid)?;
+        let rotation = Rotation::parse(input).map_err(InputError::Invalid)?;
         let value = rotation.seal(&self.master_key, id)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ProviderKey| {

@@ -15,7 +15,7 @@ impl Registry {
         input: Input<CreateProvider>,
         by: &str,
     ) -> Result<Provider, WriteError> {
-        let new = NewProvider::parse_after(input.value, input.violations)?;
+        let new = NewProvider::parse(input)?;
         let provider = Provider::create(new, now_ms(), by);
         self.commit(self.store.create(provider), |p, table| {
             table.apply(Change::Provider(p))
@@ -31,7 +31,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<Provider, WriteError> {
-        let changes = ProviderChanges::parse_after(input.value, input.violations)?;
+        let changes = ProviderChanges::parse(input)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &Provider| {
             guard(precondition.as_ref(), &current.etag())?;

@@ -486,20 +486,23 @@ async fn an_unreachable_upstream_is_a_502_and_a_silent_one_a_504() {
     mock.stop().await;
 }
 
-#[actix_web::test]
-async fn a_stream_reaches_the_client_event_by_event_and_stops_upstream_when_the_client_leaves() {
-    let app = spawn_app().await;
-    let mock = Mock::start().await;
-    app.create(&registered("streamer", &mock.base, &[], json!(null)))
-        .await;
-
-    // The first event arrives while the upstream still holds the rest.
+/// A streamed call to provider `streamer` whose upstream has sent one event and holds the rest:
+/// the feed for more events, the signal that the upstream's reader left, and the client's body
+/// with that first event read (checked to be the whole of it, with the stream's headers).
+async fn first_event_of_a_stream(
+    app: &TestApp,
+    mock: &Mock,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<Bytes>,
+    tokio::sync::oneshot::Receiver<()>,
+    impl futures_util::Stream<Item = reqwest::Result<Bytes>> + use<>,
+) {
     let (events, gone) = mock.then_stream();
     events
         .send(Bytes::from_static(b"data: {\"n\":1}\n\n"))
         .unwrap();
     let res = call(
-        &app,
+        app,
         "/v1/chat/completions",
         json!({"model": "streamer:m", "stream": true}),
     )
@@ -511,6 +514,18 @@ async fn a_stream_reaches_the_client_event_by_event_and_stops_upstream_when_the_
     let mut body = res.bytes_stream();
     let first = body.next().await.unwrap().unwrap();
     assert_eq!(&first[..], b"data: {\"n\":1}\n\n");
+    (events, gone, body)
+}
+
+#[actix_web::test]
+async fn a_stream_reaches_the_client_event_by_event_and_stops_upstream_when_the_client_leaves() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("streamer", &mock.base, &[], json!(null)))
+        .await;
+
+    // The first event arrives while the upstream still holds the rest.
+    let (events, gone, mut body) = first_event_of_a_stream(&app, &mock).await;
     events
         .send(Bytes::from_static(b"data: {\"n\":2}\n\ndata: [DONE]\n\n"))
         .unwrap();
@@ -523,18 +538,7 @@ async fn a_stream_reaches_the_client_event_by_event_and_stops_upstream_when_the_
     gone.await.unwrap();
 
     // A client that leaves mid-stream: the upstream request is dropped by the next event.
-    let (events, gone) = mock.then_stream();
-    events
-        .send(Bytes::from_static(b"data: {\"n\":1}\n\n"))
-        .unwrap();
-    let res = call(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "streamer:m", "stream": true}),
-    )
-    .await;
-    let mut body = res.bytes_stream();
-    body.next().await.unwrap().unwrap();
+    let (events, gone, body) = first_event_of_a_stream(&app, &mock).await;
     drop(body);
     let mut gone = gone;
     let mut sent = 0;
