@@ -27,18 +27,31 @@ pub fn resolve(snapshot: &Snapshot, model: &str, surface: Surface) -> Result<Tar
     {
         return qualified(route, rest, surface);
     }
-    let declaring = snapshot.declaring(model);
-    if declaring.is_empty() {
-        return Err(not_found(format!(
-            "no provider declares a model `{}`; address a model as providerId:modelId, or \
-             declare it under the provider's models",
-            shown(model)
-        )));
+    // The oldest provider that declares the model exactly and serves the surface; failing
+    // that, the oldest that declares it in another case.
+    let (mut exact, mut folded, mut any) = (None, None, None);
+    for route in snapshot.declaring(model) {
+        any.get_or_insert(route);
+        if !route.serves(surface) {
+            continue;
+        }
+        if route.models.iter().any(|m| m == model) {
+            exact = Some(route);
+            break;
+        }
+        folded.get_or_insert(route);
     }
-    let route = declaring
-        .iter()
-        .find(|r| r.serves(surface))
-        .ok_or_else(|| unsupported(&declaring[0], surface))?;
+    let route = match (exact.or(folded), any) {
+        (Some(route), _) => route,
+        (None, Some(declaring)) => return Err(unsupported(declaring, surface)),
+        (None, None) => {
+            return Err(not_found(format!(
+                "no provider declares a model `{}`; address a model as providerId:modelId, or \
+                 declare it under the provider's models",
+                shown(model)
+            )));
+        }
+    };
     let upstream = declared_spelling(route, model).unwrap_or(model).to_owned();
     Ok(Target {
         route: Arc::clone(route),

@@ -65,10 +65,56 @@ impl Route {
     }
 }
 
-/// The providers that declare a model (under one case-folded model id), oldest first: their
-/// ids (ULIDs, so creation order) and `providerId`s. One model id is usually declared by one
-/// provider, so a small shared slice costs far less than a map per model.
-type Declaring = Arc<[(Ulid, Arc<str>)]>;
+/// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
+/// creation order): their `providerId`s. Most model ids have one provider, kept inline (a map
+/// each would cost hundreds of bytes per model); a model many providers declare (every box of
+/// a fleet serving `llama3.1:8b`) gets a persistent map, so adding the next one costs
+/// O(log n), not a copy of the list.
+#[derive(Clone)]
+enum Declaring {
+    One(Ulid, Arc<str>),
+    Many(OrdMap<Ulid, Arc<str>>),
+}
+
+impl Declaring {
+    fn with(self, id: Ulid, slug: Arc<str>) -> Declaring {
+        match self {
+            Declaring::One(only, _) if only == id => Declaring::One(id, slug),
+            Declaring::One(only, other) => {
+                Declaring::Many(OrdMap::from_iter([(only, other), (id, slug)]))
+            }
+            Declaring::Many(mut all) => {
+                all.insert(id, slug);
+                Declaring::Many(all)
+            }
+        }
+    }
+
+    fn without(self, id: Ulid) -> Option<Declaring> {
+        match self {
+            Declaring::One(only, _) if only == id => None,
+            Declaring::One(..) => Some(self),
+            Declaring::Many(mut all) => {
+                all.remove(&id);
+                match all.len() {
+                    0 => None,
+                    1 => all
+                        .into_iter()
+                        .next()
+                        .map(|(id, slug)| Declaring::One(id, slug)),
+                    _ => Some(Declaring::Many(all)),
+                }
+            }
+        }
+    }
+
+    fn slugs(&self) -> Box<dyn Iterator<Item = &Arc<str>> + '_> {
+        match self {
+            Declaring::One(_, slug) => Box::new(std::iter::once(slug)),
+            Declaring::Many(all) => Box::new(all.values()),
+        }
+    }
+}
 
 #[derive(Clone, Default)]
 pub struct Snapshot {
@@ -89,22 +135,14 @@ impl Snapshot {
         self.routes.get(slug).or_else(|| self.catalog.get(slug))
     }
 
-    /// The providers that declare `model`, in creation order: those that declare it exactly,
-    /// or else those that declare it in another case.
-    pub fn declaring(&self, model: &str) -> Vec<Arc<Route>> {
-        let candidates: Vec<Arc<Route>> = self
-            .by_model
+    /// The providers that declare `model` in any case, in creation order; lazily, as a model
+    /// many providers declare is usually settled by the first.
+    pub fn declaring<'s>(&'s self, model: &str) -> impl Iterator<Item = &'s Arc<Route>> + 's {
+        self.by_model
             .get(model.to_lowercase().as_str())
             .into_iter()
-            .flat_map(|d| d.iter())
-            .filter_map(|(_, slug)| self.routes.get(slug).cloned())
-            .collect();
-        let exact: Vec<Arc<Route>> = candidates
-            .iter()
-            .filter(|r| r.models.iter().any(|m| m == model))
-            .cloned()
-            .collect();
-        if exact.is_empty() { candidates } else { exact }
+            .flat_map(Declaring::slugs)
+            .filter_map(|slug| self.routes.get(slug))
     }
 
     /// A provider's keys, newest first.
@@ -128,16 +166,11 @@ impl Snapshot {
         let slug: Arc<str> = Arc::from(route.slug.as_str());
         for model in &route.models {
             let key: Box<str> = model.to_lowercase().into();
-            let mut declaring: Vec<(Ulid, Arc<str>)> = self
-                .by_model
-                .get(&key)
-                .map(|d| d.to_vec())
-                .unwrap_or_default();
-            if !declaring.iter().any(|(id, _)| *id == provider.id) {
-                declaring.push((provider.id, Arc::clone(&slug)));
-                declaring.sort_by_key(|(id, _)| *id);
-            }
-            self.by_model.insert(key, declaring.into());
+            let declaring = match self.by_model.remove(&key) {
+                Some(d) => d.with(provider.id, Arc::clone(&slug)),
+                None => Declaring::One(provider.id, Arc::clone(&slug)),
+            };
+            self.by_model.insert(key, declaring);
         }
         self.created.insert(provider.id, Arc::clone(&slug));
         self.routes.insert(slug, Arc::new(route));
@@ -149,17 +182,9 @@ impl Snapshot {
         };
         if let Some(route) = self.routes.remove(&slug) {
             for model in &route.models {
-                let key = model.to_lowercase();
-                if let Some(declaring) = self.by_model.get(key.as_str()) {
-                    let rest: Vec<(Ulid, Arc<str>)> = declaring
-                        .iter()
-                        .filter(|(d, _)| *d != id)
-                        .cloned()
-                        .collect();
-                    match rest.is_empty() {
-                        true => self.by_model.remove(key.as_str()),
-                        false => self.by_model.insert(key.into(), rest.into()),
-                    };
+                let key: Box<str> = model.to_lowercase().into();
+                if let Some(rest) = self.by_model.remove(&key).and_then(|d| d.without(id)) {
+                    self.by_model.insert(key, rest);
                 }
             }
         }

@@ -155,7 +155,7 @@ fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
         Ok(("box".into(), "b".into()))
     );
     // A snapshot taken before is unchanged: readers never see a half-applied change.
-    assert_eq!(before.declaring("a").len(), 1);
+    assert_eq!(before.declaring("a").count(), 1);
     t.apply(Change::ProviderGone(p.id));
     assert_eq!(
         routed(&t, "b", Surface::ChatCompletions),
@@ -163,4 +163,60 @@ fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
     );
     assert!(t.snapshot().route("box").is_none());
     assert!(t.snapshot().by_model.is_empty());
+}
+
+#[test]
+fn a_model_a_whole_fleet_declares_stays_in_creation_order_through_changes() {
+    let fleet: Vec<Provider> = (0..300)
+        .map(|i| {
+            provider(
+                &format!("box-{i:03}"),
+                &["llama3.1:8b", &format!("own-{i}")],
+                &[],
+            )
+        })
+        .collect();
+    let t = table(&[]);
+    // Registered out of order; creation order (their ids) is what counts.
+    for p in fleet.iter().rev() {
+        t.apply(Change::Provider(p));
+    }
+    let order: Vec<String> = t
+        .snapshot()
+        .declaring("llama3.1:8b")
+        .map(|r| r.slug.clone())
+        .collect();
+    let want: Vec<String> = fleet
+        .iter()
+        .map(|p| p.provider_id.as_str().to_owned())
+        .collect();
+    assert_eq!(order, want);
+    assert_eq!(
+        routed(&t, "llama3.1:8b", Surface::ChatCompletions),
+        Ok(("box-000".into(), "llama3.1:8b".into()))
+    );
+    t.apply(Change::ProviderGone(fleet[0].id));
+    assert_eq!(
+        routed(&t, "llama3.1:8b", Surface::ChatCompletions),
+        Ok(("box-001".into(), "llama3.1:8b".into()))
+    );
+    for p in &fleet[1..299] {
+        t.apply(Change::ProviderGone(p.id));
+    }
+    assert_eq!(
+        routed(&t, "llama3.1:8b", Surface::ChatCompletions),
+        Ok(("box-299".into(), "llama3.1:8b".into()))
+    );
+    assert!(matches!(
+        t.snapshot().by_model.get("llama3.1:8b"),
+        Some(Declaring::One(..))
+    ));
+    assert_eq!(
+        routed(&t, "own-299", Surface::ChatCompletions),
+        Ok(("box-299".into(), "own-299".into()))
+    );
+    assert_eq!(
+        routed(&t, "own-5", Surface::ChatCompletions),
+        Err("model_not_found".into())
+    );
 }
