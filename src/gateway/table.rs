@@ -6,7 +6,7 @@
 //! so the registry applies each durable write in microseconds however many providers there are,
 //! and readers never wait.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use imbl::{HashMap, OrdMap};
@@ -216,9 +216,12 @@ impl Snapshot {
     }
 }
 
-/// The current snapshot, swapped whole on every change.
+/// The current snapshot, swapped whole on every change. Writers take turns: racing on a
+/// compare-and-swap, each loser would redo its change, and a group commit releases many
+/// writers at once.
 pub struct RoutingTable {
     current: ArcSwap<Snapshot>,
+    writer: Mutex<()>,
 }
 
 /// A durable change to apply.
@@ -246,6 +249,7 @@ impl RoutingTable {
         }
         let table = RoutingTable {
             current: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(()),
         };
         table.reload(store)?;
         Ok(table)
@@ -253,6 +257,7 @@ impl RoutingTable {
 
     /// Reads every provider and key anew (at start, and after the store reopened itself).
     pub fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut snapshot = Snapshot {
             catalog: self.current.load().catalog.clone(),
             ..Snapshot::default()
@@ -289,16 +294,15 @@ impl RoutingTable {
 
     /// Applies a durable change; the next model call sees it.
     pub fn apply(&self, change: Change<'_>) {
-        self.current.rcu(|current| {
-            let mut next = Snapshot::clone(current);
-            match &change {
-                Change::Provider(p) => next.upsert_provider(p),
-                Change::ProviderGone(id) => next.remove_provider(*id, true),
-                Change::Key(k) => next.upsert_key(k),
-                Change::KeyGone(id) => next.remove_key(*id),
-            }
-            next
-        });
+        let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = Snapshot::clone(&self.current.load());
+        match change {
+            Change::Provider(p) => next.upsert_provider(p),
+            Change::ProviderGone(id) => next.remove_provider(id, true),
+            Change::Key(k) => next.upsert_key(k),
+            Change::KeyGone(id) => next.remove_key(id),
+        }
+        self.current.store(Arc::new(next));
     }
 }
 

@@ -40,6 +40,7 @@ fn provider(slug: &str, models: &[&str], surfaces: &[(&str, Option<&str>)]) -> P
 fn table(providers: &[&Provider]) -> RoutingTable {
     let table = RoutingTable {
         current: ArcSwap::from_pointee(Snapshot::default()),
+        writer: Mutex::new(()),
     };
     for p in providers {
         table.apply(Change::Provider(p));
