@@ -74,8 +74,9 @@ impl Registry {
     }
 
     /// A store write carried to its end: applied, durable, then published — into the routing
-    /// table by `publish`, and to subscribers. After a store failure the table is read anew:
-    /// the store may have reopened, holding what reached its disk.
+    /// table by `publish`, and to subscribers. After an I/O failure the table is read anew:
+    /// the store may reopen, holding what reached its disk, which can include a write that was
+    /// reported failed.
     async fn commit<T>(
         &self,
         write: Write<T>,
@@ -93,14 +94,34 @@ impl Registry {
                 Ok(value)
             }
             Err(WriteError::Store(e)) => {
-                if let Err(reload) = self.table.reload(self.store.as_ref()) {
-                    log::warn!("routing table not reloaded after a store failure: {reload}");
+                if may_have_reopened(&e) {
+                    self.reload_table();
                 }
                 Err(WriteError::Store(e))
             }
             Err(other) => Err(other),
         }
     }
+}
+
+impl Registry {
+    /// Reads the whole routing table anew, off the caller's thread: with a large registry it
+    /// takes a while, and it is only needed after a rare failure.
+    fn reload_table(&self) {
+        let (table, store) = (Arc::clone(&self.table), Arc::clone(&self.store));
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = table.reload(store.as_ref()) {
+                log::warn!("routing table not reloaded after a store failure: {e}");
+            }
+        });
+    }
+}
+
+/// Whether the store may come back with other contents than its last acknowledged state: an
+/// I/O error reached the engine. A refusal before writing (a full or read-only disk), or a
+/// flusher stopped by shutdown, changes nothing.
+fn may_have_reopened(e: &StoreError) -> bool {
+    matches!(e, StoreError::Io(_) | StoreError::Flush(_) | StoreError::Failed)
 }
 
 /// Inside a write transaction: refuses the write when `If-Match` names another version.
