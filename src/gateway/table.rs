@@ -161,8 +161,19 @@ impl Snapshot {
     }
 
     fn upsert_provider(&mut self, provider: &Provider) {
-        self.remove_provider(provider.id, false);
         let route = Route::of(provider);
+        // A change that keeps the models (a new name, base URL, surfaces) leaves the model
+        // index alone: the index is the costly part to copy.
+        let same_models = self
+            .created
+            .get(&provider.id)
+            .and_then(|slug| self.routes.get(slug))
+            .is_some_and(|old| old.models == route.models && old.slug == route.slug);
+        if same_models {
+            self.routes.insert(Arc::from(route.slug.as_str()), Arc::new(route));
+            return;
+        }
+        self.remove_provider(provider.id, false);
         let slug: Arc<str> = Arc::from(route.slug.as_str());
         for model in &route.models {
             let key: Box<str> = model.to_lowercase().into();
