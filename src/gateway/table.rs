@@ -170,7 +170,8 @@ impl Snapshot {
             .and_then(|slug| self.routes.get(slug))
             .is_some_and(|old| old.models == route.models && old.slug == route.slug);
         if same_models {
-            self.routes.insert(Arc::from(route.slug.as_str()), Arc::new(route));
+            self.routes
+                .insert(Arc::from(route.slug.as_str()), Arc::new(route));
             return;
         }
         self.remove_provider(provider.id, false);

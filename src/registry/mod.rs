@@ -121,7 +121,10 @@ impl Registry {
 /// I/O error reached the engine. A refusal before writing (a full or read-only disk), or a
 /// flusher stopped by shutdown, changes nothing.
 fn may_have_reopened(e: &StoreError) -> bool {
-    matches!(e, StoreError::Io(_) | StoreError::Flush(_) | StoreError::Failed)
+    matches!(
+        e,
+        StoreError::Io(_) | StoreError::Flush(_) | StoreError::Failed
+    )
 }
 
 /// Inside a write transaction: refuses the write when `If-Match` names another version.

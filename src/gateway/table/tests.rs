@@ -146,8 +146,14 @@ fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
     // A change that keeps the models still reaches the route.
     p.base_url = "http://elsewhere.lan/v1".into();
     t.apply(Change::Provider(&p));
-    assert_eq!(t.snapshot().route("box").unwrap().base_url, "http://elsewhere.lan/v1");
-    assert_eq!(routed(&t, "a", Surface::ChatCompletions), Ok(("box".into(), "a".into())));
+    assert_eq!(
+        t.snapshot().route("box").unwrap().base_url,
+        "http://elsewhere.lan/v1"
+    );
+    assert_eq!(
+        routed(&t, "a", Surface::ChatCompletions),
+        Ok(("box".into(), "a".into()))
+    );
     let before = t.snapshot();
     p.models.retain(|m| m.model_id == "b");
     p.version += 1;
