@@ -131,6 +131,20 @@ impl<T> From<T> for Input<T> {
     }
 }
 
+impl<T: validator::Validate> Input<T> {
+    /// The body, and every violation of it: those its reading found and its own rules'.
+    pub(crate) fn checked(self) -> (T, Violations) {
+        let Input {
+            value,
+            mut violations,
+        } = self;
+        if let Err(errors) = value.validate() {
+            validation::collect(&errors, "", &mut violations);
+        }
+        (value, violations)
+    }
+}
+
 /// Whether a violation at `path` is about the value at `settled` or something inside it.
 fn covers(settled: &str, path: &str) -> bool {
     settled.is_empty()

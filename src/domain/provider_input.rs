@@ -14,7 +14,7 @@ use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, val
 use super::provider_fields::{
     ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
 };
-use super::validation::{at_paths, collect};
+use super::validation::at_paths;
 use super::wire::Object;
 use super::{Input, next_id, schema};
 
@@ -132,13 +132,7 @@ impl NewProvider {
     /// Parses a body, reporting its violations together with those the reading of it found
     /// (wrong types, unknown or repeated fields; none for a plain value).
     pub fn parse(input: impl Into<Input<CreateProvider>>) -> Result<NewProvider, InputError> {
-        let Input {
-            value: input,
-            violations: mut v,
-        } = input.into();
-        if let Err(errors) = input.validate() {
-            collect(&errors, "", &mut v);
-        }
+        let (input, v) = input.into().checked();
         let provider_id = input
             .provider_id
             .and_then(|s| ProviderSlug::parse_shape(&s).ok());
@@ -176,16 +170,11 @@ pub struct ProviderChanges {
 impl ProviderChanges {
     /// Like [`NewProvider::parse`], for a PATCH body.
     pub fn parse(input: impl Into<Input<UpdateProvider>>) -> Result<ProviderChanges, InputError> {
-        let Input {
-            value: input,
-            violations: mut v,
-        } = input.into();
-        if input.provider_id.is_some() {
+        let input = input.into();
+        if input.value.provider_id.is_some() {
             return Err(InputError::ProviderIdImmutable);
         }
-        if let Err(errors) = input.validate() {
-            collect(&errors, "", &mut v);
-        }
+        let (input, v) = input.checked();
         if !v.is_empty() {
             return Err(InputError::Invalid(v));
         }

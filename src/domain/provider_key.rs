@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::fields::{self, check_length, cleared, sent};
 use super::provider::valid_provider_id;
 use super::rules::{MAX_KEY_VALUE_CHARS, MAX_TEXT_CHARS};
-use super::validation::{at_paths, collect};
+use super::validation::at_paths;
 use super::{Input, ProviderSlug, Violations, catalog, next_id, schema, version_tag};
 use crate::secrets::{CryptoError, Envelope, MasterKey};
 
@@ -244,13 +244,7 @@ pub struct NewProviderKey {
 impl NewProviderKey {
     /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
     pub fn parse(input: impl Into<Input<CreateProviderKey>>) -> Result<NewProviderKey, Violations> {
-        let Input {
-            value: mut input,
-            violations: mut v,
-        } = input.into();
-        if let Err(errors) = input.validate() {
-            collect(&errors, "", &mut v);
-        }
+        let (mut input, mut v) = input.into().checked();
         let secret = secret(&mut v, input.value.take());
         let provider_id = input
             .provider_id
@@ -310,13 +304,7 @@ impl ProviderKeyChanges {
     pub fn parse(
         input: impl Into<Input<UpdateProviderKey>>,
     ) -> Result<ProviderKeyChanges, Violations> {
-        let Input {
-            value: input,
-            violations: mut v,
-        } = input.into();
-        if let Err(errors) = input.validate() {
-            collect(&errors, "", &mut v);
-        }
+        let (input, v) = input.into().checked();
         if !v.is_empty() {
             return Err(v);
         }
@@ -351,13 +339,7 @@ pub struct Rotation {
 impl Rotation {
     /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
     pub fn parse(input: impl Into<Input<RotateProviderKey>>) -> Result<Rotation, Violations> {
-        let Input {
-            value: mut input,
-            violations: mut v,
-        } = input.into();
-        if let Err(errors) = input.validate() {
-            collect(&errors, "", &mut v);
-        }
+        let (mut input, mut v) = input.into().checked();
         let secret = secret(&mut v, input.value.take());
         match (input.name, secret) {
             (Some(name), Some(secret)) if v.is_empty() => Ok(Rotation { name, secret }),
