@@ -1,126 +1,225 @@
-//! The data plane's overhead: model calls sent straight to a mock upstream, and the same calls
-//! through modelgate to it, in one run. The mock and wrk share the load core; modelgate has the
-//! other to itself.
+//! The data plane side by side: the same chat completions sent straight to a mock upstream,
+//! through a minimal Rust forwarder (the ceiling), through modelgate, and through each peer
+//! gateway, one at a time, in one run. The mock and wrk share the load core; the target under
+//! test has the other core to itself. Non-streaming and streaming at concurrency 1, 32 and 64;
+//! then 200 paced streams one after another for the time to the first byte and to the first
+//! content byte.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::{LOAD_CORE, Opts, Report, Server, TOKEN, bin, lua_prelude, stop, wait_ready, wrk};
+use crate::peers::{self, Target};
+use crate::{LOAD_CORE, LUA_DONE, Opts, Report, Run, bin, stop, wrk};
 
 const UPSTREAM: &str = "127.0.0.1:18095";
-const BODY: &str =
-    r#"{"model":"mock:m","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}"#;
+const CONCURRENCY: [u32; 3] = [1, 32, 64];
+const STREAMS_FOR_TTFB: usize = 200;
 
-fn lua_call() -> String {
+fn body(model: &str, stream: bool) -> String {
+    let stream = if stream { ",\"stream\":true" } else { "" };
     format!(
-        "{}request = function() return wrk.format(\"POST\", \"/v1/chat/completions\", nil, '{BODY}') end\n",
-        lua_prelude()
+        r#"{{"model":"{model}","messages":[{{"role":"user","content":"Say hello."}}],"max_tokens":16{stream}}}"#
     )
 }
 
-/// Time to the first byte of `n` streamed answers, one after another: the median, in ms.
-async fn first_byte_p50(url: &str, n: usize) -> f64 {
+fn lua(target: &Target, stream: bool) -> String {
+    let mut script = String::from("wrk.headers[\"Content-Type\"] = \"application/json\"\n");
+    for (k, v) in &target.headers {
+        script.push_str(&format!("wrk.headers[\"{k}\"] = \"{v}\"\n"));
+    }
+    script.push_str(LUA_DONE);
+    script.push_str(&format!(
+        "request = function() return wrk.format(\"POST\", nil, nil, '{}') end\n",
+        body(&target.model, stream)
+    ));
+    script
+}
+
+/// Whether one SSE `data:` line carries text: a chunk whose first choice's delta has a
+/// non-empty `content` (a role-only first chunk does not).
+fn carries_content(line: &str) -> bool {
+    line.strip_prefix("data:")
+        .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .and_then(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(|s| !s.is_empty())
+        })
+        .unwrap_or(false)
+}
+
+/// Medians over `n` paced streams, one after another: (first byte, first content byte) in ms,
+/// and how many streams failed.
+async fn first_bytes(target: &Target, n: usize) -> (f64, f64, usize) {
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()
         .unwrap();
-    let body = BODY.replace("\"max_tokens\":16", "\"max_tokens\":16,\"stream\":true");
-    let mut samples = Vec::with_capacity(n);
+    let (mut first, mut content, mut failed) = (Vec::new(), Vec::new(), 0);
     for _ in 0..n {
-        let started = Instant::now();
-        let res = client
-            .post(url)
-            .bearer_auth(TOKEN)
+        let mut req = client
+            .post(&target.url)
             .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+            .body(body(&target.paced_model, true));
+        for (k, v) in &target.headers {
+            req = req.header(k, v);
+        }
+        let started = Instant::now();
+        let Ok(res) = req.send().await else {
+            failed += 1;
+            continue;
+        };
+        if !res.status().is_success() {
+            failed += 1;
+            continue;
+        }
         let mut stream = res.bytes_stream();
-        stream.next().await.unwrap().unwrap();
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
-        while stream.next().await.is_some() {}
+        let (mut seen, mut text, mut got_content) = (false, String::new(), false);
+        while let Some(Ok(chunk)) = stream.next().await {
+            if !seen {
+                first.push(started.elapsed().as_secs_f64() * 1000.0);
+                seen = true;
+            }
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if !got_content && text.lines().any(carries_content) {
+                content.push(started.elapsed().as_secs_f64() * 1000.0);
+                got_content = true;
+            }
+        }
+        failed += usize::from(!got_content);
     }
-    samples.sort_by(f64::total_cmp);
-    samples[n / 2]
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    (median(first), median(content), failed)
+}
+
+async fn measure(opts: &Opts, target: &Target, report: &mut Report) -> Value {
+    for (mode, stream) in [
+        ("chat completion", false),
+        ("chat completion, streamed", true),
+    ] {
+        for c in CONCURRENCY {
+            let run = wrk(
+                opts,
+                mode,
+                target.name,
+                c,
+                0,
+                &lua(target, stream),
+                &target.url,
+                target.pid,
+            );
+            report.runs.push(run);
+        }
+    }
+    let (first, content, failed) = first_bytes(target, STREAMS_FOR_TTFB).await;
+    json!({"target": target.name, "ttfb_ms": first, "first_content_ms": content, "failed_streams": failed})
+}
+
+fn run_of<'a>(report: &'a Report, target: &str, mode: &str, c: u32) -> Option<&'a Run> {
+    report
+        .runs
+        .iter()
+        .find(|r| r.target.starts_with(target) && r.scenario == mode && r.concurrency == c)
 }
 
 pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
-    eprintln!("== data plane: direct to the mock upstream, and through modelgate");
+    eprintln!("== data plane, side by side: direct, forwarder, modelgate, peers");
+    std::fs::create_dir_all(dir).unwrap();
     let mock = Command::new("taskset")
         .args(["-c", LOAD_CORE])
         .arg(bin("bench-upstream"))
         .arg(UPSTREAM)
         .spawn()
         .expect("taskset and the mock exist");
-    let direct = format!("http://{UPSTREAM}");
+    let direct = peers::direct(UPSTREAM, &mock);
     let probe = reqwest::Client::new();
     for _ in 0..200 {
-        if probe.post(format!("{direct}/ready")).send().await.is_ok() {
+        if probe.post(&direct.url).body("{}").send().await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let server = Server::start(dir, "warn").await;
-    wait_ready(&format!("{}/healthz", server.base), None).await;
-    let created = probe
-        .post(format!("{}/providers", server.base))
-        .bearer_auth(TOKEN)
-        .json(&json!({"providerId": "mock", "name": "bench mock", "baseUrl": direct}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "the mock provider registers");
 
-    let script = lua_call();
-    let mut rates = std::collections::HashMap::new();
-    for c in [1u32, 32, 64] {
-        let straight = wrk(
-            opts,
-            "gateway",
-            "direct to mock",
-            c,
-            0,
-            &script,
-            &direct,
-            mock.id(),
-        );
-        let through = wrk(
-            opts,
-            "gateway",
-            "through modelgate",
-            c,
-            0,
-            &script,
-            &server.base,
-            server.pid(),
-        );
-        assert_eq!(through.errors, 0, "calls through modelgate failed");
-        rates.insert(c, (straight.clone(), through.clone()));
-        report.runs.push(straight);
-        report.runs.push(through);
+    let mut rows = vec![measure(opts, &direct, report).await];
+    direct.stop();
+    for name in [
+        "forwarder",
+        "modelgate",
+        "tensorzero",
+        "noveum",
+        "portkey",
+        "litellm",
+    ] {
+        eprintln!("   starting {name}");
+        let started = match name {
+            "forwarder" => peers::forwarder(UPSTREAM, dir).await,
+            "modelgate" => peers::modelgate(UPSTREAM, dir).await,
+            "tensorzero" => peers::tensorzero(UPSTREAM, dir).await,
+            "noveum" => peers::noveum(UPSTREAM, dir).await,
+            "portkey" => peers::portkey(UPSTREAM, dir).await,
+            _ => peers::litellm(UPSTREAM, dir).await,
+        };
+        match started {
+            Ok(target) => {
+                rows.push(measure(opts, &target, report).await);
+                target.stop();
+            }
+            Err(why) => {
+                eprintln!("   {name}: {why}");
+                report.skipped.push(json!({"target": name, "why": why}));
+            }
+        }
     }
-    let ttfb_direct = first_byte_p50(&format!("{direct}/v1/chat/completions"), 200).await;
-    let ttfb_gateway = first_byte_p50(&format!("{}/v1/chat/completions", server.base), 200).await;
-    server.stop();
     stop(mock);
+    report.side_by_side = rows;
+    bars(report);
+}
 
-    let (d1, g1) = &rates[&1];
-    let (d32, g32) = &rates[&32];
-    report.checks.push(json!({
-        "bar": "data plane: added p50 at concurrency 1 (through modelgate − direct)",
-        "value": format!("+{:.0} µs ({:.3} ms vs {:.3} ms)", (g1.p50_ms - d1.p50_ms) * 1000.0, g1.p50_ms, d1.p50_ms),
-        "met": serde_json::Value::Null}));
-    report.checks.push(json!({
-        "bar": "data plane: throughput at concurrency 32 through modelgate ÷ direct",
-        "value": format!("{:.2} ({:.0} vs {:.0} req/s)", g32.rps / d32.rps, g32.rps, d32.rps),
-        "met": serde_json::Value::Null}));
-    report.checks.push(json!({
-        "bar": "data plane: stream time to first byte, p50 of 200 (through modelgate vs direct)",
-        "value": format!("{ttfb_gateway:.3} ms vs {ttfb_direct:.3} ms (+{:.0} µs)", (ttfb_gateway - ttfb_direct) * 1000.0),
-        "met": serde_json::Value::Null}));
+/// The issue's bars, as ratios within this run; a bar whose peer did not run is not judged.
+fn bars(report: &mut Report) {
+    let json_mode = "chat completion";
+    let rps = |t: &str, c| run_of(report, t, json_mode, c).map(|r| r.rps);
+    let p50 = |t: &str| run_of(report, t, json_mode, 1).map(|r| r.p50_ms);
+    let content = |t: &str| {
+        report
+            .side_by_side
+            .iter()
+            .find(|r| r["target"].as_str().is_some_and(|n| n.starts_with(t)))
+            .and_then(|r| r["first_content_ms"].as_f64())
+    };
+    let mut checks = Vec::new();
+    let mg = rps("modelgate", 32);
+    for (peer, factor) in [
+        ("Noveum", 1.2),
+        ("TensorZero", 3.0),
+        ("Portkey", 20.0),
+        ("LiteLLM", 200.0),
+    ] {
+        if let (Some(m), Some(p)) = (mg, rps(peer, 32)) {
+            checks.push(json!({"bar": format!("throughput at c=32: modelgate ≥ {factor}× {peer}"),
+                "value": format!("{:.2}× ({m:.0} vs {p:.0} req/s)", m / p), "met": m >= factor * p}));
+        }
+    }
+    if let (Some(m), Some(f)) = (mg, rps("Rust forwarder", 32)) {
+        checks.push(
+            json!({"bar": "throughput at c=32: modelgate ÷ forwarder (stretch: ≥ 0.8)",
+            "value": format!("{:.2} ({m:.0} vs {f:.0} req/s)", m / f), "met": m >= 0.8 * f}),
+        );
+    }
+    if let (Some(m), Some(n), Some(d)) = (p50("modelgate"), p50("Noveum"), p50("direct")) {
+        checks.push(json!({"bar": "added p50 at c=1 over direct: modelgate ≤ Noveum",
+            "value": format!("+{:.0} µs vs +{:.0} µs", (m - d) * 1000.0, (n - d) * 1000.0), "met": m <= n}));
+    }
+    if let (Some(m), Some(f)) = (content("modelgate"), content("Rust forwarder")) {
+        checks.push(json!({"bar": "stream time to first content byte: modelgate within 0.2 ms of the forwarder",
+            "value": format!("{m:.3} ms vs {f:.3} ms ({:+.0} µs)", (m - f) * 1000.0), "met": m - f <= 0.2}));
+    }
+    report.checks.extend(checks);
 }

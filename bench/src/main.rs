@@ -18,8 +18,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 mod gateway;
+mod peers;
 #[path = "../../tests/support/server.rs"]
 mod server;
+mod side_by_side;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const SERVER_CORE: &str = "0";
@@ -29,8 +31,10 @@ struct Opts {
     secs: u64,
     million: bool,
     out: PathBuf,
-    /// Only the data-plane scenarios (their report then goes to `out` alone).
+    /// Only the data plane side by side (it rewrites only its own figures).
     gateway_only: bool,
+    /// How this run was asked for, as `bench/run …`, for the reports.
+    command: String,
 }
 
 #[derive(Serialize, Clone, Default)]
@@ -57,6 +61,10 @@ struct Report {
     checks: Vec<Value>,
     footprint: Value,
     scale: Vec<Value>,
+    /// Per target of the data-plane comparison: time to first byte and first content byte.
+    side_by_side: Vec<Value>,
+    /// Targets that could not be measured, and why.
+    skipped: Vec<Value>,
 }
 
 fn main() {
@@ -65,6 +73,10 @@ fn main() {
         million: true,
         out: PathBuf::from("docs"),
         gateway_only: false,
+        command: std::iter::once("bench/run".to_owned())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -122,7 +134,7 @@ async fn run(opts: Opts) {
     let tmp = tempfile::tempdir().unwrap();
     if opts.gateway_only {
         gateway::run(&opts, &mut report, &tmp.path().join("gateway")).await;
-        write_report(&opts, &report);
+        side_by_side::write(&opts, &report);
         return;
     }
 
@@ -342,8 +354,16 @@ async fn run(opts: Opts) {
         report.footprint["data_dir_after_delete_all_mib"] = json!(after as f64 / 1048576.0);
     }
 
-    gateway::run(&opts, &mut report, &tmp.path().join("gateway")).await;
+    // The data plane last, with its own figures and markers: `--gateway-only` rewrites those
+    // alone.
     write_report(&opts, &report);
+    let mut data_plane = Report {
+        machine: report.machine.clone(),
+        params: report.params.clone(),
+        ..Default::default()
+    };
+    gateway::run(&opts, &mut data_plane, &tmp.path().join("gateway")).await;
+    side_by_side::write(&opts, &data_plane);
 }
 
 // ---------- the server under test ----------
@@ -784,7 +804,7 @@ fn write_report(opts: &Opts, report: &Report) {
         )
         .unwrap();
     }
-    writeln!(md, "\n## Runs\n\n| scenario | request | concurrency | providers | requests/s | p50 ms | p99 ms | p99.9 ms | errors | server peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
+    writeln!(md, "\n## Store and management API runs\n\n| scenario | request | concurrency | providers | requests/s | p50 ms | p99 ms | p99.9 ms | errors | server peak RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
     for r in &report.runs {
         writeln!(
             md,
@@ -824,16 +844,26 @@ fn write_report(opts: &Opts, report: &Report) {
     )
     .unwrap();
     // The figures go between markers; the prose around them (findings, how to read them) stays.
-    let path = opts.out.join("benchmarks.md");
-    let (start, end) = ("<!-- bench:start -->", "<!-- bench:end -->");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let text = match (existing.find(start), existing.find(end)) {
-        (Some(a), Some(b)) if a < b => format!("{}{start}\n{md}{}", &existing[..a], &existing[b..]),
-        _ => format!("{start}\n{md}{end}\n"),
-    };
-    std::fs::write(&path, text).unwrap();
+    replace_between(&opts.out.join("benchmarks.md"), "bench", &md);
     eprintln!(
         "wrote {0}/benchmarks.json and {0}/benchmarks.md",
         opts.out.display()
     );
+}
+
+/// Puts `content` between the `<!-- NAME:start -->` and `<!-- NAME:end -->` markers of the
+/// file at `path` (appending both when it has none), leaving the rest as it is.
+fn replace_between(path: &Path, name: &str, content: &str) {
+    let (start, end) = (
+        format!("<!-- {name}:start -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let text = match (existing.find(&start), existing.find(&end)) {
+        (Some(a), Some(b)) if a < b => {
+            format!("{}{start}\n{content}{}", &existing[..a], &existing[b..])
+        }
+        _ => format!("{existing}{start}\n{content}{end}\n"),
+    };
+    std::fs::write(path, text).unwrap();
 }

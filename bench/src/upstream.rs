@@ -1,30 +1,63 @@
 //! A fast mock LLM upstream for the data-plane benchmark: one worker, a fixed chat completion,
-//! or (for a body that asks to stream) a fixed stream of six events sent at once. Never the
-//! bottleneck: it parses nothing but a byte search.
+//! or (for a body that asks to stream) a fixed stream of six events, sent at once — or, for the
+//! model `paced`, 6 ms apart, as a model emits tokens, so a gateway that holds or batches small
+//! writes shows it in the time to the first content byte. Never the bottleneck: it parses
+//! nothing but byte searches. actix-web sets `TCP_NODELAY` on every connection it accepts.
+
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use futures_util::stream;
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1764000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}"#;
 
-const STREAM: &str = concat!(
+const EVENTS: [&str; 6] = [
     "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n",
     "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}\n\n",
     "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"!\"}}]}\n\n",
     "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" Hi\"}}]}\n\n",
     "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
     "data: [DONE]\n\n",
-);
+];
+
+/// Whether `body` has `"key"` followed by `:` and `value`, white space allowed around the colon
+/// (gateways written in Python re-serialize bodies with spaces).
+fn has(body: &[u8], key: &[u8], value: &[u8]) -> bool {
+    body.windows(key.len()).enumerate().any(|(at, w)| {
+        if w != key {
+            return false;
+        }
+        let rest = &body[at + key.len()..];
+        let rest = rest.trim_ascii_start();
+        rest.strip_prefix(b":")
+            .is_some_and(|r| r.trim_ascii_start().starts_with(value))
+    })
+}
 
 async fn answer(body: web::Bytes) -> HttpResponse {
-    let streamed = body.windows(13).any(|w| w == b"\"stream\":true");
-    match streamed {
-        true => HttpResponse::Ok()
-            .content_type("text/event-stream")
-            .body(STREAM),
-        false => HttpResponse::Ok()
+    if !has(&body, b"\"stream\"", b"true") {
+        return HttpResponse::Ok()
             .content_type("application/json")
-            .body(COMPLETION),
+            .body(COMPLETION);
     }
+    let mut sse = HttpResponse::Ok();
+    sse.content_type("text/event-stream");
+    if !has(&body, b"\"model\"", b"\"paced\"") {
+        return sse.body(EVENTS.concat());
+    }
+    let paced = stream::unfold(0, |i| async move {
+        if i == EVENTS.len() {
+            return None;
+        }
+        if i > 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(6)).await;
+        }
+        Some((
+            Ok::<_, actix_web::Error>(web::Bytes::from_static(EVENTS[i].as_bytes())),
+            i + 1,
+        ))
+    });
+    sse.streaming(paced)
 }
 
 #[actix_web::main]
