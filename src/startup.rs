@@ -227,6 +227,7 @@ fn build_server(
         settings.server.client_request_timeout_ms,
     ))
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .on_connect(no_delay)
     // Blocking threads only run short store transactions now (durability is awaited, not
     // slept on), so a few suffice; hundreds would each grow a malloc arena and the RSS.
     .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
@@ -237,6 +238,17 @@ fn build_server(
         .listen(listener)
         .map_err(|source| StartupError::Bind { bind, source })?
         .run())
+}
+
+/// Every accepted connection sends its writes at once. actix-web leaves Nagle's algorithm on,
+/// so a stream's second small event waited for the client's delayed ACK (~40 ms, measured by
+/// bench/run's paced stream): the data plane must never hold tokens back.
+fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(e) = tcp.set_nodelay(true)
+    {
+        log::debug!("TCP_NODELAY could not be set on an accepted connection: {e}");
+    }
 }
 
 /// One line per request: peer, method, path (no query, no headers, no body: nothing that can
@@ -252,4 +264,22 @@ fn access_log() -> middleware::Logger {
                 None => path.to_owned(),
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn accepted_connections_send_without_waiting_for_acks() {
+        let listener = actix_web::rt::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = actix_web::rt::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(!accepted.nodelay().unwrap(), "sockets start with Nagle on");
+        no_delay(&accepted, &mut actix_web::dev::Extensions::new());
+        assert!(accepted.nodelay().unwrap());
+    }
 }

@@ -179,7 +179,7 @@ pub async fn tensorzero(upstream: &str, work: &Path) -> Result<Target, String> {
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
     let port_file = work.join("tensorzero.url");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/tensorzero.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/start_tensorzero.py");
     let child = spawn_pinned(
         &python,
         &[

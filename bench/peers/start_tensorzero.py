@@ -1,6 +1,7 @@
 """Starts TensorZero's embedded HTTP gateway (from the PyPI wheel) with a config file, writes its
 base URL (ending in /openai/v1) and a newline to a file, and stays until it is terminated.
-    python tensorzero.py CONFIG_FILE URL_FILE
+    python start_tensorzero.py CONFIG_FILE URL_FILE
+(Not named tensorzero.py: the script's own folder comes first on sys.path, so it would import itself.)
 """
 import signal
 import sys
