@@ -99,8 +99,7 @@ impl Gateway {
             .key_for(&snapshot, &target.route)
             .map_err(with_chosen)?;
         let format = call.surface.format();
-        let url =
-            upstream::join(&target.route.base_url, call.surface.path()).map_err(with_chosen)?;
+        let url = target.route.url(call.surface).map_err(with_chosen)?.clone();
         let headers =
             upstream::headers(format, key.as_ref().map(|(_, k)| k.as_str()), &call.passed)
                 .map_err(with_chosen)?;

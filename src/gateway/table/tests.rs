@@ -145,11 +145,21 @@ fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
     let t = table(&[&p]);
     // A change that keeps the models still reaches the route.
     p.base_url = "http://elsewhere.lan/v1".into();
+    let old = t.snapshot();
+    let url = old.route("box").unwrap().url(Surface::Embeddings).unwrap();
+    assert_eq!(url.as_str(), "http://box.lan/v1/embeddings");
     t.apply(Change::Provider(&p));
     assert_eq!(
         t.snapshot().route("box").unwrap().base_url,
         "http://elsewhere.lan/v1"
     );
+    // The joined URL is the new base URL's, never one cached from before the change.
+    for surface in Surface::ALL {
+        assert_eq!(
+            t.snapshot().route("box").unwrap().url(surface).unwrap(),
+            &crate::gateway::upstream::join("http://elsewhere.lan/v1", surface.path()).unwrap()
+        );
+    }
     assert_eq!(
         routed(&t, "a", Surface::ChatCompletions),
         Ok(("box".into(), "a".into()))
