@@ -92,8 +92,10 @@ impl Application {
             Timeouts {
                 attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
                 idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
+                total: Duration::from_secs(settings.gateway.total_timeout_secs),
             },
             uses,
+            crate::gateway::cooldown::Cooldowns::system_clock(),
         )?);
         let registry = Arc::new(Registry::new(store, master_key, table));
         let state = AppState {

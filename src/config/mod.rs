@@ -35,6 +35,8 @@ pub struct GatewaySettings {
     pub request_timeout_secs: u64,
     /// How long a streamed answer may go without a byte, in seconds.
     pub stream_idle_timeout_secs: u64,
+    /// How long one model call may take over all its attempts (failover included), in seconds.
+    pub total_timeout_secs: u64,
 }
 
 impl Default for GatewaySettings {
@@ -43,6 +45,7 @@ impl Default for GatewaySettings {
             max_body_bytes: 32 * 1024 * 1024,
             request_timeout_secs: 300,
             stream_idle_timeout_secs: 60,
+            total_timeout_secs: 600,
         }
     }
 }
@@ -264,9 +267,13 @@ impl Settings {
         if self.gateway.max_body_bytes < 1024 {
             return fail("gateway.max_body_bytes must be at least 1024".into());
         }
-        if self.gateway.request_timeout_secs == 0 || self.gateway.stream_idle_timeout_secs == 0 {
+        if self.gateway.request_timeout_secs == 0
+            || self.gateway.stream_idle_timeout_secs == 0
+            || self.gateway.total_timeout_secs == 0
+        {
             return fail(
-                "gateway.request_timeout_secs and gateway.stream_idle_timeout_secs must be above 0"
+                "gateway.request_timeout_secs, gateway.stream_idle_timeout_secs and \
+                 gateway.total_timeout_secs must be above 0"
                     .into(),
             );
         }

@@ -15,10 +15,12 @@ use super::error::GatewayError;
 pub const MAX_FALLBACK_MODELS: usize = 16;
 
 /// A model call's body, its top-level fields borrowed from the bytes received. Its `models`
-/// (ordered fallbacks, which the resilience work will act on) is checked and not forwarded.
+/// (ordered fallbacks) is checked and not forwarded.
 pub struct CallBody<'a> {
     fields: Vec<(String, &'a RawValue)>,
     pub model: String,
+    /// The fallback models, in order, to try when `model` cannot answer.
+    pub models: Vec<String>,
 }
 
 impl<'a> CallBody<'a> {
@@ -29,7 +31,7 @@ impl<'a> CallBody<'a> {
                 format!("the body is not a JSON object: {e}"),
             )
         })?;
-        let mut model = None;
+        let (mut model, mut models) = (None, Vec::new());
         for (name, raw) in &fields {
             match name.as_str() {
                 "model" if model.is_some() => {
@@ -49,7 +51,7 @@ impl<'a> CallBody<'a> {
                         .at("model")
                     })?);
                 }
-                "models" => check_fallbacks(raw)?,
+                "models" => models = fallbacks(raw)?,
                 _ => {}
             }
         }
@@ -60,7 +62,11 @@ impl<'a> CallBody<'a> {
             )
             .at("model")
         })?;
-        Ok(CallBody { fields, model })
+        Ok(CallBody {
+            fields,
+            model,
+            models,
+        })
     }
 
     /// The body for the upstream: `model` replaced by `upstream_model`, `models` left out,
@@ -93,7 +99,7 @@ impl<'a> CallBody<'a> {
     }
 }
 
-fn check_fallbacks(raw: &RawValue) -> Result<(), GatewayError> {
+fn fallbacks(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
     let wrong = || {
         GatewayError::invalid(
             "invalid_models",
@@ -108,7 +114,7 @@ fn check_fallbacks(raw: &RawValue) -> Result<(), GatewayError> {
     if models.len() > MAX_FALLBACK_MODELS || models.iter().any(String::is_empty) {
         return Err(wrong());
     }
-    Ok(())
+    Ok(models)
 }
 
 /// The top-level fields of a JSON object, in order, values as raw slices.
@@ -157,6 +163,7 @@ mod tests {
         let body = br#"{"model":"box:llama3.1:8b","temperature":0.10000000000000000555,"n":12345678901234567890,"messages":[{"role":"user","content":"hi \u00e9"}],"models":["a","b"],"extra":{"x":[1,2]},"stream":true}"#;
         let call = CallBody::parse(body).unwrap();
         assert_eq!(call.model, "box:llama3.1:8b");
+        assert_eq!(call.models, ["a", "b"]);
         let out = String::from_utf8(call.rewritten("llama3.1:8b")).unwrap();
         assert_eq!(
             out,

@@ -1,6 +1,10 @@
 //! Why a model call failed before an upstream answered it, in format-neutral terms: the HTTP
 //! layer renders each in the OpenAI or Anthropic error shape of the request's route.
 
+use std::time::Duration;
+
+use serde::Serialize;
+
 /// The kinds of failure, each with its status and the error type both formats name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -18,8 +22,14 @@ pub enum Kind {
     NoUsableKey,
     /// The upstream could not be reached: 502.
     Unreachable,
-    /// The upstream did not answer in time: 504.
+    /// The upstream did not answer in time, or the call ran out of time: 504.
     Timeout,
+    /// Every attempt was rate-limited upstream: 429.
+    RateLimited,
+    /// The upstream refused every key tried: 502.
+    CredentialsExhausted,
+    /// Several attempts failed in different ways: 503.
+    Unavailable,
     /// Anything else: 500.
     Internal,
 }
@@ -35,6 +45,9 @@ impl Kind {
             Kind::NoUsableKey => 503,
             Kind::Unreachable => 502,
             Kind::Timeout => 504,
+            Kind::RateLimited => 429,
+            Kind::CredentialsExhausted => 502,
+            Kind::Unavailable => 503,
             Kind::Internal => 500,
         }
     }
@@ -49,6 +62,10 @@ pub struct GatewayError {
     pub message: String,
     /// The body field at fault, where there is one.
     pub param: Option<&'static str>,
+    /// The attempts made, when several were and none answered.
+    pub attempts: Vec<Attempt>,
+    /// How long the client should wait before trying again (sent as `retry-after`).
+    pub retry_after: Option<Duration>,
 }
 
 impl GatewayError {
@@ -58,6 +75,8 @@ impl GatewayError {
             code,
             message: message.into(),
             param: None,
+            attempts: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -75,4 +94,15 @@ impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.message, self.code)
     }
+}
+
+/// One attempt as the client is told of it: never an upstream body, never a key.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Attempt {
+    /// None for a fallback model no provider serves.
+    pub provider: Option<String>,
+    pub model: String,
+    /// The upstream's status, when it answered.
+    pub status: Option<u16>,
+    pub error: &'static str,
 }

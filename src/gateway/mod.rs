@@ -2,8 +2,12 @@
 //! provider with its key, and its answer handed back as a byte stream. Knows nothing of actix:
 //! the HTTP layer (`http::proxy`) reads the request and writes the answer.
 
+pub mod attempt;
 mod body;
+mod commit;
+pub mod cooldown;
 pub mod error;
+mod failover;
 mod resolve;
 pub mod table;
 pub mod upstream;
@@ -14,15 +18,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use tokio::time::Instant;
-use zeroize::Zeroizing;
 
-use crate::domain::now_ms;
 use crate::domain::surface::Surface;
 use crate::secrets::MasterKey;
-use body::CallBody;
+use cooldown::Cooldowns;
 use error::{GatewayError, Kind};
-use resolve::resolve;
 use table::{Route, RoutingTable, Snapshot};
 use upstream::{Passed, Timeouts};
 use usage::KeyUse;
@@ -34,6 +34,7 @@ pub struct Gateway {
     master_key: Arc<MasterKey>,
     timeouts: Timeouts,
     uses: Arc<KeyUse>,
+    cooldowns: Cooldowns,
 }
 
 /// A model call as the HTTP layer read it.
@@ -41,6 +42,9 @@ pub struct Call<'a> {
     pub surface: Surface,
     pub body: &'a [u8],
     pub passed: Passed,
+    /// Whether other keys, providers and the body's fallback `models` may be tried when the
+    /// first candidate fails (`x-modelgate-fallback: off` says no).
+    pub fallback: bool,
 }
 
 /// An upstream's answer, on its way back.
@@ -52,23 +56,28 @@ pub struct Answer {
     pub model: String,
     pub streamed: bool,
     pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    /// Candidates tried, this one included.
+    pub attempts: u32,
 }
 
-/// What a failed call had got to: the provider and model, once chosen.
+/// What a failed call had got to: the provider and model, once chosen, and how many
+/// candidates it tried.
 #[derive(Debug, Default, Clone)]
 pub struct Chosen {
     pub provider: Option<String>,
     pub model: Option<String>,
+    pub attempts: u32,
 }
 
 impl Gateway {
     /// Fails when no upstream client can be built (no TLS backend), so a server that starts
-    /// can call out.
+    /// can call out. `clock` times the rests of refused keys.
     pub fn new(
         table: Arc<RoutingTable>,
         master_key: Arc<MasterKey>,
         timeouts: Timeouts,
         uses: Arc<KeyUse>,
+        clock: cooldown::Clock,
     ) -> Result<Gateway, reqwest::Error> {
         upstream::client()?;
         Ok(Gateway {
@@ -76,108 +85,12 @@ impl Gateway {
             master_key,
             timeouts,
             uses,
+            cooldowns: Cooldowns::new(clock),
         })
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.table.snapshot()
-    }
-
-    /// Routes and sends one call. The answer's head has arrived when this returns; its body
-    /// follows as the upstream sends it.
-    pub async fn call(&self, call: Call<'_>) -> Result<Answer, (GatewayError, Chosen)> {
-        let nothing = |e| (e, Chosen::default());
-        let body = CallBody::parse(call.body).map_err(nothing)?;
-        let snapshot = self.table.snapshot();
-        let target = resolve(&snapshot, &body.model, call.surface).map_err(nothing)?;
-        let chosen = Chosen {
-            provider: Some(target.route.slug.clone()),
-            model: Some(target.model.clone()),
-        };
-        let with_chosen = |e| (e, chosen.clone());
-        let key = self
-            .key_for(&snapshot, &target.route)
-            .map_err(with_chosen)?;
-        let format = call.surface.format();
-        let url = target.route.url(call.surface).map_err(with_chosen)?.clone();
-        let headers =
-            upstream::headers(format, key.as_ref().map(|(_, k)| k.as_str()), &call.passed)
-                .map_err(with_chosen)?;
-        let started = Instant::now();
-        let request = worker_client()
-            .map_err(with_chosen)?
-            .post(url)
-            .headers(headers)
-            .body(body.rewritten(&target.model));
-        if let Some((id, _)) = &key {
-            self.uses.record(*id, now_ms());
-        }
-        let response = match tokio::time::timeout(self.timeouts.attempt, request.send()).await {
-            Err(_) => return Err(with_chosen(timed_out(&target.route, self.timeouts))),
-            Ok(Err(e)) if e.is_timeout() => {
-                return Err(with_chosen(timed_out(&target.route, self.timeouts)));
-            }
-            Ok(Err(e)) => return Err(with_chosen(unreachable(&target.route, &e))),
-            Ok(Ok(response)) => response,
-        };
-        let headers: Vec<(String, Vec<u8>)> = response
-            .headers()
-            .iter()
-            .filter(|(name, _)| upstream::returned(name.as_str()))
-            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-            .collect();
-        let sse = headers
-            .iter()
-            .any(|(n, v)| n == "content-type" && v.starts_with(b"text/event-stream"));
-        let status = response.status().as_u16();
-        let deadline = started + self.timeouts.attempt;
-        let body = upstream::watched(response, sse.then_some(format), self.timeouts, deadline);
-        Ok(Answer {
-            status,
-            headers,
-            provider: target.route.slug.clone(),
-            model: target.model,
-            streamed: sse,
-            body,
-        })
-    }
-
-    /// The newest key of the provider that can be used now, opened for this one call; none
-    /// for a custom provider without keys (local servers need none).
-    fn key_for(
-        &self,
-        snapshot: &Snapshot,
-        route: &Route,
-    ) -> Result<Option<(ulid::Ulid, Zeroizing<String>)>, GatewayError> {
-        let keys = snapshot.keys(&route.slug);
-        if keys.is_empty() && !route.catalog {
-            return Ok(None);
-        }
-        for key in &keys {
-            match key.reveal(&self.master_key) {
-                Ok(value) => return Ok(Some((key.id, value))),
-                Err(e) => log::warn!(
-                    "provider key {} of `{}` cannot be used: {e}",
-                    key.id,
-                    route.slug
-                ),
-            }
-        }
-        Err(GatewayError::new(
-            Kind::NoUsableKey,
-            "no_usable_key",
-            match keys.is_empty() {
-                true => format!(
-                    "provider `{}` has no provider key; add one under /provider-keys",
-                    route.slug
-                ),
-                false => format!(
-                    "provider `{}` has no provider key that can be used now (an env.NAME key needs \
-                     its variable set in modelgate's environment)",
-                    route.slug
-                ),
-            },
-        ))
     }
 }
 
@@ -204,14 +117,14 @@ fn worker_client() -> Result<reqwest::Client, GatewayError> {
     })
 }
 
-fn timed_out(route: &Route, timeouts: Timeouts) -> GatewayError {
+fn timed_out(route: &Route, budget: std::time::Duration) -> GatewayError {
     GatewayError::new(
         Kind::Timeout,
         "upstream_timeout",
         format!(
             "provider `{}` did not answer within {} s",
             route.slug,
-            timeouts.attempt.as_secs_f64()
+            budget.as_secs_f64()
         ),
     )
 }

@@ -5,7 +5,8 @@
 //! `ollama-box:llama3.1:8b` is model `llama3.1:8b` of provider `ollama-box`. A qualified name
 //! must be a model the provider declares (exactly, or else ignoring case; the declared
 //! spelling goes upstream) unless it declares none. A bare name goes to the providers that
-//! declare it, in creation order.
+//! declare it, in creation order: the first is tried first, the others are failover
+//! candidates.
 
 use std::sync::Arc;
 
@@ -21,42 +22,55 @@ pub struct Target {
     pub model: String,
 }
 
+/// The first place a call for `model` goes: the first of its [`candidates`] (what the
+/// routing tests ask).
+#[cfg(test)]
 pub fn resolve(snapshot: &Snapshot, model: &str, surface: Surface) -> Result<Target, GatewayError> {
+    let mut all = candidates(snapshot, model, surface)?;
+    Ok(all.swap_remove(0))
+}
+
+/// Every place a call for `model` may go, in the order to try them, never empty: a qualified
+/// name's one provider; for a bare name every provider that declares it and serves the
+/// surface, in creation order — those that declare it in exactly this spelling first, then
+/// those that declare it in another case.
+pub fn candidates(
+    snapshot: &Snapshot,
+    model: &str,
+    surface: Surface,
+) -> Result<Vec<Target>, GatewayError> {
     if let Some((prefix, rest)) = model.split_once(':')
         && let Some(route) = snapshot.route(prefix)
     {
-        return qualified(route, rest, surface);
+        return qualified(route, rest, surface).map(|t| vec![t]);
     }
-    // The oldest provider that declares the model exactly and serves the surface; failing
-    // that, the oldest that declares it in another case.
-    let (mut exact, mut folded, mut any) = (None, None, None);
+    let (mut exact, mut folded, mut any) = (Vec::new(), Vec::new(), None);
     for route in snapshot.declaring(model) {
         any.get_or_insert(route);
         if !route.serves(surface) {
             continue;
         }
-        if route.models.iter().any(|m| m == model) {
-            exact = Some(route);
-            break;
+        match route.models.iter().any(|m| m == model) {
+            true => exact.push(route),
+            false => folded.push(route),
         }
-        folded.get_or_insert(route);
     }
-    let route = match (exact.or(folded), any) {
-        (Some(route), _) => route,
-        (None, Some(declaring)) => return Err(unsupported(declaring, surface)),
-        (None, None) => {
-            return Err(not_found(format!(
-                "no provider declares a model `{}`; address a model as providerId:modelId, or \
-                 declare it under the provider's models",
-                shown(model)
-            )));
-        }
-    };
-    let upstream = declared_spelling(route, model).unwrap_or(model).to_owned();
-    Ok(Target {
-        route: Arc::clone(route),
-        model: upstream,
-    })
+    exact.append(&mut folded);
+    match (exact.is_empty(), any) {
+        (false, _) => Ok(exact
+            .into_iter()
+            .map(|route| Target {
+                route: Arc::clone(route),
+                model: declared_spelling(route, model).unwrap_or(model).to_owned(),
+            })
+            .collect()),
+        (true, Some(declaring)) => Err(unsupported(declaring, surface)),
+        (true, None) => Err(not_found(format!(
+            "no provider declares a model `{}`; address a model as providerId:modelId, or \
+             declare it under the provider's models",
+            shown(model)
+        ))),
+    }
 }
 
 fn qualified(route: &Arc<Route>, model: &str, surface: Surface) -> Result<Target, GatewayError> {

@@ -126,21 +126,63 @@ pub struct Timeouts {
     pub attempt: Duration,
     /// Between two chunks of a streamed answer.
     pub idle: Duration,
+    /// For the whole call, over every attempt.
+    pub total: Duration,
+}
+
+/// What ends a stream as its upstream meant it to end: OpenAI's `[DONE]`, the Responses API's
+/// and Anthropic's last events, or an error the upstream sent itself.
+const ENDINGS: [&[u8]; 6] = [
+    b"[DONE]",
+    b"message_stop",
+    b"response.completed",
+    b"response.incomplete",
+    b"response.failed",
+    b"\"error\":",
+];
+
+/// Whether a stream has shown one of its [`ENDINGS`], read chunk by chunk: the last bytes of
+/// each chunk are kept, so an ending split across two chunks is found too.
+#[derive(Default)]
+struct Ending {
+    seen: bool,
+    tail: Vec<u8>,
+}
+
+impl Ending {
+    const KEEP: usize = 24;
+
+    fn scan(&mut self, chunk: &[u8]) {
+        if self.seen {
+            return;
+        }
+        self.tail
+            .extend_from_slice(&chunk[..chunk.len().min(Self::KEEP)]);
+        let found = |hay: &[u8]| {
+            ENDINGS
+                .iter()
+                .any(|e| memchr::memmem::find(hay, e).is_some())
+        };
+        self.seen = found(&self.tail) || found(chunk);
+        let from = chunk.len().saturating_sub(Self::KEEP);
+        self.tail.clear();
+        self.tail.extend_from_slice(&chunk[from..]);
+    }
 }
 
 /// An upstream body passed through chunk by chunk, never buffered whole. A stream (SSE) that
-/// goes quiet past `idle` ends with an error event in its format's stream shape, never with a
-/// clean end that would look like success; any other body that stalls past `idle` or outlives
-/// `deadline` is cut off, which the client sees as an aborted answer.
+/// breaks, goes quiet past `idle`, or stops before its ending ends with an error event in its
+/// format's stream shape, never with a clean end that would look like success; any other body
+/// that breaks, stalls past `idle` or outlives `deadline` is cut off, which the client sees as
+/// an aborted answer.
 pub fn watched(
-    upstream: reqwest::Response,
+    chunks: BoxStream<'static, Result<Bytes, reqwest::Error>>,
     sse: Option<Format>,
     timeouts: Timeouts,
     deadline: Instant,
 ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
-    let chunks = upstream.bytes_stream();
-    let state = (chunks.boxed(), false);
-    stream::unfold(state, move |(mut chunks, done)| async move {
+    let state = (chunks, false, Ending::default());
+    stream::unfold(state, move |(mut chunks, done, mut ending)| async move {
         if done {
             return None;
         }
@@ -149,9 +191,42 @@ pub fn watched(
             None => deadline.min(Instant::now() + timeouts.idle),
         };
         match tokio::time::timeout_at(limit, chunks.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), (chunks, false))),
-            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), (chunks, true))),
-            Ok(None) => None,
+            Ok(Some(Ok(bytes))) => {
+                if sse.is_some() {
+                    ending.scan(&bytes);
+                }
+                Some((Ok(bytes), (chunks, false, ending)))
+            }
+            Ok(Some(Err(e))) => match sse {
+                Some(format) => {
+                    log::warn!("an upstream stream broke: {e}");
+                    let error = GatewayError::new(
+                        Kind::Unreachable,
+                        "stream_broken",
+                        "the upstream's stream broke; the answer is incomplete",
+                    );
+                    Some((
+                        Ok(wire::stream_error_event(format, &error)),
+                        (chunks, true, ending),
+                    ))
+                }
+                None => Some((Err(std::io::Error::other(e)), (chunks, true, ending))),
+            },
+            Ok(None) => match sse {
+                Some(format) if !ending.seen => {
+                    log::warn!("an upstream stream stopped before its end");
+                    let error = GatewayError::new(
+                        Kind::Unreachable,
+                        "stream_ended_early",
+                        "the upstream's stream stopped before its end; the answer is incomplete",
+                    );
+                    Some((
+                        Ok(wire::stream_error_event(format, &error)),
+                        (chunks, true, ending),
+                    ))
+                }
+                _ => None,
+            },
             Err(_) => match sse {
                 Some(format) => {
                     let error = GatewayError::new(
@@ -162,14 +237,17 @@ pub fn watched(
                             timeouts.idle.as_secs()
                         ),
                     );
-                    Some((Ok(wire::stream_error_event(format, &error)), (chunks, true)))
+                    Some((
+                        Ok(wire::stream_error_event(format, &error)),
+                        (chunks, true, ending),
+                    ))
                 }
                 None => Some((
                     Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "the upstream answer stalled",
                     )),
-                    (chunks, true),
+                    (chunks, true, ending),
                 )),
             },
         }
@@ -245,6 +323,24 @@ mod tests {
         assert_eq!(h["anthropic-version"], DEFAULT_ANTHROPIC_VERSION);
         assert!(h.get("x-api-key").is_none());
         assert!(headers(Format::OpenAi, Some("bad\nkey"), &passed).is_err());
+    }
+
+    #[test]
+    fn a_streams_ending_is_found_even_split_across_chunks() {
+        for chunks in [
+            &[&b"data: {\"a\":1}\n\n"[..], b"data: [DONE]\n\n"][..],
+            &[b"data: {\"a\":1}\n\ndata: [DO", b"NE]\n\n"],
+            &[b"event: message_st", b"op\ndata: {}\n\n"],
+            &[b"data: {\"type\":\"response.completed\"}\n\n"],
+            &[b"data: {\"err", b"or\":{\"message\":\"x\"}}\n\n"],
+        ] {
+            let mut ending = Ending::default();
+            chunks.iter().for_each(|c| ending.scan(c));
+            assert!(ending.seen, "{chunks:?}");
+        }
+        let mut ending = Ending::default();
+        ending.scan(b"data: {\"choices\":[{\"delta\":{\"content\":\"DONE\"}}]}\n\n");
+        assert!(!ending.seen);
     }
 
     #[test]

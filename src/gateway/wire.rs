@@ -13,7 +13,13 @@ fn openai_type(kind: Kind) -> &'static str {
             "invalid_request_error"
         }
         Kind::Unauthenticated => "authentication_error",
-        Kind::NoUsableKey | Kind::Unreachable | Kind::Timeout | Kind::Internal => "api_error",
+        Kind::RateLimited => "rate_limit_error",
+        Kind::NoUsableKey
+        | Kind::Unreachable
+        | Kind::Timeout
+        | Kind::Internal
+        | Kind::CredentialsExhausted
+        | Kind::Unavailable => "api_error",
     }
 }
 
@@ -24,13 +30,29 @@ fn anthropic_type(kind: Kind) -> &'static str {
         Kind::Unauthenticated => "authentication_error",
         Kind::ModelNotFound => "not_found_error",
         Kind::TooLarge => "request_too_large",
-        Kind::NoUsableKey | Kind::Unreachable | Kind::Timeout | Kind::Internal => "api_error",
+        Kind::RateLimited => "rate_limit_error",
+        Kind::Unavailable => "overloaded_error",
+        Kind::NoUsableKey
+        | Kind::Unreachable
+        | Kind::Timeout
+        | Kind::Internal
+        | Kind::CredentialsExhausted => "api_error",
     }
 }
 
 /// The error body in `format`'s shape: OpenAI's `{"error": {message, type, code, param}}`,
-/// Anthropic's `{"type": "error", "error": {type, message}}`.
+/// Anthropic's `{"type": "error", "error": {type, message}}`; after failed attempts the error
+/// object also lists them as `attempts` (SDKs keep fields they do not know).
 pub fn error_body(format: Format, error: &GatewayError) -> Value {
+    let mut body = shape(format, error);
+    if !error.attempts.is_empty() {
+        // Both shapes keep the error's words in an `error` object.
+        body["error"]["attempts"] = json!(error.attempts);
+    }
+    body
+}
+
+fn shape(format: Format, error: &GatewayError) -> Value {
     match format {
         Format::OpenAi => json!({"error": {
             "message": error.message,

@@ -24,6 +24,12 @@ use crate::gateway::{Call, Chosen, wire};
 pub const REQUEST_ID: &str = "x-modelgate-request-id";
 pub const PROVIDER: &str = "x-modelgate-provider";
 pub const MODEL: &str = "x-modelgate-model";
+/// How many candidates (provider, model, key) the call tried, and how many of those were
+/// fallbacks after the first.
+pub const ATTEMPTS: &str = "x-modelgate-attempts";
+pub const FALLBACKS: &str = "x-modelgate-fallbacks";
+/// A caller's `off` here keeps a call to its first candidate.
+pub const FALLBACK: &str = "x-modelgate-fallback";
 
 /// The data plane's own body limit (`gateway.max_body_bytes`), apart from the management API's.
 #[derive(Debug, Clone, Copy)]
@@ -69,13 +75,14 @@ async fn proxy(
     let id = Ulid::new().to_string();
     let format = surface.format();
     let answered = async {
-        authenticate(&req)?;
+        authenticate(&req).map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
         let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
         let call = Call {
             surface,
             body: &body,
             passed: passed(&req),
+            fallback: fallback(&req).map_err(|e| (e, Chosen::default()))?,
         };
         state.gateway.call(call).await
     };
@@ -86,6 +93,7 @@ async fn proxy(
             Chosen {
                 provider: Some(answer.provider.clone()),
                 model: Some(answer.model.clone()),
+                attempts: answer.attempts,
             },
             answer.streamed,
         ),
@@ -93,10 +101,11 @@ async fn proxy(
     };
     log::info!(
         target: "modelgate::proxy",
-        "{id} {} provider={} model={} status={status} {:.1}ms streamed={streamed}",
+        "{id} {} provider={} model={} status={status} {:.1}ms streamed={streamed} attempts={}",
         req.path(),
         chosen.provider.as_deref().unwrap_or("-"),
         chosen.model.as_deref().unwrap_or("-"),
+        chosen.attempts,
         started.elapsed().as_secs_f64() * 1000.0,
     );
     match outcome {
@@ -120,22 +129,17 @@ async fn proxy(
 
 /// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
 /// SDK generations send one or the other).
-fn authenticate(req: &HttpRequest) -> Result<(), (GatewayError, Chosen)> {
-    let refuse = |e| (e, Chosen::default());
+fn authenticate(req: &HttpRequest) -> Result<(), GatewayError> {
     let credentials = req.app_data::<web::Data<Credentials>>().ok_or_else(|| {
-        refuse(GatewayError::new(
-            Kind::Internal,
-            "internal",
-            "no credentials configured",
-        ))
+        GatewayError::new(Kind::Internal, "internal", "no credentials configured")
     })?;
     let mut authorizations = req.headers().get_all(header::AUTHORIZATION);
     let bearer = authorizations.next();
     if authorizations.next().is_some() {
-        return Err(refuse(GatewayError::invalid(
+        return Err(GatewayError::invalid(
             "invalid_header",
             "the Authorization header must be sent once",
-        )));
+        ));
     }
     let bearer = bearer.and_then(|v| v.to_str().ok()).and_then(bearer_token);
     let api_key = req
@@ -144,11 +148,11 @@ fn authenticate(req: &HttpRequest) -> Result<(), (GatewayError, Chosen)> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
     if bearer.is_none() && api_key.is_none() {
-        return Err(refuse(GatewayError::new(
+        return Err(GatewayError::new(
             Kind::Unauthenticated,
             "missing_credential",
             "send a modelgate token as `Authorization: Bearer <token>` or `x-api-key: <token>`",
-        )));
+        ));
     }
     match [bearer, api_key]
         .into_iter()
@@ -156,11 +160,11 @@ fn authenticate(req: &HttpRequest) -> Result<(), (GatewayError, Chosen)> {
         .any(|token| credentials.identify(token).is_some())
     {
         true => Ok(()),
-        false => Err(refuse(GatewayError::new(
+        false => Err(GatewayError::new(
             Kind::Unauthenticated,
             "invalid_credential",
             "the token is not valid for this gateway",
-        ))),
+        )),
     }
 }
 
@@ -175,6 +179,21 @@ fn passed(req: &HttpRequest) -> Passed {
         anthropic_version: header("anthropic-version"),
         anthropic_beta: header("anthropic-beta"),
         accept: header("accept"),
+    }
+}
+
+/// `x-modelgate-fallback`: `on` (the default) or `off`.
+fn fallback(req: &HttpRequest) -> Result<bool, GatewayError> {
+    let mut values = req.headers().get_all(FALLBACK);
+    let (first, second) = (values.next(), values.next());
+    match (first.map(|v| v.as_bytes().to_ascii_lowercase()), second) {
+        (None, _) => Ok(true),
+        (Some(v), None) if v == b"on" => Ok(true),
+        (Some(v), None) if v == b"off" => Ok(false),
+        _ => Err(GatewayError::invalid(
+            "invalid_header",
+            format!("{FALLBACK} must be sent once, as `on` or `off`"),
+        )),
     }
 }
 
@@ -204,6 +223,8 @@ fn not_allowed(allow: &str) -> GatewayError {
 
 fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen) {
     response.insert_header((REQUEST_ID, id));
+    response.insert_header((ATTEMPTS, chosen.attempts));
+    response.insert_header((FALLBACKS, chosen.attempts.saturating_sub(1)));
     for (name, value) in [(PROVIDER, &chosen.provider), (MODEL, &chosen.model)] {
         if let Some(value) = value
             && let Ok(value) = HeaderValue::from_str(value)
@@ -223,6 +244,11 @@ fn refusal(format: Format, error: &GatewayError, id: &str, chosen: &Chosen) -> H
     tag(&mut response, id, chosen);
     if error.kind == Kind::Unauthenticated {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"modelgate\""));
+    }
+    if let Some(wait) = error.retry_after {
+        // Whole seconds, rounded up: a client that waits as told finds the wait over.
+        response.insert_header((header::RETRY_AFTER, wait.as_millis().div_ceil(1000) as u64));
+        response.insert_header(("retry-after-ms", wait.as_millis() as u64));
     }
     response.json(wire::error_body(format, error))
 }

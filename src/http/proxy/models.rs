@@ -29,8 +29,8 @@ pub(super) fn resource() -> actix_web::Resource {
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
     let id = Ulid::new().to_string();
-    if let Err((error, chosen)) = authenticate(&req) {
-        return refusal(format, &error, &id, &chosen);
+    if let Err(error) = authenticate(&req) {
+        return refusal(format, &error, &id, &Chosen::default());
     }
     let snapshot = state.gateway.snapshot();
     // (id, providerId, created): a provider's models in declared order, providers by age.

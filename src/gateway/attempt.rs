@@ -1,0 +1,230 @@
+//! One policy for failed attempts, in one place: what a failure says about the key, the
+//! provider and the request, where the call goes next, and what the client is told when no
+//! candidate answered.
+
+use std::time::Duration;
+
+use super::cooldown;
+use super::error::{Attempt, GatewayError, Kind};
+
+/// Why an attempt did not answer the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The upstream answered with an error status.
+    Status {
+        status: u16,
+        /// What its `retry-after-ms` or `retry-after` asked for.
+        retry_after: Option<Duration>,
+    },
+    /// No answer within the attempt's time.
+    Timeout,
+    /// No connection, or it broke before an answer.
+    Unreachable,
+    /// A streamed answer broke or went quiet before its first content.
+    StreamBroken(&'static str),
+    /// The candidate could not be called: no usable key, a model that does not resolve.
+    NotCallable(&'static str),
+}
+
+/// What a failure means for the rest of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The key was refused (401, 402, 403): it rests; the next key is tried now.
+    Credentials,
+    /// The key was rate-limited (429): it rests as asked; the next key is tried now.
+    RateLimited,
+    /// The upstream failed (5xx, 408, no connection, no answer in time, a broken stream): the
+    /// next key, then the next provider.
+    Transient,
+    /// The request itself was refused (400, 404, 413, 422, …): no other key or provider of the
+    /// same model would answer otherwise; only a fallback model is tried.
+    Request,
+}
+
+impl Failure {
+    pub fn class(&self) -> Class {
+        match self {
+            Failure::Status { status, .. } => match status {
+                401..=403 => Class::Credentials,
+                429 => Class::RateLimited,
+                408 | 500..=599 => Class::Transient,
+                _ => Class::Request,
+            },
+            Failure::Timeout | Failure::Unreachable | Failure::StreamBroken(_) => Class::Transient,
+            Failure::NotCallable(_) => Class::Transient,
+        }
+    }
+
+    /// How long the key used should rest, if at all.
+    pub fn rest(&self) -> Option<Duration> {
+        match (self.class(), self) {
+            (Class::Credentials, _) => Some(cooldown::REFUSED),
+            (Class::RateLimited, Failure::Status { retry_after, .. }) => {
+                Some(retry_after.unwrap_or(cooldown::RATE_LIMITED))
+            }
+            _ => None,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Failure::Status { status, .. } => match status {
+                401..=403 => "upstream_refused_credentials",
+                429 => "upstream_rate_limited",
+                500..=599 => "upstream_error",
+                _ => "upstream_refused_request",
+            },
+            Failure::Timeout => "upstream_timeout",
+            Failure::Unreachable => "upstream_unreachable",
+            Failure::StreamBroken(code) | Failure::NotCallable(code) => code,
+        }
+    }
+}
+
+/// `retry-after-ms` (OpenAI's) or `retry-after` in seconds, as an upstream sent it.
+pub fn retry_after(ms: Option<&[u8]>, secs: Option<&[u8]>) -> Option<Duration> {
+    let number = |v: &[u8]| std::str::from_utf8(v).ok()?.trim().parse::<f64>().ok();
+    let ms = ms.and_then(number).map(|ms| ms / 1000.0);
+    ms.or_else(|| secs.and_then(number))
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+}
+
+/// One attempt as the client is told of it.
+pub fn told(provider: Option<&str>, model: &str, failure: &Failure) -> Attempt {
+    Attempt {
+        provider: provider.map(str::to_owned),
+        model: model.to_owned(),
+        status: match failure {
+            Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        },
+        error: failure.code(),
+    }
+}
+
+/// What the client is told when several attempts were made and none answered: 504 when every
+/// attempt ran out of time (or the call's budget did), 429 with the shortest wait when every
+/// one was rate-limited, 502 when every key was refused, else 503 listing the attempts.
+pub fn outcome(failures: &[Failure], attempts: Vec<Attempt>, out_of_time: bool) -> GatewayError {
+    let all = |f: &dyn Fn(&Failure) -> bool| !failures.is_empty() && failures.iter().all(f);
+    let n = attempts.len();
+    let mut error = if out_of_time || all(&|f| *f == Failure::Timeout) {
+        GatewayError::new(
+            Kind::Timeout,
+            "upstream_timeout",
+            match out_of_time {
+                true => format!(
+                    "the call ran out of time (gateway.total_timeout_secs) after {n} attempt(s)"
+                ),
+                false => format!("none of {n} attempt(s) was answered in time"),
+            },
+        )
+    } else if all(&|f| f.class() == Class::RateLimited) {
+        let wait = failures
+            .iter()
+            .filter_map(|f| match f {
+                Failure::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            })
+            .min();
+        let mut e = GatewayError::new(
+            Kind::RateLimited,
+            "upstream_rate_limited",
+            format!("every one of {n} attempt(s) was rate-limited upstream"),
+        );
+        e.retry_after = Some(wait.unwrap_or(cooldown::RATE_LIMITED));
+        e
+    } else if all(&|f| f.class() == Class::Credentials) {
+        GatewayError::new(
+            Kind::CredentialsExhausted,
+            "upstream_credentials_exhausted",
+            format!("the upstream refused every key tried ({n} attempt(s)); check /provider-keys"),
+        )
+    } else {
+        GatewayError::new(
+            Kind::Unavailable,
+            "all_attempts_failed",
+            format!("none of {n} attempt(s) succeeded; `attempts` lists each"),
+        )
+    };
+    error.attempts = attempts;
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Failure {
+        Failure::Status {
+            status,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn each_status_has_its_class() {
+        for (s, class) in [
+            (401, Class::Credentials),
+            (402, Class::Credentials),
+            (403, Class::Credentials),
+            (429, Class::RateLimited),
+            (500, Class::Transient),
+            (503, Class::Transient),
+            (408, Class::Transient),
+            (400, Class::Request),
+            (404, Class::Request),
+            (413, Class::Request),
+            (422, Class::Request),
+        ] {
+            assert_eq!(status(s).class(), class, "{s}");
+        }
+        assert_eq!(Failure::Timeout.class(), Class::Transient);
+        assert_eq!(Failure::StreamBroken("x").class(), Class::Transient);
+        assert_eq!(status(401).rest(), Some(cooldown::REFUSED));
+        assert_eq!(status(429).rest(), Some(cooldown::RATE_LIMITED));
+        assert_eq!(status(500).rest(), None);
+    }
+
+    #[test]
+    fn retry_after_reads_milliseconds_first_then_seconds() {
+        let d = |ms: Option<&str>, s: Option<&str>| {
+            retry_after(ms.map(str::as_bytes), s.map(str::as_bytes))
+        };
+        assert_eq!(
+            d(Some("1500"), Some("9")),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(d(None, Some("7")), Some(Duration::from_secs(7)));
+        assert_eq!(d(None, Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(d(None, Some("-3")), None);
+    }
+
+    #[test]
+    fn the_outcome_of_many_failures_follows_their_kinds() {
+        let a = |f: &Failure| told(Some("p"), "m", f);
+        let limited = |s| Failure::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(s)),
+        };
+        let fs = [limited(9), limited(3)];
+        let e = outcome(&fs, fs.iter().map(a).collect(), false);
+        assert_eq!(
+            (e.kind, e.retry_after),
+            (Kind::RateLimited, Some(Duration::from_secs(3)))
+        );
+        let fs = [status(401), status(403)];
+        let e = outcome(&fs, fs.iter().map(a).collect(), false);
+        assert_eq!(e.code, "upstream_credentials_exhausted");
+        assert_eq!(e.kind.status(), 502);
+        let fs = [Failure::Timeout, Failure::Timeout];
+        assert_eq!(outcome(&fs, vec![], false).kind.status(), 504);
+        let fs = [Failure::Timeout, status(500)];
+        assert_eq!(outcome(&fs, vec![], true).kind.status(), 504);
+        let e = outcome(&fs, fs.iter().map(a).collect(), false);
+        assert_eq!((e.kind.status(), e.attempts.len()), (503, 2));
+        assert_eq!(e.attempts[1].status, Some(500));
+        assert_eq!(e.attempts[0].error, "upstream_timeout");
+    }
+}

@@ -1,0 +1,90 @@
+//! Provider keys an upstream refused, resting for a while: a key answered 401/402/403 rests for
+//! a minute, a rate-limited one for as long as the upstream asked (at most a minute). A resting
+//! key is tried after every other key of its provider, never skipped: when it is the only key,
+//! a call still gets its chance. Rotating or updating a key ends its rest, because the rest is
+//! kept for one version of the key.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ulid::Ulid;
+
+/// Milliseconds on a monotonic clock; tests drive their own.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// How long a key rests after its credential was refused.
+pub const REFUSED: Duration = Duration::from_secs(60);
+/// How long a rate-limited key rests when the upstream did not say.
+pub const RATE_LIMITED: Duration = Duration::from_secs(5);
+/// The longest rest an upstream's `retry-after` can ask for.
+pub const LONGEST: Duration = Duration::from_secs(60);
+
+pub struct Cooldowns {
+    clock: Clock,
+    /// (key id, key version) → end of its rest on `clock`.
+    until: Mutex<HashMap<(Ulid, u64), u64>>,
+}
+
+impl Cooldowns {
+    pub fn new(clock: Clock) -> Cooldowns {
+        Cooldowns {
+            clock,
+            until: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A monotonic clock that starts at 0 now.
+    pub fn system_clock() -> Clock {
+        let start = std::time::Instant::now();
+        Arc::new(move || start.elapsed().as_millis() as u64)
+    }
+
+    pub fn rest(&self, key: (Ulid, u64), how_long: Duration) {
+        let end = (self.clock)() + how_long.min(LONGEST).as_millis() as u64;
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        // Rests of keys whose time is up go as new ones come, so the map stays small.
+        let now = (self.clock)();
+        until.retain(|_, end| *end > now);
+        let entry = until.entry(key).or_insert(end);
+        *entry = (*entry).max(end);
+    }
+
+    pub fn resting(&self, key: (Ulid, u64)) -> bool {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.get(&key).is_some_and(|end| *end > (self.clock)())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn a_key_rests_until_its_time_is_up_and_a_new_version_does_not_rest() {
+        let now = Arc::new(AtomicU64::new(1_000));
+        let clock: Clock = {
+            let now = Arc::clone(&now);
+            Arc::new(move || now.load(Ordering::SeqCst))
+        };
+        let rests = Cooldowns::new(clock);
+        let key = Ulid::new();
+        rests.rest((key, 1), Duration::from_secs(5));
+        assert!(rests.resting((key, 1)));
+        assert!(!rests.resting((key, 2)), "a rotated key starts afresh");
+        now.fetch_add(4_999, Ordering::SeqCst);
+        assert!(rests.resting((key, 1)));
+        now.fetch_add(1, Ordering::SeqCst);
+        assert!(!rests.resting((key, 1)));
+        // An upstream cannot make a key rest for more than a minute.
+        rests.rest((key, 1), Duration::from_secs(3_600));
+        now.fetch_add(LONGEST.as_millis() as u64, Ordering::SeqCst);
+        assert!(!rests.resting((key, 1)));
+        // A shorter rest never cuts a longer one short.
+        rests.rest((key, 1), REFUSED);
+        rests.rest((key, 1), Duration::from_secs(1));
+        now.fetch_add(2_000, Ordering::SeqCst);
+        assert!(rests.resting((key, 1)));
+    }
+}
