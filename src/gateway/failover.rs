@@ -159,6 +159,7 @@ impl Gateway {
             ));
             failures.push(missed.failure);
         }
+        last.attempts = attempts.len() as u32;
         Err((attempt::outcome(&failures, attempts, out_of_time), last))
     }
 

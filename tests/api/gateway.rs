@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use crate::upstream::{Mock, Reply};
 
-fn registered(slug: &str, base_url: &str, models: &[&str], surfaces: Value) -> Value {
+pub(crate) fn registered(slug: &str, base_url: &str, models: &[&str], surfaces: Value) -> Value {
     json!({
         "providerId": slug, "name": slug, "baseUrl": base_url,
         "models": models.iter().map(|m| json!({"modelId": m})).collect::<Vec<_>>(),
@@ -19,7 +19,7 @@ fn registered(slug: &str, base_url: &str, models: &[&str], surfaces: Value) -> V
     })
 }
 
-async fn call(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn call(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .bearer_auth(ADMIN_TOKEN)
@@ -29,7 +29,7 @@ async fn call(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn add_key(app: &TestApp, provider: &str, value: &str) -> Value {
+pub(crate) async fn add_key(app: &TestApp, provider: &str, value: &str) -> Value {
     let res = app
         .post_json(
             "/provider-keys",
@@ -41,7 +41,7 @@ async fn add_key(app: &TestApp, provider: &str, value: &str) -> Value {
 }
 
 /// Asserts an OpenAI-shaped error and answers its `error` object.
-async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+pub(crate) async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status(), status);
     assert!(res.headers().contains_key("x-modelgate-request-id"));
     let body: Value = res.json().await.unwrap();
@@ -55,7 +55,7 @@ async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value 
     body["error"].clone()
 }
 
-async fn anthropic_error(res: reqwest::Response, status: u16, kind: &str) -> Value {
+pub(crate) async fn anthropic_error(res: reqwest::Response, status: u16, kind: &str) -> Value {
     assert_eq!(res.status(), status);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["type"], "error", "{body}");

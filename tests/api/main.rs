@@ -5,6 +5,7 @@ mod auth;
 mod create;
 mod delete;
 mod errors;
+mod failover;
 mod gateway;
 mod hardening;
 mod health;
