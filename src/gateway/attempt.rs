@@ -55,6 +55,12 @@ impl Failure {
         }
     }
 
+    /// Whether the failure says the provider itself is unwell (for its circuit breaker): not a
+    /// refused key or request, nor a candidate that could not be called.
+    pub fn tells_of_the_provider(&self) -> bool {
+        self.class() == Class::Transient && !matches!(self, Failure::NotCallable(_))
+    }
+
     /// How long the key used should rest, if at all.
     pub fn rest(&self) -> Option<Duration> {
         match (self.class(), self) {

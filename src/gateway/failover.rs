@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use super::attempt::{self, Class, Failure};
 use super::body::CallBody;
+use super::breaker;
 use super::commit::{self, Peeked};
 use super::error::{Attempt, GatewayError, Kind};
 use super::resolve::{Target, candidates};
@@ -83,6 +84,12 @@ impl Gateway {
         let snapshot = self.table.snapshot();
         let deadline = Instant::now() + self.timeouts.total;
         let mut plan = self.plan(&snapshot, &body, &call).map_err(nothing)?;
+        // A provider whose circuit is open goes after the others serving the same name.
+        plan.sort_by_key(|step| {
+            let open = matches!(step, Step::Try(c)
+                if self.breakers.state(&c.target.route.slug) == breaker::State::Open);
+            (step.name(), open)
+        });
         if !call.fallback {
             plan.truncate(1);
         }
@@ -118,11 +125,15 @@ impl Gateway {
             };
             let missed = match self.attempt(&call, &body, candidate, budget).await {
                 Ok(mut answer) => {
+                    self.breakers.record(&route.slug, false);
                     answer.attempts = last.attempts;
                     return Ok(answer);
                 }
                 Err(missed) => missed,
             };
+            if missed.failure.tells_of_the_provider() {
+                self.breakers.record(&route.slug, true);
+            }
             if let (Some(rest), Credential::Key(key)) =
                 (missed.failure.rest(), &candidate.credential)
             {

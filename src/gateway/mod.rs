@@ -4,6 +4,7 @@
 
 pub mod attempt;
 mod body;
+pub mod breaker;
 mod commit;
 pub mod cooldown;
 pub mod error;
@@ -21,6 +22,7 @@ use futures_util::stream::BoxStream;
 
 use crate::domain::surface::Surface;
 use crate::secrets::MasterKey;
+use breaker::Breakers;
 use cooldown::Cooldowns;
 use error::{GatewayError, Kind};
 use table::{Route, RoutingTable, Snapshot};
@@ -35,6 +37,7 @@ pub struct Gateway {
     timeouts: Timeouts,
     uses: Arc<KeyUse>,
     cooldowns: Cooldowns,
+    breakers: Breakers,
 }
 
 /// A model call as the HTTP layer read it.
@@ -71,7 +74,7 @@ pub struct Chosen {
 
 impl Gateway {
     /// Fails when no upstream client can be built (no TLS backend), so a server that starts
-    /// can call out. `clock` times the rests of refused keys.
+    /// can call out. `clock` times the rests of refused keys and the providers' breakers.
     pub fn new(
         table: Arc<RoutingTable>,
         master_key: Arc<MasterKey>,
@@ -85,7 +88,8 @@ impl Gateway {
             master_key,
             timeouts,
             uses,
-            cooldowns: Cooldowns::new(clock),
+            cooldowns: Cooldowns::new(Arc::clone(&clock)),
+            breakers: Breakers::new(clock),
         })
     }
 

@@ -69,6 +69,44 @@ async fn a_failing_provider_hands_the_call_to_the_next_that_serves_the_model() {
 }
 
 #[actix_web::test]
+async fn a_provider_that_keeps_failing_is_tried_after_the_others() {
+    let app = spawn_app().await;
+    let (first, second) = two_providers(&app).await;
+    // Rate limits and refused requests say nothing of the provider's health.
+    for _ in 0..5 {
+        first.then(failing(429, vec![]));
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            call(&app, "/v1/chat/completions", chat("m")).await.status(),
+            200
+        );
+    }
+    assert_eq!(first.seen().len(), 5, "still first in line");
+    for _ in 0..5 {
+        first.then(failing(502, vec![]));
+    }
+    for _ in 0..5 {
+        let res = call(&app, "/v1/chat/completions", chat("m")).await;
+        assert_eq!(header(&res, "x-modelgate-attempts"), "2");
+    }
+    // Five failures in a row: its circuit is open, so the call goes to `second` first.
+    let res = call(&app, "/v1/chat/completions", chat("m")).await;
+    assert_eq!(
+        (
+            header(&res, "x-modelgate-provider"),
+            header(&res, "x-modelgate-attempts")
+        ),
+        ("second", "1")
+    );
+    assert_eq!(first.seen().len(), 10);
+    // Still a candidate, after the others: when `second` fails, `first` is tried.
+    second.then(failing(500, vec![]));
+    let res = call(&app, "/v1/chat/completions", chat("m")).await;
+    assert_eq!(header(&res, "x-modelgate-provider"), "first");
+}
+
+#[actix_web::test]
 async fn an_unreachable_provider_is_skipped_and_a_client_may_opt_out() {
     let app = spawn_app().await;
     let second = Mock::start().await;
