@@ -24,6 +24,10 @@ use super::{Answer, Call, Chosen, Gateway, timed_out, unreachable, upstream, wor
 use crate::domain::ProviderKey;
 use crate::domain::now_ms;
 
+/// The most candidates one call lays out: 17 model names of up to 16 providers with several
+/// keys each could otherwise make thousands, and no budget of time would reach them.
+pub const MAX_CANDIDATES: usize = 64;
+
 /// Which credential a candidate is called with.
 enum Credential {
     /// A custom provider without keys: none.
@@ -186,6 +190,9 @@ impl Gateway {
         let mut plan = Vec::new();
         let mut seen = HashSet::new();
         for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
+            if plan.len() >= MAX_CANDIDATES {
+                break;
+            }
             let targets = match candidates(snapshot, model, call.surface) {
                 Ok(targets) => targets,
                 Err(e) if name == 0 => return Err(e),
@@ -217,6 +224,7 @@ impl Gateway {
                 }
             }
         }
+        plan.truncate(MAX_CANDIDATES);
         Ok(plan)
     }
 

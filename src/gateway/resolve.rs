@@ -30,10 +30,14 @@ pub fn resolve(snapshot: &Snapshot, model: &str, surface: Surface) -> Result<Tar
     Ok(all.swap_remove(0))
 }
 
+/// The most providers a bare name's call is offered to: a fleet of hundreds declaring one
+/// model must not make every call lay out hundreds of candidates.
+pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
+
 /// Every place a call for `model` may go, in the order to try them, never empty: a qualified
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
-/// those that declare it in another case.
+/// those that declare it in another case — up to [`MAX_PROVIDERS_PER_MODEL`].
 pub fn candidates(
     snapshot: &Snapshot,
     model: &str,
@@ -54,8 +58,12 @@ pub fn candidates(
             true => exact.push(route),
             false => folded.push(route),
         }
+        if exact.len() == MAX_PROVIDERS_PER_MODEL {
+            break;
+        }
     }
     exact.append(&mut folded);
+    exact.truncate(MAX_PROVIDERS_PER_MODEL);
     match (exact.is_empty(), any) {
         (false, _) => Ok(exact
             .into_iter()

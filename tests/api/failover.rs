@@ -408,3 +408,27 @@ async fn after_its_first_content_a_stream_never_switches_and_a_cut_says_so() {
     );
     assert_eq!(second.seen().len(), 0, "never switched after content");
 }
+
+#[actix_web::test]
+async fn a_call_lays_out_at_most_64_candidates() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("box", &mock.base, &["m"], json!(null)))
+        .await;
+    for i in 0..65 {
+        add_key(&app, "box", &format!("sk-key-number-{i:03}-0123456789")).await;
+    }
+    for _ in 0..70 {
+        mock.then(failing(401, vec![]));
+    }
+    let res = call(&app, "/v1/chat/completions", chat("box:m")).await;
+    assert_eq!(header(&res, "x-modelgate-attempts"), "64");
+    openai_error(res, 502, "upstream_credentials_exhausted").await;
+    assert_eq!(mock.seen().len(), 64);
+    // The oldest key, 65th in line, was not among them.
+    assert!(
+        mock.seen()
+            .iter()
+            .all(|s| !s.headers["authorization"].contains("number-000"))
+    );
+}

@@ -217,6 +217,17 @@ fn a_model_a_whole_fleet_declares_stays_in_creation_order_through_changes() {
         routed(&t, "llama3.1:8b", Surface::ChatCompletions),
         Ok(("box-000".into(), "llama3.1:8b".into()))
     );
+    // A call is offered to the oldest few, not to the whole fleet.
+    let offered: Vec<String> =
+        crate::gateway::resolve::candidates(&t.snapshot(), "llama3.1:8b", Surface::Embeddings)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.route.slug.clone())
+            .collect();
+    assert_eq!(
+        offered,
+        want[..crate::gateway::resolve::MAX_PROVIDERS_PER_MODEL]
+    );
     t.apply(Change::ProviderGone(fleet[0].id));
     assert_eq!(
         routed(&t, "llama3.1:8b", Surface::ChatCompletions),
