@@ -22,11 +22,13 @@ mod peers;
 #[path = "../../tests/support/server.rs"]
 mod server;
 mod side_by_side;
+mod soak;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const SERVER_CORE: &str = "0";
 const LOAD_CORE: &str = "1";
 
+#[derive(Clone)]
 struct Opts {
     secs: u64,
     million: bool,
@@ -35,6 +37,8 @@ struct Opts {
     gateway_only: bool,
     /// How this run was asked for, as `bench/run …`, for the reports.
     command: String,
+    /// Only the failover soak, this many seconds long.
+    soak: Option<u64>,
 }
 
 #[derive(Serialize, Clone, Default)]
@@ -77,6 +81,7 @@ fn main() {
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()
             .join(" "),
+        soak: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,9 +89,16 @@ fn main() {
             "--secs" => opts.secs = args.next().and_then(|s| s.parse().ok()).expect("--secs N"),
             "--no-million" => opts.million = false,
             "--gateway-only" => opts.gateway_only = true,
+            "--soak" => {
+                opts.soak = Some(
+                    args.next()
+                        .and_then(|s| s.parse().ok())
+                        .expect("--soak SECS"),
+                )
+            }
             "--out" => opts.out = PathBuf::from(args.next().expect("--out DIR")),
             other => panic!(
-                "unknown argument {other}; use --secs N, --no-million, --gateway-only, --out DIR"
+                "unknown argument {other}; use --secs N, --no-million, --gateway-only, --soak SECS, --out DIR"
             ),
         }
     }
@@ -132,6 +144,10 @@ async fn run(opts: Opts) {
         ..Default::default()
     };
     let tmp = tempfile::tempdir().unwrap();
+    if let Some(secs) = opts.soak {
+        soak::run(&opts, secs, &tmp.path().join("soak")).await;
+        return;
+    }
     if opts.gateway_only {
         gateway::run(&opts, &mut report, &tmp.path().join("gateway")).await;
         side_by_side::write(&opts, &report);

@@ -1,10 +1,12 @@
 //! A fast mock LLM upstream for the data-plane benchmark: one worker, a fixed chat completion,
 //! or (for a body that asks to stream) a fixed stream of six events, sent at once — or, for the
 //! model `paced`, 6 ms apart, as a model emits tokens, so a gateway that holds or batches small
-//! writes shows it in the time to the first content byte. Never the bottleneck: it parses
+//! writes shows it in the time to the first content byte. The model `flaky` fails one call in
+//! five with a 500 (the soak's failing upstream). Never the bottleneck: it parses
 //! nothing but byte searches. `TCP_NODELAY` is set on every connection it accepts (actix-web
 //! leaves Nagle on: the paced stream's events waited ~40 ms for the client's delayed ACK).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -35,7 +37,19 @@ fn has(body: &[u8], key: &[u8], value: &[u8]) -> bool {
     })
 }
 
+/// Every call so far, for the `flaky` model's failures: spread evenly by a multiplicative hash,
+/// one in five, so a soak sees 20% failures at no cost of a random number generator.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
 async fn answer(body: web::Bytes) -> HttpResponse {
+    if has(&body, b"\"model\"", b"\"flaky\"") {
+        let n = CALLS.fetch_add(1, Ordering::Relaxed);
+        if (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32).is_multiple_of(5) {
+            return HttpResponse::InternalServerError()
+                .content_type("application/json")
+                .body(r#"{"error":{"message":"flaky on purpose","type":"server_error"}}"#);
+        }
+    }
     if !has(&body, b"\"stream\"", b"true") {
         return HttpResponse::Ok()
             .content_type("application/json")
