@@ -129,6 +129,7 @@ fn write(opts: &Opts, soak_secs: u64, runs: &[Run], rss_start: f64, rss_end: f64
         soak.server_peak_rss_mib
     ));
     eprintln!("{md}");
+    std::fs::create_dir_all(&opts.out).unwrap();
     replace_between(&opts.out.join("benchmarks.md"), "soak", &md);
     let report = Report {
         runs: runs.to_vec(),

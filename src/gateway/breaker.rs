@@ -23,11 +23,20 @@ pub enum State {
     HalfOpen,
 }
 
+/// Calls and failures of one second.
+#[derive(Clone, Copy)]
+struct Second {
+    at: u64,
+    calls: u32,
+    failures: u32,
+}
+
 #[derive(Default)]
 struct Breaker {
     consecutive: u32,
-    /// (time, failed) of the calls within the window, oldest first.
-    window: VecDeque<(u64, bool)>,
+    /// The calls within the window, a bucket per second, oldest first: a busy provider's
+    /// minute is at most 61 buckets, however many calls it took.
+    window: VecDeque<Second>,
     opened_at: Option<u64>,
 }
 
@@ -45,11 +54,15 @@ impl Breakers {
     }
 
     pub fn state(&self, provider: &str) -> State {
-        let now = (self.clock)();
         let all = self.by_provider.lock().unwrap_or_else(|e| e.into_inner());
-        match all.get(provider).and_then(|b| b.opened_at) {
+        all.get(provider)
+            .map_or(State::Closed, |breaker| self.state_of(breaker))
+    }
+
+    fn state_of(&self, breaker: &Breaker) -> State {
+        match breaker.opened_at {
             None => State::Closed,
-            Some(at) if now.saturating_sub(at) >= OPEN_MS => State::HalfOpen,
+            Some(at) if (self.clock)().saturating_sub(at) >= OPEN_MS => State::HalfOpen,
             Some(_) => State::Open,
         }
     }
@@ -77,32 +90,50 @@ impl Breakers {
             return;
         }
         b.consecutive = 0;
-        b.window.push_back((now, false));
-        b.forget_before(now);
-        if b.window.iter().all(|(_, failed)| !failed) {
+        b.note(now, false);
+        if b.counts().1 == 0 {
             all.remove(provider);
         }
     }
 }
 
 impl Breaker {
-    fn forget_before(&mut self, now: u64) {
+    /// Counts a call in its second's bucket, and forgets the seconds that left the window.
+    fn note(&mut self, now: u64, failed: bool) {
+        let at = now / 1000 * 1000;
+        match self.window.back_mut() {
+            Some(last) if last.at == at => {
+                last.calls += 1;
+                last.failures += u32::from(failed);
+            }
+            _ => self.window.push_back(Second {
+                at,
+                calls: 1,
+                failures: u32::from(failed),
+            }),
+        }
         while self
             .window
             .front()
-            .is_some_and(|(at, _)| now.saturating_sub(*at) > WINDOW_MS)
+            .is_some_and(|s| now.saturating_sub(s.at) > WINDOW_MS)
         {
             self.window.pop_front();
         }
     }
 
+    /// (calls, failures) within the window.
+    fn counts(&self) -> (usize, usize) {
+        self.window.iter().fold((0, 0), |(c, f), s| {
+            (c + s.calls as usize, f + s.failures as usize)
+        })
+    }
+
     fn failed(&mut self, now: u64, provider: &str) {
         self.consecutive += 1;
-        self.window.push_back((now, true));
-        self.forget_before(now);
-        let failures = self.window.iter().filter(|(_, f)| *f).count();
-        let trips = self.consecutive >= CONSECUTIVE
-            || (self.window.len() >= WINDOW_CALLS && failures * 2 >= self.window.len());
+        self.note(now, true);
+        let (calls, failures) = self.counts();
+        let trips =
+            self.consecutive >= CONSECUTIVE || (calls >= WINDOW_CALLS && failures * 2 >= calls);
         // A failed probe of a half-open provider opens it again, for another full period.
         let probe = self
             .opened_at
@@ -112,7 +143,7 @@ impl Breaker {
                 "provider `{provider}` keeps failing ({} in a row, {failures} of the last {} \
                  calls): its circuit is open, it is tried after the others for {} s",
                 self.consecutive,
-                self.window.len(),
+                calls,
                 OPEN_MS / 1000
             );
             self.opened_at = Some(now);
@@ -192,5 +223,19 @@ mod tests {
             b.record("p", failed);
         }
         assert_eq!(b.state("p"), State::Closed);
+    }
+
+    #[test]
+    fn a_busy_providers_minute_takes_a_bucket_per_second() {
+        // Found by the soak: a window of every call made each failure count a minute of calls.
+        let (b, now) = breakers();
+        for i in 0..120_000u64 {
+            now.store(i, Ordering::SeqCst);
+            b.record("p", i % 5 == 0);
+        }
+        let all = b.by_provider.lock().unwrap();
+        let window = &all["p"].window;
+        assert!(window.len() <= 61, "{} buckets", window.len());
+        assert_eq!(b.state_of(&all["p"]), State::Closed);
     }
 }

@@ -160,6 +160,9 @@ impl Gateway {
                     Told::Gateway(error) => Err((error, last)),
                 };
             }
+            if let Told::Upstream(answer) = missed.told {
+                drain(answer).await;
+            }
             log::debug!(
                 "attempt {} at `{}` ({}) failed: {:?}; trying the next candidate",
                 last.attempts,
@@ -372,6 +375,25 @@ impl Gateway {
                     ),
                 ))
             }
+        }
+    }
+}
+
+/// The most of a refused answer's body read so its connection goes back to the pool: a body
+/// dropped unread takes its connection with it, and the next call would pay for a new one.
+/// Error bodies are small and come with their heads; one that does not within the wait is
+/// dropped with its connection.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_WAIT: Duration = Duration::from_millis(250);
+
+async fn drain(answer: Answer) {
+    let mut body = answer.body;
+    let mut read = 0;
+    let until = Instant::now() + DRAIN_WAIT;
+    while read <= DRAIN_BYTES {
+        match tokio::time::timeout_at(until, body.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.len(),
+            _ => return,
         }
     }
 }
