@@ -6,14 +6,13 @@
 //! content byte.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::peers::{self, Target};
-use crate::{LOAD_CORE, LUA_DONE, Opts, Report, Run, bin, stop, wrk};
+use crate::{LUA_DONE, Opts, Report, Run, mock_upstream, stop, wrk};
 
 const UPSTREAM: &str = "127.0.0.1:18095";
 const CONCURRENCY: [u32; 3] = [1, 32, 64];
@@ -132,12 +131,7 @@ fn run_of<'a>(report: &'a Report, target: &str, mode: &str, c: u32) -> Option<&'
 pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
     eprintln!("== data plane, side by side: direct, forwarder, modelgate, peers");
     std::fs::create_dir_all(dir).unwrap();
-    let mock = Command::new("taskset")
-        .args(["-c", LOAD_CORE])
-        .arg(bin("bench-upstream"))
-        .arg(UPSTREAM)
-        .spawn()
-        .expect("taskset and the mock exist");
+    let mock = mock_upstream(UPSTREAM);
     let direct = peers::direct(UPSTREAM, &mock);
     let probe = reqwest::Client::new();
     for _ in 0..200 {

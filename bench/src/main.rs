@@ -110,6 +110,16 @@ fn main() {
     rt.block_on(run(opts));
 }
 
+/// The Rust mock upstream (`bench-upstream`) on `addr`, on the load core.
+fn mock_upstream(addr: &str) -> Child {
+    Command::new("taskset")
+        .args(["-c", LOAD_CORE])
+        .arg(bin("bench-upstream"))
+        .arg(addr)
+        .spawn()
+        .expect("taskset and the mock exist")
+}
+
 fn bin(name: &str) -> PathBuf {
     std::env::current_exe().unwrap().with_file_name(name)
 }

@@ -98,6 +98,27 @@ fn bearer(token: &str) -> Vec<(String, String)> {
     vec![("Authorization".into(), format!("Bearer {token}"))]
 }
 
+/// A peer started here as a process group, listening on `port` with the OpenAI route under
+/// `/v1`, naming the mock's models as they are; ready once it answers a chat completion.
+async fn local(
+    name: &'static str,
+    port: u16,
+    headers: Vec<(String, String)>,
+    child: Child,
+    startup: Duration,
+) -> Result<Target, String> {
+    let target = Target {
+        name,
+        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        headers,
+        model: "m".into(),
+        paced_model: "paced".into(),
+        pid: child.id(),
+        process: Running::Group(child),
+    };
+    answering(&target, startup).await.map(|()| target)
+}
+
 pub fn direct(upstream: &str, mock: &Child) -> Target {
     Target {
         name: "direct to mock",
@@ -118,18 +139,14 @@ pub async fn forwarder(upstream: &str, work: &Path) -> Result<Target, String> {
         &[],
         work,
     )?;
-    let target = Target {
-        name: "Rust forwarder (hyper)",
-        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
-        headers: bearer("x"),
-        model: "m".into(),
-        paced_model: "paced".into(),
-        pid: child.id(),
-        process: Running::Group(child),
-    };
-    answering(&target, Duration::from_secs(20))
-        .await
-        .map(|()| target)
+    local(
+        "Rust forwarder (hyper)",
+        port,
+        bearer("x"),
+        child,
+        Duration::from_secs(20),
+    )
+    .await
 }
 
 pub async fn modelgate(upstream: &str, work: &Path) -> Result<Target, String> {
@@ -234,18 +251,14 @@ pub async fn noveum(upstream: &str, work: &Path) -> Result<Target, String> {
     )?;
     let mut headers = bearer("x");
     headers.push(("x-provider".into(), "openai".into()));
-    let target = Target {
-        name: "Noveum 2.0.1",
-        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+    local(
+        "Noveum 2.0.1",
+        port,
         headers,
-        model: "m".into(),
-        paced_model: "paced".into(),
-        pid: child.id(),
-        process: Running::Group(child),
-    };
-    answering(&target, Duration::from_secs(30))
-        .await
-        .map(|()| target)
+        child,
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 pub async fn portkey(upstream: &str, work: &Path) -> Result<Target, String> {
@@ -258,18 +271,14 @@ pub async fn portkey(upstream: &str, work: &Path) -> Result<Target, String> {
         "x-portkey-custom-host".into(),
         format!("http://{upstream}/v1"),
     ));
-    let target = Target {
-        name: "Portkey 1.15.2",
-        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+    local(
+        "Portkey 1.15.2",
+        port,
         headers,
-        model: "m".into(),
-        paced_model: "paced".into(),
-        pid: child.id(),
-        process: Running::Group(child),
-    };
-    answering(&target, Duration::from_secs(30))
-        .await
-        .map(|()| target)
+        child,
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 pub async fn litellm(upstream: &str, work: &Path) -> Result<Target, String> {
@@ -306,16 +315,12 @@ pub async fn litellm(upstream: &str, work: &Path) -> Result<Target, String> {
         ],
         work,
     )?;
-    let target = Target {
-        name: "LiteLLM 1.108.7",
-        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
-        headers: bearer(&master),
-        model: "m".into(),
-        paced_model: "paced".into(),
-        pid: child.id(),
-        process: Running::Group(child),
-    };
-    answering(&target, Duration::from_secs(90))
-        .await
-        .map(|()| target)
+    local(
+        "LiteLLM 1.108.7",
+        port,
+        bearer(&master),
+        child,
+        Duration::from_secs(90),
+    )
+    .await
 }

@@ -4,13 +4,12 @@
 //! shows in the p99 over the same load without failures; memory should not grow.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::{
-    LOAD_CORE, LUA_DONE, Opts, Report, Run, Server, TOKEN, bin, replace_between, rss_mib, stop,
+    LUA_DONE, Opts, Report, Run, Server, TOKEN, mock_upstream, replace_between, rss_mib, stop,
     wait_ready, wrk,
 };
 
@@ -33,12 +32,7 @@ fn body(model: &str, fallbacks: &str) -> String {
 pub async fn run(opts: &Opts, soak_secs: u64, dir: &Path) {
     eprintln!("== failover soak: {soak_secs} s at c=32, 20% of upstream calls failing");
     std::fs::create_dir_all(dir).unwrap();
-    let mock = Command::new("taskset")
-        .args(["-c", LOAD_CORE])
-        .arg(bin("bench-upstream"))
-        .arg(UPSTREAM)
-        .spawn()
-        .expect("taskset and the mock exist");
+    let mock = mock_upstream(UPSTREAM);
     let server = Server::start(&dir.join("modelgate"), "warn").await;
     wait_ready(&format!("{}/healthz", server.base), None).await;
     let client = reqwest::Client::new();

@@ -200,30 +200,16 @@ pub fn watched(
             Ok(Some(Err(e))) => match sse {
                 Some(format) => {
                     log::warn!("an upstream stream broke: {e}");
-                    let error = GatewayError::new(
-                        Kind::Unreachable,
-                        "stream_broken",
-                        "the upstream's stream broke; the answer is incomplete",
-                    );
-                    Some((
-                        Ok(wire::stream_error_event(format, &error)),
-                        (chunks, true, ending),
-                    ))
+                    let event = incomplete(format, "stream_broken", "broke");
+                    Some((Ok(event), (chunks, true, ending)))
                 }
                 None => Some((Err(std::io::Error::other(e)), (chunks, true, ending))),
             },
             Ok(None) => match sse {
                 Some(format) if !ending.seen => {
                     log::warn!("an upstream stream stopped before its end");
-                    let error = GatewayError::new(
-                        Kind::Unreachable,
-                        "stream_ended_early",
-                        "the upstream's stream stopped before its end; the answer is incomplete",
-                    );
-                    Some((
-                        Ok(wire::stream_error_event(format, &error)),
-                        (chunks, true, ending),
-                    ))
+                    let event = incomplete(format, "stream_ended_early", "stopped before its end");
+                    Some((Ok(event), (chunks, true, ending)))
                 }
                 _ => None,
             },
@@ -253,6 +239,16 @@ pub fn watched(
         }
     })
     .boxed()
+}
+
+/// The error event that ends a stream the upstream did not finish.
+fn incomplete(format: Format, code: &'static str, what: &str) -> Bytes {
+    let error = GatewayError::new(
+        Kind::Unreachable,
+        code,
+        format!("the upstream's stream {what}; the answer is incomplete"),
+    );
+    wire::stream_error_event(format, &error)
 }
 
 #[cfg(test)]
