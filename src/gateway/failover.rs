@@ -5,7 +5,6 @@
 //! `attempt`'s policy. A streamed answer counts as answered at its first content
 //! (`commit`): a stream that breaks before then fails over like any other attempt.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +34,15 @@ enum Credential {
     Key(Arc<ProviderKey>),
     /// A provider that needs a key and has none.
     Missing,
+}
+
+impl Credential {
+    fn key_id(&self) -> Option<ulid::Ulid> {
+        match self {
+            Credential::Key(key) => Some(key.id),
+            Credential::None | Credential::Missing => None,
+        }
+    }
 }
 
 struct Candidate {
@@ -88,12 +96,15 @@ impl Gateway {
         let snapshot = self.table.snapshot();
         let deadline = Instant::now() + self.timeouts.total;
         let mut plan = self.plan(&snapshot, &body, &call).map_err(nothing)?;
-        // A provider whose circuit is open goes after the others serving the same name.
-        plan.sort_by_key(|step| {
-            let open = matches!(step, Step::Try(c)
+        // A provider whose circuit is open goes after the others serving the same name (a
+        // lone candidate, the usual call, has no one to go after).
+        if plan.len() > 1 {
+            plan.sort_by_key(|step| {
+                let open = matches!(step, Step::Try(c)
                 if self.breakers.state(&c.target.route.slug) == breaker::State::Open);
-            (step.name(), open)
-        });
+                (step.name(), open)
+            });
+        }
         if !call.fallback {
             plan.truncate(1);
         }
@@ -190,8 +201,7 @@ impl Gateway {
         call: &Call<'_>,
     ) -> Result<Vec<Step>, GatewayError> {
         let fallbacks = if call.fallback { &body.models[..] } else { &[] };
-        let mut plan = Vec::new();
-        let mut seen = HashSet::new();
+        let mut plan: Vec<Step> = Vec::new();
         for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
             if plan.len() >= MAX_CANDIDATES {
                 break;
@@ -210,11 +220,13 @@ impl Gateway {
             };
             for target in targets {
                 for credential in self.credentials(snapshot, &target) {
-                    let key = match &credential {
-                        Credential::Key(k) => Some(k.id),
-                        _ => None,
-                    };
-                    if seen.insert((target.route.slug.clone(), target.model.clone(), key)) {
+                    // At most 64 steps: a scan costs less than hashing owned copies of each.
+                    let again = plan.iter().any(|step| {
+                        matches!(step, Step::Try(c) if Arc::ptr_eq(&c.target.route, &target.route)
+                            && c.target.model == target.model
+                            && c.credential.key_id() == credential.key_id())
+                    });
+                    if !again {
                         plan.push(Step::Try(Candidate {
                             target: Target {
                                 route: Arc::clone(&target.route),

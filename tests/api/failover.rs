@@ -147,6 +147,14 @@ async fn an_unreachable_provider_is_skipped_and_a_client_may_opt_out() {
         .send()
         .await
         .unwrap();
+    // Every answer says how many candidates were tried, none for a call refused before any.
+    assert_eq!(
+        (
+            header(&wrong, "x-modelgate-attempts"),
+            header(&wrong, "x-modelgate-fallbacks")
+        ),
+        ("0", "0")
+    );
     let error = openai_error(wrong, 400, "invalid_header").await;
     assert!(
         error["message"]
@@ -163,7 +171,7 @@ async fn a_refused_key_rests_and_the_next_key_answers_now() {
     app.create(&registered("box", &mock.base, &["m"], json!(null)))
         .await;
     add_key(&app, "box", "sk-older-key-0123456789").await;
-    add_key(&app, "box", "sk-newest-key-0123456789").await;
+    let newest = add_key(&app, "box", "sk-newest-key-0123456789").await;
     mock.then(failing(401, vec![]));
     let res = call(&app, "/v1/chat/completions", chat("box:m")).await;
     assert_eq!(res.status(), 200);
@@ -187,6 +195,19 @@ async fn a_refused_key_rests_and_the_next_key_answers_now() {
         "Bearer sk-older-key-0123456789"
     );
     assert_eq!(mock.seen().len(), 3);
+    // Rotating the refused key ends its rest: it is first in line again.
+    let rotated = app
+        .post_json(
+            &format!("/provider-keys/{}/rotate", newest["id"].as_str().unwrap()),
+            &json!({"name": "k", "value": "sk-rotated-key-0123456789"}),
+        )
+        .await;
+    assert_eq!(rotated.status(), 200);
+    call(&app, "/v1/chat/completions", chat("box:m")).await;
+    assert_eq!(
+        mock.last().headers["authorization"],
+        "Bearer sk-rotated-key-0123456789"
+    );
 }
 
 #[actix_web::test]
