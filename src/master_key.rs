@@ -10,9 +10,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
-use crate::domain::{ProviderKey, StoredValue};
+use crate::domain::{Provider, ProviderKey, StoredValue};
 use crate::secrets::{CryptoError, MasterKey, Sealed};
-use crate::store::{SecretsStore, StoreError};
+use crate::store::{Rewrap, SecretsStore, StoreError};
 
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -151,7 +151,19 @@ pub fn rotate(
             })),
         }
     };
-    let rewrapped = store.rewrap_keys(&rewrap, &new.check_value()?)?;
+    let provider = |p: &Provider| -> Result<Option<Provider>, CryptoError> {
+        Ok(p.settings
+            .rewrapped(&old, &new, p.id)?
+            .map(|settings| Provider {
+                settings,
+                ..p.clone()
+            }))
+    };
+    let rewrap = Rewrap {
+        key: &rewrap,
+        provider: &provider,
+    };
+    let rewrapped = store.rewrap_secrets(&rewrap, &new.check_value()?)?;
     let now_in = match &source {
         Source::Env(_) => {
             "MODELGATE_NEW_MASTER_KEY: set MODELGATE_MASTER_KEY to it before the next start".into()

@@ -96,6 +96,10 @@ impl Application {
             },
             uses,
             crate::gateway::cooldown::Cooldowns::system_clock(),
+            crate::gateway::Outbound {
+                allow_private: settings.outbound.allow_private_networks,
+                resolve: crate::gateway::outbound::system(),
+            },
         )?);
         let registry = Arc::new(Registry::new(store, master_key, table));
         let state = AppState {

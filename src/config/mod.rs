@@ -21,6 +21,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub gateway: GatewaySettings,
+    pub outbound: OutboundSettings,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
     pub catalog: BTreeMap<String, CatalogSettings>,
 }
@@ -46,6 +47,24 @@ impl Default for GatewaySettings {
             request_timeout_secs: 300,
             stream_idle_timeout_secs: 60,
             total_timeout_secs: 600,
+        }
+    }
+}
+
+/// Where modelgate's own calls (to providers) may go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundSettings {
+    /// Loopback, private, link-local and shared (CGNAT) addresses: allowed by default, for
+    /// homelabs; `false` refuses them unless a provider sets `allowPrivateNetwork`. Cloud
+    /// metadata addresses are refused either way.
+    pub allow_private_networks: bool,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            allow_private_networks: true,
         }
     }
 }

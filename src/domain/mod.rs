@@ -9,6 +9,9 @@ mod provider_input;
 mod provider_key;
 pub mod rules;
 pub mod schema;
+pub mod settings;
+mod settings_input;
+mod settings_schema;
 pub mod surface;
 mod validation;
 pub mod wire;
@@ -19,7 +22,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
-pub use provider_input::{CreateProvider, NewProvider, ProviderChanges, UpdateProvider};
+pub use provider_input::{
+    CreateError, CreateProvider, NewProvider, ProviderChanges, UpdateProvider,
+};
 pub use provider_key::{
     CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
     RotateProviderKey, Rotation, SecretInput, StoredValue, UpdateProviderKey,

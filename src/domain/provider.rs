@@ -5,6 +5,7 @@ use ulid::Ulid;
 
 use super::fields::check_length;
 use super::rules::MAX_TEXT_CHARS;
+use super::settings::Settings;
 use super::{Violations, version_tag};
 
 /// A stored provider record. Fields hold values that already passed parsing; reading one back
@@ -24,6 +25,8 @@ pub struct Provider {
     pub last_updated_by: String,
     /// Bumped on every change that alters the record; the ETag is derived from it.
     pub version: u64,
+    /// Added in store format 2; format-1 records are migrated with none set.
+    pub settings: Settings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The bodies that create and change a provider, and their parsing into trusted values.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use ulid::Ulid;
@@ -14,9 +14,12 @@ use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, val
 use super::provider_fields::{
     ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
 };
+use super::settings::{Settings, SettingsChanges};
+use super::settings_input::{NetworkBody, ProxyBody, path_overrides};
 use super::validation::at_paths;
 use super::wire::Object;
-use super::{Input, next_id, schema};
+use super::{Input, Violations, next_id, schema};
+use crate::secrets::{CryptoError, MasterKey};
 
 // Required fields are `Option` so that every missing one is reported together with every
 // other violation.
@@ -55,16 +58,54 @@ pub struct CreateProvider {
     #[schema(schema_with = schema::models)]
     #[validate(nested)]
     pub models: Option<Vec<Object<ModelInput>>>,
+    #[schema(schema_with = schema::network)]
+    #[validate(nested)]
+    pub network: Option<Object<NetworkBody>>,
+    #[schema(schema_with = schema::proxy)]
+    #[validate(nested)]
+    pub proxy: Option<Object<ProxyBody>>,
+    #[schema(schema_with = schema::concurrency)]
+    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    pub concurrency: Option<u32>,
+    #[schema(schema_with = schema::buffer_size)]
+    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    pub buffer_size: Option<u32>,
+    #[schema(schema_with = schema::keyless)]
+    pub keyless: Option<bool>,
+    #[schema(schema_with = schema::request_path_overrides)]
+    #[validate(custom(function = "path_overrides"))]
+    pub request_path_overrides: Option<BTreeMap<String, String>>,
+    #[schema(schema_with = schema::allow_private_network)]
+    pub allow_private_network: Option<bool>,
 }
 
 fn create_lists(input: &CreateProvider) -> Result<(), ValidationError> {
-    at_paths(
-        "lists",
-        list_rules(
-            input.supported_api_surfaces.as_deref(),
-            input.models.as_deref(),
-        ),
-    )
+    let mut found = list_rules(
+        input.supported_api_surfaces.as_deref(),
+        input.models.as_deref(),
+    );
+    found.extend(buffer_rule(input.concurrency, input.buffer_size, true));
+    at_paths("lists", found)
+}
+
+/// `bufferSize` against `concurrency` as the body sends them (a PATCH's result is checked
+/// again against the stored record).
+fn buffer_rule(
+    concurrency: Option<u32>,
+    buffer_size: Option<u32>,
+    needs_both: bool,
+) -> Option<(String, String)> {
+    match (concurrency, buffer_size) {
+        (Some(c), Some(b)) if b < c => Some((
+            "bufferSize".to_owned(),
+            format!("must be at least `concurrency` ({c}) (got {b})"),
+        )),
+        (None, Some(_)) if needs_both => Some((
+            "bufferSize".to_owned(),
+            "needs `concurrency`: the buffer holds the calls beyond it".to_owned(),
+        )),
+        _ => None,
+    }
 }
 
 // The outer `Option` says whether the field was sent, the inner one whether it was `null`.
@@ -99,6 +140,32 @@ pub struct UpdateProvider {
     #[schema(schema_with = schema::models)]
     #[validate(nested)]
     pub models: Option<Option<Vec<Object<ModelInput>>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::network)]
+    #[validate(nested)]
+    pub network: Option<Option<Object<NetworkBody>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::proxy)]
+    #[validate(nested)]
+    pub proxy: Option<Option<Object<ProxyBody>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::concurrency)]
+    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    pub concurrency: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::buffer_size)]
+    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    pub buffer_size: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::keyless)]
+    pub keyless: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::request_path_overrides)]
+    #[validate(custom(function = "path_overrides"))]
+    pub request_path_overrides: Option<Option<BTreeMap<String, String>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::allow_private_network)]
+    pub allow_private_network: Option<Option<bool>>,
 }
 
 /// `name` and `baseUrl` may change, never be cleared; the lists' rules as on create.
@@ -114,6 +181,11 @@ fn keeps_required_fields(input: &UpdateProvider) -> Result<(), ValidationError> 
             .and_then(|s| s.as_deref()),
         input.models.as_ref().and_then(|m| m.as_deref()),
     ));
+    found.extend(buffer_rule(
+        input.concurrency.flatten(),
+        input.buffer_size.flatten(),
+        false,
+    ));
     at_paths("patch", found)
 }
 
@@ -126,6 +198,7 @@ pub struct NewProvider {
     pub metadata: Option<String>,
     pub surfaces: Vec<ApiSurface>,
     pub model_ids: Vec<String>,
+    pub settings: SettingsChanges,
 }
 
 impl NewProvider {
@@ -153,6 +226,15 @@ impl NewProvider {
             metadata: input.metadata,
             surfaces: surfaces(input.supported_api_surfaces.unwrap_or_default()),
             model_ids: model_ids(input.models.unwrap_or_default()),
+            settings: SettingsChanges {
+                network: input.network.map(|n| Some(n.0.into_network())),
+                proxy: input.proxy.map(|p| Some(p.0.into_input())),
+                concurrency: input.concurrency.map(Some),
+                buffer_size: input.buffer_size.map(Some),
+                keyless: input.keyless.map(Some),
+                path_overrides: input.request_path_overrides.map(Some),
+                allow_private_network: input.allow_private_network.map(Some),
+            },
         })
     }
 }
@@ -165,6 +247,7 @@ pub struct ProviderChanges {
     pub metadata: Option<Option<String>>,
     pub surfaces: Option<Vec<ApiSurface>>,
     pub model_ids: Option<Vec<String>>,
+    pub settings: SettingsChanges,
 }
 
 impl ProviderChanges {
@@ -186,14 +269,30 @@ impl ProviderChanges {
                 .supported_api_surfaces
                 .map(|s| surfaces(s.unwrap_or_default())),
             model_ids: input.models.map(|m| model_ids(m.unwrap_or_default())),
+            settings: SettingsChanges {
+                network: input.network.map(|n| n.map(|n| n.0.into_network())),
+                proxy: input.proxy.map(|p| p.map(|p| p.0.into_input())),
+                concurrency: input.concurrency,
+                buffer_size: input.buffer_size,
+                keyless: input.keyless,
+                path_overrides: input.request_path_overrides,
+                allow_private_network: input.allow_private_network,
+            },
         })
     }
 
     /// The record after the change, or `None` when the change alters nothing, so that
     /// `updatedAt`, `lastUpdatedBy` and the ETag move only on a real change. A model whose
-    /// `modelId` was already present keeps its id.
-    pub fn apply(&self, current: &Provider, now_ms: u64, by: &str) -> Option<Provider> {
+    /// `modelId` was already present keeps its id. The settings' rules that span fields are
+    /// checked against the record as it would be.
+    pub fn apply(
+        &self,
+        current: &Provider,
+        now_ms: u64,
+        by: &str,
+    ) -> Result<Option<Provider>, Violations> {
         let mut next = current.clone();
+        next.settings = self.settings.apply(&current.settings)?;
         if let Some(name) = &self.name {
             next.name.clone_from(name);
         }
@@ -224,19 +323,31 @@ impl ProviderChanges {
                 .collect();
         }
         if next == *current {
-            return None;
+            return Ok(None);
         }
         next.updated_at_ms = now_ms.max(current.updated_at_ms);
         next.last_updated_by = by.to_owned();
         next.version = current.version + 1;
-        Some(next)
+        Ok(Some(next))
     }
 }
 
 impl Provider {
-    pub fn create(new: NewProvider, now_ms: u64, by: &str) -> Provider {
-        Provider {
-            id: next_id(),
+    /// A new record; a proxy password in `new` is sealed for the record's id.
+    pub fn create(
+        mut new: NewProvider,
+        master: &MasterKey,
+        now_ms: u64,
+        by: &str,
+    ) -> Result<Provider, CreateError> {
+        let id = next_id();
+        new.settings.seal(master, id)?;
+        let settings = new
+            .settings
+            .apply(&Settings::default())
+            .map_err(|v| CreateError::Invalid(InputError::Invalid(v)))?;
+        Ok(Provider {
+            id,
             provider_id: new.provider_id,
             name: new.name,
             base_url: new.base_url,
@@ -255,6 +366,16 @@ impl Provider {
             created_by: by.to_owned(),
             last_updated_by: by.to_owned(),
             version: 1,
-        }
+            settings,
+        })
     }
+}
+
+/// Why a provider record could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("invalid provider")]
+    Invalid(InputError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }

@@ -11,6 +11,50 @@ pub const MAX_PARAMS_PER_SURFACE: usize = 256;
 pub const MAX_MODELS: usize = 1000;
 pub const MAX_KEY_VALUE_CHARS: usize = 8192;
 
+/// A provider's own network settings (`network`, `concurrency`, `bufferSize`).
+pub const REQUEST_TIMEOUT_SECS: (u32, u32) = (1, 3600);
+pub const STREAM_IDLE_TIMEOUT_SECS: (u32, u32) = (1, 3600);
+pub const MAX_RETRIES: u32 = 10;
+pub const RETRY_BACKOFF_MS: (u32, u32) = (1, 300_000);
+pub const MAX_EXTRA_HEADERS: usize = 32;
+pub const MAX_HEADER_NAME_CHARS: usize = 128;
+pub const MAX_HEADER_VALUE_CHARS: usize = 4096;
+pub const MAX_CA_PEM_CHARS: usize = 256 * 1024;
+pub const CONCURRENCY: (u32, u32) = (1, 10_000);
+pub const MAX_PROXY_PASSWORD_CHARS: usize = 1024;
+/// Header names an operator may not add: credentials belong in provider keys, and the rest
+/// are the connection's own (hop-by-hop) or framing.
+pub const FORBIDDEN_HEADERS: [&str; 13] = [
+    "authorization",
+    "x-api-key",
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+/// An HTTP field name (RFC 9110 `token`).
+pub const HEADER_NAME_PATTERN: &str = "^[-!#$%&'*+.^_`|~0-9A-Za-z]+$";
+/// A field value modelgate sends: visible ASCII, inner spaces and tabs, nothing at either end.
+pub const HEADER_VALUE_PATTERN: &str = "^(?:[!-~](?:[\\t -~]*[!-~])?)?$";
+
+/// A path that replaces a surface's: absolute, of URL path characters (`%` only as an escape),
+/// without `.` or `..` segments, which a URL parser would fold away.
+pub fn request_path_pattern() -> String {
+    format!("^(?!.*/\\.{{1,2}}(?:/|$)){}", &request_path_shape()[1..])
+}
+
+/// [`request_path_pattern`] without its lookahead: the parser checks dot segments in code.
+pub fn request_path_shape() -> String {
+    "^(?:/(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+$".to_owned()
+}
+
 /// Unicode `White_Space` (what `char::is_whitespace` and `str::trim` use) minus the characters
 /// that are also controls (`\t`-`\r`, U+0085), which [`CONTROL`] holds.
 const SPACE_NOT_CONTROL: &str = r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
@@ -75,18 +119,38 @@ pub const MAX_LABEL_CHARS: usize = 63;
 /// than what `url` parses, so that every URL that matches means the same thing to every
 /// client that reads it back. The schema's pattern: the whole-name limit is a lookahead.
 pub fn base_url_pattern() -> String {
-    base_url(&format!(
-        "(?=[A-Za-z0-9.-]{{1,{MAX_HOST_CHARS}}}(?![A-Za-z0-9.-]))"
-    ))
+    url_pattern("https?", &name_guard(), &path_and_query())
+}
+
+/// A proxy's URL: one of `schemes` (a regex alternation), a host and an optional port, and
+/// nothing after but an optional `/`.
+pub fn proxy_url_pattern(schemes: &str) -> String {
+    url_pattern(&format!("(?:{schemes})"), &name_guard(), "/?")
+}
+
+/// [`proxy_url_pattern`] of every proxy scheme, without the lookahead (see [`base_url_shape`]).
+pub fn proxy_url_shape() -> String {
+    url_pattern("(?:https?|socks5h?)", "", "/?")
+}
+
+fn name_guard() -> String {
+    format!("(?=[A-Za-z0-9.-]{{1,{MAX_HOST_CHARS}}}(?![A-Za-z0-9.-]))")
 }
 
 /// [`base_url_pattern`] without its lookahead, for the `regex` crate, which has none: the
 /// parser checks the whole-name limit in code ([`check_host`]).
 pub fn base_url_shape() -> String {
-    base_url("")
+    url_pattern("https?", "", &path_and_query())
 }
 
-fn base_url(name_guard: &str) -> String {
+/// `-` first, where a class takes it literally.
+const URL_CHARS: &str = "-A-Za-z0-9._~!$&'()*+,;=:@%";
+
+fn path_and_query() -> String {
+    format!("(?:/[{URL_CHARS}/]*)?(?:\\?[{URL_CHARS}/?]*)?")
+}
+
+fn url_pattern(scheme: &str, name_guard: &str, tail: &str) -> String {
     let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
     let last_label = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
     let name = format!("{name_guard}(?:{label}\\.)*{last_label}");
@@ -107,11 +171,7 @@ fn base_url(name_guard: &str) -> String {
     ]
     .join("|");
     let port = "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0))?";
-    // `-` first, where a class takes it literally.
-    let chars = "-A-Za-z0-9._~!$&'()*+,;=:@%";
-    format!(
-        "^https?://(?:{name}|{ipv4}|\\[(?:{ipv6})\\]){port}(?:/[{chars}/]*)?(?:\\?[{chars}/?]*)?$"
-    )
+    format!("^{scheme}://(?:{name}|{ipv4}|\\[(?:{ipv6})\\]){port}{tail}$")
 }
 
 /// The DNS rules a pattern cannot say, with the words to fix them: the whole name's length,

@@ -22,16 +22,23 @@ pub enum Failure {
     Unreachable,
     /// A streamed answer broke or went quiet before its first content.
     StreamBroken(&'static str),
-    /// The candidate could not be called: no usable key, a model that does not resolve.
+    /// The candidate could not be called: no usable key, a model that does not resolve, an
+    /// address the outbound rules refuse.
     NotCallable(&'static str),
+    /// The provider's `concurrency` and `bufferSize` are taken.
+    Busy,
 }
+
+/// When a caller refused for a full provider queue should come back.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a failure means for the rest of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// The key was refused (401, 402, 403): it rests; the next key is tried now.
     Credentials,
-    /// The key was rate-limited (429): it rests as asked; the next key is tried now.
+    /// The key was rate-limited (429): it rests as asked; the next key is tried now. A
+    /// provider whose queue is full is in this class, though no key rests for it.
     RateLimited,
     /// The upstream failed (5xx, 408, no connection, no answer in time, a broken stream): the
     /// next key, then the next provider.
@@ -52,7 +59,14 @@ impl Failure {
             },
             Failure::Timeout | Failure::Unreachable | Failure::StreamBroken(_) => Class::Transient,
             Failure::NotCallable(_) => Class::Transient,
+            Failure::Busy => Class::RateLimited,
         }
+    }
+
+    /// Whether the same key is worth another try (the provider's `maxRetries`): the upstream
+    /// failed in a way that may pass.
+    pub fn retried(&self) -> bool {
+        self.tells_of_the_provider()
     }
 
     /// Whether the failure says the provider itself is unwell (for its circuit breaker): not a
@@ -82,6 +96,7 @@ impl Failure {
             },
             Failure::Timeout => "upstream_timeout",
             Failure::Unreachable => "upstream_unreachable",
+            Failure::Busy => "provider_busy",
             Failure::StreamBroken(code) | Failure::NotCallable(code) => code,
         }
     }
@@ -131,6 +146,7 @@ pub fn outcome(failures: &[Failure], attempts: Vec<Attempt>, out_of_time: bool) 
             .iter()
             .filter_map(|f| match f {
                 Failure::Status { retry_after, .. } => *retry_after,
+                Failure::Busy => Some(BUSY_RETRY_AFTER),
                 _ => None,
             })
             .min();

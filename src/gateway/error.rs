@@ -12,6 +12,8 @@ pub enum Kind {
     InvalidRequest,
     /// No or a wrong credential: 401.
     Unauthenticated,
+    /// The call may not go where it would: 403.
+    Forbidden,
     /// No provider or model by that name: 404.
     ModelNotFound,
     /// The body is larger than the data plane's limit: 413.
@@ -39,6 +41,7 @@ impl Kind {
         match self {
             Kind::InvalidRequest => 400,
             Kind::Unauthenticated => 401,
+            Kind::Forbidden => 403,
             Kind::ModelNotFound => 404,
             Kind::TooLarge => 413,
             Kind::SlowBody => 408,

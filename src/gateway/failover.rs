@@ -8,48 +8,37 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::StreamExt;
 use tokio::time::Instant;
-use zeroize::Zeroizing;
 
 use super::attempt::{self, Class, Failure};
 use super::body::CallBody;
 use super::breaker;
-use super::commit::{self, Peeked};
-use super::error::{Attempt, GatewayError, Kind};
+use super::error::{Attempt, GatewayError};
 use super::resolve::{Target, candidates};
+use super::send::{Candidate, Credential, Told};
 use super::table::Snapshot;
-use super::{Answer, Call, Chosen, Gateway, timed_out, unreachable, upstream, worker_client};
-use crate::domain::ProviderKey;
-use crate::domain::now_ms;
+use super::{Answer, Call, Chosen, Gateway};
 
 /// The most candidates one call lays out: 17 model names of up to 16 providers with several
 /// keys each could otherwise make thousands, and no budget of time would reach them.
 pub const MAX_CANDIDATES: usize = 64;
 
-/// Which credential a candidate is called with.
-enum Credential {
-    /// A custom provider without keys: none.
-    None,
-    Key(Arc<ProviderKey>),
-    /// A provider that needs a key and has none.
-    Missing,
+/// What a call's attempts came to so far.
+#[derive(Default)]
+struct Tried {
+    failures: Vec<Failure>,
+    attempts: Vec<Attempt>,
+    /// Candidates tried (a candidate's retries are one).
+    candidates: u32,
+    out_of_time: bool,
 }
 
-impl Credential {
-    fn key_id(&self) -> Option<ulid::Ulid> {
-        match self {
-            Credential::Key(key) => Some(key.id),
-            Credential::None | Credential::Missing => None,
-        }
+impl Tried {
+    fn failed(&mut self, provider: Option<&str>, model: &str, failure: Failure) {
+        self.attempts.push(attempt::told(provider, model, &failure));
+        self.failures.push(failure);
     }
-}
-
-struct Candidate {
-    target: Target,
-    credential: Credential,
-    /// Which of the call's model names this candidate serves (0: `model`).
-    name: usize,
 }
 
 /// One step of a call's plan.
@@ -73,20 +62,6 @@ impl Step {
     }
 }
 
-/// An attempt that did not answer the client: why, and what the client hears when it was the
-/// call's only attempt.
-struct Missed {
-    failure: Failure,
-    told: Told,
-}
-
-enum Told {
-    /// The upstream's own answer, passed on unchanged.
-    Upstream(Answer),
-    /// The gateway's words: no answer came, or no call could be made.
-    Gateway(GatewayError),
-}
-
 impl Gateway {
     /// Routes and sends one call. The answer's head has arrived when this returns; its body
     /// follows as the upstream sends it.
@@ -108,10 +83,9 @@ impl Gateway {
         if !call.fallback {
             plan.truncate(1);
         }
-        let (mut failures, mut attempts) = (Vec::new(), Vec::<Attempt>::new());
+        let mut tried = Tried::default();
         let mut skipped_name = None;
         let mut last = Chosen::default();
-        let mut out_of_time = false;
         for (i, step) in plan.iter().enumerate() {
             if skipped_name == Some(step.name()) {
                 continue;
@@ -120,35 +94,69 @@ impl Gateway {
                 Step::Try(candidate) => candidate,
                 Step::Unroutable { model, error, .. } => {
                     log::debug!("fallback model `{model}` is not routable: {error}");
-                    let failure = Failure::NotCallable(error.code);
-                    attempts.push(attempt::told(None, model, &failure));
-                    failures.push(failure);
+                    tried.failed(None, model, Failure::NotCallable(error.code));
+                    tried.candidates += 1;
                     continue;
                 }
             };
-            let now = Instant::now();
-            if now >= deadline {
-                out_of_time = true;
-                break;
-            }
-            let budget = self.timeouts.attempt.min(deadline - now);
             let route = &candidate.target.route;
-            last = Chosen {
-                provider: Some(route.slug.clone()),
-                model: Some(candidate.target.model.clone()),
-                attempts: attempts.len() as u32 + 1,
-            };
-            let missed = match self.attempt(&call, &body, candidate, budget).await {
-                Ok(mut answer) => {
-                    self.breakers.record(&route.slug, false);
-                    answer.attempts = last.attempts;
-                    return Ok(answer);
+            let fallbacks = tried.candidates;
+            tried.candidates += 1;
+            let mut retry = 0;
+            let missed = loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    tried.out_of_time = true;
+                    break None;
                 }
-                Err(missed) => missed,
+                let per_attempt = route
+                    .calling
+                    .request_timeout
+                    .unwrap_or(self.timeouts.attempt);
+                let budget = per_attempt.min(deadline - now);
+                last = Chosen {
+                    provider: Some(route.slug.clone()),
+                    model: Some(candidate.target.model.clone()),
+                    attempts: tried.attempts.len() as u32 + 1,
+                    fallbacks,
+                };
+                let missed = match self.attempt(&call, &body, candidate, budget).await {
+                    Ok(mut answer) => {
+                        self.breakers.record(&route.slug, false);
+                        answer.attempts = last.attempts;
+                        answer.fallbacks = fallbacks;
+                        return Ok(answer);
+                    }
+                    Err(missed) => missed,
+                };
+                if missed.failure.tells_of_the_provider() {
+                    self.breakers.record(&route.slug, true);
+                }
+                // The provider's own retries of this key, while they fit in the call's time.
+                let wait = route.calling.backoff(retry);
+                if missed.failure.retried()
+                    && retry < route.calling.max_retries
+                    && Instant::now() + wait < deadline
+                {
+                    log::debug!(
+                        "attempt {} at `{}` failed: {:?}; retry {} of {} in {wait:?}",
+                        last.attempts,
+                        route.slug,
+                        missed.failure,
+                        retry + 1,
+                        route.calling.max_retries
+                    );
+                    if let Told::Upstream(answer) = missed.told {
+                        drain(answer).await;
+                    }
+                    tried.failed(Some(&route.slug), &candidate.target.model, missed.failure);
+                    retry += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                break Some(missed);
             };
-            if missed.failure.tells_of_the_provider() {
-                self.breakers.record(&route.slug, true);
-            }
+            let Some(missed) = missed else { break };
             if let (Some(rest), Credential::Key(key)) =
                 (missed.failure.rest(), &candidate.credential)
             {
@@ -161,7 +169,7 @@ impl Gateway {
             let more = plan[i + 1..]
                 .iter()
                 .any(|step| matches!(step, Step::Try(c) if skipped_name != Some(c.name)));
-            if attempts.is_empty() && !more {
+            if tried.attempts.is_empty() && !more {
                 // The only attempt: the client hears what the upstream (or the gateway) said.
                 return match missed.told {
                     Told::Upstream(mut answer) => {
@@ -181,14 +189,16 @@ impl Gateway {
                 candidate.target.model,
                 missed.failure
             );
-            attempts.push(attempt::told(
-                Some(&route.slug),
-                &candidate.target.model,
-                &missed.failure,
-            ));
-            failures.push(missed.failure);
+            tried.failed(Some(&route.slug), &candidate.target.model, missed.failure);
         }
-        last.attempts = attempts.len() as u32;
+        last.attempts = tried.attempts.len() as u32;
+        last.fallbacks = tried.candidates.saturating_sub(1);
+        let Tried {
+            failures,
+            attempts,
+            out_of_time,
+            ..
+        } = tried;
         Err((attempt::outcome(&failures, attempts, out_of_time), last))
     }
 
@@ -247,7 +257,7 @@ impl Gateway {
     /// without keys.
     fn credentials(&self, snapshot: &Snapshot, target: &Target) -> Vec<Credential> {
         let keys = snapshot.keys(&target.route.slug);
-        if keys.is_empty() {
+        if keys.is_empty() || target.route.calling.keyless {
             return vec![match target.route.catalog {
                 true => Credential::Missing,
                 false => Credential::None,
@@ -261,133 +271,6 @@ impl Gateway {
             .chain(resting)
             .map(Credential::Key)
             .collect()
-    }
-
-    /// One upstream call, up to its answer's head (and, for a stream, its first content).
-    async fn attempt(
-        &self,
-        call: &Call<'_>,
-        body: &CallBody<'_>,
-        candidate: &Candidate,
-        budget: Duration,
-    ) -> Result<Answer, Missed> {
-        let Candidate {
-            target, credential, ..
-        } = candidate;
-        let route = &target.route;
-        let not_callable = |code, error| Missed {
-            failure: Failure::NotCallable(code),
-            told: Told::Gateway(error),
-        };
-        let key = match credential {
-            Credential::None => None,
-            Credential::Missing => {
-                return Err(not_callable("no_usable_key", no_key(&route.slug)));
-            }
-            Credential::Key(key) => match key.reveal(&self.master_key) {
-                Ok(value) => Some((key.id, value)),
-                Err(e) => {
-                    log::warn!(
-                        "provider key {} of `{}` cannot be used: {e}",
-                        key.id,
-                        route.slug
-                    );
-                    return Err(not_callable("no_usable_key", unusable_key(&route.slug)));
-                }
-            },
-        };
-        let format = call.surface.format();
-        let prepared = route.url(call.surface).and_then(|url| {
-            let value = key
-                .as_ref()
-                .map(|(_, v): &(_, Zeroizing<String>)| v.as_str());
-            Ok((url.clone(), upstream::headers(format, value, &call.passed)?))
-        });
-        let (url, headers) = prepared.map_err(|e| not_callable(e.code, e))?;
-        let client = worker_client().map_err(|e| not_callable(e.code, e))?;
-        let started = Instant::now();
-        let request = client
-            .post(url)
-            .headers(headers)
-            .body(body.rewritten(&target.model));
-        if let Some((id, _)) = &key {
-            self.uses.record(*id, now_ms());
-        }
-        let missed = |failure, error| Missed {
-            failure,
-            told: Told::Gateway(error),
-        };
-        let response = match tokio::time::timeout(budget, request.send()).await {
-            Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
-            Ok(Err(e)) if e.is_timeout() => {
-                return Err(missed(Failure::Timeout, timed_out(route, budget)));
-            }
-            Ok(Err(e)) => return Err(missed(Failure::Unreachable, unreachable(route, &e))),
-            Ok(Ok(response)) => response,
-        };
-        let headers: Vec<(String, Vec<u8>)> = response
-            .headers()
-            .iter()
-            .filter(|(name, _)| upstream::returned(name.as_str()))
-            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-            .collect();
-        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
-        let sse = header("content-type").is_some_and(|v| v.starts_with(b"text/event-stream"));
-        let status = response.status();
-        let deadline = started + budget;
-        let chunks = response.bytes_stream().boxed();
-        let answer = |body| Answer {
-            status: status.as_u16(),
-            headers: headers.clone(),
-            provider: route.slug.clone(),
-            model: target.model.clone(),
-            streamed: sse,
-            body,
-            attempts: 0,
-        };
-        let watch =
-            |chunks| upstream::watched(chunks, sse.then_some(format), self.timeouts, deadline);
-        if !status.is_success() {
-            let failure = Failure::Status {
-                status: status.as_u16(),
-                retry_after: attempt::retry_after(header("retry-after-ms"), header("retry-after")),
-            };
-            return Err(Missed {
-                failure,
-                told: Told::Upstream(answer(watch(chunks))),
-            });
-        }
-        if !sse {
-            return Ok(answer(watch(chunks)));
-        }
-        match commit::until_content(format, chunks, self.timeouts.idle).await {
-            Peeked::Committed { held, rest } => {
-                // The held events go through the same watch, which looks for the stream's end.
-                let chunks = stream::once(async move { Ok(held) }).chain(rest).boxed();
-                Ok(answer(watch(chunks)))
-            }
-            Peeked::Failed(code) => {
-                log::warn!(
-                    "the stream of `{}` failed before its first content: {code}",
-                    route.slug
-                );
-                Err(missed(
-                    Failure::StreamBroken(code),
-                    GatewayError::new(
-                        Kind::Unreachable,
-                        code,
-                        format!(
-                            "provider `{}` started a stream and {} before its first content",
-                            route.slug,
-                            match code {
-                                "stream_idle_timeout" => "went quiet",
-                                _ => "broke",
-                            }
-                        ),
-                    ),
-                ))
-            }
-        }
     }
 }
 
@@ -408,23 +291,4 @@ async fn drain(answer: Answer) {
             _ => return,
         }
     }
-}
-
-fn no_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Kind::NoUsableKey,
-        "no_usable_key",
-        format!("provider `{slug}` has no provider key; add one under /provider-keys"),
-    )
-}
-
-fn unusable_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Kind::NoUsableKey,
-        "no_usable_key",
-        format!(
-            "provider `{slug}` has no provider key that can be used now (an env.NAME key needs \
-             its variable set in modelgate's environment)"
-        ),
-    )
 }

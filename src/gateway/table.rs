@@ -12,8 +12,9 @@ use arc_swap::ArcSwap;
 use imbl::{HashMap, OrdMap};
 use ulid::Ulid;
 
+use super::calling::Calling;
 use super::error::GatewayError;
-use super::upstream::join;
+use super::upstream::{join, overridden};
 use crate::domain::catalog::{CATALOG, CatalogProvider};
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{ApiSurface, Provider, ProviderKey};
@@ -38,11 +39,17 @@ pub struct Route {
     pub catalog: bool,
     /// When the provider was registered (ms since the epoch; 0 for catalog providers).
     pub created_ms: u64,
+    /// How the provider's own settings say to call it.
+    pub calling: Calling,
+    /// The client of its network profile, once a call needed it (see `Gateway::client`).
+    pub client: ClientCell,
 }
 
 impl Route {
-    fn of(provider: &Provider) -> Route {
+    fn of(provider: &Provider, previous: Option<&Route>) -> Route {
         Route {
+            calling: Calling::of(provider, previous.map(|r| &r.calling)),
+            client: ClientCell::default(),
             urls: Urls::default(),
             slug: provider.provider_id.as_str().to_owned(),
             base_url: provider.base_url.clone(),
@@ -64,6 +71,8 @@ impl Route {
             format: Format::from_name(entry.format).unwrap_or(Format::OpenAi),
             catalog: true,
             created_ms: 0,
+            calling: Calling::default(),
+            client: ClientCell::default(),
         }
     }
 
@@ -71,13 +80,28 @@ impl Route {
         surface.served_by(&self.surfaces, self.format)
     }
 
-    /// Where `surface` is called at this provider (`upstream::join` of the base URL).
+    /// Where `surface` is called at this provider: `upstream::join` of the base URL, or the
+    /// provider's own path for it at the base URL's host.
     pub fn url(&self, surface: Surface) -> Result<&url::Url, GatewayError> {
+        let make = || match self.calling.path_override(surface) {
+            Some(path) => overridden(&self.base_url, path),
+            None => join(&self.base_url, surface.path()),
+        };
         let cell = &self.urls.0[surface as usize];
-        match cell.get_or_init(|| join(&self.base_url, surface.path()).map_err(|_| ())) {
+        match cell.get_or_init(|| make().map_err(|_| ())) {
             Ok(url) => Ok(url),
-            Err(()) => Err(join(&self.base_url, surface.path()).unwrap_err()),
+            Err(()) => Err(make().unwrap_err()),
         }
+    }
+}
+
+/// A cache derived from `calling.network`, so it takes no part in comparing routes.
+#[derive(Debug, Default)]
+pub struct ClientCell(pub OnceLock<Result<Arc<reqwest::Client>, String>>);
+
+impl PartialEq for ClientCell {
+    fn eq(&self, _: &ClientCell) -> bool {
+        true
     }
 }
 
@@ -187,7 +211,11 @@ impl Snapshot {
     }
 
     fn upsert_provider(&mut self, provider: &Provider) {
-        let route = Route::of(provider);
+        let previous = self
+            .created
+            .get(&provider.id)
+            .and_then(|slug| self.routes.get(slug));
+        let route = Route::of(provider, previous.map(|r| &**r));
         // A change that keeps the models (a new name, base URL, surfaces) leaves the model
         // index alone: the index is the costly part to copy.
         let same_models = self

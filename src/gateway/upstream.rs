@@ -2,6 +2,7 @@
 //! which headers go (the provider's credential in its format's header, never the caller's),
 //! which come back, and how an answer's body is watched for timeouts as it streams through.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
 
 use super::error::{GatewayError, Kind};
+use super::outbound::{Guarded, Resolve};
 use super::wire;
 use crate::domain::surface::Format;
 
@@ -19,13 +21,22 @@ pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// connections are pooled and kept alive, HTTP/2 is used where the upstream offers it (ALPN),
 /// and no socket waits on Nagle's algorithm. Redirects are not followed: a redirect would carry
 /// the provider key to another host.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+/// Every client resolves names through the outbound guard (`outbound`).
+pub fn client(resolve: Resolve, allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
+    builder(resolve, allow_private).build()
+}
+
+/// [`client`]'s settings, for a client that adds its own (`profile`).
+pub fn builder(resolve: Resolve, allow_private: bool) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .build()
+        .dns_resolver(Arc::new(Guarded {
+            resolve,
+            allow_private,
+        }))
 }
 
 /// The upstream URL of a surface: the base URL's path (`/v1` when it has none) joined with
@@ -48,6 +59,14 @@ pub fn join(base_url: &str, surface_path: &str) -> Result<url::Url, GatewayError
         }
     }
     url.set_path(&path);
+    Ok(url)
+}
+
+/// A surface's URL when the provider mounts it at its own absolute `path`: the base URL's
+/// scheme, host, port and query, and that path.
+pub fn overridden(base_url: &str, path: &str) -> Result<url::Url, GatewayError> {
+    let mut url = join(base_url, "/")?;
+    url.set_path(path);
     Ok(url)
 }
 

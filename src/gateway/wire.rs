@@ -13,6 +13,7 @@ fn openai_type(kind: Kind) -> &'static str {
             "invalid_request_error"
         }
         Kind::Unauthenticated => "authentication_error",
+        Kind::Forbidden => "permission_error",
         Kind::RateLimited => "rate_limit_error",
         Kind::NoUsableKey
         | Kind::Unreachable
@@ -29,6 +30,7 @@ fn anthropic_type(kind: Kind) -> &'static str {
         Kind::InvalidRequest | Kind::SlowBody => "invalid_request_error",
         Kind::Unauthenticated => "authentication_error",
         Kind::ModelNotFound => "not_found_error",
+        Kind::Forbidden => "permission_error",
         Kind::TooLarge => "request_too_large",
         Kind::RateLimited => "rate_limit_error",
         Kind::Unavailable => "overloaded_error",

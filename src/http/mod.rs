@@ -24,6 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use ulid::Ulid;
 
+use crate::domain::InputError;
 use crate::gateway::Gateway;
 use crate::registry::{Registry, WriteError};
 use crate::store::Rejection;
@@ -106,6 +107,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             // 409, not 400: the body is well formed; the registry lacks what it names, and
             // registering that provider lets the same request succeed.
             Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
+            Rejection::Invalid(v) => InputError::Invalid(v).into(),
         },
         WriteError::Invalid(e) => e.into(),
         WriteError::Store(e) => e.into(),

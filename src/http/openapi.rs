@@ -368,11 +368,18 @@ mod tests {
         assert_eq!(registered, documented);
     }
 
+    /// utoipa's model cannot read back the JSON Schema keywords it has no field for (the
+    /// provider settings' `propertyNames`, `const`, `if`), so the text is read back as JSON;
+    /// `tests/fuzz/run` validates the served document with openapi-spec-validator.
     #[test]
     fn the_document_is_openapi_3_1_and_round_trips() {
-        let json = serde_json::to_value(super::document()).unwrap();
+        let text = serde_json::to_string(&super::document()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["openapi"], "3.1.0");
-        let again: utoipa::openapi::OpenApi = serde_json::from_value(json.clone()).unwrap();
-        assert_eq!(again.paths.paths.len(), super::document().paths.paths.len());
+        let paths = json["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), super::document().paths.paths.len());
+        let create = &json["components"]["schemas"]["CreateProvider"]["properties"];
+        let headers = &create["network"]["properties"]["extraHeaders"];
+        assert!(headers["propertyNames"]["pattern"].is_string(), "{headers}");
     }
 }

@@ -4,10 +4,11 @@ use ulid::Ulid;
 
 use super::{Registry, WriteError, guard};
 use crate::domain::{
-    CreateProvider, Input, NewProvider, Precondition, Provider, ProviderChanges, UpdateProvider,
-    now_ms,
+    CreateError, CreateProvider, Input, NewProvider, Precondition, Provider, ProviderChanges,
+    UpdateProvider, now_ms,
 };
 use crate::gateway::table::Change;
+use crate::store::Rejection;
 
 impl Registry {
     pub async fn create_provider(
@@ -16,7 +17,11 @@ impl Registry {
         by: &str,
     ) -> Result<Provider, WriteError> {
         let new = NewProvider::parse(input)?;
-        let provider = Provider::create(new, now_ms(), by);
+        let provider =
+            Provider::create(new, &self.master_key, now_ms(), by).map_err(|e| match e {
+                CreateError::Invalid(e) => WriteError::Invalid(e),
+                CreateError::Crypto(e) => WriteError::Crypto(e),
+            })?;
         self.commit(self.store.create(provider), |p, table| {
             table.apply(Change::Provider(p))
         })
@@ -31,11 +36,14 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<Provider, WriteError> {
-        let changes = ProviderChanges::parse(input)?;
+        let mut changes = ProviderChanges::parse(input)?;
+        changes.settings.seal(&self.master_key, id)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &Provider| {
             guard(precondition.as_ref(), &current.etag())?;
-            Ok(changes.apply(current, now_ms(), &by))
+            changes
+                .apply(current, now_ms(), &by)
+                .map_err(Rejection::Invalid)
         });
         self.commit(self.store.update(id, change), |p, table| {
             table.apply(Change::Provider(p))

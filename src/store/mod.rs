@@ -31,6 +31,8 @@ pub enum Rejection {
     UnknownProvider(String),
     /// The provider still has this many keys.
     HasKeys(u64),
+    /// The change, applied to the record as stored, breaks a rule that spans fields.
+    Invalid(crate::domain::Violations),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +55,7 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("encoding record: {0}")]
     Encode(String),
-    #[error("re-wrapping key {id}: {source}")]
+    #[error("re-wrapping the secret of record {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
     #[error("the data dir has {free} bytes free, below the {reserve}-byte reserve")]
     Full { free: u64, reserve: u64 },
@@ -111,19 +113,23 @@ pub trait KeyStore: Send + Sync {
     fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()>;
 }
 
+/// How the offline master-key rotation changes each record that holds a sealed secret:
+/// `Ok(None)` leaves it as it is.
+pub struct Rewrap<'a> {
+    pub key: &'a dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
+    pub provider: &'a dyn Fn(&Provider) -> Result<Option<Provider>, CryptoError>,
+}
+
 /// What start-up and the offline master-key rotation need: blocking calls, made with the data
 /// dir to themselves and no server running.
 pub trait SecretsStore: Send + Sync {
     /// The value that tells whether a master key is the one this store's secrets are under.
     fn master_key_check(&self) -> Result<Option<Sealed>, StoreError>;
     fn set_master_key_check(&self, check: &Sealed) -> Result<(), StoreError>;
-    /// Replaces every sealed key through `rewrap` and the check value, all in one transaction
-    /// (a crash leaves either all old or all new); answers how many keys it re-wrapped.
-    fn rewrap_keys(
-        &self,
-        rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
-        check: &Sealed,
-    ) -> Result<usize, StoreError>;
+    /// Replaces every sealed secret — keys through `key`, providers' (proxy passwords) through
+    /// `provider` — and the check value, all in one transaction (a crash leaves either all old
+    /// or all new); answers how many records it re-wrapped.
+    fn rewrap_secrets(&self, rewrap: &Rewrap<'_>, check: &Sealed) -> Result<usize, StoreError>;
 }
 
 /// The whole store, as one handle.

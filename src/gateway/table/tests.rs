@@ -34,7 +34,13 @@ fn provider(slug: &str, models: &[&str], surfaces: &[(&str, Option<&str>)]) -> P
         ..Default::default()
     })
     .unwrap();
-    Provider::create(new, 1, "test")
+    Provider::create(
+        new,
+        &crate::secrets::MasterKey::generate().unwrap(),
+        1,
+        "test",
+    )
+    .unwrap()
 }
 
 fn table(providers: &[&Provider]) -> RoutingTable {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
+use super::settings_view::SettingsView;
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider, Violations};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
@@ -249,6 +250,24 @@ pub(crate) struct ProviderView<'a> {
     last_updated_by: Ref,
     supported_api_surfaces: Vec<SurfaceView<'a>>,
     models: Vec<ModelView<'a>>,
+    /// modelgate's own fields, each only when set (their schemas are the request's).
+    #[serde(flatten)]
+    #[schema(inline, schema_with = settings_schema)]
+    settings: SettingsView<'a>,
+}
+
+/// The provider settings' properties, as the request bodies take them.
+fn settings_schema() -> utoipa::openapi::schema::Object {
+    use crate::domain::schema;
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .property("network", schema::network())
+        .property("proxy", schema::proxy())
+        .property("concurrency", schema::concurrency())
+        .property("bufferSize", schema::buffer_size())
+        .property("keyless", schema::keyless())
+        .property("requestPathOverrides", schema::request_path_overrides())
+        .property("allowPrivateNetwork", schema::allow_private_network())
+        .build()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -309,6 +328,7 @@ impl<'a> ProviderView<'a> {
                     model_id: &m.model_id,
                 })
                 .collect(),
+            settings: SettingsView::new(&p.settings),
         }
     }
 }

@@ -94,6 +94,7 @@ async fn proxy(
                 provider: Some(answer.provider.clone()),
                 model: Some(answer.model.clone()),
                 attempts: answer.attempts,
+                fallbacks: answer.fallbacks,
             },
             answer.streamed,
         ),
@@ -224,7 +225,7 @@ fn not_allowed(allow: &str) -> GatewayError {
 fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen) {
     response.insert_header((REQUEST_ID, id));
     response.insert_header((ATTEMPTS, chosen.attempts));
-    response.insert_header((FALLBACKS, chosen.attempts.saturating_sub(1)));
+    response.insert_header((FALLBACKS, chosen.fallbacks));
     for (name, value) in [(PROVIDER, &chosen.provider), (MODEL, &chosen.model)] {
         if let Some(value) = value
             && let Ok(value) = HeaderValue::from_str(value)

@@ -8,8 +8,11 @@ use std::path::Path;
 use super::OpenError;
 use crate::files::write_durably;
 
-/// Bumped whenever the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the on-disk layout changes incompatibly, with a migration from each earlier
+/// format in `migrate`. 2: providers gained their settings.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format `migrate` brings up to date.
+const OLDEST_MIGRATED: u32 = 1;
 pub(super) const FORMAT_FILE: &str = "format-version";
 const LOCK_FILE: &str = "modelgate.lock";
 pub(super) const DB_DIR: &str = "db";
@@ -53,10 +56,17 @@ pub(super) fn lock_data_dir(dir: &Path) -> Result<File, OpenError> {
     Ok(file)
 }
 
-pub(super) fn check_format_marker(dir: &Path) -> Result<(), OpenError> {
+/// Answers the older format the dir holds, which must be migrated before use, or `None` when
+/// it holds this one (or is new, when the marker is written now).
+pub(super) fn check_format_marker(dir: &Path) -> Result<Option<u32>, OpenError> {
     let marker = dir.join(FORMAT_FILE);
     match fs::read_to_string(&marker) {
-        Ok(found) if found.trim() == FORMAT_VERSION.to_string() => Ok(()),
+        Ok(found) if found.trim() == FORMAT_VERSION.to_string() => Ok(None),
+        Ok(found)
+            if let Ok(old @ OLDEST_MIGRATED..FORMAT_VERSION) = found.trim().parse::<u32>() =>
+        {
+            Ok(Some(old))
+        }
         Ok(found) => Err(OpenError::Format {
             path: dir.to_owned(),
             found: found.trim().chars().take(32).collect(),
@@ -67,16 +77,23 @@ pub(super) fn check_format_marker(dir: &Path) -> Result<(), OpenError> {
                     path: dir.to_owned(),
                 });
             }
-            write_durably(&marker, format!("{FORMAT_VERSION}\n").as_bytes()).map_err(|source| {
-                OpenError::NotWritable {
-                    path: dir.to_owned(),
-                    source,
-                }
-            })
+            write_marker(dir).map(|()| None)
         }
         Err(source) => Err(OpenError::NotWritable {
             path: dir.to_owned(),
             source,
         }),
     }
+}
+
+/// Records that the dir holds this format, durably.
+pub(super) fn write_marker(dir: &Path) -> Result<(), OpenError> {
+    write_durably(
+        &dir.join(FORMAT_FILE),
+        format!("{FORMAT_VERSION}\n").as_bytes(),
+    )
+    .map_err(|source| OpenError::NotWritable {
+        path: dir.to_owned(),
+        source,
+    })
 }

@@ -10,9 +10,9 @@ use super::codec::{
     provider_prefix,
 };
 use super::engine::{failed, reject};
-use crate::domain::{Precondition, ProviderKey};
-use crate::secrets::{CryptoError, Sealed};
-use crate::store::{KeyStore, Page, Rejection, SecretsStore, StoreError, UpdateFn, Write};
+use crate::domain::{Precondition, Provider, ProviderKey};
+use crate::secrets::Sealed;
+use crate::store::{KeyStore, Page, Rejection, Rewrap, SecretsStore, StoreError, UpdateFn, Write};
 
 const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 
@@ -120,30 +120,42 @@ impl SecretsStore for SledStore {
         e.commits.sync()
     }
 
-    fn rewrap_keys(
-        &self,
-        rewrap: &dyn Fn(&ProviderKey) -> Result<Option<ProviderKey>, CryptoError>,
-        check: &Sealed,
-    ) -> Result<usize, StoreError> {
+    fn rewrap_secrets(&self, rewrap: &Rewrap<'_>, check: &Sealed) -> Result<usize, StoreError> {
         // Re-wrapping runs with the data dir locked and no server: nothing writes meanwhile.
         let e = self.0.writer()?;
-        let mut replaced = Vec::new();
+        let mut keys = Vec::new();
         for entry in e.keys.iter() {
             let (id, bytes) = entry?;
             let key: ProviderKey = decode(&id, &bytes)?;
             if let Some(new) =
-                rewrap(&key).map_err(|source| StoreError::Rewrap { id: key.id, source })?
+                (rewrap.key)(&key).map_err(|source| StoreError::Rewrap { id: key.id, source })?
             {
-                replaced.push((id, encode(&new)?));
+                keys.push((id, encode(&new)?));
+            }
+        }
+        let mut providers = Vec::new();
+        for entry in e.records.iter() {
+            let (id, bytes) = entry?;
+            let provider: Provider = decode(&id, &bytes)?;
+            if let Some(new) =
+                (rewrap.provider)(&provider).map_err(|source| StoreError::Rewrap {
+                    id: provider.id,
+                    source,
+                })?
+            {
+                providers.push((id, encode(&new)?));
             }
         }
         let check = encode(check)?;
-        let result = (&e.keys, &e.meta).transaction(|(keys, meta)| {
-            for (id, value) in &replaced {
-                keys.insert(id, value.as_slice())?;
+        let result = (&e.keys, &e.records, &e.meta).transaction(|(key_tree, records, meta)| {
+            for (id, value) in &keys {
+                key_tree.insert(id, value.as_slice())?;
+            }
+            for (id, value) in &providers {
+                records.insert(id, value.as_slice())?;
             }
             meta.insert(MASTER_KEY_CHECK, check.as_slice())?;
-            Ok((replaced.len(), true))
+            Ok((keys.len() + providers.len(), true))
         });
         match e.settle(result)? {
             Ok(durable) => durable.wait_blocking(),

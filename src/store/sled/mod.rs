@@ -7,6 +7,7 @@ mod commit;
 mod engine;
 mod files;
 mod keys;
+mod migrate;
 mod providers;
 
 use std::io;
@@ -16,7 +17,7 @@ use std::sync::{Arc, RwLock};
 pub use files::FORMAT_VERSION;
 
 use engine::{Applied, Engine};
-use files::{FORMAT_FILE, check_format_marker, lock_data_dir};
+use files::{FORMAT_FILE, check_format_marker, lock_data_dir, write_marker};
 
 use super::{Pending, Store, StoreError, Write};
 
@@ -39,6 +40,12 @@ pub enum OpenError {
     NoMarker { path: PathBuf },
     #[error("cannot open the store in {path}: {source}")]
     Engine { path: PathBuf, source: sled::Error },
+    #[error("cannot migrate the store in {path} from format {found} to {FORMAT_VERSION}: {source}")]
+    Migrate {
+        path: PathBuf,
+        found: u32,
+        source: StoreError,
+    },
 }
 
 impl From<sled::Error> for StoreError {
@@ -74,12 +81,26 @@ impl SledStore {
             source,
         })?;
         let lock = lock_data_dir(dir)?;
-        check_format_marker(dir)?;
+        let older = check_format_marker(dir)?;
         let engine =
             Engine::open(dir, cache_capacity_bytes).map_err(|source| OpenError::Engine {
                 path: dir.to_owned(),
                 source,
             })?;
+        if let Some(found) = older {
+            let rewritten =
+                migrate::migrate(&engine, found).map_err(|source| OpenError::Migrate {
+                    path: dir.to_owned(),
+                    found,
+                    source,
+                })?;
+            write_marker(dir)?;
+            log::info!(
+                "migrated the store in {} from format {found} to {FORMAT_VERSION} ({rewritten} \
+                 provider records rewritten)",
+                dir.display()
+            );
+        }
         Ok(SledStore(Arc::new(Inner {
             engine: RwLock::new(Some(Arc::new(engine))),
             dir: dir.to_owned(),

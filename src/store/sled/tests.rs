@@ -2,6 +2,7 @@ use std::fs;
 
 use super::*;
 use crate::domain::{CreateProvider, NewProvider, Provider, now_ms};
+use crate::secrets::MasterKey;
 use crate::store::{ProviderStore, Rejection};
 
 #[path = "../../../tests/support/userns.rs"]
@@ -15,7 +16,7 @@ fn provider(slug: &str) -> Provider {
         ..Default::default()
     })
     .expect("valid provider");
-    Provider::create(new, now_ms(), "admin")
+    Provider::create(new, &MasterKey::generate().unwrap(), now_ms(), "admin").unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -141,4 +142,92 @@ fn delete_removes_the_record_and_its_index_entry_together() {
             Err(Rejection::NotFound)
         ));
     });
+}
+
+/// Copies the fixture data dir, written by the release before store format 2 (two providers,
+/// one with surfaces, models and a key), into `to`.
+fn format_1_dir(to: &std::path::Path) {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-1");
+    copy(&fixture, to);
+}
+
+#[test]
+fn a_data_dir_of_format_1_is_migrated_at_open_and_keeps_every_record() {
+    use crate::store::KeyStore;
+    let dir = tempfile::tempdir().unwrap();
+    format_1_dir(dir.path());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("format-version"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let providers = store.list(None, 10).unwrap().items;
+    let slugs: Vec<&str> = providers.iter().map(|p| p.provider_id.as_str()).collect();
+    assert_eq!(slugs, ["bare", "old-llama"]);
+    let old = &providers[1];
+    assert_eq!(old.name, "Old llama");
+    assert_eq!(old.base_url, "http://127.0.0.1:9/v1");
+    assert_eq!(old.metadata.as_deref(), Some("from v1"));
+    assert_eq!(old.surfaces[0].supported_params, ["temperature"]);
+    let models: Vec<&str> = old.models.iter().map(|m| m.model_id.as_str()).collect();
+    assert_eq!(models, ["tiny", "small"]);
+    assert_eq!((old.version, old.settings.clone()), (1, Default::default()));
+    assert_eq!(
+        store
+            .list_keys(Some("old-llama"), None, 10)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("format-version"))
+            .unwrap()
+            .trim(),
+        FORMAT_VERSION.to_string()
+    );
+    drop(store);
+    let again = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(again.list(None, 10).unwrap().items, providers);
+}
+
+#[test]
+fn a_migration_interrupted_before_its_marker_is_not_run_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    format_1_dir(dir.path());
+    let providers = {
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let id = store.list(None, 10).unwrap().items[0].id;
+        // A setting only format 2 can hold: read as format 1, it would be lost.
+        let change: crate::store::UpdateFn<Provider> = Box::new(|p: &Provider| {
+            let mut next = p.clone();
+            next.settings.concurrency = Some(4);
+            Ok(Some(next))
+        });
+        runtime().block_on(async {
+            let written = store.update(id, change).await.unwrap().unwrap();
+            written.wait().await.unwrap();
+        });
+        store.list(None, 10).unwrap().items
+    };
+    assert_eq!(providers[0].settings.concurrency, Some(4));
+    // As if the process died after the migration's flush, before the marker moved.
+    fs::write(dir.path().join("format-version"), "1\n").unwrap();
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.list(None, 10).unwrap().items, providers);
 }

@@ -1,0 +1,180 @@
+//! What a provider's settings mean for calling it, worked out once per change of the provider
+//! (when the routing table takes it), so a call reads ready values: its timeouts, retries and
+//! their backoff, headers to add, whether it is called without a key, its place in the
+//! provider's queue, and the network profile that picks its HTTP client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use ulid::Ulid;
+
+use super::limiter::Limiter;
+use crate::domain::Provider;
+use crate::domain::settings::{Network, Proxy};
+use crate::domain::surface::Surface;
+
+#[derive(Debug, Default)]
+pub struct Calling {
+    /// Per attempt; `None`: the gateway's.
+    pub request_timeout: Option<Duration>,
+    /// Between two chunks of a stream; `None`: the gateway's.
+    pub idle_timeout: Option<Duration>,
+    pub max_retries: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub extra_headers: HeaderMap,
+    pub keyless: bool,
+    pub limiter: Option<Arc<Limiter>>,
+    /// `None`: the gateway's shared client will do.
+    pub network: Option<Arc<NetworkSpec>>,
+    pub path_overrides: Vec<(Surface, String)>,
+}
+
+/// What picks an HTTP client other than the shared one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// The provider's id, which its proxy password is sealed for.
+    pub provider: Ulid,
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+    pub proxy: Option<Proxy>,
+    pub allow_private: Option<bool>,
+}
+
+impl PartialEq for Calling {
+    fn eq(&self, other: &Calling) -> bool {
+        let queue = |c: &Calling| c.limiter.as_ref().map(|l| (l.concurrency, l.queue));
+        self.request_timeout == other.request_timeout
+            && self.idle_timeout == other.idle_timeout
+            && self.max_retries == other.max_retries
+            && self.backoff_initial == other.backoff_initial
+            && self.backoff_max == other.backoff_max
+            && self.extra_headers == other.extra_headers
+            && self.keyless == other.keyless
+            && queue(self) == queue(other)
+            && self.network == other.network
+            && self.path_overrides == other.path_overrides
+    }
+}
+
+impl Calling {
+    /// A provider's calling; `previous` is how it was called before this change, whose queue
+    /// is kept when its size did not change, so calls in flight still count.
+    pub fn of(provider: &Provider, previous: Option<&Calling>) -> Calling {
+        let s = &provider.settings;
+        let n = s.network.clone().unwrap_or_default();
+        let secs = |v: Option<u32>| v.map(|s| Duration::from_secs(u64::from(s)));
+        let ms = |v: Option<u32>, default| Duration::from_millis(u64::from(v.unwrap_or(default)));
+        let limiter =
+            s.queue().map(
+                |(concurrency, queue)| match previous.and_then(|p| p.limiter.as_ref()) {
+                    Some(old) if (old.concurrency, old.queue) == (concurrency, queue) => {
+                        Arc::clone(old)
+                    }
+                    _ => Arc::new(Limiter::new(concurrency, queue)),
+                },
+            );
+        let insecure = n.insecure_skip_verify.unwrap_or(false);
+        let own_proxy = s.proxy.clone();
+        let network = (n.ca_cert_pem.is_some()
+            || insecure
+            || own_proxy.is_some()
+            || s.allow_private_network.is_some())
+        .then(|| {
+            Arc::new(NetworkSpec {
+                provider: provider.id,
+                ca_pem: n.ca_cert_pem.clone(),
+                insecure,
+                proxy: own_proxy,
+                allow_private: s.allow_private_network,
+            })
+        });
+        Calling {
+            request_timeout: secs(n.request_timeout_secs),
+            idle_timeout: secs(n.stream_idle_timeout_secs),
+            max_retries: n.max_retries.unwrap_or(0),
+            backoff_initial: ms(
+                n.retry_backoff_initial_ms,
+                Network::DEFAULT_BACKOFF_INITIAL_MS,
+            ),
+            backoff_max: ms(n.retry_backoff_max_ms, Network::DEFAULT_BACKOFF_MAX_MS),
+            extra_headers: headers(provider, &n),
+            keyless: s.keyless.unwrap_or(false),
+            limiter,
+            network,
+            path_overrides: s
+                .path_overrides
+                .iter()
+                .filter_map(|(name, path)| {
+                    let surface = Surface::ALL.into_iter().find(|s| s.name() == name)?;
+                    Some((surface, path.clone()))
+                })
+                .collect(),
+        }
+    }
+
+    /// The wait before retry number `retry` (0 for the first): doubling from the initial wait
+    /// up to the most, then a random point in its upper half, so that callers failed by the
+    /// same outage do not all come back in the same instant.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let full = self
+            .backoff_initial
+            .saturating_mul(1 << retry.min(16))
+            .min(self.backoff_max);
+        let mut byte = [0u8; 1];
+        let share = match getrandom::fill(&mut byte) {
+            Ok(()) => f64::from(byte[0]) / 255.0,
+            Err(_) => 1.0,
+        };
+        full.mul_f64(0.5 + share / 2.0)
+    }
+
+    pub fn path_override(&self, surface: Surface) -> Option<&str> {
+        self.path_overrides
+            .iter()
+            .find(|(s, _)| *s == surface)
+            .map(|(_, p)| p.as_str())
+    }
+}
+
+/// The extra headers, as checked when they were written; one that no longer parses (a rule
+/// loosened since) is left out with a warning rather than failing every call.
+fn headers(provider: &Provider, n: &Network) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in &n.extra_headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                map.insert(name, value);
+            }
+            _ => log::warn!(
+                "provider `{}`: extra header `{name}` is not a valid header; not sent",
+                provider.provider_id.as_str()
+            ),
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_most_and_stays_in_the_upper_half() {
+        let c = Calling {
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(500),
+            ..Calling::default()
+        };
+        for (retry, full) in [(0, 100), (1, 200), (2, 400), (3, 500), (30, 500)] {
+            for _ in 0..20 {
+                let d = c.backoff(retry).as_millis();
+                assert!(d >= full / 2 && d <= full, "retry {retry}: {d} ms");
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! One upstream HTTP client per network profile — trusted CAs, certificate checking, proxy,
+//! outbound rule — shared by every provider that has it. Providers with none of their own use
+//! the per-worker clients (`Gateway::client`); this is for the rest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use zeroize::Zeroizing;
+
+use super::calling::NetworkSpec;
+use super::outbound::Resolve;
+use super::upstream;
+use crate::domain::settings::ProxyKind;
+use crate::secrets::MasterKey;
+
+/// What sets one client apart from another; the proxy password in the clear, as two
+/// providers with the same proxy share a client though each has its own sealed copy.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Profile {
+    pub ca_pem: Option<String>,
+    pub insecure: bool,
+    pub proxy: ProxySpec,
+    pub allow_private: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum ProxySpec {
+    /// `HTTPS_PROXY` and the rest, as reqwest reads them.
+    Environment,
+    None,
+    Url {
+        /// With any credentials set into it (socks5), or beside it (`username`, for http).
+        url: String,
+        username: Option<String>,
+        password: Option<Password>,
+    },
+}
+
+/// A password that zeroes its memory and never shows in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(Zeroizing<String>);
+
+impl std::hash::Hash for Password {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
+
+impl Profile {
+    /// The profile of `spec`, with its proxy password opened.
+    pub fn of(
+        spec: &NetworkSpec,
+        master: &MasterKey,
+        allow_private_default: bool,
+    ) -> Result<Profile, String> {
+        let proxy = match &spec.proxy {
+            None => ProxySpec::Environment,
+            Some(p) => match p.kind {
+                ProxyKind::Environment => ProxySpec::Environment,
+                ProxyKind::None => ProxySpec::None,
+                ProxyKind::Http | ProxyKind::Socks5 => ProxySpec::Url {
+                    url: p.url.clone().unwrap_or_default(),
+                    username: p.username.clone(),
+                    password: p
+                        .password(master, spec.provider)
+                        .map_err(|_| {
+                            "its proxy password cannot be opened with this master key".to_owned()
+                        })?
+                        .map(Password),
+                },
+            },
+        };
+        Ok(Profile {
+            ca_pem: spec.ca_pem.clone(),
+            insecure: spec.insecure,
+            proxy,
+            allow_private: spec.allow_private.unwrap_or(allow_private_default),
+        })
+    }
+
+    /// The proxy's URL, for the outbound check of an IP-literal proxy host.
+    pub fn proxy_url(&self) -> Option<url::Url> {
+        match &self.proxy {
+            ProxySpec::Url { url, .. } => url::Url::parse(url).ok(),
+            _ => None,
+        }
+    }
+
+    fn client(&self, resolve: &Resolve) -> Result<reqwest::Client, String> {
+        let mut b = upstream::builder(Arc::clone(resolve), self.allow_private);
+        if let Some(pem) = &self.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| format!("its caCertPem cannot be read: {e}"))?;
+            for cert in certs {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        if self.insecure {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        b = match &self.proxy {
+            ProxySpec::Environment => b,
+            ProxySpec::None => b.no_proxy(),
+            ProxySpec::Url {
+                url,
+                username,
+                password,
+            } => {
+                let mut url = url::Url::parse(url).map_err(|e| format!("its proxy URL: {e}"))?;
+                let socks = url.scheme().starts_with("socks");
+                // reqwest takes a SOCKS proxy's credentials from its URL only.
+                if socks && let Some(user) = username {
+                    let _ = url.set_username(user);
+                    let _ = url.set_password(password.as_ref().map(|p| p.0.as_str()));
+                }
+                let mut proxy =
+                    reqwest::Proxy::all(url.as_str()).map_err(|e| format!("its proxy: {e}"))?;
+                if !socks && let Some(user) = username {
+                    proxy = proxy.basic_auth(user, password.as_ref().map_or("", |p| p.0.as_str()));
+                }
+                b.proxy(proxy)
+            }
+        };
+        b.build()
+            .map_err(|e| format!("no client can be built for it: {e}"))
+    }
+}
+
+/// The clients of the profiles in use. A client lives as long as a route holds it: a profile
+/// no provider has any more is dropped with its connections.
+pub struct Clients {
+    resolve: Resolve,
+    shared: Mutex<HashMap<Profile, Weak<reqwest::Client>>>,
+}
+
+impl Clients {
+    pub fn new(resolve: Resolve) -> Clients {
+        Clients {
+            resolve,
+            shared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn resolver(&self) -> &Resolve {
+        &self.resolve
+    }
+
+    /// The client of `profile`, built on first need.
+    pub fn get(&self, profile: &Profile) -> Result<Arc<reqwest::Client>, String> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = shared.get(profile).and_then(Weak::upgrade) {
+            return Ok(client);
+        }
+        shared.retain(|_, c| c.strong_count() > 0);
+        let client = Arc::new(profile.client(&self.resolve)?);
+        shared.insert(profile.clone(), Arc::downgrade(&client));
+        Ok(client)
+    }
+
+    /// Profiles with a live client, for tests.
+    pub fn live_profiles(&self) -> usize {
+        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.values().filter(|c| c.strong_count() > 0).count()
+    }
+}

@@ -1,0 +1,278 @@
+//! One attempt: a candidate called with its credential, through its provider's client and
+//! queue, up to its answer's head (and, for a stream, its first content). What a failure
+//! means for the rest of the call is `attempt`'s and `failover`'s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use super::attempt::{self, Failure};
+use super::body::CallBody;
+use super::commit::{self, Peeked};
+use super::error::{GatewayError, Kind};
+use super::limiter::{Busy, Slot};
+use super::outbound::{self, Refused};
+use super::resolve::Target;
+use super::table::Route;
+use super::upstream::{self, Timeouts};
+use super::{Answer, Call, Gateway, timed_out, unreachable};
+use crate::domain::{ProviderKey, now_ms};
+
+/// Which credential a candidate is called with.
+pub(super) enum Credential {
+    /// A custom provider without keys: none.
+    None,
+    Key(Arc<ProviderKey>),
+    /// A provider that needs a key and has none.
+    Missing,
+}
+
+impl Credential {
+    pub(super) fn key_id(&self) -> Option<ulid::Ulid> {
+        match self {
+            Credential::Key(key) => Some(key.id),
+            Credential::None | Credential::Missing => None,
+        }
+    }
+}
+
+pub(super) struct Candidate {
+    pub(super) target: Target,
+    pub(super) credential: Credential,
+    /// Which of the call's model names this candidate serves (0: `model`).
+    pub(super) name: usize,
+}
+
+/// An attempt that did not answer the client: why, and what the client hears when it was the
+/// call's only attempt.
+pub(super) struct Missed {
+    pub(super) failure: Failure,
+    pub(super) told: Told,
+}
+
+pub(super) enum Told {
+    /// The upstream's own answer, passed on unchanged.
+    Upstream(Answer),
+    /// The gateway's words: no answer came, or no call could be made.
+    Gateway(GatewayError),
+}
+
+impl Gateway {
+    /// One upstream call, up to its answer's head (and, for a stream, its first content).
+    pub(super) async fn attempt(
+        &self,
+        call: &Call<'_>,
+        body: &CallBody<'_>,
+        candidate: &Candidate,
+        budget: Duration,
+    ) -> Result<Answer, Missed> {
+        let Candidate {
+            target, credential, ..
+        } = candidate;
+        let route = &target.route;
+        let not_callable = |code, error| Missed {
+            failure: Failure::NotCallable(code),
+            told: Told::Gateway(error),
+        };
+        let key = match credential {
+            Credential::None => None,
+            Credential::Missing => {
+                return Err(not_callable("no_usable_key", no_key(&route.slug)));
+            }
+            Credential::Key(key) => match key.reveal(&self.master_key) {
+                Ok(value) => Some((key.id, value)),
+                Err(e) => {
+                    log::warn!(
+                        "provider key {} of `{}` cannot be used: {e}",
+                        key.id,
+                        route.slug
+                    );
+                    return Err(not_callable("no_usable_key", unusable_key(&route.slug)));
+                }
+            },
+        };
+        let format = call.surface.format();
+        let prepared = route.url(call.surface).and_then(|url| {
+            let value = key
+                .as_ref()
+                .map(|(_, v): &(_, Zeroizing<String>)| v.as_str());
+            let mut headers = upstream::headers(format, value, &call.passed)?;
+            for (name, value) in &route.calling.extra_headers {
+                headers.insert(name.clone(), value.clone());
+            }
+            Ok((url.clone(), headers))
+        });
+        let (url, headers) = prepared.map_err(|e| not_callable(e.code, e))?;
+        let (client, guard) = self.client(route).map_err(|e| not_callable(e.code, e))?;
+        // A host written as an address meets no resolver: it is checked here, before any
+        // connection (the proxy's, when there is one).
+        let dialed = guard.proxy.as_ref().unwrap_or(&url);
+        if let Some(refused) =
+            outbound::literal(dialed).and_then(|ip| outbound::check(ip, guard.allow_private).err())
+        {
+            return Err(not_callable("outbound_refused", forbidden(route, &refused)));
+        }
+        let started = Instant::now();
+        let deadline = started + budget;
+        let missed = |failure, error| Missed {
+            failure,
+            told: Told::Gateway(error),
+        };
+        let slot = match &route.calling.limiter {
+            None => None,
+            Some(limiter) => match tokio::time::timeout_at(deadline, limiter.enter()).await {
+                Ok(Ok(slot)) => Some(slot),
+                Ok(Err(Busy)) => return Err(missed(Failure::Busy, busy(route))),
+                Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
+            },
+        };
+        let request = client
+            .post(url)
+            .headers(headers)
+            .body(body.rewritten(&target.model));
+        if let Some((id, _)) = &key {
+            self.uses.record(*id, now_ms());
+        }
+        let response = match tokio::time::timeout_at(deadline, request.send()).await {
+            Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
+            Ok(Err(e)) if e.is_timeout() => {
+                return Err(missed(Failure::Timeout, timed_out(route, budget)));
+            }
+            Ok(Err(e)) => {
+                return Err(match outbound::refusal_in(&e) {
+                    Some(refused) => not_callable("outbound_refused", forbidden(route, &refused)),
+                    None => missed(Failure::Unreachable, unreachable(route, &e)),
+                });
+            }
+            Ok(Ok(response)) => response,
+        };
+        let headers: Vec<(String, Vec<u8>)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| upstream::returned(name.as_str()))
+            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+            .collect();
+        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
+        let sse = header("content-type").is_some_and(|v| v.starts_with(b"text/event-stream"));
+        let status = response.status();
+        let chunks = held(response.bytes_stream().boxed(), slot);
+        let timeouts = Timeouts {
+            idle: route.calling.idle_timeout.unwrap_or(self.timeouts.idle),
+            ..self.timeouts
+        };
+        let answer = |body| Answer {
+            status: status.as_u16(),
+            headers: headers.clone(),
+            provider: route.slug.clone(),
+            model: target.model.clone(),
+            streamed: sse,
+            body,
+            attempts: 0,
+            fallbacks: 0,
+        };
+        let watch = |chunks| upstream::watched(chunks, sse.then_some(format), timeouts, deadline);
+        if !status.is_success() {
+            let failure = Failure::Status {
+                status: status.as_u16(),
+                retry_after: attempt::retry_after(header("retry-after-ms"), header("retry-after")),
+            };
+            return Err(Missed {
+                failure,
+                told: Told::Upstream(answer(watch(chunks))),
+            });
+        }
+        if !sse {
+            return Ok(answer(watch(chunks)));
+        }
+        match commit::until_content(format, chunks, timeouts.idle).await {
+            Peeked::Committed { held, rest } => {
+                // The held events go through the same watch, which looks for the stream's end.
+                let chunks = stream::once(async move { Ok(held) }).chain(rest).boxed();
+                Ok(answer(watch(chunks)))
+            }
+            Peeked::Failed(code) => {
+                log::warn!(
+                    "the stream of `{}` failed before its first content: {code}",
+                    route.slug
+                );
+                Err(missed(
+                    Failure::StreamBroken(code),
+                    GatewayError::new(
+                        Kind::Unreachable,
+                        code,
+                        format!(
+                            "provider `{}` started a stream and {} before its first content",
+                            route.slug,
+                            match code {
+                                "stream_idle_timeout" => "went quiet",
+                                _ => "broke",
+                            }
+                        ),
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// The answer's chunks, holding the provider's queue slot (if it has a queue) until the last
+/// one is read or the answer dropped: a streamed answer counts as in flight while it streams.
+fn held(
+    chunks: BoxStream<'static, Result<Bytes, reqwest::Error>>,
+    slot: Option<Slot>,
+) -> BoxStream<'static, Result<Bytes, reqwest::Error>> {
+    match slot {
+        None => chunks,
+        Some(slot) => stream::unfold((chunks, Some(slot)), |(mut chunks, slot)| async move {
+            let next = chunks.next().await?;
+            Some((next, (chunks, slot)))
+        })
+        .boxed(),
+    }
+}
+
+fn busy(route: &Route) -> GatewayError {
+    let mut e = GatewayError::new(
+        Kind::RateLimited,
+        "provider_busy",
+        format!(
+            "provider `{}` has as many calls in flight and waiting as its concurrency and \
+             bufferSize allow; retry shortly",
+            route.slug
+        ),
+    );
+    e.retry_after = Some(attempt::BUSY_RETRY_AFTER);
+    e
+}
+
+fn forbidden(route: &Route, refused: &Refused) -> GatewayError {
+    log::warn!("a call to provider `{}` was refused: {refused}", route.slug);
+    GatewayError::new(
+        Kind::Forbidden,
+        "outbound_refused",
+        format!("provider `{}` may not be called: {refused}", route.slug),
+    )
+}
+
+fn no_key(slug: &str) -> GatewayError {
+    GatewayError::new(
+        Kind::NoUsableKey,
+        "no_usable_key",
+        format!("provider `{slug}` has no provider key; add one under /provider-keys"),
+    )
+}
+
+fn unusable_key(slug: &str) -> GatewayError {
+    GatewayError::new(
+        Kind::NoUsableKey,
+        "no_usable_key",
+        format!(
+            "provider `{slug}` has no provider key that can be used now (an env.NAME key needs \
+             its variable set in modelgate's environment)"
+        ),
+    )
+}
