@@ -76,6 +76,14 @@ impl Calling {
                 },
             );
         let insecure = n.insecure_skip_verify.unwrap_or(false);
+        if insecure {
+            // Said whenever the routing table takes the provider: at start and on each change.
+            log::warn!(
+                "provider `{}` has network.insecureSkipVerify: the certificates of its TLS \
+                 connections are not checked, and anyone on the path can read its traffic",
+                provider.provider_id.as_str()
+            );
+        }
         let own_proxy = s.proxy.clone();
         let network = (n.ca_cert_pem.is_some()
             || insecure

@@ -49,8 +49,53 @@ pub struct Mock {
     handle: actix_web::dev::ServerHandle,
 }
 
+/// A certificate for `localhost` and 127.0.0.1, signed by a CA made for one test.
+pub struct Tls {
+    pub ca_pem: String,
+    server: rustls::ServerConfig,
+}
+
+impl Tls {
+    pub fn new() -> Tls {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap()
+            .signed_by(&key, &ca_cert, &ca_key)
+            .unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+        Tls {
+            ca_pem: ca_cert.pem(),
+            server,
+        }
+    }
+}
+
 impl Mock {
     pub async fn start() -> Mock {
+        Mock::serve(None).await
+    }
+
+    /// The mock over HTTPS with `tls`'s certificate: `base` is `https://localhost:PORT`.
+    pub async fn start_tls(tls: &Tls) -> Mock {
+        Mock::serve(Some(tls.server.clone())).await
+    }
+
+    async fn serve(tls: Option<rustls::ServerConfig>) -> Mock {
         let state = Arc::new(State {
             seen: Mutex::new(Vec::new()),
             plan: Mutex::new(VecDeque::new()),
@@ -62,15 +107,24 @@ impl Mock {
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .default_service(web::to(answer))
         })
-        .workers(1)
-        .bind("127.0.0.1:0")
+        .workers(1);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        let server = match tls {
+            Some(config) => server.bind_rustls_0_23("127.0.0.1:0", config),
+            None => server.bind("127.0.0.1:0"),
+        }
         .unwrap();
         let port = server.addrs()[0].port();
         let server = server.run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Mock {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://{host}:{port}"),
             state,
             handle,
         }
@@ -166,5 +220,65 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
             futures_util::future::pending::<()>().await;
             unreachable!()
         }
+    }
+}
+
+/// A CONNECT proxy on loopback: it records each tunnel's target and `Proxy-Authorization`,
+/// then relays bytes both ways.
+pub struct ConnectProxy {
+    pub url: String,
+    pub tunnels: Arc<Mutex<Vec<Tunnel>>>,
+}
+
+/// A tunnel's target (`host:port`) and the `Proxy-Authorization` it came with.
+pub type Tunnel = (String, Option<String>);
+
+impl ConnectProxy {
+    pub async fn start() -> ConnectProxy {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let tunnels = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&tunnels);
+        actix_web::rt::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                actix_web::rt::spawn(async move {
+                    let mut reader = BufReader::new(socket);
+                    let mut line = String::new();
+                    reader.read_line(&mut line).await.unwrap();
+                    let target = line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut auth = None;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).await.unwrap();
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("proxy-authorization")
+                        {
+                            auth = Some(value.trim().to_owned());
+                        }
+                    }
+                    seen.lock().unwrap().push((target.clone(), auth));
+                    let mut client = reader.into_inner();
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                        return;
+                    };
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        ConnectProxy { url, tunnels }
     }
 }
