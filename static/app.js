@@ -1,6 +1,8 @@
 // The modelgate admin page: a plain client of the /providers API. No framework, no build step.
 // Every piece of server data reaches the page through textContent, never as HTML.
 
+import { advanced, storedAdvanced } from "./advanced.js";
+
 const TOKEN_KEY = "modelgate.token";
 const PAGE = 100;
 
@@ -253,6 +255,7 @@ function formValue(form) {
       return out;
     }),
     models: form.models.map((m) => ({ modelId: m.input.value.trim() })),
+    ...(form.advanced ? form.advanced.value() : {}),
   };
 }
 
@@ -269,6 +272,7 @@ function storedValue(p) {
       return out;
     }),
     models: p.models.map((m) => ({ modelId: m.modelId })),
+    ...storedAdvanced(p),
   };
 }
 
@@ -340,6 +344,8 @@ async function renderForm(id) {
   form.metadata = h("textarea", { rows: 2 });
   form.metadata.dataset.path = "metadata";
   form.metadata.value = original?.metadata ?? "";
+
+  form.advanced = advanced({ h, field, input }, original);
 
   // Surfaces: format, surface for that format, params as tags.
   const surfaceRows = h("div", { class: "rows", id: "surfaces" });
@@ -482,6 +488,7 @@ async function renderForm(id) {
     }
     banner.replaceChildren(error.message, ...unplaced.map((line) => h("div", {}, line)));
     const first = main.querySelector("[aria-invalid='true']");
+    if (first?.closest("details")) first.closest("details").open = true;
     if (first) first.focus();
     else banner.scrollIntoView({ block: "nearest" });
   };
@@ -511,6 +518,7 @@ async function renderForm(id) {
       h("label", { for: "paste-models" }, "Paste model IDs, one per line"),
       Object.assign(paste, { id: "paste-models" }),
       h("button", { type: "button", class: "quiet small", id: "add-pasted", onclick: addPasted }, "Add pasted models")),
+    form.advanced.element,
     h("div", { class: "actions" },
       save,
       h("a", { class: "button quiet", href: "#/" }, "Cancel"),
@@ -536,6 +544,7 @@ async function renderForm(id) {
       } else {
         const body = { providerId: form.providerId.value.trim(), ...value };
         if (!body.metadata) delete body.metadata;
+        for (const key of Object.keys(body)) if (body[key] === null) delete body[key];
         const { data } = await api("POST", "/providers", { body });
         listState.items.unshift(data);
         announce(`Created ${data.providerId}.`);

@@ -16,6 +16,28 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A whole number as JSON Schema's `integer` admits it: `10` or `10.0`, not `10.5`. A value
+/// outside `u32` is refused here; the field's range rule says the rest.
+pub fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    match Option::<f64>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+            Ok(Some(n as u32))
+        }
+        Some(_) => Err(D::Error::custom(
+            "must be a whole number from 0 to 4294967295",
+        )),
+    }
+}
+
+/// [`whole`] for PATCH bodies, like [`sent`].
+pub fn sent_whole<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<u32>>, D::Error> {
+    whole(deserializer).map(Some)
+}
+
 /// Lengths count Unicode scalar values, as JSON Schema's `maxLength` does. An empty value
 /// where one is needed is simply missing: "is required".
 pub fn check_length(s: &str, min: usize, max: usize) -> Result<(), String> {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::catalog;
-use super::fields::{self, cleared, sent};
+use super::fields::{self, cleared, sent, sent_whole, whole};
 use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, valid_provider_id};
 use super::provider_fields::{
     ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
@@ -64,9 +64,11 @@ pub struct CreateProvider {
     #[schema(schema_with = schema::proxy)]
     #[validate(nested)]
     pub proxy: Option<Object<ProxyBody>>,
+    #[serde(default, deserialize_with = "whole")]
     #[schema(schema_with = schema::concurrency)]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "whole")]
     #[schema(schema_with = schema::buffer_size)]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub buffer_size: Option<u32>,
@@ -148,11 +150,11 @@ pub struct UpdateProvider {
     #[schema(schema_with = schema::proxy)]
     #[validate(nested)]
     pub proxy: Option<Option<Object<ProxyBody>>>,
-    #[serde(default, deserialize_with = "sent")]
+    #[serde(default, deserialize_with = "sent_whole")]
     #[schema(schema_with = schema::concurrency)]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub concurrency: Option<Option<u32>>,
-    #[serde(default, deserialize_with = "sent")]
+    #[serde(default, deserialize_with = "sent_whole")]
     #[schema(schema_with = schema::buffer_size)]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub buffer_size: Option<Option<u32>>,

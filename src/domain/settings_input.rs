@@ -9,7 +9,7 @@ use serde::Deserialize;
 use validator::{Validate, ValidationError};
 use zeroize::Zeroizing;
 
-use super::fields::check_length;
+use super::fields::{check_length, whole};
 use super::rules::{
     self, FORBIDDEN_HEADERS, MAX_CA_PEM_CHARS, MAX_EXTRA_HEADERS, MAX_HEADER_NAME_CHARS,
     MAX_HEADER_VALUE_CHARS, MAX_PROXY_PASSWORD_CHARS, MAX_TEXT_CHARS,
@@ -23,14 +23,19 @@ use super::validation::{at_paths, rule};
 #[validate(schema(function = "backoff_order", skip_on_field_errors = false))]
 pub struct NetworkBody {
     #[validate(range(min = 1, max = 3600, message = "must be between 1 and 3600 seconds"))]
+    #[serde(default, deserialize_with = "whole")]
     pub request_timeout_seconds: Option<u32>,
     #[validate(range(min = 1, max = 3600, message = "must be between 1 and 3600 seconds"))]
+    #[serde(default, deserialize_with = "whole")]
     pub stream_idle_timeout_seconds: Option<u32>,
     #[validate(range(max = 10, message = "must be between 0 and 10"))]
+    #[serde(default, deserialize_with = "whole")]
     pub max_retries: Option<u32>,
     #[validate(range(min = 1, max = 300000, message = "must be between 1 and 300000 ms"))]
+    #[serde(default, deserialize_with = "whole")]
     pub retry_backoff_initial_ms: Option<u32>,
     #[validate(range(min = 1, max = 300000, message = "must be between 1 and 300000 ms"))]
+    #[serde(default, deserialize_with = "whole")]
     pub retry_backoff_max_ms: Option<u32>,
     #[validate(custom(function = "valid_extra_headers"))]
     pub extra_headers: Option<BTreeMap<String, String>>,

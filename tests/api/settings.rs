@@ -185,6 +185,33 @@ async fn every_broken_setting_is_named_at_once() {
     // Nothing was written.
     let list: Value = app.get("/providers").await.json().await.unwrap();
     assert_eq!(list["aiGatewayProviders"], json!([]));
+    // JSON Schema's integers include `2.0`; halves and words are not whole numbers.
+    let res = app
+        .post_json(
+            "/providers",
+            &with(
+                provider("floats"),
+                json!({"concurrency": 2.5, "network": {"maxRetries": "2"}}),
+            ),
+        )
+        .await;
+    let details = assert_violations(res, &["concurrency", "network.maxRetries"]).await;
+    assert!(
+        details["concurrency"]
+            .as_str()
+            .unwrap()
+            .contains("whole number")
+    );
+    let whole = app
+        .create(&with(
+            provider("floats"),
+            json!({"concurrency": 2.0, "network": {"maxRetries": 3.0}}),
+        ))
+        .await;
+    assert_eq!(
+        (&whole["concurrency"], &whole["network"]["maxRetries"]),
+        (&json!(2), &json!(3))
+    );
     // A proxy password is never quoted back, even when it breaks a rule.
     let res = app
         .post_json(

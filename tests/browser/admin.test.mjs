@@ -136,6 +136,44 @@ test("a model's address is copied with one click", async () => {
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "local-ollama:llama3.1:8b");
 });
 
+test("the Advanced section sets the provider's own settings, errors shown at their fields", async () => {
+  await page.getByText("Advanced").click();
+  await page.getByLabel("Retries of the same key").fill("3");
+  await page.getByLabel("Concurrency").fill("2");
+  await page.getByLabel("Buffer size").fill("1");
+  await page.getByLabel("Extra headers").fill("X-Tenant: homelab");
+  await page.getByLabel("Proxy type").selectOption("http");
+  await page.getByLabel("Proxy URL").fill("http://proxy.lan:3128");
+  await page.getByLabel("Proxy user").fill("gw");
+  await page.getByLabel("Proxy password").fill("tunnel-secret");
+  await assertLabelled();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  const error = page.locator("#f-bufferSize-error");
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.innerText(), /at least `concurrency` \(2\)/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "f-bufferSize");
+
+  await page.getByLabel("Buffer size").fill("4");
+  const sent = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  const patch = JSON.parse((await sent).postData());
+  assert.deepEqual(Object.keys(patch).sort(), ["bufferSize", "concurrency", "network", "proxy"]);
+  await page.getByText("Saved local-ollama.").waitFor();
+  const { body } = await server.api("GET", "/providers");
+  const p = body.aiGatewayProviders[0];
+  assert.deepEqual(p.network, { maxRetries: 3, extraHeaders: { "x-tenant": "homelab" } });
+  assert.deepEqual(p.proxy, { type: "http", url: "http://proxy.lan:3128", username: "gw", password: "********" });
+  assert.deepEqual([p.concurrency, p.bufferSize], [2, 4]);
+
+  // Opened again: the section is open, the password is kept unless retyped.
+  assert.equal(await page.locator("#advanced").getAttribute("open"), "");
+  assert.equal(await page.getByLabel("Proxy password").inputValue(), "");
+  assert.match(await page.getByLabel("Proxy password").getAttribute("placeholder"), /stored/);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByText("Nothing changed.").waitFor();
+  await page.screenshot({ path: join(SHOTS, "advanced.png"), fullPage: true });
+});
+
 test("a change made elsewhere meanwhile gives a reload message instead of overwriting", async () => {
   const { body } = await server.api("GET", "/providers");
   const id = body.aiGatewayProviders[0].id;

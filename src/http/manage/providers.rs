@@ -1,12 +1,15 @@
 //! `/providers`: the ngrok AI Gateway provider API.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::settings_view::SettingsView;
+use super::settings_view::{NetworkView, ProxyView};
+use crate::domain::schema;
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider, Violations};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
@@ -250,24 +253,29 @@ pub(crate) struct ProviderView<'a> {
     last_updated_by: Ref,
     supported_api_surfaces: Vec<SurfaceView<'a>>,
     models: Vec<ModelView<'a>>,
-    /// modelgate's own fields, each only when set (their schemas are the request's).
-    #[serde(flatten)]
-    #[schema(inline, schema_with = settings_schema)]
-    settings: SettingsView<'a>,
-}
-
-/// The provider settings' properties, as the request bodies take them.
-fn settings_schema() -> utoipa::openapi::schema::Object {
-    use crate::domain::schema;
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .property("network", schema::network())
-        .property("proxy", schema::proxy())
-        .property("concurrency", schema::concurrency())
-        .property("bufferSize", schema::buffer_size())
-        .property("keyless", schema::keyless())
-        .property("requestPathOverrides", schema::request_path_overrides())
-        .property("allowPrivateNetwork", schema::allow_private_network())
-        .build()
+    // modelgate's own fields, each only when set, so that a provider without them answers
+    // in ngrok's closed shape. Their schemas are the request's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::network)]
+    network: Option<NetworkView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::proxy)]
+    proxy: Option<ProxyView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::concurrency)]
+    concurrency: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::buffer_size)]
+    buffer_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::keyless)]
+    keyless: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(schema_with = schema::request_path_overrides)]
+    request_path_overrides: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::allow_private_network)]
+    allow_private_network: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -328,7 +336,13 @@ impl<'a> ProviderView<'a> {
                     model_id: &m.model_id,
                 })
                 .collect(),
-            settings: SettingsView::new(&p.settings),
+            network: p.settings.network.as_ref().map(NetworkView::new),
+            proxy: p.settings.proxy.as_ref().map(ProxyView::new),
+            concurrency: p.settings.concurrency,
+            buffer_size: p.settings.buffer_size,
+            keyless: p.settings.keyless,
+            request_path_overrides: &p.settings.path_overrides,
+            allow_private_network: p.settings.allow_private_network,
         }
     }
 }

@@ -1,34 +1,15 @@
-//! A provider's own settings as answers show them: only what is set, so a provider without
-//! any answers in ngrok's closed shape; a proxy password only as `********`.
+//! A provider's `network` and `proxy` settings as answers show them: only what is set, a
+//! proxy password only as `********`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::settings::{Network, Proxy, REDACTED, Settings};
+use crate::domain::settings::{Network, Proxy, REDACTED};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SettingsView<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<NetworkView<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    proxy: Option<ProxyView<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    concurrency: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    buffer_size: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyless: Option<bool>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    request_path_overrides: &'a BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_private_network: Option<bool>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NetworkView<'a> {
+pub(crate) struct NetworkView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     request_timeout_seconds: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +29,7 @@ struct NetworkView<'a> {
 }
 
 #[derive(Serialize)]
-struct ProxyView<'a> {
+pub(crate) struct ProxyView<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,22 +40,8 @@ struct ProxyView<'a> {
     password: Option<&'static str>,
 }
 
-impl<'a> SettingsView<'a> {
-    pub(crate) fn new(s: &'a Settings) -> SettingsView<'a> {
-        SettingsView {
-            network: s.network.as_ref().map(NetworkView::new),
-            proxy: s.proxy.as_ref().map(ProxyView::new),
-            concurrency: s.concurrency,
-            buffer_size: s.buffer_size,
-            keyless: s.keyless,
-            request_path_overrides: &s.path_overrides,
-            allow_private_network: s.allow_private_network,
-        }
-    }
-}
-
 impl<'a> NetworkView<'a> {
-    fn new(n: &'a Network) -> NetworkView<'a> {
+    pub(crate) fn new(n: &'a Network) -> NetworkView<'a> {
         NetworkView {
             request_timeout_seconds: n.request_timeout_secs,
             stream_idle_timeout_seconds: n.stream_idle_timeout_secs,
@@ -89,7 +56,7 @@ impl<'a> NetworkView<'a> {
 }
 
 impl<'a> ProxyView<'a> {
-    fn new(p: &'a Proxy) -> ProxyView<'a> {
+    pub(crate) fn new(p: &'a Proxy) -> ProxyView<'a> {
         ProxyView {
             kind: p.kind.name(),
             url: p.url.as_deref(),

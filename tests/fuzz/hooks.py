@@ -1,0 +1,93 @@
+"""Schemathesis hooks for tests/fuzz/run: what JSON Schema cannot say about a provider's
+settings, so that a body the schema admits and the server refuses is still a failure.
+
+Three rules span fields or look inside a value, and no schema keyword can express them:
+`concurrency` <= `bufferSize` (a PATCH is checked against the stored record too),
+`retryBackoffInitialMs` <= `retryBackoffMaxMs` (with their defaults 500 and 5000), and a
+`caCertPem` that holds X.509 certificates. Positive cases are kept within them (filtered, or
+given a real certificate); negative cases are left alone, as they must be refused anyway.
+"""
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.generation import GenerationMode
+
+# A CA certificate made for these tests (its key was never kept).
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBljCCATugAwIBAgIUEmjsg0e4yillPUFeaEJ0R00it6IwCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUbW9kZWxnYXRlIGZ1enppbmcgQ0EwIBcNMjYxMTI5MTAxMDA1
+WhgPMjEyNjExMDUxMDEwMDVaMB8xHTAbBgNVBAMMFG1vZGVsZ2F0ZSBmdXp6aW5n
+IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfo+YB94FhQJ2sloRxRpZpx2O
+FcSsjDal1rz3mQbpczDv0iQ7VGFfRLi5LJ15HO1s62D7EpHcF8iYs8HcVUMdjKNT
+MFEwHQYDVR0OBBYEFC9pF3kSbtKZNz/820GxdPJAlfQTMB8GA1UdIwQYMBaAFC9p
+F3kSbtKZNz/820GxdPJAlfQTMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID
+SQAwRgIhAN4zFOQLJoxQzf1BlXTNDOD9zwizHAf27sIHuTC2i7nGAiEA4cvLoDdE
+72MEaTnm8NrvTseaHlpWFA3AUjs+/VOdLf8=
+-----END CERTIFICATE-----
+"""
+
+schemathesis.openapi.format("pem-certificates", st.just(CA_PEM))
+
+PROVIDER_WRITES = {("POST", "/providers"), ("PATCH", "/providers/{id}")}
+
+
+def _positive(case):
+    meta = case.meta
+    return meta is None or meta.generation.mode == GenerationMode.POSITIVE
+
+
+def _is_write(ctx):
+    op = ctx.operation
+    return op is not None and (op.method.upper(), op.path) in PROVIDER_WRITES
+
+
+def _int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _queue_ok(body, patch):
+    c, b = body.get("concurrency"), body.get("bufferSize")
+    if patch:
+        # The stored record is unknown here: a PATCH sends both or neither.
+        if "concurrency" not in body and "bufferSize" not in body:
+            return True
+        if c is None and b is None:
+            return "concurrency" in body and "bufferSize" in body
+        return _int(c) and _int(b) and c <= b
+    if _int(b) and not _int(c):
+        return False
+    return not (_int(b) and _int(c) and b < c)
+
+
+def _backoff_ok(body):
+    network = body.get("network")
+    if not isinstance(network, dict):
+        return True
+    initial = network.get("retryBackoffInitialMs")
+    most = network.get("retryBackoffMaxMs")
+    initial = initial if _int(initial) else 500
+    most = most if _int(most) else 5000
+    return initial <= most
+
+
+def _password_ok(body):
+    proxy = body.get("proxy")
+    # `********` keeps a stored password, which a generated record may not have.
+    return not (isinstance(proxy, dict) and proxy.get("password") == "********")
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    if not _is_write(ctx) or not _positive(case) or not isinstance(case.body, dict):
+        return True
+    patch = ctx.operation.method.upper() == "PATCH"
+    return _queue_ok(case.body, patch) and _backoff_ok(case.body) and _password_ok(case.body)
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    if _is_write(ctx) and _positive(case) and isinstance(case.body, dict):
+        network = case.body.get("network")
+        if isinstance(network, dict) and isinstance(network.get("caCertPem"), str):
+            network["caCertPem"] = CA_PEM
+    return case
