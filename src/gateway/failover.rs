@@ -85,9 +85,13 @@ impl Gateway {
         }
         let mut tried = Tried::default();
         let mut skipped_name = None;
+        // Providers whose queue was full: their other keys would find it full too.
+        let mut busy: Vec<&str> = Vec::new();
         let mut last = Chosen::default();
         for (i, step) in plan.iter().enumerate() {
-            if skipped_name == Some(step.name()) {
+            if skipped_name == Some(step.name())
+                || matches!(step, Step::Try(c) if busy.contains(&c.target.route.slug.as_str()))
+            {
                 continue;
             }
             let candidate = match step {
@@ -165,10 +169,14 @@ impl Gateway {
             if missed.failure.class() == Class::Request {
                 skipped_name = Some(candidate.name);
             }
+            if missed.failure == Failure::Busy {
+                busy.push(&route.slug);
+            }
             // Only a candidate that can be called makes another attempt worth it.
-            let more = plan[i + 1..]
-                .iter()
-                .any(|step| matches!(step, Step::Try(c) if skipped_name != Some(c.name)));
+            let more = plan[i + 1..].iter().any(|step| {
+                matches!(step, Step::Try(c) if skipped_name != Some(c.name)
+                    && !busy.contains(&c.target.route.slug.as_str()))
+            });
             if tried.attempts.is_empty() && !more {
                 // The only attempt: the client hears what the upstream (or the gateway) said.
                 return match missed.told {

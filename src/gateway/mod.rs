@@ -135,17 +135,20 @@ impl Gateway {
                 guard,
             ));
         };
-        let profile = Profile::of(spec, &self.master_key, self.allow_private);
-        let guard = Guard {
-            allow_private: spec.allow_private.unwrap_or(self.allow_private),
-            proxy: profile.as_ref().ok().and_then(Profile::proxy_url),
-        };
-        let built = route
-            .client
-            .0
-            .get_or_init(|| profile.and_then(|p| self.clients.get(&p)));
+        // Built once per version of the provider: the proxy password is opened then, not per call.
+        let built = route.client.0.get_or_init(|| {
+            let profile = Profile::of(spec, &self.master_key, self.allow_private)?;
+            let client = self.clients.get(&profile)?;
+            Ok((client, profile.proxy_url()))
+        });
         match built {
-            Ok(client) => Ok((reqwest::Client::clone(client), guard)),
+            Ok((client, proxy)) => Ok((
+                reqwest::Client::clone(client),
+                Guard {
+                    allow_private: spec.allow_private.unwrap_or(self.allow_private),
+                    proxy: proxy.clone(),
+                },
+            )),
             Err(why) => {
                 log::warn!("provider `{}` cannot be called: {why}", route.slug);
                 Err(GatewayError::new(

@@ -91,6 +91,9 @@ impl Profile {
         if let Some(pem) = &self.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| format!("its caCertPem cannot be read: {e}"))?;
+            if certs.is_empty() {
+                return Err("its caCertPem holds no certificate".into());
+            }
             for cert in certs {
                 b = b.add_root_certificate(cert);
             }
@@ -106,15 +109,17 @@ impl Profile {
                 username,
                 password,
             } => {
-                let mut url = url::Url::parse(url).map_err(|e| format!("its proxy URL: {e}"))?;
+                // Errors here never quote the URL: a SOCKS one carries the password by now.
+                let mut url =
+                    url::Url::parse(url).map_err(|_| "its proxy URL cannot be parsed".to_owned())?;
                 let socks = url.scheme().starts_with("socks");
                 // reqwest takes a SOCKS proxy's credentials from its URL only.
                 if socks && let Some(user) = username {
                     let _ = url.set_username(user);
                     let _ = url.set_password(password.as_ref().map(|p| p.0.as_str()));
                 }
-                let mut proxy =
-                    reqwest::Proxy::all(url.as_str()).map_err(|e| format!("its proxy: {e}"))?;
+                let mut proxy = reqwest::Proxy::all(url.as_str())
+                    .map_err(|_| "its proxy URL is not one the HTTP client can use".to_owned())?;
                 if !socks && let Some(user) = username {
                     proxy = proxy.basic_auth(user, password.as_ref().map_or("", |p| p.0.as_str()));
                 }
@@ -161,5 +166,69 @@ impl Clients {
     pub fn live_profiles(&self) -> usize {
         let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.values().filter(|c| c.strong_count() > 0).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn profile(ca_pem: Option<&str>, allow_private: bool) -> Profile {
+        Profile {
+            ca_pem: ca_pem.map(str::to_owned),
+            insecure: false,
+            proxy: ProxySpec::None,
+            allow_private,
+        }
+    }
+
+    /// Every name resolves to `to`; nothing is looked up.
+    fn stub(to: SocketAddr) -> Resolve {
+        Arc::new(move |_name: String| Box::pin(async move { Ok(vec![to]) }))
+    }
+
+    #[test]
+    fn providers_with_one_profile_share_one_client_and_a_profile_no_one_holds_is_dropped() {
+        let clients = Clients::new(stub(SocketAddr::from(([127, 0, 0, 1], 9))));
+        let a = clients.get(&profile(None, true)).unwrap();
+        let b = clients.get(&profile(None, true)).unwrap();
+        let c = clients.get(&profile(None, false)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(clients.live_profiles(), 2);
+        drop((a, b));
+        assert_eq!(clients.live_profiles(), 1);
+        let bad = clients.get(&profile(Some("not pem"), true));
+        assert!(bad.unwrap_err().contains("caCertPem"));
+    }
+
+    /// The client's resolver is where a name's address is checked: a name the stub points at
+    /// loopback is never dialled while private addresses are refused, and is once allowed.
+    #[tokio::test]
+    async fn a_refused_address_is_never_dialled() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dialled = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&dialled);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        let clients = Clients::new(stub(addr));
+        let url = format!("http://rebound.test:{}/v1", addr.port());
+        let refused = clients.get(&profile(None, false)).unwrap();
+        let e = refused.get(&url).send().await.unwrap_err();
+        let why = super::super::outbound::refusal_in(&e).expect("the guard refused it");
+        assert_eq!(why.rule, super::super::outbound::Rule::Private);
+        assert_eq!(dialled.load(Ordering::SeqCst), 0);
+
+        let allowed = clients.get(&profile(None, true)).unwrap();
+        let _ = allowed.get(&url).send().await;
+        assert_eq!(dialled.load(Ordering::SeqCst), 1);
     }
 }

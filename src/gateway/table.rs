@@ -95,9 +95,10 @@ impl Route {
     }
 }
 
-/// A cache derived from `calling.network`, so it takes no part in comparing routes.
+/// A cache derived from `calling.network` — the profile's client, and its proxy's URL for the
+/// outbound check — so it takes no part in comparing routes.
 #[derive(Debug, Default)]
-pub struct ClientCell(pub OnceLock<Result<Arc<reqwest::Client>, String>>);
+pub struct ClientCell(pub OnceLock<Result<(Arc<reqwest::Client>, Option<url::Url>), String>>);
 
 impl PartialEq for ClientCell {
     fn eq(&self, _: &ClientCell) -> bool {

@@ -206,6 +206,7 @@ async fn a_full_queue_refuses_at_once_with_429_and_a_waiting_call_goes_when_a_sl
         futures_util::future::Either::Right((res, other)) => (res, other),
     };
     assert_eq!(header(&refused, "retry-after"), "1");
+    assert_eq!(header(&refused, "x-modelgate-attempts"), "1");
     let error = openai_error(refused, 429, "provider_busy").await;
     assert_eq!(error["type"], "rate_limit_error");
     assert_eq!(mock.seen().len(), 1);

@@ -42,7 +42,10 @@ def _is_write(ctx):
 
 
 def _int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A whole number as the server reads one: JSON Schema's integers include `2.0`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return float(value).is_integer()
 
 
 def _queue_ok(body, patch):
