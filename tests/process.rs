@@ -554,6 +554,27 @@ async fn a_stored_secret_appears_nowhere_in_the_data_dir_or_the_logs() {
         .await
         .unwrap();
     assert_eq!(rotated.status(), 200);
+    // A proxy password too, used by a call (its proxy refuses the connection: logged).
+    let res = client()
+        .post(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .json(
+            &json!({"providerId": "proxied", "name": "p", "baseUrl": "http://10.9.9.9:9/v1",
+                      "proxy": {"type": "http", "url": "http://127.0.0.1:1",
+                                "username": "gw", "password": format!("{SECRET}-proxy")}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = client()
+        .post(format!("{}/v1/chat/completions", server.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "proxied:m", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
     let (status, log) = server.terminate();
     assert!(status.success());
 
@@ -652,6 +673,22 @@ fn reveal_all(data: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Opens a stopped server's store and reveals its one provider's proxy password.
+fn proxy_password(data: &Path) -> String {
+    use modelgate::store::ProviderStore;
+    let mut settings = modelgate::config::Settings::default();
+    settings.storage.data_dir = data.to_owned();
+    let store = modelgate::startup::open_store(&settings).unwrap();
+    let master = modelgate::master_key::load(&settings, &store).expect("store opens with a key");
+    let provider = store.list(None, 1).unwrap().items.remove(0);
+    let proxy = provider.settings.proxy.expect("the provider has a proxy");
+    proxy
+        .password(&master, provider.id)
+        .expect("the password opens")
+        .expect("a password is stored")
+        .to_string()
+}
+
 #[tokio::test]
 async fn rotating_the_master_key_keeps_every_secret_readable() {
     let dir = tempfile::tempdir().unwrap();
@@ -665,6 +702,18 @@ async fn rotating_the_master_key_keeps_every_secret_readable() {
         .bearer_auth(TOKEN)
         .json(
             &json!({"providerId": "openai", "name": "env", "value": "env.MODELGATE_TEST_UPSTREAM"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = client()
+        .post(format!("{}/providers", server.base))
+        .bearer_auth(TOKEN)
+        .json(
+            &json!({"providerId": "proxied", "name": "p", "baseUrl": "http://127.0.0.1:9/v1",
+                      "proxy": {"type": "http", "url": "http://127.0.0.1:3128",
+                                "username": "gw", "password": "proxy-secret-pw"}}),
         )
         .send()
         .await
@@ -691,7 +740,7 @@ async fn rotating_the_master_key_keeps_every_secret_readable() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("re-wrapped 5 provider key(s)"), "{stdout}");
+    assert!(stdout.contains("re-wrapped 6 sealed secret(s)"), "{stdout}");
     assert_ne!(
         std::fs::read_to_string(data.join("master.key")).unwrap(),
         old_key
@@ -705,6 +754,7 @@ async fn rotating_the_master_key_keeps_every_secret_readable() {
     expected.push("resolved-from-env".into());
     expected.sort();
     assert_eq!(values, expected);
+    assert_eq!(proxy_password(&data), "proxy-secret-pw");
     let server = Server::start(&data, &[("MODELGATE_ADMIN_TOKEN", TOKEN)]);
     server.kill9();
 }

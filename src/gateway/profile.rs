@@ -110,8 +110,8 @@ impl Profile {
                 password,
             } => {
                 // Errors here never quote the URL: a SOCKS one carries the password by now.
-                let mut url =
-                    url::Url::parse(url).map_err(|_| "its proxy URL cannot be parsed".to_owned())?;
+                let mut url = url::Url::parse(url)
+                    .map_err(|_| "its proxy URL cannot be parsed".to_owned())?;
                 let socks = url.scheme().starts_with("socks");
                 // reqwest takes a SOCKS proxy's credentials from its URL only.
                 if socks && let Some(user) = username {

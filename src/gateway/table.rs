@@ -98,7 +98,10 @@ impl Route {
 /// A cache derived from `calling.network` — the profile's client, and its proxy's URL for the
 /// outbound check — so it takes no part in comparing routes.
 #[derive(Debug, Default)]
-pub struct ClientCell(pub OnceLock<Result<(Arc<reqwest::Client>, Option<url::Url>), String>>);
+pub struct ClientCell(pub OnceLock<Result<ProfileClient, String>>);
+
+/// A network profile's client, and the proxy it connects to, if any.
+pub type ProfileClient = (Arc<reqwest::Client>, Option<url::Url>);
 
 impl PartialEq for ClientCell {
     fn eq(&self, _: &ClientCell) -> bool {
