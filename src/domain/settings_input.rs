@@ -136,7 +136,7 @@ fn header_name(name: &str) -> Result<(), String> {
             "authorization" | "x-api-key" => {
                 "must not be set here: credentials belong in provider keys".into()
             }
-            _ => "must not be set here: the client sets it for each connection".into(),
+            _ => "must not be set here: modelgate sets it for each request and connection".into(),
         });
     }
     Ok(())
