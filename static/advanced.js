@@ -19,24 +19,12 @@ function number(text) {
   return /^\d+$/.test(t) ? Number(t) : t;
 }
 
-/** "Name: value" lines as an object. */
-function headerLines(text) {
+/** Lines of "key<sep>value" as an object ("Name: value" headers, "surface = /path" overrides). */
+function pairs(text, sep) {
   const out = {};
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
-    const at = line.indexOf(":");
-    if (at < 0) out[line.trim()] = "";
-    else out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return out;
-}
-
-/** "surface = /path" lines as an object. */
-function overrideLines(text) {
-  const out = {};
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const at = line.indexOf("=");
+    const at = line.indexOf(sep);
     if (at < 0) out[line.trim()] = "";
     else out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
@@ -115,7 +103,7 @@ export function advanced({ h, field, input }, original) {
       const v = number(controls[path].value);
       if (v !== null) network[path.split(".")[1]] = v;
     }
-    const extra = nonEmpty(headerLines(headers.value));
+    const extra = nonEmpty(pairs(headers.value, ":"));
     if (extra) network.extraHeaders = extra;
     if (ca.value.trim()) network.caCertPem = ca.value;
     if (insecure.checked) network.insecureSkipVerify = true;
@@ -133,7 +121,7 @@ export function advanced({ h, field, input }, original) {
       concurrency: number(controls.concurrency.value),
       bufferSize: number(controls.bufferSize.value),
       keyless: keyless.checked ? true : null,
-      requestPathOverrides: nonEmpty(overrideLines(overrides.value)),
+      requestPathOverrides: nonEmpty(pairs(overrides.value, "=")),
       allowPrivateNetwork: privateNet.checked ? true : null,
     };
   };

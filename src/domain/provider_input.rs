@@ -14,7 +14,7 @@ use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, val
 use super::provider_fields::{
     ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
 };
-use super::settings::{Settings, SettingsChanges};
+use super::settings::{self, Settings, SettingsChanges};
 use super::settings_input::{NetworkBody, ProxyBody, path_overrides};
 use super::validation::at_paths;
 use super::wire::Object;
@@ -95,19 +95,9 @@ fn create_lists(input: &CreateProvider) -> Result<(), ValidationError> {
 fn buffer_rule(
     concurrency: Option<u32>,
     buffer_size: Option<u32>,
-    needs_both: bool,
+    whole: bool,
 ) -> Option<(String, String)> {
-    match (concurrency, buffer_size) {
-        (Some(c), Some(b)) if b < c => Some((
-            "bufferSize".to_owned(),
-            format!("must be at least `concurrency` ({c}) (got {b})"),
-        )),
-        (None, Some(_)) if needs_both => Some((
-            "bufferSize".to_owned(),
-            "needs `concurrency`: the buffer holds the calls beyond it".to_owned(),
-        )),
-        _ => None,
-    }
+    settings::buffer_rule(concurrency, buffer_size, whole).map(|why| ("bufferSize".to_owned(), why))
 }
 
 // The outer `Option` says whether the field was sent, the inner one whether it was `null`.

@@ -222,21 +222,32 @@ impl SettingsChanges {
         if let Some(allow) = self.allow_private_network {
             next.allow_private_network = allow;
         }
-        match (next.concurrency, next.buffer_size) {
-            (None, Some(_)) => v.add(
-                "bufferSize",
-                "needs `concurrency`: the buffer holds the calls beyond it",
-            ),
-            (Some(c), Some(b)) if b < c => v.add(
-                "bufferSize",
-                format!("must be at least `concurrency` ({c}) (got {b})"),
-            ),
-            _ => {}
+        if let Some(why) = buffer_rule(next.concurrency, next.buffer_size, true) {
+            v.add("bufferSize", why);
         }
         match v.is_empty() {
             true => Ok(next),
             false => Err(v),
         }
+    }
+}
+
+/// What is wrong with `bufferSize` beside `concurrency`, the one rule a body and the record
+/// it makes are both checked by. A buffer without a cap is wrong in a record (`whole`), not in
+/// a PATCH that leaves the stored cap alone.
+pub fn buffer_rule(
+    concurrency: Option<u32>,
+    buffer_size: Option<u32>,
+    whole: bool,
+) -> Option<String> {
+    match (concurrency, buffer_size) {
+        (Some(c), Some(b)) if b < c => {
+            Some(format!("must be at least `concurrency` ({c}) (got {b})"))
+        }
+        (None, Some(_)) if whole => {
+            Some("needs `concurrency`: the buffer holds the calls beyond it".to_owned())
+        }
+        _ => None,
     }
 }
 

@@ -39,7 +39,8 @@ impl Refused {
             ),
             Rule::Private => format!(
                 "{} is a loopback or private address, refused by outbound.allow_private_networks \
-                 = false (set `allowPrivateNetwork` on the provider to allow it)",
+                 = false or the provider's `allowPrivateNetwork: false` (`allowPrivateNetwork: \
+                 true` on the provider allows it)",
                 self.addr
             ),
         }

@@ -162,7 +162,8 @@ impl Clients {
         Ok(client)
     }
 
-    /// Profiles with a live client, for tests.
+    /// Profiles with a live client.
+    #[cfg(test)]
     pub fn live_profiles(&self) -> usize {
         let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.values().filter(|c| c.strong_count() > 0).count()

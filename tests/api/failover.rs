@@ -6,23 +6,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::gateway::{add_key, anthropic_error, call, openai_error, registered};
+use crate::gateway::{
+    add_key, anthropic_error, call, chat, failing, header, openai_error, registered,
+};
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use crate::upstream::{Mock, Reply};
-
-const ASK: &str = "hi";
-
-fn chat(model: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": ASK}]})
-}
-
-fn failing(status: u16, headers: Vec<(&'static str, &'static str)>) -> Reply {
-    Reply::Json {
-        status,
-        headers,
-        body: json!({"error": {"message": format!("upstream says {status}"), "secret": "upstream-body"}}),
-    }
-}
 
 /// Two providers that both declare `m`, registered in this order.
 async fn two_providers(app: &TestApp) -> (Mock, Mock) {
@@ -32,10 +20,6 @@ async fn two_providers(app: &TestApp) -> (Mock, Mock) {
             .await;
     }
     (first, second)
-}
-
-fn header<'r>(res: &'r reqwest::Response, name: &str) -> &'r str {
-    res.headers()[name].to_str().unwrap()
 }
 
 #[actix_web::test]

@@ -19,6 +19,28 @@ pub(crate) fn registered(slug: &str, base_url: &str, models: &[&str], surfaces: 
     })
 }
 
+/// A chat completion for `model`, as a client sends it.
+pub(crate) fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+/// An upstream error answer; its body carries a field the client must never see.
+pub(crate) fn failing(status: u16, headers: Vec<(&'static str, &'static str)>) -> Reply {
+    Reply::Json {
+        status,
+        headers,
+        body: json!({"error": {"message": format!("upstream says {status}"), "secret": "upstream-body"}}),
+    }
+}
+
+pub(crate) fn header<'r>(res: &'r reqwest::Response, name: &str) -> &'r str {
+    res.headers()[name].to_str().unwrap()
+}
+
+/// One chunk of a streamed chat completion that carries content.
+pub(crate) const CONTENT_CHUNK: &[u8] =
+    b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+
 pub(crate) async fn call(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url(path))

@@ -116,6 +116,14 @@ impl TestApp {
     }
 }
 
+/// `base` with `extra`'s top-level fields set over it.
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra fields are an object") {
+        base[k] = v.clone();
+    }
+    base
+}
+
 pub fn provider(provider_id: &str) -> Value {
     json!({
         "providerId": provider_id,

@@ -6,6 +6,8 @@ mod create;
 mod delete;
 mod errors;
 mod failover;
+#[path = "../support/fixture.rs"]
+mod fixture;
 mod gateway;
 mod hardening;
 mod health;

@@ -5,35 +5,14 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::gateway::{add_key, anthropic_error, call, openai_error, registered};
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::gateway::{
+    CONTENT_CHUNK, add_key, anthropic_error, call, chat, failing, header, openai_error, registered,
+};
+use crate::helpers::{TestApp, merged, spawn_app, spawn_app_with};
 use crate::upstream::{ConnectProxy, Mock, Reply, Tls};
 
-fn chat(model: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
-}
-
-fn with(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
-
-fn failing(status: u16) -> Reply {
-    Reply::Json {
-        status,
-        headers: vec![],
-        body: json!({"error": {"message": format!("upstream says {status}")}}),
-    }
-}
-
-fn header<'r>(res: &'r reqwest::Response, name: &str) -> &'r str {
-    res.headers()[name].to_str().unwrap()
-}
-
 async fn tuned(app: &TestApp, slug: &str, mock: &Mock, settings: Value) -> Value {
-    app.create(&with(
+    app.create(&merged(
         registered(slug, &format!("{}/v1", mock.base), &["m"], json!(null)),
         settings,
     ))
@@ -51,8 +30,8 @@ async fn the_same_key_is_retried_as_many_times_as_max_retries_then_the_next_prov
     add_key(&app, "first", "sk-first-key-000001").await;
 
     // Two failures, then an answer: the same key each time, no fallback.
-    first.then(failing(503));
-    first.then(failing(500));
+    first.then(failing(503, vec![]));
+    first.then(failing(500, vec![]));
     let res = call(&app, "/v1/chat/completions", chat("m")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "x-modelgate-provider"), "first");
@@ -72,7 +51,7 @@ async fn the_same_key_is_retried_as_many_times_as_max_retries_then_the_next_prov
 
     // Three failures use up the retries; the next provider answers.
     for _ in 0..3 {
-        first.then(failing(502));
+        first.then(failing(502, vec![]));
     }
     let res = call(&app, "/v1/chat/completions", chat("m")).await;
     assert_eq!(header(&res, "x-modelgate-provider"), "second");
@@ -86,7 +65,7 @@ async fn the_same_key_is_retried_as_many_times_as_max_retries_then_the_next_prov
     assert_eq!(first.seen().len(), 6);
 
     // A refused request is not retried.
-    first.then(failing(400));
+    first.then(failing(400, vec![]));
     let res = call(&app, "/v1/chat/completions", chat("m")).await;
     assert_eq!(res.status(), 400);
     assert_eq!(first.seen().len(), 7);
@@ -186,11 +165,7 @@ async fn a_full_queue_refuses_at_once_with_429_and_a_waiting_call_goes_when_a_sl
     .await;
     // The first call holds the only slot for as long as its stream is open.
     let (chunks, _gone) = mock.then_stream();
-    chunks
-        .send(Bytes::from_static(
-            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
-        ))
-        .unwrap();
+    chunks.send(Bytes::from_static(CONTENT_CHUNK)).unwrap();
     let mut streaming = json!({"stream": true});
     streaming["model"] = json!("small:m");
     streaming["messages"] = json!([]);
@@ -228,11 +203,7 @@ async fn a_busy_provider_hands_the_call_to_another_that_serves_the_model() {
     tuned(&app, "busy", &busy, json!({"concurrency": 1})).await;
     tuned(&app, "other", &other, json!({})).await;
     let (chunks, _gone) = busy.then_stream();
-    chunks
-        .send(Bytes::from_static(
-            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
-        ))
-        .unwrap();
+    chunks.send(Bytes::from_static(CONTENT_CHUNK)).unwrap();
     let held = call(
         &app,
         "/v1/chat/completions",
@@ -322,7 +293,7 @@ async fn private_addresses_are_refused_when_the_gateway_says_so_and_a_provider_m
         json!(null),
     ))
     .await;
-    app.create(&with(
+    app.create(&merged(
         registered(
             "allowed",
             &format!("http://127.0.0.1:{port}/v1"),
@@ -360,6 +331,19 @@ async fn private_addresses_are_refused_when_the_gateway_says_so_and_a_provider_m
 }
 
 #[actix_web::test]
+async fn a_provider_may_refuse_private_addresses_the_gateway_allows() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    tuned(&app, "strict", &mock, json!({"allowPrivateNetwork": false})).await;
+    tuned(&app, "open", &mock, json!({})).await;
+    let res = call(&app, "/v1/chat/completions", chat("strict:m")).await;
+    openai_error(res, 403, "outbound_refused").await;
+    assert!(mock.seen().is_empty(), "no connection was made");
+    let res = call(&app, "/v1/chat/completions", chat("open:m")).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
 async fn a_stream_quiet_past_the_providers_idle_timeout_ends_with_an_error_event() {
     let app = spawn_app().await;
     let mock = Mock::start().await;
@@ -371,11 +355,7 @@ async fn a_stream_quiet_past_the_providers_idle_timeout_ends_with_an_error_event
     )
     .await;
     let (chunks, _gone) = mock.then_stream();
-    chunks
-        .send(Bytes::from_static(
-            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
-        ))
-        .unwrap();
+    chunks.send(Bytes::from_static(CONTENT_CHUNK)).unwrap();
     let res = call(
         &app,
         "/v1/chat/completions",

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::gateway::call;
-use crate::helpers::{assert_error, assert_violations, provider, spawn_app, spawn_app_in};
+use crate::helpers::{assert_error, assert_violations, merged, provider, spawn_app, spawn_app_in};
 use crate::schema::assert_valid;
 use crate::upstream::{Mock, Tls};
 
@@ -27,19 +27,12 @@ fn every_setting(ca_pem: &str) -> Value {
     })
 }
 
-fn with(mut base: Value, extra: Value) -> Value {
-    for (k, v) in extra.as_object().unwrap() {
-        base[k] = v.clone();
-    }
-    base
-}
-
 #[actix_web::test]
 async fn every_setting_is_answered_back_as_written_and_the_proxy_password_never() {
     let app = spawn_app().await;
     let tls = Tls::new();
     let created = app
-        .create(&with(provider("tuned"), every_setting(&tls.ca_pem)))
+        .create(&merged(provider("tuned"), every_setting(&tls.ca_pem)))
         .await;
     let id = created["id"].as_str().unwrap();
     let read: Value = app
@@ -82,7 +75,7 @@ async fn patch_keeps_what_it_omits_clears_what_it_nulls_and_replaces_objects_who
     let app = spawn_app().await;
     let tls = Tls::new();
     let created = app
-        .create(&with(provider("p"), every_setting(&tls.ca_pem)))
+        .create(&merged(provider("p"), every_setting(&tls.ca_pem)))
         .await;
     let path = format!("/providers/{}", created["id"].as_str().unwrap());
 
@@ -133,7 +126,7 @@ async fn patch_keeps_what_it_omits_clears_what_it_nulls_and_replaces_objects_who
 #[actix_web::test]
 async fn every_broken_setting_is_named_at_once() {
     let app = spawn_app().await;
-    let bad = with(
+    let bad = merged(
         provider("bad"),
         json!({
             "network": {
@@ -189,7 +182,7 @@ async fn every_broken_setting_is_named_at_once() {
     let res = app
         .post_json(
             "/providers",
-            &with(
+            &merged(
                 provider("floats"),
                 json!({"concurrency": 2.5, "network": {"maxRetries": "2"}}),
             ),
@@ -203,7 +196,7 @@ async fn every_broken_setting_is_named_at_once() {
             .contains("whole number")
     );
     let whole = app
-        .create(&with(
+        .create(&merged(
             provider("floats"),
             json!({"concurrency": 2.0, "network": {"maxRetries": 3.0}}),
         ))
@@ -216,7 +209,7 @@ async fn every_broken_setting_is_named_at_once() {
     let res = app
         .post_json(
             "/providers",
-            &with(
+            &merged(
                 provider("p"),
                 json!({"proxy": {"type": "http", "url": "http://proxy.lan:1",
                                  "username": "u", "password": "bad\u{7}secret-pw"}}),
@@ -257,10 +250,7 @@ async fn the_openapi_document_describes_the_settings_with_their_rules() {
 #[actix_web::test]
 async fn a_data_dir_written_by_the_previous_release_opens_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-1"),
-        dir.path(),
-    );
+    crate::fixture::store_format_1(dir.path());
     let app = spawn_app_in(dir.path(), |_| {}).await;
     let list: Value = app.get("/providers").await.json().await.unwrap();
     let providers = list["aiGatewayProviders"].as_array().unwrap();
@@ -301,17 +291,4 @@ async fn a_data_dir_written_by_the_previous_release_opens_after_the_upgrade() {
             .trim(),
         "2"
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

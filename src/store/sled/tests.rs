@@ -8,6 +8,9 @@ use crate::store::{ProviderStore, Rejection};
 #[path = "../../../tests/support/userns.rs"]
 mod userns;
 
+#[path = "../../../tests/support/fixture.rs"]
+mod fixture;
+
 fn provider(slug: &str) -> Provider {
     let new = NewProvider::parse(CreateProvider {
         provider_id: Some(slug.into()),
@@ -144,31 +147,11 @@ fn delete_removes_the_record_and_its_index_entry_together() {
     });
 }
 
-/// Copies the fixture data dir, written by the release before store format 2 (two providers,
-/// one with surfaces, models and a key), into `to`.
-fn format_1_dir(to: &std::path::Path) {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        fs::create_dir_all(to).unwrap();
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-1");
-    copy(&fixture, to);
-}
-
 #[test]
 fn a_data_dir_of_format_1_is_migrated_at_open_and_keeps_every_record() {
     use crate::store::KeyStore;
     let dir = tempfile::tempdir().unwrap();
-    format_1_dir(dir.path());
+    fixture::store_format_1(dir.path());
     assert_eq!(
         fs::read_to_string(dir.path().join("format-version"))
             .unwrap()
@@ -209,7 +192,7 @@ fn a_data_dir_of_format_1_is_migrated_at_open_and_keeps_every_record() {
 #[test]
 fn a_migration_interrupted_before_its_marker_is_not_run_twice() {
     let dir = tempfile::tempdir().unwrap();
-    format_1_dir(dir.path());
+    fixture::store_format_1(dir.path());
     let providers = {
         let store = SledStore::open(dir.path(), 1 << 20).unwrap();
         let id = store.list(None, 10).unwrap().items[0].id;
