@@ -11,10 +11,9 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
-use crate::gateway::Gateway;
 use crate::gateway::table::RoutingTable;
-use crate::gateway::upstream::Timeouts;
 use crate::gateway::usage::{self, KeyUse};
+use crate::gateway::{Gateway, Timeouts};
 use crate::http::body::{BodyLimit, BodyTimeout};
 use crate::http::proxy::ProxyBodyLimit;
 use crate::http::{self, AppState};
@@ -95,10 +94,10 @@ impl Application {
                 total: Duration::from_secs(settings.gateway.total_timeout_secs),
             },
             uses,
-            crate::gateway::cooldown::Cooldowns::system_clock(),
-            crate::gateway::Outbound {
+            crate::gateway::policy::clock::system(),
+            crate::gateway::client::Outbound {
                 allow_private: settings.outbound.allow_private_networks,
-                resolve: crate::gateway::outbound::system(),
+                resolve: crate::gateway::client::outbound::system(),
             },
         )?);
         let registry = Arc::new(Registry::new(store, master_key, table));

@@ -2,7 +2,7 @@ use super::*;
 use crate::domain::surface::Surface;
 use crate::domain::wire::Object;
 use crate::domain::{CreateProvider, ModelInput, NewProvider, Provider, SurfaceInput};
-use crate::gateway::resolve::resolve;
+use crate::gateway::plan::resolve::resolve;
 
 fn provider(slug: &str, models: &[&str], surfaces: &[(&str, Option<&str>)]) -> Provider {
     let new = NewProvider::parse(CreateProvider {
@@ -57,7 +57,7 @@ fn table(providers: &[&Provider]) -> RoutingTable {
 fn routed(table: &RoutingTable, model: &str, surface: Surface) -> Result<(String, String), String> {
     resolve(&table.snapshot(), model, surface)
         .map(|t| (t.route.slug.clone(), t.model))
-        .map_err(|e| e.code.to_owned())
+        .map_err(|e| e.code.name().to_owned())
 }
 
 #[test]
@@ -163,7 +163,8 @@ fn changes_apply_to_the_next_snapshot_and_removals_clean_every_index() {
     for surface in Surface::ALL {
         assert_eq!(
             t.snapshot().route("box").unwrap().url(surface).unwrap(),
-            &crate::gateway::upstream::join("http://elsewhere.lan/v1", surface.path()).unwrap()
+            &crate::gateway::attempt::request::join("http://elsewhere.lan/v1", surface.path())
+                .unwrap()
         );
     }
     assert_eq!(
@@ -224,15 +225,18 @@ fn a_model_a_whole_fleet_declares_stays_in_creation_order_through_changes() {
         Ok(("box-000".into(), "llama3.1:8b".into()))
     );
     // A call is offered to the oldest few, not to the whole fleet.
-    let offered: Vec<String> =
-        crate::gateway::resolve::candidates(&t.snapshot(), "llama3.1:8b", Surface::Embeddings)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.route.slug.clone())
-            .collect();
+    let offered: Vec<String> = crate::gateway::plan::resolve::candidates(
+        &t.snapshot(),
+        "llama3.1:8b",
+        Surface::Embeddings,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|c| c.route.slug.clone())
+    .collect();
     assert_eq!(
         offered,
-        want[..crate::gateway::resolve::MAX_PROVIDERS_PER_MODEL]
+        want[..crate::gateway::plan::resolve::MAX_PROVIDERS_PER_MODEL]
     );
     t.apply(Change::ProviderGone(fleet[0].id));
     assert_eq!(

@@ -17,9 +17,9 @@ use super::body::read_bytes;
 use super::error::ApiError;
 use crate::auth::{Credentials, bearer_token};
 use crate::domain::surface::{Format, Surface};
-use crate::gateway::error::{GatewayError, Kind};
-use crate::gateway::upstream::Passed;
-use crate::gateway::{Call, Chosen, wire};
+use crate::gateway::attempt::request::Passed;
+use crate::gateway::error::{Code, GatewayError, Kind, wire};
+use crate::gateway::{Call, CallContext, Chosen};
 
 pub const REQUEST_ID: &str = "x-modelgate-request-id";
 pub const PROVIDER: &str = "x-modelgate-provider";
@@ -75,7 +75,7 @@ async fn proxy(
     let id = Ulid::new().to_string();
     let format = surface.format();
     let answered = async {
-        authenticate(&req).map_err(|e| (e, Chosen::default()))?;
+        let caller = authenticate(&req).map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
         let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
         let call = Call {
@@ -83,31 +83,27 @@ async fn proxy(
             body: &body,
             passed: passed(&req),
             fallback: fallback(&req).map_err(|e| (e, Chosen::default()))?,
+            context: CallContext {
+                request_id: id.clone(),
+                caller,
+            },
         };
         state.gateway.call(call).await
     };
     let outcome = answered.await;
     let (status, chosen, streamed) = match &outcome {
-        Ok(answer) => (
-            answer.status,
-            Chosen {
-                provider: Some(answer.provider.clone()),
-                model: Some(answer.model.clone()),
-                attempts: answer.attempts,
-                fallbacks: answer.fallbacks,
-            },
-            answer.streamed,
-        ),
-        Err((error, chosen)) => (error.kind.status(), chosen.clone(), false),
+        Ok(answer) => (answer.status, &answer.chosen, answer.streamed),
+        Err((error, chosen)) => (error.kind.status(), chosen, false),
     };
     log::info!(
         target: "modelgate::proxy",
+        request_id = id.as_str();
         "{id} {} provider={} model={} status={status} {:.1}ms streamed={streamed} attempts={}",
         req.path(),
         chosen.provider.as_deref().unwrap_or("-"),
         chosen.model.as_deref().unwrap_or("-"),
-        chosen.attempts,
         started.elapsed().as_secs_f64() * 1000.0,
+        chosen.attempts,
     );
     match outcome {
         Err((error, chosen)) => refusal(format, &error, &id, &chosen),
@@ -122,23 +118,23 @@ async fn proxy(
                     response.insert_header((name, value));
                 }
             }
-            tag(&mut response, &id, &chosen);
+            tag(&mut response, &id, &answer.chosen);
             response.streaming(answer.body)
         }
     }
 }
 
 /// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
-/// SDK generations send one or the other).
-fn authenticate(req: &HttpRequest) -> Result<(), GatewayError> {
-    let credentials = req.app_data::<web::Data<Credentials>>().ok_or_else(|| {
-        GatewayError::new(Kind::Internal, "internal", "no credentials configured")
-    })?;
+/// SDK generations send one or the other); the answer is the id of its credential.
+fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
+    let credentials = req
+        .app_data::<web::Data<Credentials>>()
+        .ok_or_else(|| GatewayError::new(Code::Internal, "no credentials configured"))?;
     let mut authorizations = req.headers().get_all(header::AUTHORIZATION);
     let bearer = authorizations.next();
     if authorizations.next().is_some() {
-        return Err(GatewayError::invalid(
-            "invalid_header",
+        return Err(GatewayError::new(
+            Code::InvalidHeader,
             "the Authorization header must be sent once",
         ));
     }
@@ -150,20 +146,18 @@ fn authenticate(req: &HttpRequest) -> Result<(), GatewayError> {
         .map(str::trim);
     if bearer.is_none() && api_key.is_none() {
         return Err(GatewayError::new(
-            Kind::Unauthenticated,
-            "missing_credential",
+            Code::MissingCredential,
             "send a modelgate token as `Authorization: Bearer <token>` or `x-api-key: <token>`",
         ));
     }
     match [bearer, api_key]
         .into_iter()
         .flatten()
-        .any(|token| credentials.identify(token).is_some())
+        .find_map(|token| credentials.identify(token))
     {
-        true => Ok(()),
-        false => Err(GatewayError::new(
-            Kind::Unauthenticated,
-            "invalid_credential",
+        Some(id) => Ok(id.to_owned()),
+        None => Err(GatewayError::new(
+            Code::InvalidCredential,
             "the token is not valid for this gateway",
         )),
     }
@@ -191,8 +185,8 @@ fn fallback(req: &HttpRequest) -> Result<bool, GatewayError> {
         (None, _) => Ok(true),
         (Some(v), None) if v == b"on" => Ok(true),
         (Some(v), None) if v == b"off" => Ok(false),
-        _ => Err(GatewayError::invalid(
-            "invalid_header",
+        _ => Err(GatewayError::new(
+            Code::InvalidHeader,
             format!("{FALLBACK} must be sent once, as `on` or `off`"),
         )),
     }
@@ -201,23 +195,21 @@ fn fallback(req: &HttpRequest) -> Result<bool, GatewayError> {
 fn body_error(e: ApiError) -> (GatewayError, Chosen) {
     let error = match e {
         ApiError::PayloadTooLarge { limit } => GatewayError::new(
-            Kind::TooLarge,
-            "request_too_large",
+            Code::RequestTooLarge,
             format!("the request body is larger than {limit} bytes (gateway.max_body_bytes)"),
         ),
         ApiError::RequestTimeout { ms } => GatewayError::new(
-            Kind::SlowBody,
-            "request_timeout",
+            Code::RequestTimeout,
             format!("the request body did not arrive within {ms} ms"),
         ),
-        other => GatewayError::invalid("invalid_body", other.to_string()),
+        other => GatewayError::new(Code::InvalidBody, other.to_string()),
     };
     (error, Chosen::default())
 }
 
 fn not_allowed(allow: &str) -> GatewayError {
-    GatewayError::invalid(
-        "method_not_allowed",
+    GatewayError::new(
+        Code::MethodNotAllowed,
         format!("this route takes {allow} only"),
     )
 }
@@ -237,10 +229,7 @@ fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen)
 
 /// An error answer in `format`'s shape.
 fn refusal(format: Format, error: &GatewayError, id: &str, chosen: &Chosen) -> HttpResponse {
-    let mut status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    if error.code == "method_not_allowed" {
-        status = StatusCode::METHOD_NOT_ALLOWED;
-    }
+    let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
     tag(&mut response, id, chosen);
     if error.kind == Kind::Unauthenticated {
@@ -264,8 +253,7 @@ fn format_of(req: &HttpRequest) -> Format {
 
 async fn no_route(req: HttpRequest) -> HttpResponse {
     let error = GatewayError::new(
-        Kind::ModelNotFound,
-        "unknown_route",
+        Code::UnknownRoute,
         format!(
             "no data-plane route {} {}; the routes are /v1/chat/completions, /v1/completions, \
              /v1/responses, /v1/embeddings, /v1/models, /v1/messages and \

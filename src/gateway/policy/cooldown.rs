@@ -5,13 +5,12 @@
 //! kept for one version of the key.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ulid::Ulid;
 
-/// Milliseconds on a monotonic clock; tests drive their own.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+use super::clock::Clock;
 
 /// How long a key rests after its credential was refused.
 pub const REFUSED: Duration = Duration::from_secs(60);
@@ -34,12 +33,6 @@ impl Cooldowns {
         }
     }
 
-    /// A monotonic clock that starts at 0 now.
-    pub fn system_clock() -> Clock {
-        let start = std::time::Instant::now();
-        Arc::new(move || start.elapsed().as_millis() as u64)
-    }
-
     pub fn rest(&self, key: (Ulid, u64), how_long: Duration) {
         let end = (self.clock)() + how_long.min(LONGEST).as_millis() as u64;
         let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
@@ -59,15 +52,12 @@ impl Cooldowns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn a_key_rests_until_its_time_is_up_and_a_new_version_does_not_rest() {
-        let now = Arc::new(AtomicU64::new(1_000));
-        let clock: Clock = {
-            let now = Arc::clone(&now);
-            Arc::new(move || now.load(Ordering::SeqCst))
-        };
+        let (clock, now) = super::super::clock::manual();
+        now.store(1_000, Ordering::SeqCst);
         let rests = Cooldowns::new(clock);
         let key = Ulid::new();
         rests.rest((key, 1), Duration::from_secs(5));

@@ -1,15 +1,15 @@
 //! One upstream HTTP client per network profile — trusted CAs, certificate checking, proxy,
 //! outbound rule — shared by every provider that has it. Providers with none of their own use
-//! the per-worker clients (`Gateway::client`); this is for the rest.
+//! the per-worker clients (`client::for_route`); this is for the rest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use zeroize::Zeroizing;
 
-use super::calling::NetworkSpec;
+use super::super::table::calling::NetworkSpec;
 use super::outbound::Resolve;
-use super::upstream;
+
 use crate::domain::settings::ProxyKind;
 use crate::secrets::MasterKey;
 
@@ -87,7 +87,7 @@ impl Profile {
     }
 
     fn client(&self, resolve: &Resolve) -> Result<reqwest::Client, String> {
-        let mut b = upstream::builder(Arc::clone(resolve), self.allow_private);
+        let mut b = super::builder(Arc::clone(resolve), self.allow_private);
         if let Some(pem) = &self.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| format!("its caCertPem cannot be read: {e}"))?;

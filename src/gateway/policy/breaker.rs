@@ -6,10 +6,7 @@
 //! count (`Class::Transient`: 5xx, timeouts, no connection, broken streams); a refused key or a
 //! refused request does not.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
-use super::cooldown::Clock;
+use std::collections::VecDeque;
 
 pub const CONSECUTIVE: u32 = 5;
 pub const WINDOW_MS: u64 = 60_000;
@@ -24,15 +21,16 @@ pub enum State {
 }
 
 /// Calls and failures of one second.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Second {
     at: u64,
     calls: u32,
     failures: u32,
 }
 
-#[derive(Default)]
-struct Breaker {
+/// One provider's circuit; `now` is the gateway clock's reading (`policy::clock`).
+#[derive(Debug, Default)]
+pub struct Breaker {
     consecutive: u32,
     /// The calls within the window, a bucket per second, oldest first: a busy provider's
     /// minute is at most 61 buckets, however many calls it took.
@@ -40,59 +38,34 @@ struct Breaker {
     opened_at: Option<u64>,
 }
 
-pub struct Breakers {
-    clock: Clock,
-    by_provider: Mutex<HashMap<String, Breaker>>,
-}
-
-impl Breakers {
-    pub fn new(clock: Clock) -> Breakers {
-        Breakers {
-            clock,
-            by_provider: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn state(&self, provider: &str) -> State {
-        let all = self.by_provider.lock().unwrap_or_else(|e| e.into_inner());
-        all.get(provider)
-            .map_or(State::Closed, |breaker| self.state_of(breaker))
-    }
-
-    fn state_of(&self, breaker: &Breaker) -> State {
-        match breaker.opened_at {
+impl Breaker {
+    pub fn state(&self, now: u64) -> State {
+        match self.opened_at {
             None => State::Closed,
-            Some(at) if (self.clock)().saturating_sub(at) >= OPEN_MS => State::HalfOpen,
+            Some(at) if now.saturating_sub(at) >= OPEN_MS => State::HalfOpen,
             Some(_) => State::Open,
         }
     }
 
     /// Notes how a call to `provider` went: `failed` for a failure that counts.
-    pub fn record(&self, provider: &str, failed: bool) {
-        let now = (self.clock)();
-        let mut all = self.by_provider.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(b) = all.get_mut(provider) else {
-            if failed {
-                let mut fresh = Breaker::default();
-                fresh.failed(now, provider);
-                all.insert(provider.to_owned(), fresh);
-            }
-            // A healthy provider, the common case, keeps no state at all.
-            return;
-        };
+    pub fn record(&mut self, now: u64, provider: &str, failed: bool) {
         if failed {
-            b.failed(now, provider);
+            self.failed(now, provider);
             return;
         }
-        if b.opened_at.is_some() {
+        if self.opened_at.is_some() {
             log::info!("provider `{provider}` answered again: its circuit is closed");
-            all.remove(provider);
+            *self = Breaker::default();
             return;
         }
-        b.consecutive = 0;
-        b.note(now, false);
-        if b.counts().1 == 0 {
-            all.remove(provider);
+        // A healthy provider, the common case, keeps no window at all.
+        if self.window.is_empty() {
+            return;
+        }
+        self.consecutive = 0;
+        self.note(now, false);
+        if self.counts().1 == 0 {
+            self.window.clear();
         }
     }
 }
@@ -154,88 +127,91 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn breakers() -> (Breakers, Arc<AtomicU64>) {
-        let now = Arc::new(AtomicU64::new(0));
-        let clock: Clock = {
-            let now = Arc::clone(&now);
-            Arc::new(move || now.load(Ordering::SeqCst))
-        };
-        (Breakers::new(clock), now)
+    /// A breaker and the clock it reads, as the gateway drives them.
+    #[derive(Default)]
+    struct Driven {
+        b: Breaker,
+        now: u64,
+    }
+
+    impl Driven {
+        fn record(&mut self, failed: bool) {
+            self.b.record(self.now, "p", failed);
+        }
+        fn state(&self) -> State {
+            self.b.state(self.now)
+        }
     }
 
     #[test]
     fn five_failures_in_a_row_open_it_and_a_success_between_them_resets_the_count() {
-        let (b, _) = breakers();
+        let mut b = Driven::default();
         for _ in 0..4 {
-            b.record("p", true);
+            b.record(true);
         }
-        b.record("p", false);
+        b.record(false);
         for _ in 0..4 {
-            b.record("p", true);
+            b.record(true);
         }
-        assert_eq!(b.state("p"), State::Closed);
-        b.record("p", true);
-        assert_eq!(b.state("p"), State::Open);
-        assert_eq!(b.state("other"), State::Closed);
+        assert_eq!(b.state(), State::Closed);
+        b.record(true);
+        assert_eq!(b.state(), State::Open);
+        assert_eq!(Driven::default().state(), State::Closed);
     }
 
     #[test]
     fn after_thirty_seconds_it_is_half_open_and_the_probe_decides() {
-        let (b, now) = breakers();
+        let mut b = Driven::default();
         for _ in 0..CONSECUTIVE {
-            b.record("p", true);
+            b.record(true);
         }
-        now.store(OPEN_MS - 1, Ordering::SeqCst);
-        assert_eq!(b.state("p"), State::Open);
-        now.store(OPEN_MS, Ordering::SeqCst);
-        assert_eq!(b.state("p"), State::HalfOpen);
+        b.now = OPEN_MS - 1;
+        assert_eq!(b.state(), State::Open);
+        b.now = OPEN_MS;
+        assert_eq!(b.state(), State::HalfOpen);
         // A failed probe opens it again for a full period.
-        b.record("p", true);
-        assert_eq!(b.state("p"), State::Open);
-        now.store(2 * OPEN_MS, Ordering::SeqCst);
-        assert_eq!(b.state("p"), State::HalfOpen);
-        b.record("p", false);
-        assert_eq!(b.state("p"), State::Closed);
+        b.record(true);
+        assert_eq!(b.state(), State::Open);
+        b.now = 2 * OPEN_MS;
+        assert_eq!(b.state(), State::HalfOpen);
+        b.record(false);
+        assert_eq!(b.state(), State::Closed);
     }
 
     #[test]
     fn half_of_ten_calls_within_a_minute_open_it_and_older_ones_do_not_count() {
-        let (b, now) = breakers();
+        let mut b = Driven::default();
         for i in 0..10 {
-            now.store(i * 1_000, Ordering::SeqCst);
-            b.record("p", i % 2 == 0);
-            assert_eq!(b.state("p"), State::Closed, "call {i}");
+            b.now = i * 1_000;
+            b.record(i % 2 == 0);
+            assert_eq!(b.state(), State::Closed, "call {i}");
         }
-        b.record("p", true);
-        assert_eq!(b.state("p"), State::Open, "6 of 11");
+        b.record(true);
+        assert_eq!(b.state(), State::Open, "6 of 11");
 
-        let (b, now) = breakers();
+        let mut b = Driven::default();
         for i in 0..8 {
-            now.store(i * 1_000, Ordering::SeqCst);
-            b.record("p", i % 2 == 0);
+            b.now = i * 1_000;
+            b.record(i % 2 == 0);
         }
         // A minute on, those eight have left the window: the same pattern starts afresh.
-        now.store(WINDOW_MS + 10_000, Ordering::SeqCst);
+        b.now = WINDOW_MS + 10_000;
         for failed in [true, false, true] {
-            b.record("p", failed);
+            b.record(failed);
         }
-        assert_eq!(b.state("p"), State::Closed);
+        assert_eq!(b.state(), State::Closed);
     }
 
     #[test]
     fn a_busy_providers_minute_takes_a_bucket_per_second() {
         // Found by the soak: a window of every call made each failure count a minute of calls.
-        let (b, now) = breakers();
+        let mut b = Driven::default();
         for i in 0..120_000u64 {
-            now.store(i, Ordering::SeqCst);
-            b.record("p", i % 5 == 0);
+            b.now = i;
+            b.record(i % 5 == 0);
         }
-        let all = b.by_provider.lock().unwrap();
-        let window = &all["p"].window;
-        assert!(window.len() <= 61, "{} buckets", window.len());
-        assert_eq!(b.state_of(&all["p"]), State::Closed);
+        assert!(b.b.window.len() <= 61, "{} buckets", b.b.window.len());
+        assert_eq!(b.state(), State::Closed);
     }
 }

@@ -3,15 +3,17 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::error::{GatewayError, Kind};
+use super::{GatewayError, Kind};
 use crate::domain::surface::Format;
 
 /// OpenAI's error `type` for a kind.
 fn openai_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::InvalidRequest | Kind::ModelNotFound | Kind::TooLarge | Kind::SlowBody => {
-            "invalid_request_error"
-        }
+        Kind::InvalidRequest
+        | Kind::ModelNotFound
+        | Kind::MethodNotAllowed
+        | Kind::TooLarge
+        | Kind::SlowBody => "invalid_request_error",
         Kind::Unauthenticated => "authentication_error",
         Kind::Forbidden => "permission_error",
         Kind::RateLimited => "rate_limit_error",
@@ -27,7 +29,7 @@ fn openai_type(kind: Kind) -> &'static str {
 /// Anthropic's error `type` for a kind.
 fn anthropic_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::InvalidRequest | Kind::SlowBody => "invalid_request_error",
+        Kind::InvalidRequest | Kind::SlowBody | Kind::MethodNotAllowed => "invalid_request_error",
         Kind::Unauthenticated => "authentication_error",
         Kind::ModelNotFound => "not_found_error",
         Kind::Forbidden => "permission_error",
@@ -80,12 +82,12 @@ pub fn stream_error_event(format: Format, error: &GatewayError) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Code;
     use super::*;
 
     #[test]
     fn each_format_gets_its_own_shape() {
-        let e =
-            GatewayError::new(Kind::ModelNotFound, "model_not_found", "no such model").at("model");
+        let e = GatewayError::new(Code::ModelNotFound, "no such model").at("model");
         assert_eq!(
             error_body(Format::OpenAi, &e),
             json!({"error": {"message": "no such model", "type": "invalid_request_error",

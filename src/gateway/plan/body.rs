@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::error::GatewayError;
+use super::super::error::{Code, GatewayError};
 
 /// The most fallback models a request may list.
 pub const MAX_FALLBACK_MODELS: usize = 16;
@@ -26,8 +26,8 @@ pub struct CallBody<'a> {
 impl<'a> CallBody<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<CallBody<'a>, GatewayError> {
         let fields = Fields::read(bytes).map_err(|e| {
-            GatewayError::invalid(
-                "invalid_json",
+            GatewayError::new(
+                Code::InvalidJson,
                 format!("the body is not a JSON object: {e}"),
             )
         })?;
@@ -35,8 +35,8 @@ impl<'a> CallBody<'a> {
         for (name, raw) in &fields {
             match name.as_str() {
                 "model" if model.is_some() => {
-                    return Err(GatewayError::invalid(
-                        "invalid_model",
+                    return Err(GatewayError::new(
+                        Code::InvalidModel,
                         "`model` is given more than once",
                     )
                     .at("model"));
@@ -44,8 +44,8 @@ impl<'a> CallBody<'a> {
                 "model" => {
                     let value: Result<String, _> = serde_json::from_str(raw.get());
                     model = Some(value.ok().filter(|m| !m.is_empty()).ok_or_else(|| {
-                        GatewayError::invalid(
-                            "invalid_model",
+                        GatewayError::new(
+                            Code::InvalidModel,
                             "`model` must be a non-empty string: a model id, or providerId:modelId",
                         )
                         .at("model")
@@ -56,8 +56,8 @@ impl<'a> CallBody<'a> {
             }
         }
         let model = model.ok_or_else(|| {
-            GatewayError::invalid(
-                "missing_model",
+            GatewayError::new(
+                Code::MissingModel,
                 "`model` is required: a model id, or providerId:modelId",
             )
             .at("model")
@@ -101,8 +101,8 @@ impl<'a> CallBody<'a> {
 
 fn fallbacks(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
     let wrong = || {
-        GatewayError::invalid(
-            "invalid_models",
+        GatewayError::new(
+            Code::InvalidModels,
             format!(
                 "`models` must be an array of at most {MAX_FALLBACK_MODELS} non-empty strings \
                  (model ids to fall back to, in order)"
@@ -184,11 +184,11 @@ mod tests {
             (br#"{"model":"a"} x"#, "invalid_json"),
         ] {
             let err = CallBody::parse(body).err().unwrap();
-            assert_eq!(err.code, code, "{}", String::from_utf8_lossy(body));
+            assert_eq!(err.code.name(), code, "{}", String::from_utf8_lossy(body));
         }
         let many = format!(r#"{{"model":"a","models":{:?}}}"#, vec!["m"; 17]);
         assert_eq!(
-            CallBody::parse(many.as_bytes()).err().unwrap().code,
+            CallBody::parse(many.as_bytes()).err().unwrap().code.name(),
             "invalid_models"
         );
     }

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 
+use super::super::error::Code;
 use crate::domain::surface::Format;
 
 /// How much may be held before committing anyway: a stream of nothing but preambles is odd,
@@ -25,7 +26,7 @@ pub enum Peeked {
     /// The client can be answered: `held` goes first, then whatever `rest` brings.
     Committed { held: Bytes, rest: Chunks },
     /// The stream broke, or went quiet past the idle timeout, before its first content.
-    Failed(&'static str),
+    Failed(Code),
 }
 
 /// Reads `chunks` until its first event that carries content (or the holding limits), waiting
@@ -35,10 +36,10 @@ pub async fn until_content(format: Format, mut chunks: Chunks, idle: Duration) -
     let (mut scanned, mut events) = (0, 0);
     loop {
         let chunk = match tokio::time::timeout(idle, chunks.next()).await {
-            Err(_) => return Peeked::Failed("stream_idle_timeout"),
-            Ok(Some(Err(_))) => return Peeked::Failed("stream_broken"),
+            Err(_) => return Peeked::Failed(Code::StreamIdleTimeout),
+            Ok(Some(Err(_))) => return Peeked::Failed(Code::StreamBroken),
             // Ended with nothing but openings: the upstream cut it short.
-            Ok(None) => return Peeked::Failed("stream_ended"),
+            Ok(None) => return Peeked::Failed(Code::StreamEnded),
             Ok(Some(Ok(chunk))) => chunk,
         };
         held.extend_from_slice(&chunk);
@@ -257,12 +258,12 @@ mod tests {
         let broken = chunks(vec![Ok(role), Err(())]);
         assert!(matches!(
             until_content(Format::OpenAi, broken, Duration::from_secs(5)).await,
-            Peeked::Failed("stream_broken")
+            Peeked::Failed(Code::StreamBroken)
         ));
         let ended = chunks(vec![Ok(role)]);
         assert!(matches!(
             until_content(Format::OpenAi, ended, Duration::from_secs(5)).await,
-            Peeked::Failed("stream_ended")
+            Peeked::Failed(Code::StreamEnded)
         ));
     }
 
@@ -271,7 +272,7 @@ mod tests {
         let quiet = futures_util::stream::pending().boxed();
         assert!(matches!(
             until_content(Format::Anthropic, quiet, Duration::from_secs(60)).await,
-            Peeked::Failed("stream_idle_timeout")
+            Peeked::Failed(Code::StreamIdleTimeout)
         ));
     }
 

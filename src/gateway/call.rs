@@ -1,28 +1,21 @@
-//! A model call, attempt after attempt. The candidates are laid out first: for `model`, then
-//! each of the body's fallback `models`, every provider that serves it, and for each provider
-//! its keys (newest first, resting keys last). They are tried in order, each attempt within
-//! what is left of the call's time, until one answers; what each failure means for the rest is
-//! `attempt`'s policy. A streamed answer counts as answered at its first content
-//! (`commit`): a stream that breaks before then fails over like any other attempt.
+//! A model call, attempt after attempt. The candidates are laid out first (`plan`), then tried
+//! in order, each attempt within what is left of the call's time, until one answers; what each
+//! failure means for the rest is `policy`'s. A streamed answer counts as answered at its first
+//! content (`attempt::commit`): a stream that breaks before then fails over like any other
+//! attempt. Every line a call logs carries its request id and attempt number.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::StreamExt;
 use tokio::time::Instant;
 
-use super::attempt::{self, Class, Failure};
-use super::body::CallBody;
-use super::breaker;
+use super::attempt::Told;
 use super::error::{Attempt, GatewayError};
-use super::resolve::{Target, candidates};
-use super::send::{Candidate, Credential, Told};
-use super::table::Snapshot;
+use super::plan::body::CallBody;
+use super::plan::{Credential, Step};
+use super::policy::breaker;
+use super::policy::{self, Class, Failure};
 use super::{Answer, Call, Chosen, Gateway};
-
-/// The most candidates one call lays out: 17 model names of up to 16 providers with several
-/// keys each could otherwise make thousands, and no budget of time would reach them.
-pub const MAX_CANDIDATES: usize = 64;
 
 /// What a call's attempts came to so far.
 #[derive(Default)]
@@ -36,29 +29,8 @@ struct Tried {
 
 impl Tried {
     fn failed(&mut self, provider: Option<&str>, model: &str, failure: Failure) {
-        self.attempts.push(attempt::told(provider, model, &failure));
+        self.attempts.push(policy::told(provider, model, &failure));
         self.failures.push(failure);
-    }
-}
-
-/// One step of a call's plan.
-enum Step {
-    Try(Candidate),
-    /// A fallback model that names nothing routable now: it fails in its turn (and is listed
-    /// with the attempts) rather than refusing a call whose first candidates may answer.
-    Unroutable {
-        name: usize,
-        model: String,
-        error: GatewayError,
-    },
-}
-
-impl Step {
-    fn name(&self) -> usize {
-        match self {
-            Step::Try(c) => c.name,
-            Step::Unroutable { name, .. } => *name,
-        }
     }
 }
 
@@ -74,9 +46,10 @@ impl Gateway {
         // A provider whose circuit is open goes after the others serving the same name (a
         // lone candidate, the usual call, has no one to go after).
         if plan.len() > 1 {
+            let now = (self.clock)();
             plan.sort_by_key(|step| {
                 let open = matches!(step, Step::Try(c)
-                if self.breakers.state(&c.target.route.slug) == breaker::State::Open);
+                if c.target.route.state.breaker(now) == breaker::State::Open);
                 (step.name(), open)
             });
         }
@@ -97,7 +70,8 @@ impl Gateway {
             let candidate = match step {
                 Step::Try(candidate) => candidate,
                 Step::Unroutable { model, error, .. } => {
-                    log::debug!("fallback model `{model}` is not routable: {error}");
+                    log::debug!(request_id = call.context.request_id.as_str();
+                        "fallback model `{model}` is not routable: {error}");
                     tried.failed(None, model, Failure::NotCallable(error.code));
                     tried.candidates += 1;
                     continue;
@@ -124,17 +98,19 @@ impl Gateway {
                     attempts: tried.attempts.len() as u32 + 1,
                     fallbacks,
                 };
-                let missed = match self.attempt(&call, &body, candidate, budget).await {
+                let number = last.attempts;
+                let sent = self.attempt(&call, &body, candidate, budget, number).await;
+                let missed = match sent {
                     Ok(mut answer) => {
-                        self.breakers.record(&route.slug, false);
-                        answer.attempts = last.attempts;
-                        answer.fallbacks = fallbacks;
+                        route.state.record((self.clock)(), &route.slug, false);
+                        answer.chosen.attempts = number;
+                        answer.chosen.fallbacks = fallbacks;
                         return Ok(answer);
                     }
                     Err(missed) => missed,
                 };
                 if missed.failure.tells_of_the_provider() {
-                    self.breakers.record(&route.slug, true);
+                    route.state.record((self.clock)(), &route.slug, true);
                 }
                 // The provider's own retries of this key, while they fit in the call's time.
                 let wait = route.calling.backoff(retry);
@@ -143,8 +119,8 @@ impl Gateway {
                     && Instant::now() + wait < deadline
                 {
                     log::debug!(
-                        "attempt {} at `{}` failed: {:?}; retry {} of {} in {wait:?}",
-                        last.attempts,
+                        request_id = call.context.request_id.as_str(), attempt = number;
+                        "attempt {number} at `{}` failed: {:?}; retry {} of {} in {wait:?}",
                         route.slug,
                         missed.failure,
                         retry + 1,
@@ -181,7 +157,7 @@ impl Gateway {
                 // The only attempt: the client hears what the upstream (or the gateway) said.
                 return match missed.told {
                     Told::Upstream(mut answer) => {
-                        answer.attempts = 1;
+                        answer.chosen.attempts = 1;
                         Ok(answer)
                     }
                     Told::Gateway(error) => Err((error, last)),
@@ -191,6 +167,7 @@ impl Gateway {
                 drain(answer).await;
             }
             log::debug!(
+                request_id = call.context.request_id.as_str(), attempt = last.attempts;
                 "attempt {} at `{}` ({}) failed: {:?}; trying the next candidate",
                 last.attempts,
                 route.slug,
@@ -207,78 +184,7 @@ impl Gateway {
             out_of_time,
             ..
         } = tried;
-        Err((attempt::outcome(&failures, attempts, out_of_time), last))
-    }
-
-    /// Every candidate, in the order to try them, each (provider, model, key) once. A `model`
-    /// that does not resolve refuses the call before any attempt.
-    fn plan(
-        &self,
-        snapshot: &Snapshot,
-        body: &CallBody<'_>,
-        call: &Call<'_>,
-    ) -> Result<Vec<Step>, GatewayError> {
-        let fallbacks = if call.fallback { &body.models[..] } else { &[] };
-        let mut plan: Vec<Step> = Vec::new();
-        for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
-            if plan.len() >= MAX_CANDIDATES {
-                break;
-            }
-            let targets = match candidates(snapshot, model, call.surface) {
-                Ok(targets) => targets,
-                Err(e) if name == 0 => return Err(e),
-                Err(error) => {
-                    plan.push(Step::Unroutable {
-                        name,
-                        model: model.clone(),
-                        error,
-                    });
-                    continue;
-                }
-            };
-            for target in targets {
-                for credential in self.credentials(snapshot, &target) {
-                    // At most 64 steps: a scan costs less than hashing owned copies of each.
-                    let again = plan.iter().any(|step| {
-                        matches!(step, Step::Try(c) if Arc::ptr_eq(&c.target.route, &target.route)
-                            && c.target.model == target.model
-                            && c.credential.key_id() == credential.key_id())
-                    });
-                    if !again {
-                        plan.push(Step::Try(Candidate {
-                            target: Target {
-                                route: Arc::clone(&target.route),
-                                model: target.model.clone(),
-                            },
-                            credential,
-                            name,
-                        }));
-                    }
-                }
-            }
-        }
-        plan.truncate(MAX_CANDIDATES);
-        Ok(plan)
-    }
-
-    /// A provider's keys, newest first and resting ones last; none for a custom provider
-    /// without keys.
-    fn credentials(&self, snapshot: &Snapshot, target: &Target) -> Vec<Credential> {
-        let keys = snapshot.keys(&target.route.slug);
-        if keys.is_empty() || target.route.calling.keyless {
-            return vec![match target.route.catalog {
-                true => Credential::Missing,
-                false => Credential::None,
-            }];
-        }
-        let (ready, resting): (Vec<_>, Vec<_>) = keys
-            .into_iter()
-            .partition(|k| !self.cooldowns.resting((k.id, k.version)));
-        ready
-            .into_iter()
-            .chain(resting)
-            .map(Credential::Key)
-            .collect()
+        Err((policy::outcome(&failures, attempts, out_of_time), last))
     }
 }
 

@@ -9,12 +9,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use ulid::Ulid;
 
-use super::limiter::Limiter;
 use crate::domain::Provider;
 use crate::domain::settings::{Network, Proxy};
 use crate::domain::surface::Surface;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Calling {
     /// Per attempt; `None`: the gateway's.
     pub request_timeout: Option<Duration>,
@@ -25,7 +24,9 @@ pub struct Calling {
     pub backoff_max: Duration,
     pub extra_headers: HeaderMap,
     pub keyless: bool,
-    pub limiter: Option<Arc<Limiter>>,
+    /// (concurrency, queue) when the provider bounds its calls; the queue itself is the
+    /// provider's runtime state (`gateway::state`).
+    pub queue: Option<(u32, u32)>,
     /// `None`: the gateway's shared client will do.
     pub network: Option<Arc<NetworkSpec>>,
     pub path_overrides: Vec<(Surface, String)>,
@@ -42,39 +43,12 @@ pub struct NetworkSpec {
     pub allow_private: Option<bool>,
 }
 
-impl PartialEq for Calling {
-    fn eq(&self, other: &Calling) -> bool {
-        let queue = |c: &Calling| c.limiter.as_ref().map(|l| (l.concurrency, l.queue));
-        self.request_timeout == other.request_timeout
-            && self.idle_timeout == other.idle_timeout
-            && self.max_retries == other.max_retries
-            && self.backoff_initial == other.backoff_initial
-            && self.backoff_max == other.backoff_max
-            && self.extra_headers == other.extra_headers
-            && self.keyless == other.keyless
-            && queue(self) == queue(other)
-            && self.network == other.network
-            && self.path_overrides == other.path_overrides
-    }
-}
-
 impl Calling {
-    /// A provider's calling; `previous` is how it was called before this change, whose queue
-    /// is kept when its size did not change, so calls in flight still count.
-    pub fn of(provider: &Provider, previous: Option<&Calling>) -> Calling {
+    pub fn of(provider: &Provider) -> Calling {
         let s = &provider.settings;
         let n = s.network.clone().unwrap_or_default();
         let secs = |v: Option<u32>| v.map(|s| Duration::from_secs(u64::from(s)));
         let ms = |v: Option<u32>, default| Duration::from_millis(u64::from(v.unwrap_or(default)));
-        let limiter =
-            s.queue().map(
-                |(concurrency, queue)| match previous.and_then(|p| p.limiter.as_ref()) {
-                    Some(old) if (old.concurrency, old.queue) == (concurrency, queue) => {
-                        Arc::clone(old)
-                    }
-                    _ => Arc::new(Limiter::new(concurrency, queue)),
-                },
-            );
         let insecure = n.insecure_skip_verify.unwrap_or(false);
         if insecure {
             // Said whenever the routing table takes the provider: at start and on each change.
@@ -109,7 +83,7 @@ impl Calling {
             backoff_max: ms(n.retry_backoff_max_ms, Network::DEFAULT_BACKOFF_MAX_MS),
             extra_headers: headers(provider, &n),
             keyless: s.keyless.unwrap_or(false),
-            limiter,
+            queue: s.queue(),
             network,
             path_overrides: s
                 .path_overrides

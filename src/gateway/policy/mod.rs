@@ -2,10 +2,13 @@
 //! provider and the request, where the call goes next, and what the client is told when no
 //! candidate answered.
 
+pub mod breaker;
+pub mod clock;
+pub mod cooldown;
+
 use std::time::Duration;
 
-use super::cooldown;
-use super::error::{Attempt, GatewayError, Kind};
+use super::error::{Attempt, Code, GatewayError};
 
 /// Why an attempt did not answer the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +24,10 @@ pub enum Failure {
     /// No connection, or it broke before an answer.
     Unreachable,
     /// A streamed answer broke or went quiet before its first content.
-    StreamBroken(&'static str),
+    StreamBroken(Code),
     /// The candidate could not be called: no usable key, a model that does not resolve, an
     /// address the outbound rules refuse.
-    NotCallable(&'static str),
+    NotCallable(Code),
     /// The provider's `concurrency` and `bufferSize` are taken.
     Busy,
 }
@@ -86,18 +89,18 @@ impl Failure {
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
             Failure::Status { status, .. } => match status {
-                401..=403 => "upstream_refused_credentials",
-                429 => "upstream_rate_limited",
-                500..=599 => "upstream_error",
-                _ => "upstream_refused_request",
+                401..=403 => Code::UpstreamRefusedCredentials,
+                429 => Code::UpstreamRateLimited,
+                500..=599 => Code::UpstreamError,
+                _ => Code::UpstreamRefusedRequest,
             },
-            Failure::Timeout => "upstream_timeout",
-            Failure::Unreachable => "upstream_unreachable",
-            Failure::Busy => "provider_busy",
-            Failure::StreamBroken(code) | Failure::NotCallable(code) => code,
+            Failure::Timeout => Code::UpstreamTimeout,
+            Failure::Unreachable => Code::UpstreamUnreachable,
+            Failure::Busy => Code::ProviderBusy,
+            Failure::StreamBroken(code) | Failure::NotCallable(code) => *code,
         }
     }
 }
@@ -132,8 +135,7 @@ pub fn outcome(failures: &[Failure], attempts: Vec<Attempt>, out_of_time: bool) 
     let n = attempts.len();
     let mut error = if out_of_time || all(&|f| *f == Failure::Timeout) {
         GatewayError::new(
-            Kind::Timeout,
-            "upstream_timeout",
+            Code::UpstreamTimeout,
             match out_of_time {
                 true => format!(
                     "the call ran out of time (gateway.total_timeout_secs) after {n} attempt(s)"
@@ -151,22 +153,19 @@ pub fn outcome(failures: &[Failure], attempts: Vec<Attempt>, out_of_time: bool) 
             })
             .min();
         let mut e = GatewayError::new(
-            Kind::RateLimited,
-            "upstream_rate_limited",
+            Code::UpstreamRateLimited,
             format!("every one of {n} attempt(s) was rate-limited upstream"),
         );
         e.retry_after = Some(wait.unwrap_or(cooldown::RATE_LIMITED));
         e
     } else if all(&|f| f.class() == Class::Credentials) {
         GatewayError::new(
-            Kind::CredentialsExhausted,
-            "upstream_credentials_exhausted",
+            Code::UpstreamCredentialsExhausted,
             format!("the upstream refused every key tried ({n} attempt(s)); check /provider-keys"),
         )
     } else {
         GatewayError::new(
-            Kind::Unavailable,
-            "all_attempts_failed",
+            Code::AllAttemptsFailed,
             format!("none of {n} attempt(s) succeeded; `attempts` lists each"),
         )
     };
@@ -176,6 +175,7 @@ pub fn outcome(failures: &[Failure], attempts: Vec<Attempt>, out_of_time: bool) 
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::Kind;
     use super::*;
 
     fn status(status: u16) -> Failure {
@@ -203,7 +203,10 @@ mod tests {
             assert_eq!(status(s).class(), class, "{s}");
         }
         assert_eq!(Failure::Timeout.class(), Class::Transient);
-        assert_eq!(Failure::StreamBroken("x").class(), Class::Transient);
+        assert_eq!(
+            Failure::StreamBroken(Code::StreamBroken).class(),
+            Class::Transient
+        );
         assert_eq!(status(401).rest(), Some(cooldown::REFUSED));
         assert_eq!(status(429).rest(), Some(cooldown::RATE_LIMITED));
         assert_eq!(status(500).rest(), None);
@@ -238,7 +241,7 @@ mod tests {
         );
         let fs = [status(401), status(403)];
         let e = outcome(&fs, fs.iter().map(a).collect(), false);
-        assert_eq!(e.code, "upstream_credentials_exhausted");
+        assert_eq!(e.code, Code::UpstreamCredentialsExhausted);
         assert_eq!(e.kind.status(), 502);
         let fs = [Failure::Timeout, Failure::Timeout];
         assert_eq!(outcome(&fs, vec![], false).kind.status(), 504);
@@ -247,6 +250,6 @@ mod tests {
         let e = outcome(&fs, fs.iter().map(a).collect(), false);
         assert_eq!((e.kind.status(), e.attempts.len()), (503, 2));
         assert_eq!(e.attempts[1].status, Some(500));
-        assert_eq!(e.attempts[0].error, "upstream_timeout");
+        assert_eq!(e.attempts[0].error, Code::UpstreamTimeout);
     }
 }

@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use super::error::{GatewayError, Kind};
-use super::table::{Route, Snapshot};
+use super::super::error::{Code, GatewayError};
+use super::super::table::{Route, Snapshot};
 use crate::domain::surface::Surface;
 
 /// Where a call goes.
@@ -83,8 +83,8 @@ pub fn candidates(
 
 fn qualified(route: &Arc<Route>, model: &str, surface: Surface) -> Result<Target, GatewayError> {
     if model.is_empty() {
-        return Err(GatewayError::invalid(
-            "invalid_model",
+        return Err(GatewayError::new(
+            Code::InvalidModel,
             format!("`{}:` names no model after the provider", route.slug),
         )
         .at("model"));
@@ -130,12 +130,12 @@ fn declared_spelling<'r>(route: &'r Route, model: &str) -> Option<&'r str> {
 }
 
 fn not_found(message: String) -> GatewayError {
-    GatewayError::new(Kind::ModelNotFound, "model_not_found", message).at("model")
+    GatewayError::new(Code::ModelNotFound, message).at("model")
 }
 
 fn unsupported(route: &Route, surface: Surface) -> GatewayError {
-    GatewayError::invalid(
-        "surface_not_supported",
+    GatewayError::new(
+        Code::SurfaceNotSupported,
         format!(
             "provider `{}` does not serve {} `{}` (it declares no such entry in \
              supportedApiSurfaces)",

@@ -1,51 +1,31 @@
 //! One attempt: a candidate called with its credential, through its provider's client and
-//! queue, up to its answer's head (and, for a stream, its first content). What a failure
-//! means for the rest of the call is `attempt`'s and `failover`'s.
+//! queue (`limiter`), with the request `request` makes, up to its answer's head (and, for a
+//! stream, its first content: `commit`); the body then goes back through `stream`'s watch.
+//! What a failure means for the rest of the call is `policy`'s and `call`'s.
 
-use std::sync::Arc;
+pub mod commit;
+pub mod limiter;
+pub mod request;
+pub mod stream;
+
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{self as chunks, BoxStream, StreamExt};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use super::attempt::{self, Failure};
-use super::body::CallBody;
-use super::commit::{self, Peeked};
-use super::error::{GatewayError, Kind};
-use super::limiter::{Busy, Slot};
-use super::outbound::{self, Refused};
-use super::resolve::Target;
+use super::client::{self, outbound};
+use super::error::{Code, GatewayError};
+use super::plan::body::CallBody;
+use super::plan::{Candidate, Credential};
+use super::policy::{self, Failure};
 use super::table::Route;
-use super::upstream::{self, Timeouts};
-use super::{Answer, Call, Gateway, timed_out, unreachable};
-use crate::domain::{ProviderKey, now_ms};
-
-/// Which credential a candidate is called with.
-pub(super) enum Credential {
-    /// A custom provider without keys: none.
-    None,
-    Key(Arc<ProviderKey>),
-    /// A provider that needs a key and has none.
-    Missing,
-}
-
-impl Credential {
-    pub(super) fn key_id(&self) -> Option<ulid::Ulid> {
-        match self {
-            Credential::Key(key) => Some(key.id),
-            Credential::None | Credential::Missing => None,
-        }
-    }
-}
-
-pub(super) struct Candidate {
-    pub(super) target: Target,
-    pub(super) credential: Credential,
-    /// Which of the call's model names this candidate serves (0: `model`).
-    pub(super) name: usize,
-}
+use super::{Answer, Call, Chosen, Gateway, Timeouts};
+use crate::domain::now_ms;
+use commit::Peeked;
+use limiter::{Busy, Slot};
+use outbound::Refused;
 
 /// An attempt that did not answer the client: why, and what the client hears when it was the
 /// call's only attempt.
@@ -63,35 +43,39 @@ pub(super) enum Told {
 
 impl Gateway {
     /// One upstream call, up to its answer's head (and, for a stream, its first content).
+    /// Attempt number `number` of `call` (for its log lines).
     pub(super) async fn attempt(
         &self,
         call: &Call<'_>,
         body: &CallBody<'_>,
         candidate: &Candidate,
         budget: Duration,
+        number: u32,
     ) -> Result<Answer, Missed> {
+        let request_id = call.context.request_id.as_str();
         let Candidate {
             target, credential, ..
         } = candidate;
         let route = &target.route;
-        let not_callable = |code, error| Missed {
+        let not_callable = |code, error: GatewayError| Missed {
             failure: Failure::NotCallable(code),
             told: Told::Gateway(error),
         };
         let key = match credential {
             Credential::None => None,
             Credential::Missing => {
-                return Err(not_callable("no_usable_key", no_key(&route.slug)));
+                return Err(not_callable(Code::NoUsableKey, no_key(&route.slug)));
             }
             Credential::Key(key) => match key.reveal(&self.master_key) {
                 Ok(value) => Some((key.id, value)),
                 Err(e) => {
                     log::warn!(
+                        request_id, attempt = number;
                         "provider key {} of `{}` cannot be used: {e}",
                         key.id,
                         route.slug
                     );
-                    return Err(not_callable("no_usable_key", unusable_key(&route.slug)));
+                    return Err(not_callable(Code::NoUsableKey, unusable_key(&route.slug)));
                 }
             },
         };
@@ -100,21 +84,24 @@ impl Gateway {
             let value = key
                 .as_ref()
                 .map(|(_, v): &(_, Zeroizing<String>)| v.as_str());
-            let mut headers = upstream::headers(format, value, &call.passed)?;
+            let mut headers = request::headers(format, value, &call.passed)?;
             for (name, value) in &route.calling.extra_headers {
                 headers.insert(name.clone(), value.clone());
             }
             Ok((url.clone(), headers))
         });
         let (url, headers) = prepared.map_err(|e| not_callable(e.code, e))?;
-        let (client, guard) = self.client(route).map_err(|e| not_callable(e.code, e))?;
+        let (client, guard) =
+            client::for_route(route, &self.clients, &self.master_key, self.allow_private)
+                .map_err(|e| not_callable(e.code, e))?;
         // A host written as an address meets no resolver: it is checked here, before any
         // connection (the proxy's, when there is one).
         let dialed = guard.proxy.as_ref().unwrap_or(&url);
         if let Some(refused) =
             outbound::literal(dialed).and_then(|ip| outbound::check(ip, guard.allow_private).err())
         {
-            return Err(not_callable("outbound_refused", forbidden(route, &refused)));
+            let error = forbidden(route, &refused, request_id, number);
+            return Err(not_callable(Code::OutboundRefused, error));
         }
         let started = Instant::now();
         let deadline = started + budget;
@@ -122,7 +109,7 @@ impl Gateway {
             failure,
             told: Told::Gateway(error),
         };
-        let slot = match &route.calling.limiter {
+        let slot = match route.state.limiter() {
             None => None,
             Some(limiter) => match tokio::time::timeout_at(deadline, limiter.enter()).await {
                 Ok(Ok(slot)) => Some(slot),
@@ -144,8 +131,14 @@ impl Gateway {
             }
             Ok(Err(e)) => {
                 return Err(match outbound::refusal_in(&e) {
-                    Some(refused) => not_callable("outbound_refused", forbidden(route, &refused)),
-                    None => missed(Failure::Unreachable, unreachable(route, &e)),
+                    Some(refused) => not_callable(
+                        Code::OutboundRefused,
+                        forbidden(route, &refused, request_id, number),
+                    ),
+                    None => missed(
+                        Failure::Unreachable,
+                        unreachable(route, &e, request_id, number),
+                    ),
                 });
             }
             Ok(Ok(response)) => response,
@@ -153,7 +146,7 @@ impl Gateway {
         let headers: Vec<(String, Vec<u8>)> = response
             .headers()
             .iter()
-            .filter(|(name, _)| upstream::returned(name.as_str()))
+            .filter(|(name, _)| request::returned(name.as_str()))
             .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
             .collect();
         let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
@@ -167,18 +160,27 @@ impl Gateway {
         let answer = |body| Answer {
             status: status.as_u16(),
             headers: headers.clone(),
-            provider: route.slug.clone(),
-            model: target.model.clone(),
             streamed: sse,
             body,
-            attempts: 0,
-            fallbacks: 0,
+            chosen: Chosen {
+                provider: Some(route.slug.clone()),
+                model: Some(target.model.clone()),
+                attempts: number,
+                fallbacks: 0,
+            },
         };
-        let watch = |chunks| upstream::watched(chunks, sse.then_some(format), timeouts, deadline);
+        let watched = stream::Watched {
+            sse: sse.then_some(format),
+            timeouts,
+            deadline,
+            request_id: call.context.request_id.clone(),
+            attempt: number,
+        };
+        let watch = |chunks| watched.clone().watch(chunks);
         if !status.is_success() {
             let failure = Failure::Status {
                 status: status.as_u16(),
-                retry_after: attempt::retry_after(header("retry-after-ms"), header("retry-after")),
+                retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
             };
             return Err(Missed {
                 failure,
@@ -191,24 +193,24 @@ impl Gateway {
         match commit::until_content(format, chunks, timeouts.idle).await {
             Peeked::Committed { held, rest } => {
                 // The held events go through the same watch, which looks for the stream's end.
-                let chunks = stream::once(async move { Ok(held) }).chain(rest).boxed();
+                let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
                 Ok(answer(watch(chunks)))
             }
             Peeked::Failed(code) => {
                 log::warn!(
+                    request_id, attempt = number;
                     "the stream of `{}` failed before its first content: {code}",
                     route.slug
                 );
                 Err(missed(
                     Failure::StreamBroken(code),
                     GatewayError::new(
-                        Kind::Unreachable,
                         code,
                         format!(
                             "provider `{}` started a stream and {} before its first content",
                             route.slug,
                             match code {
-                                "stream_idle_timeout" => "went quiet",
+                                Code::StreamIdleTimeout => "went quiet",
                                 _ => "broke",
                             }
                         ),
@@ -227,7 +229,7 @@ fn held(
 ) -> BoxStream<'static, Result<Bytes, reqwest::Error>> {
     match slot {
         None => chunks,
-        Some(slot) => stream::unfold((chunks, Some(slot)), |(mut chunks, slot)| async move {
+        Some(slot) => chunks::unfold((chunks, Some(slot)), |(mut chunks, slot)| async move {
             let next = chunks.next().await?;
             Some((next, (chunks, slot)))
         })
@@ -237,42 +239,71 @@ fn held(
 
 fn busy(route: &Route) -> GatewayError {
     let mut e = GatewayError::new(
-        Kind::RateLimited,
-        "provider_busy",
+        Code::ProviderBusy,
         format!(
             "provider `{}` has as many calls in flight and waiting as its concurrency and \
              bufferSize allow; retry shortly",
             route.slug
         ),
     );
-    e.retry_after = Some(attempt::BUSY_RETRY_AFTER);
+    e.retry_after = Some(policy::BUSY_RETRY_AFTER);
     e
 }
 
-fn forbidden(route: &Route, refused: &Refused) -> GatewayError {
-    log::warn!("a call to provider `{}` was refused: {refused}", route.slug);
+fn forbidden(route: &Route, refused: &Refused, request_id: &str, attempt: u32) -> GatewayError {
+    log::warn!(request_id, attempt; "a call to provider `{}` was refused: {refused}", route.slug);
     GatewayError::new(
-        Kind::Forbidden,
-        "outbound_refused",
+        Code::OutboundRefused,
         format!("provider `{}` may not be called: {refused}", route.slug),
     )
 }
 
 fn no_key(slug: &str) -> GatewayError {
     GatewayError::new(
-        Kind::NoUsableKey,
-        "no_usable_key",
+        Code::NoUsableKey,
         format!("provider `{slug}` has no provider key; add one under /provider-keys"),
     )
 }
 
 fn unusable_key(slug: &str) -> GatewayError {
     GatewayError::new(
-        Kind::NoUsableKey,
-        "no_usable_key",
+        Code::NoUsableKey,
         format!(
             "provider `{slug}` has no provider key that can be used now (an env.NAME key needs \
              its variable set in modelgate's environment)"
         ),
+    )
+}
+
+fn timed_out(route: &Route, budget: Duration) -> GatewayError {
+    GatewayError::new(
+        Code::UpstreamTimeout,
+        format!(
+            "provider `{}` did not answer within {} s",
+            route.slug,
+            budget.as_secs_f64()
+        ),
+    )
+}
+
+fn unreachable(
+    route: &Route,
+    error: &reqwest::Error,
+    request_id: &str,
+    attempt: u32,
+) -> GatewayError {
+    // reqwest's message names the URL, which is the operator's configuration, not a secret;
+    // the error chain's root says why (refused, reset, DNS).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    log::warn!(
+        request_id, attempt;
+        "provider `{}` unreachable: {error}: {cause}", route.slug
+    );
+    GatewayError::new(
+        Code::UpstreamUnreachable,
+        format!("provider `{}` could not be reached: {cause}", route.slug),
     )
 }

@@ -6,118 +6,22 @@
 //! so the registry applies each durable write in microseconds however many providers there are,
 //! and readers never wait.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use imbl::{HashMap, OrdMap};
 use ulid::Ulid;
 
-use super::calling::Calling;
-use super::error::GatewayError;
-use super::upstream::{join, overridden};
+pub mod calling;
+mod route;
+
+pub use route::{ClientCell, ProfileClient, Route};
+
+use super::state::ProviderState;
+
 use crate::domain::catalog::{CATALOG, CatalogProvider};
-use crate::domain::surface::{Format, Surface};
-use crate::domain::{ApiSurface, Provider, ProviderKey};
+use crate::domain::{Provider, ProviderKey};
 use crate::store::{Store, StoreError};
-
-/// What a model call needs of one provider.
-#[derive(Debug, PartialEq)]
-pub struct Route {
-    /// Each surface's upstream URL, joined on first use: parsing the base URL per call was
-    /// ~3% of the data plane's CPU at concurrency 32 (perf, bench/run).
-    urls: Urls,
-    /// The `providerId` (or catalog id).
-    pub slug: String,
-    pub base_url: String,
-    pub surfaces: Vec<ApiSurface>,
-    /// Declared model ids, in their declared spelling; empty when any model passes.
-    pub models: Vec<String>,
-    /// The format of a provider that declares no surfaces: OpenAI's, but a catalog provider's
-    /// own.
-    pub format: Format,
-    /// Catalog providers need a key; a custom provider with none is called without auth.
-    pub catalog: bool,
-    /// When the provider was registered (ms since the epoch; 0 for catalog providers).
-    pub created_ms: u64,
-    /// How the provider's own settings say to call it.
-    pub calling: Calling,
-    /// The client of its network profile, once a call needed it (see `Gateway::client`).
-    pub client: ClientCell,
-}
-
-impl Route {
-    fn of(provider: &Provider, previous: Option<&Route>) -> Route {
-        Route {
-            calling: Calling::of(provider, previous.map(|r| &r.calling)),
-            client: ClientCell::default(),
-            urls: Urls::default(),
-            slug: provider.provider_id.as_str().to_owned(),
-            base_url: provider.base_url.clone(),
-            surfaces: provider.surfaces.clone(),
-            models: provider.models.iter().map(|m| m.model_id.clone()).collect(),
-            format: Format::OpenAi,
-            catalog: false,
-            created_ms: provider.created_at_ms,
-        }
-    }
-
-    fn of_catalog(entry: &CatalogProvider, base_url: &str) -> Route {
-        Route {
-            urls: Urls::default(),
-            slug: entry.id.to_owned(),
-            base_url: base_url.to_owned(),
-            surfaces: Vec::new(),
-            models: Vec::new(),
-            format: Format::from_name(entry.format).unwrap_or(Format::OpenAi),
-            catalog: true,
-            created_ms: 0,
-            calling: Calling::default(),
-            client: ClientCell::default(),
-        }
-    }
-
-    pub fn serves(&self, surface: Surface) -> bool {
-        surface.served_by(&self.surfaces, self.format)
-    }
-
-    /// Where `surface` is called at this provider: `upstream::join` of the base URL, or the
-    /// provider's own path for it at the base URL's host.
-    pub fn url(&self, surface: Surface) -> Result<&url::Url, GatewayError> {
-        let make = || match self.calling.path_override(surface) {
-            Some(path) => overridden(&self.base_url, path),
-            None => join(&self.base_url, surface.path()),
-        };
-        let cell = &self.urls.0[surface as usize];
-        match cell.get_or_init(|| make().map_err(|_| ())) {
-            Ok(url) => Ok(url),
-            Err(()) => Err(make().unwrap_err()),
-        }
-    }
-}
-
-/// A cache derived from `calling.network` — the profile's client, and its proxy's URL for the
-/// outbound check — so it takes no part in comparing routes.
-#[derive(Debug, Default)]
-pub struct ClientCell(pub OnceLock<Result<ProfileClient, String>>);
-
-/// A network profile's client, and the proxy it connects to, if any.
-pub type ProfileClient = (Arc<reqwest::Client>, Option<url::Url>);
-
-impl PartialEq for ClientCell {
-    fn eq(&self, _: &ClientCell) -> bool {
-        true
-    }
-}
-
-/// A cache derived from `base_url`, so it takes no part in comparing routes.
-#[derive(Debug, Default)]
-struct Urls([OnceLock<Result<url::Url, ()>>; Surface::ALL.len()]);
-
-impl PartialEq for Urls {
-    fn eq(&self, _: &Urls) -> bool {
-        true
-    }
-}
 
 /// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
 /// creation order): their `providerId`s. Most model ids have one provider, kept inline (a map
@@ -214,12 +118,14 @@ impl Snapshot {
             .filter_map(|slug| self.routes.get(slug))
     }
 
-    fn upsert_provider(&mut self, provider: &Provider) {
-        let previous = self
-            .created
-            .get(&provider.id)
-            .and_then(|slug| self.routes.get(slug));
-        let route = Route::of(provider, previous.map(|r| &**r));
+    /// The runtime state of the provider with this id, as this snapshot routes it.
+    fn state_of(&self, id: Ulid) -> Option<Arc<ProviderState>> {
+        let slug = self.created.get(&id)?;
+        self.routes.get(slug).map(|r| Arc::clone(&r.state))
+    }
+
+    fn upsert_provider(&mut self, provider: &Provider, state: Option<Arc<ProviderState>>) {
+        let route = Route::of(provider, state);
         // A change that keeps the models (a new name, base URL, surfaces) leaves the model
         // index alone: the index is the costly part to copy.
         let same_models = self
@@ -332,11 +238,13 @@ impl RoutingTable {
             catalog: self.current.load().catalog.clone(),
             ..Snapshot::default()
         };
+        // What the running gateway learnt of each provider outlives the reload.
+        let old = self.current.load_full();
         let mut before = None;
         loop {
             let page = store.list(before, 1000)?;
             for provider in &page.items {
-                snapshot.upsert_provider(provider);
+                snapshot.upsert_provider(provider, old.state_of(provider.id));
             }
             before = page.items.last().map(|p| p.id);
             if !page.has_more {
@@ -367,7 +275,10 @@ impl RoutingTable {
         let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = Snapshot::clone(&self.current.load());
         match change {
-            Change::Provider(p) => next.upsert_provider(p),
+            Change::Provider(p) => {
+                let state = next.state_of(p.id);
+                next.upsert_provider(p, state);
+            }
             Change::ProviderGone(id) => next.remove_provider(id, true),
             Change::Key(k) => next.upsert_key(k),
             Change::KeyGone(id) => next.remove_key(id),

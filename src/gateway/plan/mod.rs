@@ -1,0 +1,139 @@
+//! A call's plan: its body read (`body`), its model names resolved against the routing
+//! snapshot (`resolve`), and every candidate laid out in the order to try them — for `model`,
+//! then each of the body's fallback `models`, every provider that serves it, and for each
+//! provider its keys (newest first, resting keys last).
+
+pub mod body;
+pub mod resolve;
+
+use std::sync::Arc;
+
+use super::error::GatewayError;
+use super::table::Snapshot;
+use super::{Call, Gateway};
+use crate::domain::ProviderKey;
+use body::CallBody;
+use resolve::{Target, candidates};
+
+/// The most candidates one call lays out: 17 model names of up to 16 providers with several
+/// keys each could otherwise make thousands, and no budget of time would reach them.
+pub const MAX_CANDIDATES: usize = 64;
+
+/// Which credential a candidate is called with.
+pub(super) enum Credential {
+    /// A custom provider without keys: none.
+    None,
+    Key(Arc<ProviderKey>),
+    /// A provider that needs a key and has none.
+    Missing,
+}
+
+impl Credential {
+    pub(super) fn key_id(&self) -> Option<ulid::Ulid> {
+        match self {
+            Credential::Key(key) => Some(key.id),
+            Credential::None | Credential::Missing => None,
+        }
+    }
+}
+
+pub(super) struct Candidate {
+    pub(super) target: Target,
+    pub(super) credential: Credential,
+    /// Which of the call's model names this candidate serves (0: `model`).
+    pub(super) name: usize,
+}
+
+/// One step of a call's plan.
+pub(super) enum Step {
+    Try(Candidate),
+    /// A fallback model that names nothing routable now: it fails in its turn (and is listed
+    /// with the attempts) rather than refusing a call whose first candidates may answer.
+    Unroutable {
+        name: usize,
+        model: String,
+        error: GatewayError,
+    },
+}
+
+impl Step {
+    pub(super) fn name(&self) -> usize {
+        match self {
+            Step::Try(c) => c.name,
+            Step::Unroutable { name, .. } => *name,
+        }
+    }
+}
+
+impl Gateway {
+    /// Every candidate, in the order to try them, each (provider, model, key) once. A `model`
+    /// that does not resolve refuses the call before any attempt.
+    pub(super) fn plan(
+        &self,
+        snapshot: &Snapshot,
+        body: &CallBody<'_>,
+        call: &Call<'_>,
+    ) -> Result<Vec<Step>, GatewayError> {
+        let fallbacks = if call.fallback { &body.models[..] } else { &[] };
+        let mut plan: Vec<Step> = Vec::new();
+        for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
+            if plan.len() >= MAX_CANDIDATES {
+                break;
+            }
+            let targets = match candidates(snapshot, model, call.surface) {
+                Ok(targets) => targets,
+                Err(e) if name == 0 => return Err(e),
+                Err(error) => {
+                    plan.push(Step::Unroutable {
+                        name,
+                        model: model.clone(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            for target in targets {
+                for credential in self.credentials(snapshot, &target) {
+                    // At most 64 steps: a scan costs less than hashing owned copies of each.
+                    let again = plan.iter().any(|step| {
+                        matches!(step, Step::Try(c) if Arc::ptr_eq(&c.target.route, &target.route)
+                            && c.target.model == target.model
+                            && c.credential.key_id() == credential.key_id())
+                    });
+                    if !again {
+                        plan.push(Step::Try(Candidate {
+                            target: Target {
+                                route: Arc::clone(&target.route),
+                                model: target.model.clone(),
+                            },
+                            credential,
+                            name,
+                        }));
+                    }
+                }
+            }
+        }
+        plan.truncate(MAX_CANDIDATES);
+        Ok(plan)
+    }
+
+    /// A provider's keys, newest first and resting ones last; none for a custom provider
+    /// without keys.
+    fn credentials(&self, snapshot: &Snapshot, target: &Target) -> Vec<Credential> {
+        let keys = snapshot.keys(&target.route.slug);
+        if keys.is_empty() || target.route.calling.keyless {
+            return vec![match target.route.catalog {
+                true => Credential::Missing,
+                false => Credential::None,
+            }];
+        }
+        let (ready, resting): (Vec<_>, Vec<_>) = keys
+            .into_iter()
+            .partition(|k| !self.cooldowns.resting((k.id, k.version)));
+        ready
+            .into_iter()
+            .chain(resting)
+            .map(Credential::Key)
+            .collect()
+    }
+}

@@ -1,0 +1,71 @@
+//! What the gateway learns of each provider while it runs — its circuit breaker and its queue
+//! (`concurrency`/`bufferSize`), and the home for any per-provider runtime state to come —
+//! kept in one place per provider. The routing table hands the same state to every new version
+//! of a provider's route (by the provider's id), so a change to its record keeps what calls
+//! have taught the gateway and the calls in flight keep counting.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+
+use super::attempt::limiter::Limiter;
+use super::policy::breaker::{Breaker, State};
+
+#[derive(Debug, Default)]
+pub struct ProviderState {
+    breaker: Mutex<Breaker>,
+    /// `None` while the provider sets no `concurrency`.
+    limiter: ArcSwapOption<Limiter>,
+}
+
+impl ProviderState {
+    pub fn breaker(&self, now: u64) -> State {
+        self.lock().state(now)
+    }
+
+    /// Notes how a call went for the breaker: `failed` for a failure that tells of the provider.
+    pub fn record(&self, now: u64, provider: &str, failed: bool) {
+        self.lock().record(now, provider, failed);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn limiter(&self) -> Option<Arc<Limiter>> {
+        self.limiter.load_full()
+    }
+
+    /// Sets the queue to `size` (concurrency, queue), keeping the one in use when its size did
+    /// not change, so that calls in flight still count against it.
+    pub fn size_queue(&self, size: Option<(u32, u32)>) {
+        let current = self.limiter.load();
+        let same = match (current.as_deref(), size) {
+            (None, None) => true,
+            (Some(l), Some(s)) => (l.concurrency, l.queue) == s,
+            _ => false,
+        };
+        if !same {
+            self.limiter
+                .store(size.map(|(c, q)| Arc::new(Limiter::new(c, q))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_of_the_same_size_is_kept_and_a_new_size_replaces_it() {
+        let state = ProviderState::default();
+        state.size_queue(Some((1, 2)));
+        let first = state.limiter().unwrap();
+        state.size_queue(Some((1, 2)));
+        assert!(Arc::ptr_eq(&first, &state.limiter().unwrap()));
+        state.size_queue(Some((2, 2)));
+        assert_eq!(state.limiter().unwrap().concurrency, 2);
+        state.size_queue(None);
+        assert!(state.limiter().is_none());
+    }
+}
