@@ -295,8 +295,16 @@ mod tests {
             ),
             (StoreError::ReadOnly, 503, "storage_read_only"),
             (StoreError::Failed, 503, "storage_failed"),
-            (StoreError::Flush("no space".into()), 503, "storage_failed"),
-            (StoreError::Io("disk".into()), 503, "storage_failed"),
+            (
+                StoreError::Flush(std::sync::Arc::new(std::io::Error::other("no space"))),
+                503,
+                "storage_failed",
+            ),
+            (
+                StoreError::Io(std::io::Error::other("disk")),
+                503,
+                "storage_failed",
+            ),
             (StoreError::FlusherStopped, 503, "storage_failed"),
             (StoreError::Engine("unsupported".into()), 500, "internal"),
         ];

@@ -2,10 +2,10 @@
 
 use tokio::sync::oneshot;
 
-use super::StoreError;
+use super::{SharedCause, StoreError};
 
 /// What a group flush reports to each write it covered.
-pub type FlushResult = Result<(), String>;
+pub type FlushResult = Result<(), SharedCause>;
 
 /// A write's result, to be released only once the write is on disk. Awaiting costs no thread:
 /// concurrent writers share one flush (group commit) and are woken when it returns.

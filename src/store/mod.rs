@@ -12,6 +12,7 @@ pub mod sled;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use ulid::Ulid;
 
@@ -35,26 +36,37 @@ pub enum Rejection {
     Invalid(crate::domain::Violations),
 }
 
+/// The error an engine or the system gave, kept as the cause of a [`StoreError`] so that logs
+/// and callers can walk the chain down to it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A cause handed to every writer of one group commit.
+pub type SharedCause = Arc<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// An I/O error reached the engine: the disk, not the data.
     #[error("storage I/O: {0}")]
-    Io(String),
+    Io(#[source] std::io::Error),
     /// The engine failed for a reason other than I/O.
     #[error("storage engine: {0}")]
-    Engine(String),
+    Engine(#[source] Cause),
     #[error("flushing to disk: {0}")]
-    Flush(String),
+    Flush(#[source] SharedCause),
     #[error("the flusher stopped before this write was flushed")]
     FlusherStopped,
     #[error("cannot stat the data dir: {0}")]
-    Stat(String),
+    Stat(#[source] std::io::Error),
     #[error("the blocking pool did not run a store call: {0}")]
-    Blocking(String),
-    #[error("corrupt record {key}: {reason}")]
-    Corrupt { key: String, reason: String },
+    Blocking(#[source] Cause),
+    #[error("corrupt record {key}: {source}")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: Cause,
+    },
     #[error("encoding record: {0}")]
-    Encode(String),
+    Encode(#[source] Cause),
     #[error("re-wrapping the secret of record {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
     #[error("the data dir has {free} bytes free, below the {reserve}-byte reserve")]

@@ -13,12 +13,12 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
         key: <[u8; 16]>::try_from(key)
             .map_or_else(|_| hex::encode(key), |k| Ulid::from_bytes(k).to_string()),
-        reason: e.to_string(),
+        source: Box::new(e),
     })
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_stdvec(value).map_err(|e| StoreError::Encode(e.to_string()))
+    postcard::to_stdvec(value).map_err(|e| StoreError::Encode(Box::new(e)))
 }
 
 pub(super) fn provider_prefix(slug: &str) -> Vec<u8> {

@@ -99,7 +99,10 @@ fn flush_loop(db: &sled::Db, shared: &Shared) {
         }
         let batch = std::mem::take(&mut state.waiters);
         drop(state);
-        let result = db.flush().map(drop).map_err(|e| e.to_string());
+        let result = db
+            .flush()
+            .map(drop)
+            .map_err(|e| -> crate::store::SharedCause { std::sync::Arc::new(e) });
         if let Err(e) = &result {
             log::error!("flush failed; the store takes no writes until it is reopened: {e}");
             shared.failed.store(true, Ordering::Release);

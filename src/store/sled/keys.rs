@@ -159,9 +159,9 @@ impl SecretsStore for SledStore {
         });
         match e.settle(result)? {
             Ok(durable) => durable.wait_blocking(),
-            Err(r) => Err(StoreError::Engine(format!(
-                "the re-wrap transaction was refused: {r:?}"
-            ))),
+            Err(r) => Err(StoreError::Engine(
+                format!("the re-wrap transaction was refused: {r:?}").into(),
+            )),
         }
     }
 }

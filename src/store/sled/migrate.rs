@@ -78,7 +78,7 @@ pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> 
         meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
         Ok::<_, ConflictableTransactionError<()>>(())
     });
-    result.map_err(|e| StoreError::Engine(format!("migrating the store: {e:?}")))?;
+    result.map_err(|e| StoreError::Engine(format!("migrating the store: {e:?}").into()))?;
     engine.commits.sync()?;
     Ok(rewritten.len())
 }

@@ -51,8 +51,8 @@ pub enum OpenError {
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> StoreError {
         match e {
-            sled::Error::Io(io) => StoreError::Io(io.to_string()),
-            other => StoreError::Engine(other.to_string()),
+            sled::Error::Io(io) => StoreError::Io(io),
+            other => StoreError::Engine(Box::new(other)),
         }
     }
 }
@@ -131,7 +131,7 @@ impl SledStore {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || work(&inner))
                 .await
-                .map_err(|e| StoreError::Blocking(e.to_string()))?
+                .map_err(|e| StoreError::Blocking(Box::new(e)))?
         })
     }
 
@@ -226,7 +226,7 @@ impl Inner {
 /// The bytes an unprivileged writer may still use on the file system holding `dir`, or
 /// [`StoreError::ReadOnly`] when it takes no writes at all.
 fn writable_space(dir: &Path) -> Result<u64, StoreError> {
-    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| StoreError::Stat(e.to_string()))?;
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| StoreError::Stat(e.into()))?;
     if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Err(StoreError::ReadOnly);
     }

@@ -78,11 +78,15 @@ fn a_store_of_another_format_version_is_refused() {
 fn engine_errors_become_the_stores_own_and_io_stays_io() {
     let io = StoreError::from(sled::Error::Io(io::Error::other("disk")));
     assert!(
-        matches!(io, StoreError::Io(ref m) if m.contains("disk")),
+        matches!(io, StoreError::Io(ref e) if e.to_string() == "disk"),
         "{io:?}"
     );
     let other = StoreError::from(sled::Error::Unsupported("x".into()));
     assert!(matches!(other, StoreError::Engine(_)), "{other:?}");
+    // The engine's own error stays reachable as the cause, for logs that walk the chain.
+    use std::error::Error as _;
+    assert_eq!(io.source().unwrap().to_string(), "disk");
+    assert!(other.source().unwrap().to_string().contains('x'));
 }
 
 #[test]
