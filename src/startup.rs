@@ -216,6 +216,7 @@ fn build_server(
             .app_data(proxy_limit)
             .app_data(body_timeout)
             .wrap(middleware::from_fn(http::limits::uri_length))
+            .wrap(middleware::from_fn(http::request_id::assign))
             .wrap(middleware::Condition::new(access_logged, access_log()))
             // Answers carry records and errors: never cached, never content-sniffed. Routes
             // that set their own caching (the admin page's files) keep it.
@@ -256,11 +257,11 @@ fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) 
     }
 }
 
-/// One line per request: peer, method, path (no query, no headers, no body: nothing that can
-/// carry a secret; cut at 200 characters, so a long path cannot bloat the log), status, size
-/// and duration.
+/// One line per request: its id, peer, method, path (no query, no headers, no body: nothing
+/// that can carry a secret; cut at 200 characters, so a long path cannot bloat the log),
+/// status, size and duration.
 fn access_log() -> middleware::Logger {
-    middleware::Logger::new("%a \"%{method}xi %{path}xi\" %s %b %Dms")
+    middleware::Logger::new("%{x-modelgate-request-id}o %a \"%{method}xi %{path}xi\" %s %b %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
         .custom_request_replace("path", |req| {
             let path = req.path();

@@ -16,6 +16,7 @@ pub mod openapi;
 mod paging;
 pub mod proxy;
 mod query;
+pub mod request_id;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

@@ -17,6 +17,7 @@ mod openapi;
 mod persistence;
 mod provider_keys;
 mod read;
+mod request_ids;
 mod resilience;
 mod schema;
 mod settings;

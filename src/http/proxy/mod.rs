@@ -10,18 +10,18 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ulid::Ulid;
 
 use super::AppState;
 use super::body::read_bytes;
 use super::error::ApiError;
+use super::request_id::RequestId;
 use crate::auth::{Credentials, bearer_token};
 use crate::domain::surface::{Format, Surface};
 use crate::gateway::attempt::request::Passed;
 use crate::gateway::error::{Code, GatewayError, Kind, wire};
 use crate::gateway::{Call, CallContext, Chosen};
 
-pub const REQUEST_ID: &str = "x-modelgate-request-id";
+pub const REQUEST_ID: &str = super::request_id::HEADER;
 pub const PROVIDER: &str = "x-modelgate-provider";
 pub const MODEL: &str = "x-modelgate-model";
 /// How many candidates (provider, model, key) the call tried, and how many of those were
@@ -39,11 +39,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let surface = |path: &'static str, surface: Surface| {
         web::resource(path)
             .route(web::post().to(move |req, payload, state| proxy(req, payload, state, surface)))
-            .default_service(web::to(move || async move {
+            .default_service(web::to(move |req: HttpRequest| async move {
                 refusal(
                     surface.format(),
                     &not_allowed("POST"),
-                    &Ulid::new().to_string(),
+                    &RequestId::of(&req),
                     &Chosen::default(),
                 )
             }))
@@ -72,7 +72,7 @@ async fn proxy(
     surface: Surface,
 ) -> HttpResponse {
     let started = Instant::now();
-    let id = Ulid::new().to_string();
+    let id = RequestId::of(&req);
     let format = surface.format();
     let answered = async {
         let caller = authenticate(&req).map_err(|e| (e, Chosen::default()))?;
@@ -265,7 +265,7 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
     refusal(
         format_of(&req),
         &error,
-        &Ulid::new().to_string(),
+        &RequestId::of(&req),
         &Chosen::default(),
     )
 }

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::http::request_id::RequestId;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use ulid::Ulid;
 
 use super::{authenticate, format_of, not_allowed, refusal};
 use crate::domain::surface::Format;
@@ -20,7 +20,7 @@ pub(super) fn resource() -> actix_web::Resource {
             refusal(
                 format_of(&req),
                 &not_allowed("GET"),
-                &Ulid::new().to_string(),
+                &RequestId::of(&req),
                 &Chosen::default(),
             )
         }))
@@ -28,7 +28,7 @@ pub(super) fn resource() -> actix_web::Resource {
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
-    let id = Ulid::new().to_string();
+    let id = RequestId::of(&req);
     if let Err(error) = authenticate(&req) {
         return refusal(format, &error, &id, &Chosen::default());
     }
