@@ -229,6 +229,11 @@ fn build_server(
             .default_service(web::to(http::no_route))
     })
     .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))
+    // A client that closes its side (an SDK's abort sends FIN) has left: the connection is
+    // shut down and the call dropped with it, which cancels its upstream request and frees
+    // the provider's queue slot. Allowing half-closed connections kept abandoned calls
+    // running to the upstream's end.
+    .h1_allow_half_closed(false)
     .client_request_timeout(Duration::from_millis(
         settings.server.client_request_timeout_ms,
     ))

@@ -1,5 +1,6 @@
 //! HTTP behaviour of the server, through `spawn_app()`: one binary, one module per area.
 
+mod abandoned;
 mod admin;
 mod auth;
 mod create;

@@ -3,6 +3,7 @@
 //! the body read within the data plane's own limit, and the gateway's answer streamed back as
 //! it arrives. Errors come in the route's format's shape.
 
+mod leaving;
 mod models;
 
 use std::time::Instant;
@@ -74,6 +75,7 @@ async fn proxy(
     let started = Instant::now();
     let id = RequestId::of(&req);
     let format = surface.format();
+    let leaving = leaving::Leaving::new(&id, req.path(), started);
     let answered = async {
         let caller = authenticate(&req).map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
@@ -106,7 +108,10 @@ async fn proxy(
         chosen.attempts,
     );
     match outcome {
-        Err((error, chosen)) => refusal(format, &error, &id, &chosen),
+        Err((error, chosen)) => {
+            leaving.finish();
+            refusal(format, &error, &id, &chosen)
+        }
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = HttpResponse::build(status);
@@ -119,7 +124,7 @@ async fn proxy(
                 }
             }
             tag(&mut response, &id, &answer.chosen);
-            response.streaming(answer.body)
+            response.streaming(leaving.until_end(answer.body))
         }
     }
 }
