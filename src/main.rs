@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use modelgate::auth::{MIN_TOKEN_CHARS, hash_token};
 use modelgate::cli::{Cli, Command};
-use modelgate::config::Settings;
+use modelgate::config::{ConfigError, Overrides, Settings};
+use modelgate::logging::Logging;
 use modelgate::master_key;
 use modelgate::startup::{Application, open_store};
 
@@ -25,16 +26,20 @@ fn main() -> ExitCode {
 }
 
 /// Settings from every source, and logging set up by them.
-fn settings(cli: &Cli) -> Result<Settings, String> {
-    let settings =
-        Settings::load(&cli.overrides(), |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-    modelgate::logging::init(&settings.log.level);
-    Ok(settings)
+fn settings(cli: &Cli) -> Result<(Settings, Logging), String> {
+    let settings = load(&cli.overrides()).map_err(|e| e.to_string())?;
+    let logging = modelgate::logging::init(&settings.log).map_err(|e| e.to_string())?;
+    Ok((settings, logging))
+}
+
+fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+    Settings::load(overrides, |k| std::env::var(k).ok())
 }
 
 fn serve(cli: &Cli) -> Result<(), String> {
-    let settings = settings(cli)?;
+    let (settings, logging) = settings(cli)?;
     actix_web::rt::System::new().block_on(async {
+        let _logging = logging;
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
             "modelgate {} listening on {} (port {}), data in {}; admin page at {}/",
@@ -50,7 +55,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
 
 /// Needs the data dir to itself: a running server holds its lock, and this refuses to start.
 fn rotate_master_key(cli: &Cli) -> Result<(), String> {
-    let settings = settings(cli)?;
+    let (settings, _logging) = settings(cli)?;
     let store = open_store(&settings).map_err(|e| e.to_string())?;
     let new_key = std::env::var("MODELGATE_NEW_MASTER_KEY").ok();
     let rotated =
