@@ -8,6 +8,7 @@ use modelgate::config::{ConfigError, Overrides, Settings};
 use modelgate::logging::Logging;
 use modelgate::master_key;
 use modelgate::startup::{Application, open_store};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -39,7 +40,10 @@ fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
 fn serve(cli: &Cli) -> Result<(), String> {
     let (settings, logging) = settings(cli)?;
     actix_web::rt::System::new().block_on(async {
-        let _logging = logging;
+        // First of all: until this handler is in place, a SIGHUP ends the process.
+        let hangups =
+            signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+        actix_web::rt::spawn(reload_on_hangup(hangups, cli.overrides(), logging));
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
             "modelgate {} listening on {} (port {}), data in {}; admin page at {}/",
@@ -51,6 +55,38 @@ fn serve(cli: &Cli) -> Result<(), String> {
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+/// SIGHUP (a closed terminal, `systemctl reload`, logrotate) never stops the server: it reopens
+/// the log file and re-reads the log settings (the config file, then the environment as at
+/// start, so `RUST_LOG` keeps winning). Whatever else changed takes effect at the next start.
+async fn reload_on_hangup(mut hangups: Signal, overrides: Overrides, mut logging: Logging) {
+    while hangups.recv().await.is_some() {
+        let reread = load(&overrides);
+        let wanted = match &reread {
+            Ok(settings) => settings.log.clone(),
+            // The log file is still reopened, or logrotate would leave it writing to the old one.
+            Err(_) => logging.settings().clone(),
+        };
+        let applied = logging.apply(&wanted);
+        let now = logging.settings();
+        let file = now.file.as_ref().map(|f| f.display().to_string());
+        match (applied, reread) {
+            (Ok(()), Ok(_)) => log::info!(
+                signal = "SIGHUP", filter = now.level.as_str(), format = now.format.name(),
+                file = file.as_deref().unwrap_or("stderr");
+                "log file reopened and log settings re-read; other settings take effect at the next start"
+            ),
+            (Ok(()), Err(e)) => log::error!(
+                signal = "SIGHUP";
+                "log file reopened, but the config was not re-read, logging goes on as before: {e}"
+            ),
+            (Err(e), _) => log::error!(
+                signal = "SIGHUP";
+                "logging goes on as before: {e}"
+            ),
+        }
+    }
 }
 
 /// Needs the data dir to itself: a running server holds its lock, and this refuses to start.
