@@ -1,11 +1,14 @@
 //! The binary as an operator runs it: log formats and the log file, SIGHUP (reopen the log
-//! file, re-read the log settings, keep serving).
+//! file, re-read the log settings, keep serving), and the systemd unit in `contrib/`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use modelgate::cli::Cli;
+use modelgate::config::Settings;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -15,6 +18,7 @@ mod server;
 
 const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
 const TOKEN: &str = "ops-test-token-0123456789";
+const UNIT: &str = include_str!("../contrib/modelgate.service");
 
 /// The binary with `config` and `data`, nothing inherited that would change what it logs.
 fn command(dir: &Path, config: &Path) -> Command {
@@ -212,4 +216,74 @@ fn sighup_rereads_the_log_filter_and_the_server_keeps_answering() {
         1,
         "the new filter hides access lines: {access:?}"
     );
+}
+
+/// The `ExecStart=` line of `contrib/modelgate.service`, split into its words.
+fn exec_start() -> Vec<String> {
+    let lines: Vec<&str> = UNIT
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStart="))
+        .collect();
+    assert_eq!(lines.len(), 1, "one ExecStart line");
+    // systemd's quoting and specifiers would need a real parser; the unit uses neither.
+    assert!(
+        !lines[0].contains(['"', '\'', '\\', '%', '$']),
+        "{}",
+        lines[0]
+    );
+    lines[0]
+        .trim_start_matches(['-', '@', ':', '+', '!'])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_unit_files_exec_start_parses_with_the_binarys_flags() {
+    let args = exec_start();
+    assert!(
+        args[0].starts_with('/') && args[0].ends_with("/modelgate"),
+        "{args:?}"
+    );
+    let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(cli.command.is_none(), "ExecStart serves");
+    // The data dir is systemd's StateDirectory and wins over the config file's ./data.
+    assert!(UNIT.lines().any(|l| l == "StateDirectory=modelgate"));
+    let mut overrides = cli.overrides();
+    assert!(overrides.config_file.as_ref().unwrap().is_absolute());
+    overrides.config_file = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"));
+    let settings = Settings::load(&overrides, |_| None).unwrap();
+    assert_eq!(settings.storage.data_dir, Path::new("/var/lib/modelgate"));
+
+    // The real binary's parser agrees: the same flags, then --help, exit 0 (an unknown flag
+    // or a missing value would exit 2 before reaching it).
+    let out = Command::new(BIN)
+        .args(&args[1..])
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unknown = Command::new(BIN)
+        .args(["--no-such-flag", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "the check above can fail");
+}
+
+#[test]
+fn the_unit_file_runs_confined_and_reloads_with_sighup() {
+    for directive in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "LimitNOFILE=65536",
+        "Restart=on-failure",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(UNIT.lines().any(|l| l == directive), "no `{directive}`");
+    }
 }
