@@ -19,7 +19,9 @@ pub struct Cli {
     /// Address to listen on, host:port (overrides MODELGATE_BIND and the file)
     #[arg(long, global = true, value_name = "ADDR")]
     pub bind: Option<String>,
-    /// Directory for the store and the admin token (overrides MODELGATE_DATA_DIR and the file)
+    /// Directory for the store and the admin token (overrides MODELGATE_DATA_DIR and the file;
+    /// default ./data, relative to the working directory: under a service manager give an
+    /// absolute path such as /var/lib/modelgate)
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -41,5 +43,23 @@ impl Cli {
             bind: self.bind.clone(),
             data_dir: self.data_dir.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_says_the_default_data_dir_is_relative_and_how_to_set_an_absolute_one() {
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("default ./data, relative to the working directory")
+                && help.contains("absolute path such as /var/lib/modelgate")
+                && help.contains("MODELGATE_DATA_DIR"),
+            "{help}"
+        );
     }
 }

@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use crate::auth::{self, Credential};
 
+mod log_settings;
+
+pub use log_settings::{LogFormat, LogSettings};
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
 
@@ -98,13 +102,6 @@ pub struct StorageSettings {
     pub min_free_mib: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSettings {
-    /// An env_logger filter; `RUST_LOG` replaces it.
-    pub level: String,
-}
-
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
@@ -164,14 +161,6 @@ impl Default for StorageSettings {
     }
 }
 
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            level: "info".into(),
-        }
-    }
-}
-
 /// What the command line can override.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -213,9 +202,7 @@ impl Settings {
         if let Some(v) = env("MODELGATE_MASTER_KEY") {
             settings.auth.master_key = Some(v);
         }
-        if let Some(v) = env("RUST_LOG") {
-            settings.log.level = v;
-        }
+        settings.log.apply_env(&env)?;
         if let Some(v) = &overrides.bind {
             settings.server.bind.clone_from(v);
         }
@@ -313,6 +300,7 @@ impl Settings {
                 ));
             }
         }
+        self.log.validate()?;
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());
         }

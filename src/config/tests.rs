@@ -138,3 +138,61 @@ fn public_url_loses_its_trailing_slash() {
         Some("https://gw.example.com")
     );
 }
+
+#[test]
+fn log_settings_come_from_the_file_then_the_environment() {
+    let file = "[log]\nlevel = \"warn\"\nformat = \"json\"\nfile = \"/var/log/modelgate.log\"\n";
+    let s = load(Some(file), &[], Overrides::default()).unwrap();
+    assert_eq!(s.log.level, "warn");
+    assert_eq!(s.log.format, LogFormat::Json);
+    assert_eq!(s.log.file, Some(PathBuf::from("/var/log/modelgate.log")));
+    let s = load(
+        Some(file),
+        &[
+            ("RUST_LOG", "debug"),
+            ("MODELGATE_LOG_FORMAT", "text"),
+            ("MODELGATE_LOG_FILE", ""),
+        ],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.log.level, "debug");
+    assert_eq!(s.log.format, LogFormat::Text);
+    assert_eq!(s.log.file, None, "an empty MODELGATE_LOG_FILE means stderr");
+    let s = load(
+        None,
+        &[("MODELGATE_LOG_FILE", "m.log")],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.log.file, Some(PathBuf::from("m.log")));
+    assert_eq!(s.log.format, LogFormat::Text, "text is the default");
+}
+
+#[test]
+fn an_unknown_log_format_is_one_line_naming_the_field() {
+    let err = load(Some("[log]\nformat = \"xml\"\n"), &[], Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("log.format") && err.contains("`xml`") && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    let err = load(
+        None,
+        &[("MODELGATE_LOG_FORMAT", "JSON ")],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("log.format") && err.contains("MODELGATE_LOG_FORMAT"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    let err = load(Some("[log]\nfile = \"\"\n"), &[], Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("log.file"), "{err}");
+}
