@@ -92,6 +92,7 @@ impl Application {
                 attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
                 idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
                 total: Duration::from_secs(settings.gateway.total_timeout_secs),
+                stream: Duration::from_secs(settings.gateway.max_stream_secs),
             },
             uses,
             crate::gateway::policy::clock::system(),

@@ -42,6 +42,8 @@ pub struct GatewaySettings {
     pub stream_idle_timeout_secs: u64,
     /// How long one model call may take over all its attempts (failover included), in seconds.
     pub total_timeout_secs: u64,
+    /// How long a stream may last after its first content, however steadily it trickles.
+    pub max_stream_secs: u64,
 }
 
 impl Default for GatewaySettings {
@@ -51,6 +53,7 @@ impl Default for GatewaySettings {
             request_timeout_secs: 300,
             stream_idle_timeout_secs: 60,
             total_timeout_secs: 600,
+            max_stream_secs: 3600,
         }
     }
 }
@@ -276,10 +279,11 @@ impl Settings {
         if self.gateway.request_timeout_secs == 0
             || self.gateway.stream_idle_timeout_secs == 0
             || self.gateway.total_timeout_secs == 0
+            || self.gateway.max_stream_secs == 0
         {
             return fail(
-                "gateway.request_timeout_secs, gateway.stream_idle_timeout_secs and \
-                 gateway.total_timeout_secs must be above 0"
+                "gateway.request_timeout_secs, gateway.stream_idle_timeout_secs, \
+                 gateway.total_timeout_secs and gateway.max_stream_secs must be above 0"
                     .into(),
             );
         }

@@ -58,6 +58,8 @@ pub struct Timeouts {
     pub idle: Duration,
     /// For the whole call, over every attempt.
     pub total: Duration,
+    /// For a stream after its first content.
+    pub stream: Duration,
 }
 
 /// Who and what a call is, for every line it logs: never the caller's token.

@@ -190,7 +190,20 @@ impl Gateway {
         if !sse {
             return Ok(answer(watch(chunks)));
         }
-        match commit::until_content(format, chunks, timeouts.idle).await {
+        // The attempt's time covers the head and the first content: an upstream that trickles
+        // keep-alives forever must not hold the caller without an answer, nor stop failover.
+        let peeked = tokio::time::timeout_at(
+            deadline,
+            commit::until_content(format, chunks, timeouts.idle),
+        );
+        let Ok(peeked) = peeked.await else {
+            log::warn!(
+                request_id, attempt = number;
+                "the stream of `{}` sent no content within the attempt's time", route.slug
+            );
+            return Err(missed(Failure::Timeout, timed_out(route, budget)));
+        };
+        match peeked {
             Peeked::Committed { held, rest } => {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();

@@ -70,6 +70,8 @@ impl Watched {
         self,
         chunks: BoxStream<'static, Result<Bytes, reqwest::Error>>,
     ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        // A stream is watched from its commit point: it may last `timeouts.stream` from here.
+        let until = Instant::now() + self.timeouts.stream;
         let state = (chunks, false, Ending::default());
         stream::unfold(state, move |(mut chunks, done, mut ending)| {
             let w = self.clone();
@@ -77,7 +79,7 @@ impl Watched {
                 if done {
                     return None;
                 }
-                let next = w.next(&mut chunks, &mut ending).await?;
+                let next = w.next(&mut chunks, &mut ending, until).await?;
                 let done = next.1;
                 Some((next.0, (chunks, done, ending)))
             }
@@ -90,10 +92,11 @@ impl Watched {
         &self,
         chunks: &mut BoxStream<'static, Result<Bytes, reqwest::Error>>,
         ending: &mut Ending,
+        stream_until: Instant,
     ) -> Option<(Result<Bytes, std::io::Error>, bool)> {
         let (request_id, attempt) = (self.request_id.as_str(), self.attempt);
         let limit = match self.sse {
-            Some(_) => Instant::now() + self.timeouts.idle,
+            Some(_) => stream_until.min(Instant::now() + self.timeouts.idle),
             None => self.deadline.min(Instant::now() + self.timeouts.idle),
         };
         match tokio::time::timeout_at(limit, chunks.next()).await {
@@ -119,6 +122,17 @@ impl Watched {
                 _ => None,
             },
             Err(_) => match self.sse {
+                Some(format) if Instant::now() >= stream_until => {
+                    log::warn!(request_id, attempt; "a stream ran past gateway.max_stream_secs");
+                    let error = GatewayError::new(
+                        Code::StreamTooLong,
+                        format!(
+                            "the stream ran past {} s (gateway.max_stream_secs); it was ended",
+                            self.timeouts.stream.as_secs()
+                        ),
+                    );
+                    Some((Ok(wire::stream_error_event(format, &error)), true))
+                }
                 Some(format) => {
                     let error = GatewayError::new(
                         Code::StreamIdleTimeout,

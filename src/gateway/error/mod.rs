@@ -125,6 +125,8 @@ codes! {
     StreamEndedEarly = "stream_ended_early", Unreachable;
     /// A stream went quiet past its idle timeout (before its first content it fails over).
     StreamIdleTimeout = "stream_idle_timeout", Unreachable;
+    /// A stream ran past `gateway.max_stream_secs` after its first content.
+    StreamTooLong = "stream_too_long", Timeout;
     UpstreamTimeout = "upstream_timeout", Timeout;
     UpstreamRateLimited = "upstream_rate_limited", RateLimited;
     /// The provider's `concurrency` and `bufferSize` are taken.
