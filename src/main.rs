@@ -44,6 +44,7 @@ fn serve(cli: &Cli) -> Result<(), String> {
         let hangups =
             signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
         actix_web::rt::spawn(reload_on_hangup(hangups, cli.overrides(), logging));
+        modelgate::startup::raise_open_file_limit();
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
             "modelgate {} listening on {} (port {}), data in {}; admin page at {}/",

@@ -75,4 +75,3 @@ async fn a_client_that_leaves_ends_its_upstream_call_and_frees_the_slot() {
         app.stop().await;
     }
 }
-

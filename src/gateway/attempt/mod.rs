@@ -129,6 +129,18 @@ impl Gateway {
             Ok(Err(e)) if e.is_timeout() => {
                 return Err(missed(Failure::Timeout, timed_out(route, budget)));
             }
+            Ok(Err(e)) if out_of_descriptors(&e) => {
+                log::warn!(
+                    request_id, attempt = number;
+                    "no connection to `{}`: this process has no file descriptor left (raise \
+                     LimitNOFILE)", route.slug
+                );
+                let error = GatewayError::new(
+                    Code::GatewayOverloaded,
+                    "the gateway has no file descriptor left for another connection; retry shortly",
+                );
+                return Err(not_callable(Code::GatewayOverloaded, error));
+            }
             Ok(Err(e)) => {
                 return Err(match outbound::refusal_in(&e) {
                     Some(refused) => not_callable(
@@ -288,6 +300,21 @@ fn unusable_key(slug: &str) -> GatewayError {
     )
 }
 
+/// Whether a connection failed because this process ran out of descriptors (EMFILE, ENFILE):
+/// the gateway's trouble, never counted against the provider.
+fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(23 | 24))
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 fn timed_out(route: &Route, budget: Duration) -> GatewayError {
     GatewayError::new(
         Code::UpstreamTimeout,
@@ -319,4 +346,21 @@ fn unreachable(
         Code::UpstreamUnreachable,
         format!("provider `{}` could not be reached: {cause}", route.slug),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connect")]
+    struct Wrapped(#[source] std::io::Error);
+
+    #[test]
+    fn running_out_of_descriptors_is_told_apart_from_an_unreachable_upstream() {
+        for (errno, out) in [(24, true), (23, true), (111, false)] {
+            let e = Wrapped(std::io::Error::from_raw_os_error(errno));
+            assert_eq!(out_of_descriptors(&e), out, "errno {errno}");
+        }
+    }
 }

@@ -139,6 +139,8 @@ codes! {
     /// One attempt's 5xx, in `attempts`.
     UpstreamError = "upstream_error", Unreachable;
     AllAttemptsFailed = "all_attempts_failed", Unavailable;
+    /// The gateway itself ran out of something (open files): not the provider's failure.
+    GatewayOverloaded = "gateway_overloaded", Unavailable;
     /// The provider's settings cannot make a client (a CA or proxy that no longer loads).
     ProviderMisconfigured = "provider_misconfigured", Internal;
     InvalidBaseUrl = "invalid_base_url", Internal;
