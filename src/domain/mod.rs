@@ -10,8 +10,6 @@ mod provider_key;
 pub mod rules;
 pub mod schema;
 pub mod settings;
-mod settings_input;
-mod settings_schema;
 pub mod surface;
 mod validation;
 pub mod wire;

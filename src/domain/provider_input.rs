@@ -14,8 +14,8 @@ use super::provider::{ApiSurface, InputError, Model, Provider, ProviderSlug, val
 use super::provider_fields::{
     ModelInput, SurfaceInput, list_rules, model_ids, surfaces, valid_base_url,
 };
-use super::settings::{self, Settings, SettingsChanges};
-use super::settings_input::{NetworkBody, ProxyBody, path_overrides};
+use super::rules::CONCURRENCY;
+use super::settings::{self, NetworkBody, ProxyBody, Settings, SettingsChanges, path_overrides};
 use super::validation::at_paths;
 use super::wire::Object;
 use super::{Input, Violations, next_id, schema};
@@ -66,11 +66,11 @@ pub struct CreateProvider {
     pub proxy: Option<Object<ProxyBody>>,
     #[serde(default, deserialize_with = "whole")]
     #[schema(schema_with = schema::concurrency)]
-    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    #[validate(range(min = "CONCURRENCY.min", max = "CONCURRENCY.max"))]
     pub concurrency: Option<u32>,
     #[serde(default, deserialize_with = "whole")]
     #[schema(schema_with = schema::buffer_size)]
-    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    #[validate(range(min = "CONCURRENCY.min", max = "CONCURRENCY.max"))]
     pub buffer_size: Option<u32>,
     #[schema(schema_with = schema::keyless)]
     pub keyless: Option<bool>,
@@ -142,11 +142,11 @@ pub struct UpdateProvider {
     pub proxy: Option<Option<Object<ProxyBody>>>,
     #[serde(default, deserialize_with = "sent_whole")]
     #[schema(schema_with = schema::concurrency)]
-    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    #[validate(range(min = "CONCURRENCY.min", max = "CONCURRENCY.max"))]
     pub concurrency: Option<Option<u32>>,
     #[serde(default, deserialize_with = "sent_whole")]
     #[schema(schema_with = schema::buffer_size)]
-    #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    #[validate(range(min = "CONCURRENCY.min", max = "CONCURRENCY.max"))]
     pub buffer_size: Option<Option<u32>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::keyless)]

@@ -11,16 +11,32 @@ pub const MAX_PARAMS_PER_SURFACE: usize = 256;
 pub const MAX_MODELS: usize = 1000;
 pub const MAX_KEY_VALUE_CHARS: usize = 8192;
 
-/// A provider's own network settings (`network`, `concurrency`, `bufferSize`).
-pub const REQUEST_TIMEOUT_SECS: (u32, u32) = (1, 3600);
-pub const STREAM_IDLE_TIMEOUT_SECS: (u32, u32) = (1, 3600);
-pub const MAX_RETRIES: u32 = 10;
-pub const RETRY_BACKOFF_MS: (u32, u32) = (1, 300_000);
+/// The inclusive bounds of a whole-number field, its one source: the request types' rules
+/// name them (`range(min = "CONCURRENCY.min", max = "CONCURRENCY.max")`) and the schemas'
+/// `minimum` and `maximum` are written from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// A provider's own settings (`network`, `proxy`, `concurrency`, `bufferSize`).
+pub const REQUEST_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };
+pub const STREAM_IDLE_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };
+pub const RETRIES: Bounds = Bounds { min: 0, max: 10 };
+pub const RETRY_BACKOFF_MS: Bounds = Bounds {
+    min: 1,
+    max: 300_000,
+};
 pub const MAX_EXTRA_HEADERS: usize = 32;
 pub const MAX_HEADER_NAME_CHARS: usize = 128;
 pub const MAX_HEADER_VALUE_CHARS: usize = 4096;
 pub const MAX_CA_PEM_CHARS: usize = 256 * 1024;
-pub const CONCURRENCY: (u32, u32) = (1, 10_000);
+/// `concurrency` and `bufferSize` alike.
+pub const CONCURRENCY: Bounds = Bounds {
+    min: 1,
+    max: 10_000,
+};
 pub const MAX_PROXY_PASSWORD_CHARS: usize = 1024;
 /// Header names an operator may not add: credentials belong in provider keys, and the rest
 /// are the connection's own (hop-by-hop) or framing.

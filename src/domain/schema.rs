@@ -24,9 +24,10 @@ pub use super::rules::{
     NO_NUL_PATTERN, PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern,
     model_id_pattern, name_pattern, no_control_pattern,
 };
-pub use super::settings_schema::{
-    allow_private_network, buffer_size, concurrency, keyless, network, proxy,
-    request_path_overrides,
+pub use super::settings::network::schema as network;
+pub use super::settings::proxy::schema as proxy;
+pub use super::settings::{
+    allow_private_network, buffer_size, concurrency, keyless, request_path_overrides,
 };
 
 fn string(min: usize, max: usize) -> ObjectBuilder {

@@ -75,6 +75,16 @@ fn message(error: &ValidationError) -> String {
         return message.to_string();
     }
     let param = |name: &str| error.params.get(name).and_then(Value::as_u64);
+    // A `range` rule's code is `range`, or the unit of its bounds: `code = "seconds"`.
+    let unit = match error.code.as_ref() {
+        "range" => Some(""),
+        "seconds" => Some(" seconds"),
+        "ms" => Some(" ms"),
+        _ => None,
+    };
+    if let (Some(unit), Some(min), Some(max)) = (unit, param("min"), param("max")) {
+        return format!("must be between {min} and {max}{unit}");
+    }
     match (error.code.as_ref(), error.params.get("value")) {
         ("required", _) => "is required".to_owned(),
         ("length", Some(Value::Array(items))) => match param("max") {

@@ -3,7 +3,6 @@
 pub(super) mod health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
-mod settings_view;
 
 use actix_web::web;
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::settings_view::{NetworkView, ProxyView};
 use crate::domain::schema;
+use crate::domain::settings::{NetworkBody, ProxyBody};
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider, Violations};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
@@ -257,10 +257,10 @@ pub(crate) struct ProviderView<'a> {
     // in ngrok's closed shape. Their schemas are the request's.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schema::network)]
-    network: Option<NetworkView<'a>>,
+    network: Option<NetworkBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schema::proxy)]
-    proxy: Option<ProxyView<'a>>,
+    proxy: Option<ProxyBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schema::concurrency)]
     concurrency: Option<u32>,
@@ -336,8 +336,8 @@ impl<'a> ProviderView<'a> {
                     model_id: &m.model_id,
                 })
                 .collect(),
-            network: p.settings.network.as_ref().map(NetworkView::new),
-            proxy: p.settings.proxy.as_ref().map(ProxyView::new),
+            network: p.settings.network.as_ref().map(NetworkBody::answer),
+            proxy: p.settings.proxy.as_ref().map(ProxyBody::answer),
             concurrency: p.settings.concurrency,
             buffer_size: p.settings.buffer_size,
             keyless: p.settings.keyless,
