@@ -10,7 +10,7 @@ use futures_util::stream::StreamExt;
 use tokio::time::Instant;
 
 use super::attempt::Told;
-use super::error::{Attempt, GatewayError};
+use super::error::{Attempt, Code, GatewayError};
 use super::plan::body::CallBody;
 use super::plan::{Credential, Step};
 use super::policy::breaker;
@@ -25,12 +25,59 @@ struct Tried {
     /// Candidates tried (a candidate's retries are one).
     candidates: u32,
     out_of_time: bool,
+    /// What the last failed attempt would have told the client, and at which provider: when
+    /// every attempt failed the same way the client hears it, else its words end the message.
+    last: Option<(String, Told)>,
 }
 
 impl Tried {
     fn failed(&mut self, provider: Option<&str>, model: &str, failure: Failure) {
         self.attempts.push(policy::told(provider, model, &failure));
         self.failures.push(failure);
+    }
+
+    /// Keeps `told` as the last word, letting the previous one's connection go back to the
+    /// pool.
+    async fn keep(&mut self, provider: &str, told: Told) {
+        if let Some((_, Told::Upstream(answer))) = self.last.replace((provider.to_owned(), told)) {
+            drain(answer).await;
+        }
+    }
+
+    /// What the client is told when no attempt answered.
+    async fn outcome(self, mut last: Chosen) -> Result<Answer, (GatewayError, Chosen)> {
+        last.attempts = self.attempts.len() as u32;
+        last.fallbacks = self.candidates.saturating_sub(1);
+        if !self.out_of_time && policy::same_failure(&self.failures) {
+            match self.last {
+                Some((_, Told::Upstream(mut answer))) => {
+                    answer.chosen.attempts = last.attempts;
+                    answer.chosen.fallbacks = last.fallbacks;
+                    return Ok(answer);
+                }
+                Some((_, Told::Gateway(mut error))) => {
+                    error.attempts = self.attempts;
+                    return Err((error, last));
+                }
+                None => {}
+            }
+        }
+        let mut error = policy::outcome(&self.failures, self.attempts, self.out_of_time);
+        if let Some((provider, told)) = self.last {
+            let words = match &told {
+                Told::Upstream(answer) => {
+                    format!("provider `{provider}` answered {}", answer.status)
+                }
+                Told::Gateway(e) => e.message.clone(),
+            };
+            if let Told::Upstream(answer) = told {
+                drain(answer).await;
+            }
+            if error.code == Code::AllAttemptsFailed {
+                error.message = format!("{}; the last: {words}", error.message);
+            }
+        }
+        Err((error, last))
     }
 }
 
@@ -126,9 +173,7 @@ impl Gateway {
                         retry + 1,
                         route.calling.max_retries
                     );
-                    if let Told::Upstream(answer) = missed.told {
-                        drain(answer).await;
-                    }
+                    tried.keep(&route.slug, missed.told).await;
                     tried.failed(Some(&route.slug), &candidate.target.model, missed.failure);
                     retry += 1;
                     tokio::time::sleep(wait).await;
@@ -163,9 +208,7 @@ impl Gateway {
                     Told::Gateway(error) => Err((error, last)),
                 };
             }
-            if let Told::Upstream(answer) = missed.told {
-                drain(answer).await;
-            }
+            tried.keep(&route.slug, missed.told).await;
             log::debug!(
                 request_id = call.context.request_id.as_str(), attempt = last.attempts;
                 "attempt {} at `{}` ({}) failed: {:?}; trying the next candidate",
@@ -176,15 +219,7 @@ impl Gateway {
             );
             tried.failed(Some(&route.slug), &candidate.target.model, missed.failure);
         }
-        last.attempts = tried.attempts.len() as u32;
-        last.fallbacks = tried.candidates.saturating_sub(1);
-        let Tried {
-            failures,
-            attempts,
-            out_of_time,
-            ..
-        } = tried;
-        Err((policy::outcome(&failures, attempts, out_of_time), last))
+        tried.outcome(last).await
     }
 }
 

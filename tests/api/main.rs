@@ -21,6 +21,7 @@ mod raw;
 mod read;
 mod request_ids;
 mod resilience;
+mod same_failure;
 mod schema;
 mod settings;
 mod time_limits;

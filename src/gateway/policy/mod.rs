@@ -127,6 +127,19 @@ pub fn told(provider: Option<&str>, model: &str, failure: &Failure) -> Attempt {
     }
 }
 
+/// Whether every attempt failed the same way — the same code, not one of the kinds
+/// [`outcome`] sums up (timeouts, rate limits, refused keys) — so that the client is told what
+/// the last one would have told it alone (the upstream's own answer, or the gateway's words).
+pub fn same_failure(failures: &[Failure]) -> bool {
+    let Some(first) = failures.first() else {
+        return false;
+    };
+    let summed = |f: &Failure| {
+        *f == Failure::Timeout || matches!(f.class(), Class::RateLimited | Class::Credentials)
+    };
+    !summed(first) && failures.iter().all(|f| f.code() == first.code())
+}
+
 /// What the client is told when several attempts were made and none answered: 504 when every
 /// attempt ran out of time (or the call's budget did), 429 with the shortest wait when every
 /// one was rate-limited, 502 when every key was refused, else 503 listing the attempts.
