@@ -18,7 +18,7 @@ use super::docs::{
     UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{health, provider_keys, providers};
+use super::manage::{api_keys, health, provider_keys, providers};
 use super::{admin, method_not_allowed};
 
 #[derive(OpenApi)]
@@ -42,6 +42,8 @@ use super::{admin, method_not_allowed};
         provider_keys::update,
         provider_keys::delete,
         provider_keys::rotate,
+        api_keys::list,
+        api_keys::get,
         health::health,
         openapi_json,
         admin::index,
@@ -62,6 +64,8 @@ use super::{admin, method_not_allowed};
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
+        (name = "api-keys", description = "The credentials that call this server: for now the \
+            bootstrap ones (the admin token, `[[auth.tokens]]`), read-only"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
     )

@@ -1,6 +1,7 @@
 //! HTTP behaviour of the server, through `spawn_app()`: one binary, one module per area.
 
 mod admin;
+mod api_keys;
 mod auth;
 mod create;
 mod delete;
