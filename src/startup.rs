@@ -1,5 +1,9 @@
-//! Builds the server from settings: opens the store, loads credentials, binds, and runs until
-//! a signal, then drains requests and flushes the store.
+//! Builds the server from settings, in this order: binds the listener (a taken port stops
+//! start-up before anything is written), opens the store, loads the credentials (before the
+//! master key, so a refused token leaves a new data dir without a key file), loads or makes the
+//! master key, reads the routing table from the store, starts the `lastUsed` writer, builds the
+//! gateway and the registry, then the actix server. It runs until a signal, then drains
+//! requests and flushes the store.
 
 use std::net::TcpListener;
 use std::sync::Arc;

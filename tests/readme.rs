@@ -106,4 +106,21 @@ fn the_walk_through_runs_as_written_against_a_fresh_server() {
         !stdout.contains("sk-proj-0123456789abcdef") && !stdout.contains("vllm-token-0123456789"),
         "a secret was echoed back:\n{stdout}"
     );
+    // Every `keyRedacted` the walk-through's comments show is one an answer gave.
+    let answers: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let shown: Vec<&str> = blocks
+        .iter()
+        .flat_map(|b| b.split("\"keyRedacted\":\"").skip(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(shown.len() >= 2, "{shown:?}");
+    for shown in shown {
+        assert!(
+            answers.iter().any(|a| a["keyRedacted"] == shown),
+            "README shows keyRedacted {shown}, which no answer gave:\n{stdout}"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 
 mod token_file;
 
+use std::time::SystemTime;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -44,13 +46,29 @@ impl Credential {
     }
 }
 
-/// The set of accepted credentials.
-#[derive(Clone, Default)]
-pub struct Credentials(Vec<Credential>);
+/// The set of accepted credentials, and when it was loaded: at start-up, so that is when each
+/// of them came into force as far as a client can tell.
+#[derive(Clone)]
+pub struct Credentials {
+    known: Vec<Credential>,
+    loaded: SystemTime,
+}
 
 impl Credentials {
     pub fn new(credentials: Vec<Credential>) -> Credentials {
-        Credentials(credentials)
+        Credentials {
+            known: credentials,
+            loaded: SystemTime::now(),
+        }
+    }
+
+    /// Every credential's id, in the order they were given.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.known.iter().map(|c| c.id.as_str())
+    }
+
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded
     }
 
     /// The id of the credential whose token this is. Every digest is compared, so the time
@@ -58,7 +76,7 @@ impl Credentials {
     pub fn identify(&self, token: &str) -> Option<&str> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
-        for c in &self.0 {
+        for c in &self.known {
             if bool::from(c.digest.ct_eq(&digest)) {
                 found = Some(c.id.as_str());
             }

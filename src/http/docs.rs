@@ -56,7 +56,8 @@ error_responses! {
     UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
         `application/json`, or is encoded other than with gzip.",
     MethodNotAllowed => "`method_not_allowed`: the route does not serve this method; `Allow` \
-        lists those it does.",
+        lists those it does. On `/api-keys` the message says why: its keys are the bootstrap \
+        credentials, set in the config file and the environment.",
     UriTooLong => "`uri_too_long`: the path and query are longer than 8 KiB.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
@@ -131,24 +132,28 @@ fn parameter(name: &str, at: ParameterIn, schema: Schema, description: &str) -> 
         .build()
 }
 
+fn limit() -> Parameter {
+    let limit = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(MAX_PAGE as u32))
+        .default(Some(MAX_PAGE.into()))
+        .build();
+    parameter(
+        "limit",
+        ParameterIn::Query,
+        Schema::Object(limit),
+        "Items per page.",
+    )
+}
+
 /// `limit` and `beforeId`, as `ListQuery` reads them.
 pub struct Paging;
 
 impl IntoParams for Paging {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let limit = ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(MAX_PAGE as u32))
-            .default(Some(MAX_PAGE.into()))
-            .build();
         vec![
-            parameter(
-                "limit",
-                ParameterIn::Query,
-                Schema::Object(limit),
-                "Items per page.",
-            ),
+            limit(),
             parameter(
                 "beforeId",
                 ParameterIn::Query,
@@ -157,6 +162,42 @@ impl IntoParams for Paging {
                  page, or follow `nextPageUri`.",
             ),
         ]
+    }
+}
+
+/// What a credential's id is: `admin`, or an `[[auth.tokens]]` id, which start-up holds to
+/// the same rule.
+pub const CREDENTIAL_ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+
+/// `limit` and `beforeId` of the API key list, whose ids are credential ids.
+pub struct CredentialPaging;
+
+impl IntoParams for CredentialPaging {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            limit(),
+            parameter(
+                "beforeId",
+                ParameterIn::Query,
+                string_schema(Some(CREDENTIAL_ID_PATTERN)),
+                "Start after this id (the list runs by id, descending, as every list's cursor \
+                 does); take it from the last item of a page, or follow `nextPageUri`.",
+            ),
+        ]
+    }
+}
+
+/// The `{id}` of an API key: a credential id.
+pub struct CredentialId;
+
+impl IntoParams for CredentialId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "id",
+            ParameterIn::Path,
+            string_schema(Some(CREDENTIAL_ID_PATTERN)),
+            "The credential's id: `admin`, or an `[[auth.tokens]]` id.",
+        )]
     }
 }
 

@@ -39,6 +39,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("this route does not accept that method; allowed: {allow}")]
     MethodNotAllowed { allow: &'static str },
+    #[error(
+        "API keys are read-only here, allowed: GET, HEAD. They are the bootstrap credentials: the admin token (MODELGATE_ADMIN_TOKEN, else <data_dir>/admin-token) and the [[auth.tokens]] entries of the config file; change them there and restart"
+    )]
+    CredentialsReadOnly,
     #[error("providerId `{0}` is already used by another provider")]
     ProviderIdTaken(String),
     #[error(
@@ -90,7 +94,7 @@ impl ApiError {
             ApiError::ProviderIdReserved(_) => (StatusCode::BAD_REQUEST, "provider_id_reserved"),
             ApiError::ProviderIdImmutable => (StatusCode::BAD_REQUEST, "provider_id_immutable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed { .. } => {
+            ApiError::MethodNotAllowed { .. } | ApiError::CredentialsReadOnly => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
@@ -155,6 +159,7 @@ impl ApiError {
             ApiError::Unauthorized { .. }
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed { .. }
+            | ApiError::CredentialsReadOnly
             | ApiError::PreconditionFailed
             | ApiError::UnsupportedMediaType
             | ApiError::UnsupportedEncoding
@@ -266,6 +271,9 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));
+            }
+            ApiError::CredentialsReadOnly => {
+                response.insert_header((header::ALLOW, "GET, HEAD"));
             }
             _ => {}
         }

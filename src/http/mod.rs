@@ -13,6 +13,7 @@ mod json;
 pub mod limits;
 mod manage;
 pub mod openapi;
+mod openapi_dataplane;
 mod paging;
 pub mod proxy;
 mod query;

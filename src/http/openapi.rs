@@ -1,7 +1,10 @@
 //! The OpenAPI document, built from the handlers' `#[utoipa::path]` annotations and the request
-//! and response types themselves, served at `GET /openapi.json`.
+//! and response types themselves, with the data plane's routes (`openapi_dataplane`) merged
+//! in, served at `GET /openapi.json`.
 //!
-//! HEAD is answered wherever GET is (RFC 9110) and listed as its own operation.
+//! On the management API HEAD is answered wherever GET is (RFC 9110) and listed as its own
+//! operation, and every object is closed; the modifiers that say so run before the data plane
+//! is merged, as neither holds there.
 
 use std::sync::LazyLock;
 
@@ -18,17 +21,21 @@ use super::docs::{
     UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{health, provider_keys, providers};
+use super::manage::{api_keys, health, provider_keys, providers};
+use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "modelgate",
-        description = "A self-hosted AI gateway's registry of LLM providers and their keys. \
-            The management API follows ngrok's AI Gateway API. Every error is \
+        description = "A self-hosted AI gateway: a registry of LLM providers and their keys, \
+            managed through an API that follows ngrok's AI Gateway API, and a data plane under \
+            `/v1` (tag `data plane`) that routes OpenAI- and Anthropic-format model calls to \
+            those providers with failover. Every management error is \
             `{errorCode, statusCode, msg, details}`; `details` names each offending field or \
-            parameter with the rule it broke."
+            parameter with the rule it broke. Data-plane errors come in the route's format's \
+            own shape."
     ),
     paths(
         providers::list,
@@ -42,6 +49,8 @@ use super::{admin, method_not_allowed};
         provider_keys::update,
         provider_keys::delete,
         provider_keys::rotate,
+        api_keys::list,
+        api_keys::get,
         health::health,
         openapi_json,
         admin::index,
@@ -62,6 +71,8 @@ use super::{admin, method_not_allowed};
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
+        (name = "api-keys", description = "The credentials that call this server: for now the \
+            bootstrap ones (the admin token, `[[auth.tokens]]`), read-only"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
     )
@@ -70,7 +81,11 @@ struct ApiDoc;
 
 /// The document, built once.
 pub fn document() -> &'static Document {
-    static DOC: LazyLock<Document> = LazyLock::new(ApiDoc::openapi);
+    static DOC: LazyLock<Document> = LazyLock::new(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.merge(openapi_dataplane::document());
+        doc
+    });
     &DOC
 }
 
@@ -353,19 +368,24 @@ mod tests {
         paths
     }
 
-    /// The data plane's `/v1` routes speak OpenAI's and Anthropic's own APIs, which their
-    /// own documents describe; this document is the management API's.
+    /// The data plane's `/v1` routes included: each is an operation tagged `data plane`.
     #[actix_web::test]
-    async fn every_management_route_the_app_registers_is_in_the_document_and_no_other() {
-        let mut registered = registered_paths().await;
-        assert!(
-            registered.contains("/v1/chat/completions"),
-            "{registered:?}"
-        );
-        registered.retain(|path| !path.starts_with("/v1"));
-        assert!(registered.contains("/providers/{id}"), "{registered:?}");
+    async fn every_route_the_app_registers_is_in_the_document_and_no_other() {
+        let registered = registered_paths().await;
+        for path in ["/v1/chat/completions", "/v1/v1/messages", "/providers/{id}"] {
+            assert!(registered.contains(path), "{path}: {registered:?}");
+        }
         let documented: BTreeSet<String> = super::document().paths.paths.keys().cloned().collect();
         assert_eq!(registered, documented);
+        for (path, item) in &super::document().paths.paths {
+            let tags: Vec<&String> = [&item.get, &item.post]
+                .into_iter()
+                .flatten()
+                .flat_map(|op| op.tags.iter().flatten())
+                .collect();
+            let data_plane = tags.iter().any(|t| *t == super::openapi_dataplane::TAG);
+            assert_eq!(data_plane, path.starts_with("/v1"), "{path}: {tags:?}");
+        }
     }
 
     /// utoipa's model cannot read back the JSON Schema keywords it has no field for (the

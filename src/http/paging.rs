@@ -34,18 +34,7 @@ impl ListQuery {
             found.remove("provider"),
         );
         let mut v = Violations::default();
-        let limit = match limit {
-            None => MAX_PAGE,
-            Some(raw) => v
-                .check(
-                    "limit",
-                    raw.parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=MAX_PAGE).contains(n))
-                        .ok_or_else(|| format!("must be an integer from 1 to {MAX_PAGE}")),
-                )
-                .unwrap_or(MAX_PAGE),
-        };
+        let limit = page_limit(limit, &mut v);
         let before = before.and_then(|raw| {
             v.check(
                 "beforeId",
@@ -80,6 +69,22 @@ impl ListQuery {
         query.append_pair("beforeId", &last.to_string());
         query.append_pair("limit", &self.limit.to_string());
         Some(state.uri(&format!("{path}?{}", query.finish())))
+    }
+}
+
+/// `limit`: 1 to [`MAX_PAGE`], that when absent (or wrong, with the violation noted).
+pub(super) fn page_limit(raw: Option<String>, v: &mut Violations) -> usize {
+    match raw {
+        None => MAX_PAGE,
+        Some(raw) => v
+            .check(
+                "limit",
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| format!("must be an integer from 1 to {MAX_PAGE}")),
+            )
+            .unwrap_or(MAX_PAGE),
     }
 }
 

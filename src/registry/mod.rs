@@ -1,15 +1,13 @@
 //! The registry: the one writer of providers and their keys. Each write goes the same way —
 //! parse the input into trusted values, run the store transaction, wait until it is durable,
-//! then publish that the registry changed — so whatever keeps a view of the registry in memory
-//! (the data plane's routing table) has one place to learn of changes from. Reads go to the
-//! store directly.
+//! then apply it to the data plane's routing table — so the one in-memory view of the
+//! registry learns of every change in one place, before the change is acknowledged. Reads go
+//! to the store directly.
 
 mod keys;
 mod providers;
 
 use std::sync::Arc;
-
-use tokio::sync::watch;
 
 use crate::domain::{InputError, Precondition};
 use crate::gateway::table::RoutingTable;
@@ -41,8 +39,6 @@ pub struct Registry {
     /// What the data plane routes by; every durable change is applied to it before the
     /// change is acknowledged.
     table: Arc<RoutingTable>,
-    /// Counts the durable changes; bumped after each one.
-    changes: watch::Sender<u64>,
 }
 
 impl Registry {
@@ -55,7 +51,6 @@ impl Registry {
             store,
             master_key,
             table,
-            changes: watch::Sender::new(0),
         }
     }
 
@@ -68,13 +63,8 @@ impl Registry {
         &self.master_key
     }
 
-    /// Wakes after each durable change; the value is how many there have been.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
-    }
-
-    /// A store write carried to its end: applied, durable, then published — into the routing
-    /// table by `publish`, and to subscribers. After an I/O failure the table is read anew:
+    /// A store write carried to its end: applied, durable, then published into the routing
+    /// table by `publish`. After an I/O failure the table is read anew:
     /// the store may reopen, holding what reached its disk, which can include a write that was
     /// reported failed.
     async fn commit<T>(
@@ -90,7 +80,6 @@ impl Registry {
         match outcome {
             Ok(value) => {
                 publish(&value, &self.table);
-                self.changes.send_modify(|n| *n += 1);
                 Ok(value)
             }
             Err(WriteError::Store(e)) => {

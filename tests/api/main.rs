@@ -2,6 +2,7 @@
 
 mod abandoned;
 mod admin;
+mod api_keys;
 mod auth;
 mod create;
 mod delete;
@@ -13,8 +14,10 @@ mod gateway;
 mod hardening;
 mod health;
 mod helpers;
+mod json_schema;
 mod list;
 mod openapi;
+mod openapi_dataplane;
 mod persistence;
 mod provider_keys;
 mod raw;

@@ -1,5 +1,6 @@
 //! The management API, one module per resource, each with its own `configure`.
 
+pub(super) mod api_keys;
 pub(super) mod health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
@@ -9,5 +10,6 @@ use actix_web::web;
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     providers::configure(cfg);
     provider_keys::configure(cfg);
+    api_keys::configure(cfg);
     health::configure(cfg);
 }

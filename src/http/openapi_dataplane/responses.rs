@@ -1,0 +1,185 @@
+//! The answers of the data plane's routes: the upstream's, passed on, and modelgate's own
+//! refusals in each format's shape, with the headers every answer carries.
+
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response};
+
+use crate::domain::surface::Format;
+use crate::http::proxy::{ATTEMPTS, FALLBACKS, MODEL, PROVIDER, REQUEST_ID};
+
+pub(super) const UNAUTHENTICATED: &str =
+    "`missing_credential` or `invalid_credential`: no modelgate token, or not a valid one.";
+
+/// Each error status of a model call, what it means, and the codes that come with it.
+pub(super) const REFUSALS: &[(&str, &str)] = &[
+    (
+        "400",
+        "`missing_model`, `invalid_model` (not a non-empty string, or given twice), \
+         `invalid_models` (not up to 16 non-empty strings), `invalid_json` (not a JSON object), \
+         `invalid_body`, `invalid_header` (two `Authorization` headers, an `x-modelgate-fallback` \
+         other than one `on` or `off`), `surface_not_supported` (the provider does not serve \
+         this route's surface).",
+    ),
+    ("401", UNAUTHENTICATED),
+    (
+        "403",
+        "`outbound_refused`: the provider's address is one the outbound guard refuses.",
+    ),
+    (
+        "404",
+        "`model_not_found`: no provider serves `model` (and none of `models` is tried).",
+    ),
+    ("405", "`method_not_allowed`: this route takes POST only."),
+    (
+        "408",
+        "`request_timeout`: the body did not arrive within `server.body_timeout_ms`.",
+    ),
+    (
+        "413",
+        "`request_too_large`: the body is over `gateway.max_body_bytes`.",
+    ),
+    (
+        "429",
+        "`upstream_rate_limited` (every attempt was; `retry-after` is the shortest wait asked \
+         for) or `provider_busy` (its `concurrency` and `bufferSize` are taken).",
+    ),
+    (
+        "500",
+        "`provider_misconfigured` (no HTTP client can be built for its network settings) or \
+         `internal`.",
+    ),
+    (
+        "502",
+        "`upstream_unreachable`, `stream_broken`, `stream_ended`, `stream_idle_timeout` (the \
+         upstream could not be reached, or its stream failed before its first content) or \
+         `upstream_credentials_exhausted` (it refused every key tried).",
+    ),
+    (
+        "503",
+        "`no_usable_key`, or `all_attempts_failed` with `error.attempts` listing each attempt.",
+    ),
+    (
+        "504",
+        "`upstream_timeout`: no answer within the attempt's or the call's time.",
+    ),
+];
+
+pub(super) fn refusal_name(format: Format, status: &str) -> String {
+    match format {
+        Format::OpenAi => format!("OpenAi{status}"),
+        Format::Anthropic => format!("Anthropic{status}"),
+    }
+}
+
+pub(super) fn error_schema(format: Format) -> RefOr<Schema> {
+    match format {
+        Format::OpenAi => Ref::from_schema_name("OpenAiError").into(),
+        Format::Anthropic => Ref::from_schema_name("AnthropicError").into(),
+    }
+}
+
+pub(super) fn any_content() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .build(),
+        )))
+        .build()
+}
+
+pub(super) fn answer() -> RefOr<Response> {
+    tagged(
+        ResponseBuilder::new()
+            .description(
+                "The upstream's answer, passed on as it arrives: its JSON, or its server-sent \
+                 events when the call streams (never buffered).",
+            )
+            .content("application/json", any_content())
+            .content(
+                "text/event-stream",
+                ContentBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()))
+                    .build(),
+            ),
+    )
+    .build()
+    .into()
+}
+
+/// The headers every model call's answer carries.
+fn tagged(response: ResponseBuilder) -> ResponseBuilder {
+    let integer = |description: &str| {
+        HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .description(Some(description))
+            .build()
+    };
+    let string = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(description))
+            .build()
+    };
+    response
+        .header(REQUEST_ID, request_id_header())
+        .header(
+            ATTEMPTS,
+            integer("How many attempts the call made, a provider's retries included."),
+        )
+        .header(
+            FALLBACKS,
+            integer("How many candidates the call tried after the first."),
+        )
+        .header(
+            PROVIDER,
+            string("The `providerId` that answered, or that a refusal came from, once chosen."),
+        )
+        .header(
+            MODEL,
+            string("The model id the provider was asked for, a fallback's when one answered."),
+        )
+}
+
+pub(super) fn request_id_header() -> Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some("This call's id, also on its log line."))
+        .build()
+}
+
+pub(super) fn refusal(status: &str, description: &str, schema: &RefOr<Schema>) -> Response {
+    let mut response = tagged(ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new().schema(Some(schema.clone())).build(),
+    ));
+    let header = |ty: Type, description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(ty))
+            .description(Some(description))
+            .build()
+    };
+    response = match status {
+        "401" => response.header(
+            "WWW-Authenticate",
+            header(Type::String, "`Bearer realm=\"modelgate\"`."),
+        ),
+        "429" => response
+            .header(
+                "retry-after",
+                header(Type::Integer, "Seconds to wait, rounded up."),
+            )
+            .header(
+                "retry-after-ms",
+                header(Type::Integer, "Milliseconds to wait."),
+            ),
+        _ => response,
+    };
+    response.build()
+}
