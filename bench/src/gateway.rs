@@ -9,10 +9,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde::Deserialize;
 
-use crate::peers::{self, Target};
-use crate::{LUA_DONE, Opts, Report, Run, mock_upstream, stop, wrk};
+use crate::Opts;
+use crate::launch::{mock_upstream, stop};
+use crate::peers::{self, Peer, Target};
+use crate::report::{Check, Report, Run, SideBySideRow, Skipped};
+use crate::wrk::{LUA_DONE, Load, wrk};
 
 const UPSTREAM: &str = "127.0.0.1:18095";
 const CONCURRENCY: [u32; 3] = [1, 32, 64];
@@ -38,17 +41,32 @@ fn lua(target: &Target, stream: bool) -> String {
     script
 }
 
+/// What `carries_content` reads of a streamed chunk.
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Delta,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta {
+    content: Option<String>,
+}
+
 /// Whether one SSE `data:` line carries text: a chunk whose first choice's delta has a
 /// non-empty `content` (a role-only first chunk does not).
 fn carries_content(line: &str) -> bool {
     line.strip_prefix("data:")
-        .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .and_then(|v| {
-            v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(|s| !s.is_empty())
-        })
-        .unwrap_or(false)
+        .and_then(|d| serde_json::from_str::<Chunk>(d.trim()).ok())
+        .and_then(|chunk| chunk.choices.into_iter().next())
+        .and_then(|choice| choice.delta.content)
+        .is_some_and(|content| !content.is_empty())
 }
 
 /// Medians over `n` paced streams, one after another: (first byte, first content byte) in ms,
@@ -98,34 +116,50 @@ async fn first_bytes(target: &Target, n: usize) -> (f64, f64, usize) {
     (median(first), median(content), failed)
 }
 
-async fn measure(opts: &Opts, target: &Target, report: &mut Report) -> Value {
-    for (mode, stream) in [
-        ("chat completion", false),
-        ("chat completion, streamed", true),
-    ] {
+/// The scenario of the non-streamed runs, which the bars judge.
+pub const PLAIN: &str = "chat completion";
+pub const STREAMED: &str = "chat completion, streamed";
+
+async fn measure(opts: &Opts, target: &Target, report: &mut Report) -> SideBySideRow {
+    for (mode, stream) in [(PLAIN, false), (STREAMED, true)] {
         for c in CONCURRENCY {
+            let script = lua(target, stream);
             let run = wrk(
                 opts,
-                mode,
-                target.name,
-                c,
-                0,
-                &lua(target, stream),
-                &target.url,
-                target.pid,
+                Load {
+                    scenario: mode,
+                    target: target.name,
+                    concurrency: c,
+                    store_size: 0,
+                    script: &script,
+                    base: &target.url,
+                    pid: target.pid,
+                },
             );
             report.runs.push(run);
         }
     }
-    let (first, content, failed) = first_bytes(target, STREAMS_FOR_TTFB).await;
-    json!({"target": target.name, "ttfb_ms": first, "first_content_ms": content, "failed_streams": failed})
+    let (ttfb_ms, first_content_ms, failed_streams) = first_bytes(target, STREAMS_FOR_TTFB).await;
+    SideBySideRow {
+        failed_streams,
+        first_content_ms,
+        peer: target.peer,
+        target: target.name,
+        ttfb_ms,
+    }
 }
 
-fn run_of<'a>(report: &'a Report, target: &str, mode: &str, c: u32) -> Option<&'a Run> {
+/// The side-by-side row of `peer`, if it was measured.
+pub fn row_of(report: &Report, peer: Peer) -> Option<&SideBySideRow> {
+    report.side_by_side.iter().find(|r| r.peer == peer)
+}
+
+/// The run of `row`'s target in scenario `mode` at concurrency `c`.
+pub fn run_of<'a>(report: &'a Report, row: &SideBySideRow, mode: &str, c: u32) -> Option<&'a Run> {
     report
         .runs
         .iter()
-        .find(|r| r.target.starts_with(target) && r.scenario == mode && r.concurrency == c)
+        .find(|r| r.target == row.target && r.scenario == mode && r.concurrency == c)
 }
 
 pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
@@ -143,22 +177,23 @@ pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
 
     let mut rows = vec![measure(opts, &direct, report).await];
     direct.stop();
-    for name in [
-        "forwarder",
-        "modelgate",
-        "tensorzero",
-        "noveum",
-        "portkey",
-        "litellm",
+    for peer in [
+        Peer::Forwarder,
+        Peer::Modelgate,
+        Peer::TensorZero,
+        Peer::Noveum,
+        Peer::Portkey,
+        Peer::LiteLLM,
     ] {
-        eprintln!("   starting {name}");
-        let started = match name {
-            "forwarder" => peers::forwarder(UPSTREAM, dir).await,
-            "modelgate" => peers::modelgate(UPSTREAM, dir).await,
-            "tensorzero" => peers::tensorzero(UPSTREAM, dir).await,
-            "noveum" => peers::noveum(UPSTREAM, dir).await,
-            "portkey" => peers::portkey(UPSTREAM, dir).await,
-            _ => peers::litellm(UPSTREAM, dir).await,
+        eprintln!("   starting {peer}");
+        let started = match peer {
+            Peer::Direct => unreachable!("the mock itself is measured first, never started"),
+            Peer::Forwarder => peers::forwarder(UPSTREAM, dir).await,
+            Peer::Modelgate => peers::modelgate(UPSTREAM, dir).await,
+            Peer::TensorZero => peers::tensorzero(UPSTREAM, dir).await,
+            Peer::Noveum => peers::noveum(UPSTREAM, dir).await,
+            Peer::Portkey => peers::portkey(UPSTREAM, dir).await,
+            Peer::LiteLLM => peers::litellm(UPSTREAM, dir).await,
         };
         match started {
             Ok(target) => {
@@ -166,8 +201,8 @@ pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
                 target.stop();
             }
             Err(why) => {
-                eprintln!("   {name}: {why}");
-                report.skipped.push(json!({"target": name, "why": why}));
+                eprintln!("   {peer}: {why}");
+                report.skipped.push(Skipped { target: peer, why });
             }
         }
     }
@@ -178,42 +213,70 @@ pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
 
 /// The issue's bars, as ratios within this run; a bar whose peer did not run is not judged.
 fn bars(report: &mut Report) {
-    let json_mode = "chat completion";
-    let rps = |t: &str, c| run_of(report, t, json_mode, c).map(|r| r.rps);
-    let p50 = |t: &str| run_of(report, t, json_mode, 1).map(|r| r.p50_ms);
-    let content = |t: &str| {
-        report
-            .side_by_side
-            .iter()
-            .find(|r| r["target"].as_str().is_some_and(|n| n.starts_with(t)))
-            .and_then(|r| r["first_content_ms"].as_f64())
-    };
+    let run = |peer, c| row_of(report, peer).and_then(|row| run_of(report, row, PLAIN, c));
+    let rps = |peer, c| run(peer, c).map(|r| r.rps);
+    let p50 = |peer| run(peer, 1).map(|r| r.p50_ms);
+    let content = |peer| row_of(report, peer).map(|r| r.first_content_ms);
     let mut checks = Vec::new();
-    let mg = rps("modelgate", 32);
+    let mg = rps(Peer::Modelgate, 32);
     for (peer, factor) in [
-        ("Noveum", 1.2),
-        ("TensorZero", 3.0),
-        ("Portkey", 20.0),
-        ("LiteLLM", 200.0),
+        (Peer::Noveum, 1.2),
+        (Peer::TensorZero, 3.0),
+        (Peer::Portkey, 20.0),
+        (Peer::LiteLLM, 200.0),
     ] {
         if let (Some(m), Some(p)) = (mg, rps(peer, 32)) {
-            checks.push(json!({"bar": format!("throughput at c=32: modelgate ≥ {factor}× {peer}"),
-                "value": format!("{:.2}× ({m:.0} vs {p:.0} req/s)", m / p), "met": m >= factor * p}));
+            checks.push(Check::judged(
+                format!("throughput at c=32: modelgate ≥ {factor}× {peer}"),
+                format!("{:.2}× ({m:.0} vs {p:.0} req/s)", m / p),
+                m >= factor * p,
+            ));
         }
     }
-    if let (Some(m), Some(f)) = (mg, rps("Rust forwarder", 32)) {
-        checks.push(
-            json!({"bar": "throughput at c=32: modelgate ÷ forwarder (stretch: ≥ 0.8)",
-            "value": format!("{:.2} ({m:.0} vs {f:.0} req/s)", m / f), "met": m >= 0.8 * f}),
-        );
+    if let (Some(m), Some(f)) = (mg, rps(Peer::Forwarder, 32)) {
+        checks.push(Check::judged(
+            "throughput at c=32: modelgate ÷ forwarder (stretch: ≥ 0.8)",
+            format!("{:.2} ({m:.0} vs {f:.0} req/s)", m / f),
+            m >= 0.8 * f,
+        ));
     }
-    if let (Some(m), Some(n), Some(d)) = (p50("modelgate"), p50("Noveum"), p50("direct")) {
-        checks.push(json!({"bar": "added p50 at c=1 over direct: modelgate ≤ Noveum",
-            "value": format!("+{:.0} µs vs +{:.0} µs", (m - d) * 1000.0, (n - d) * 1000.0), "met": m <= n}));
+    if let (Some(m), Some(n), Some(d)) =
+        (p50(Peer::Modelgate), p50(Peer::Noveum), p50(Peer::Direct))
+    {
+        checks.push(Check::judged(
+            "added p50 at c=1 over direct: modelgate ≤ Noveum",
+            format!("+{:.0} µs vs +{:.0} µs", (m - d) * 1000.0, (n - d) * 1000.0),
+            m <= n,
+        ));
     }
-    if let (Some(m), Some(f)) = (content("modelgate"), content("Rust forwarder")) {
-        checks.push(json!({"bar": "stream time to first content byte: modelgate within 0.2 ms of the forwarder",
-            "value": format!("{m:.3} ms vs {f:.3} ms ({:+.0} µs)", (m - f) * 1000.0), "met": m - f <= 0.2}));
+    if let (Some(m), Some(f)) = (content(Peer::Modelgate), content(Peer::Forwarder)) {
+        checks.push(Check::judged(
+            "stream time to first content byte: modelgate within 0.2 ms of the forwarder",
+            format!("{m:.3} ms vs {f:.3} ms ({:+.0} µs)", (m - f) * 1000.0),
+            m - f <= 0.2,
+        ));
     }
     report.checks.extend(checks);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_content;
+
+    #[test]
+    fn only_a_chunk_with_text_in_its_first_delta_carries_content() {
+        assert!(carries_content(
+            r#"data: {"choices":[{"delta":{"content":"Hel"}}]}"#
+        ));
+        for line in [
+            r#"data: {"choices":[{"delta":{"role":"assistant"}}]}"#,
+            r#"data: {"choices":[{"delta":{"content":""}}]}"#,
+            r#"data: {"choices":[]}"#,
+            r#"data: {"usage":{"total_tokens":3}}"#,
+            "data: [DONE]",
+            ": keep-alive",
+        ] {
+            assert!(!carries_content(line), "{line}");
+        }
+    }
 }

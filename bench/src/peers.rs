@@ -6,11 +6,44 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{SERVER_CORE, Server, TOKEN, bin, wait_ready};
+use serde::Serialize;
+
+use crate::launch::{Server, bin, wait_ready};
+use crate::{SERVER_CORE, TOKEN};
+
+/// Which of the compared targets: what the bars name, where `Target::name` is the label shown.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    /// The mock upstream itself, with nothing between.
+    Direct,
+    /// The minimal Rust pass-through: the ceiling for any gateway.
+    Forwarder,
+    Modelgate,
+    TensorZero,
+    Noveum,
+    Portkey,
+    LiteLLM,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Peer::Direct => "direct to mock",
+            Peer::Forwarder => "Rust forwarder",
+            Peer::Modelgate => "modelgate",
+            Peer::TensorZero => "TensorZero",
+            Peer::Noveum => "Noveum",
+            Peer::Portkey => "Portkey",
+            Peer::LiteLLM => "LiteLLM",
+        })
+    }
+}
 
 /// A way to reach one upstream: where to POST chat completions, with which headers, naming
 /// which model for the burst (`m`) and paced (`paced`) answers of the mock.
 pub struct Target {
+    pub peer: Peer,
     pub name: &'static str,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -101,6 +134,7 @@ fn bearer(token: &str) -> Vec<(String, String)> {
 /// A peer started here as a process group, listening on `port` with the OpenAI route under
 /// `/v1`, naming the mock's models as they are; ready once it answers a chat completion.
 async fn local(
+    peer: Peer,
     name: &'static str,
     port: u16,
     headers: Vec<(String, String)>,
@@ -108,6 +142,7 @@ async fn local(
     startup: Duration,
 ) -> Result<Target, String> {
     let target = Target {
+        peer,
         name,
         url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
         headers,
@@ -121,6 +156,7 @@ async fn local(
 
 pub fn direct(upstream: &str, mock: &Child) -> Target {
     Target {
+        peer: Peer::Direct,
         name: "direct to mock",
         url: format!("http://{upstream}/v1/chat/completions"),
         headers: bearer("x"),
@@ -140,6 +176,7 @@ pub async fn forwarder(upstream: &str, work: &Path) -> Result<Target, String> {
         work,
     )?;
     local(
+        Peer::Forwarder,
         "Rust forwarder (hyper)",
         port,
         bearer("x"),
@@ -151,7 +188,7 @@ pub async fn forwarder(upstream: &str, work: &Path) -> Result<Target, String> {
 
 pub async fn modelgate(upstream: &str, work: &Path) -> Result<Target, String> {
     let server = Server::start(&work.join("modelgate"), "warn").await;
-    wait_ready(&format!("{}/healthz", server.base), None).await;
+    wait_ready(&format!("{}/healthz", server.base)).await;
     let created = reqwest::Client::new()
         .post(format!("{}/providers", server.base))
         .bearer_auth(TOKEN)
@@ -167,6 +204,7 @@ pub async fn modelgate(upstream: &str, work: &Path) -> Result<Target, String> {
         return Err(format!("registering the mock: {}", created.status()));
     }
     let target = Target {
+        peer: Peer::Modelgate,
         name: "modelgate",
         url: format!("{}/v1/chat/completions", server.base),
         headers: bearer(TOKEN),
@@ -220,6 +258,7 @@ pub async fn tensorzero(upstream: &str, work: &Path) -> Result<Target, String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let target = Target {
+        peer: Peer::TensorZero,
         name: "TensorZero 2026.6.0",
         url: format!("{base}/chat/completions"),
         headers: bearer("x"),
@@ -252,6 +291,7 @@ pub async fn noveum(upstream: &str, work: &Path) -> Result<Target, String> {
     let mut headers = bearer("x");
     headers.push(("x-provider".into(), "openai".into()));
     local(
+        Peer::Noveum,
         "Noveum 2.0.1",
         port,
         headers,
@@ -272,6 +312,7 @@ pub async fn portkey(upstream: &str, work: &Path) -> Result<Target, String> {
         format!("http://{upstream}/v1"),
     ));
     local(
+        Peer::Portkey,
         "Portkey 1.15.2",
         port,
         headers,
@@ -316,6 +357,7 @@ pub async fn litellm(upstream: &str, work: &Path) -> Result<Target, String> {
         work,
     )?;
     local(
+        Peer::LiteLLM,
         "LiteLLM 1.108.7",
         port,
         bearer(&master),

@@ -5,56 +5,45 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::{LOAD_CORE, Opts, Report, Run, SERVER_CORE, replace_between};
-
-fn find<'a>(report: &'a Report, target: &str, mode: &str, c: u32) -> Option<&'a Run> {
-    report
-        .runs
-        .iter()
-        .find(|r| r.target == target && r.scenario == mode && r.concurrency == c)
-}
+use crate::gateway::{PLAIN, STREAMED, row_of, run_of};
+use crate::peers::Peer;
+use crate::report::{Report, bars_table, replace_between};
+use crate::{LOAD_CORE, Opts, SERVER_CORE};
 
 pub fn table(report: &Report) -> String {
     let mut md = String::from(
         "| target | c=1 req/s | c=1 p50 ms | c=32 req/s | c=32 p50 ms | c=32 p99 ms | c=64 req/s | c=32 ÷ forwarder | added p50 at c=1 | streamed c=32 req/s | stream first byte ms | first content ms | peak RSS MiB | errors |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
-    let plain = "chat completion";
-    let streamed = "chat completion, streamed";
-    let forwarder = report
-        .side_by_side
-        .iter()
-        .filter_map(|r| r["target"].as_str())
-        .find(|t| t.starts_with("Rust forwarder"))
-        .and_then(|t| find(report, t, plain, 32))
-        .map(|r| r.rps);
-    let direct_p50 = find(report, "direct to mock", plain, 1).map(|r| r.p50_ms);
+    let at = |peer, c| row_of(report, peer).and_then(|row| run_of(report, row, PLAIN, c));
+    let forwarder = at(Peer::Forwarder, 32).map(|r| r.rps);
+    let direct_p50 = at(Peer::Direct, 1).map(|r| r.p50_ms);
     let num =
         |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
     for row in &report.side_by_side {
-        let name = row["target"].as_str().unwrap_or("?");
+        let name = row.target;
+        let direct = row.peer == Peer::Direct;
         let (one, c32, c64) = (
-            find(report, name, plain, 1),
-            find(report, name, plain, 32),
-            find(report, name, plain, 64),
+            run_of(report, row, PLAIN, 1),
+            run_of(report, row, PLAIN, 32),
+            run_of(report, row, PLAIN, 64),
         );
-        let s32 = find(report, name, streamed, 32);
+        let s32 = run_of(report, row, STREAMED, 32);
         let errors: u64 = report
             .runs
             .iter()
             .filter(|r| r.target == name)
             .map(|r| r.errors)
             .sum::<u64>()
-            + row["failed_streams"].as_u64().unwrap_or(0);
+            + row.failed_streams as u64;
         let peak = report
             .runs
             .iter()
             .filter(|r| r.target == name)
             .map(|r| r.server_peak_rss_mib)
             .fold(f64::NAN, f64::max);
-        let added = match (one, direct_p50, name) {
-            (_, _, "direct to mock") => "—".to_owned(),
-            (Some(r), Some(d), _) => format!("+{:.0} µs", (r.p50_ms - d) * 1000.0),
+        let added = match (one, direct_p50, direct) {
+            (Some(r), Some(d), false) => format!("+{:.0} µs", (r.p50_ms - d) * 1000.0),
             _ => "—".to_owned(),
         };
         writeln!(
@@ -66,43 +55,19 @@ pub fn table(report: &Report) -> String {
             num(c32.map(|r| r.p50_ms), 2),
             num(c32.map(|r| r.p99_ms), 2),
             num(c64.map(|r| r.rps), 0),
-            match (c32, forwarder, name) {
-                (_, _, "direct to mock") => "—".to_owned(),
-                (Some(r), Some(f), _) => format!("{:.2}", r.rps / f),
+            match (c32, forwarder, direct) {
+                (Some(r), Some(f), false) => format!("{:.2}", r.rps / f),
                 _ => "—".to_owned(),
             },
             num(s32.map(|r| r.rps), 0),
-            num(row["ttfb_ms"].as_f64(), 2),
-            num(row["first_content_ms"].as_f64(), 2),
+            num(Some(row.ttfb_ms), 2),
+            num(Some(row.first_content_ms), 2),
             num(Some(peak).filter(|p| p.is_finite()), 0),
         )
         .unwrap();
     }
     for s in &report.skipped {
-        writeln!(
-            md,
-            "\nNot measured: **{}** — {}",
-            s["target"].as_str().unwrap_or("?"),
-            s["why"].as_str().unwrap_or("?")
-        )
-        .unwrap();
-    }
-    md
-}
-
-fn bars(report: &Report) -> String {
-    let mut md = String::from("| bar | measured | met |\n| --- | --- | --- |\n");
-    for c in &report.checks {
-        let met = match c["met"].as_bool() {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "—",
-        };
-        let (bar, value) = (
-            c["bar"].as_str().unwrap_or("?"),
-            c["value"].as_str().unwrap_or("?"),
-        );
-        writeln!(md, "| {bar} | {value} | {met} |").unwrap();
+        writeln!(md, "\nNot measured: **{}** — {}", s.target, s.why).unwrap();
     }
     md
 }
@@ -144,23 +109,18 @@ pub fn write(opts: &Opts, report: &Report) {
     let heading = format!(
         "Measured {} with `{}`: {} ({} cores), Linux {}; the target under test pinned to core \
          {SERVER_CORE}, the mock upstream and wrk to core {LOAD_CORE}; {} s per run.\n\n",
-        m["date"].as_str().unwrap_or("?"),
-        opts.command,
-        m["cpu"].as_str().unwrap_or("?").trim(),
-        m["cores"].as_str().unwrap_or("?"),
-        m["kernel"].as_str().unwrap_or("?"),
-        opts.secs,
+        m.date, opts.command, m.cpu, m.cores, m.kernel, opts.secs,
     );
     let md = format!(
         "## Data plane, side by side\n\n{heading}{}\n### Bars\n\n{}\n### Every run\n\n{}",
         table(report),
-        bars(report),
+        bars_table(&report.checks),
         every_run(report)
     );
     replace_between(&opts.out.join("benchmarks.md"), "side-by-side", &md);
     if opts.out == Path::new("docs") {
         let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-        let summary = format!("{heading}{}\n{}", table(report), bars(report));
+        let summary = format!("{heading}{}\n{}", table(report), bars_table(&report.checks));
         replace_between(&readme, "side-by-side", &summary);
     }
     eprintln!(

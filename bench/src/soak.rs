@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{
-    LUA_DONE, Opts, Report, Run, Server, TOKEN, mock_upstream, replace_between, rss_mib, stop,
-    wait_ready, wrk,
-};
+use crate::launch::{Server, mock_upstream, rss_mib, stop, wait_ready};
+use crate::report::{Machine, Report, Run, replace_between};
+use crate::wrk::{LUA_DONE, Load, wrk};
+use crate::{Opts, TOKEN};
 
 const UPSTREAM: &str = "127.0.0.1:18094";
 
@@ -34,7 +34,7 @@ pub async fn run(opts: &Opts, soak_secs: u64, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let mock = mock_upstream(UPSTREAM);
     let server = Server::start(&dir.join("modelgate"), "warn").await;
-    wait_ready(&format!("{}/healthz", server.base), None).await;
+    wait_ready(&format!("{}/healthz", server.base)).await;
     let client = reqwest::Client::new();
     for (slug, model) in [("flaky-box", "flaky"), ("steady", "m")] {
         let created = client
@@ -59,36 +59,21 @@ pub async fn run(opts: &Opts, soak_secs: u64, dir: &Path) {
         ..opts.clone()
     };
     // Warm up, then the same load without failures as the baseline.
-    wrk(
-        &short,
-        "soak",
-        "warm-up",
-        32,
-        0,
-        &healthy,
-        &url,
-        server.pid(),
-    );
-    let baseline = wrk(
-        &short,
-        "soak",
-        "modelgate, no failures",
-        32,
-        0,
-        &healthy,
-        &url,
-        server.pid(),
-    );
+    let at_32 = |target, script| Load {
+        scenario: "soak",
+        target,
+        concurrency: 32,
+        store_size: 0,
+        script,
+        base: &url,
+        pid: server.pid(),
+    };
+    wrk(&short, at_32("warm-up", &healthy));
+    let baseline = wrk(&short, at_32("modelgate, no failures", &healthy));
     let rss_start = rss_mib(server.pid());
     let soak = wrk(
         &long,
-        "soak",
-        "modelgate, 20% upstream failures, fallback model",
-        32,
-        0,
-        &flaky,
-        &url,
-        server.pid(),
+        at_32("modelgate, 20% upstream failures, fallback model", &flaky),
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_end = rss_mib(server.pid());
@@ -126,8 +111,14 @@ fn write(opts: &Opts, soak_secs: u64, runs: &[Run], rss_start: f64, rss_end: f64
     std::fs::create_dir_all(&opts.out).unwrap();
     replace_between(&opts.out.join("benchmarks.md"), "soak", &md);
     let report = Report {
+        machine: Machine::here(),
         runs: runs.to_vec(),
-        footprint: json!({"rss_start_mib": rss_start, "rss_end_mib": rss_end, "success_percent": success}),
+        footprint: [
+            ("rss_start_mib", rss_start),
+            ("rss_end_mib", rss_end),
+            ("success_percent", success),
+        ]
+        .into(),
         ..Default::default()
     };
     std::fs::write(

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::gateway::{
+use crate::helpers::data_plane::{
     add_key, anthropic_error, call, chat, failing, header, openai_error, registered,
 };
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};

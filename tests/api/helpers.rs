@@ -9,6 +9,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub mod data_plane;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// A second credential, configured by digest as `[[auth.tokens]]` entries are.
 pub const CI_TOKEN: &str = "ci-token-abcdefghijklmnop";

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::gateway::{
+use crate::helpers::data_plane::{
     CONTENT_CHUNK, add_key, anthropic_error, call, chat, failing, header, openai_error, registered,
 };
 use crate::helpers::{TestApp, merged, spawn_app, spawn_app_with};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::gateway::call;
+use crate::helpers::data_plane::call;
 use crate::helpers::{assert_error, assert_violations, merged, provider, spawn_app, spawn_app_in};
 use crate::schema::assert_valid;
 use crate::upstream::{Mock, Tls};

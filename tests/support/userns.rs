@@ -4,7 +4,7 @@
 //! of its own; the server the test starts inherits that namespace and sees the same mounts.
 //! Where neither is possible the test fails with one line saying so, never a silent skip.
 //!
-//! Shared by the unit tests (`#[path]`) and `tests/process.rs`.
+//! Shared by the unit tests (`#[path]`) and `tests/process/disk.rs`.
 
 use std::process::Command;
 
