@@ -39,9 +39,10 @@ pub const CONCURRENCY: Bounds = Bounds {
 };
 pub const MAX_PROXY_PASSWORD_CHARS: usize = 1024;
 /// Header names an operator may not add: credentials belong in provider keys, and the rest
-/// are the connection's own (hop-by-hop) or framing.
-pub const FORBIDDEN_HEADERS: [&str; 13] = [
+/// are the connection's own (hop-by-hop) or framing; the client names the encodings it decodes.
+pub const FORBIDDEN_HEADERS: [&str; 14] = [
     "authorization",
+    "accept-encoding",
     "x-api-key",
     "host",
     "content-length",

@@ -5,6 +5,7 @@
 //! Responses API's `response.created`) are held; the first event that carries anything else
 //! releases them together with itself, so content is never delayed.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +13,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 
 use super::super::error::Code;
+use super::sse::{End, Event, Reader};
 use crate::domain::surface::Format;
 
 /// How much may be held before committing anyway: a stream of nothing but preambles is odd,
@@ -25,34 +27,57 @@ pub type Chunks = BoxStream<'static, Result<Bytes, reqwest::Error>>;
 pub enum Peeked {
     /// The client can be answered: `held` goes first, then whatever `rest` brings.
     Committed { held: Bytes, rest: Chunks },
-    /// The stream broke, or went quiet past the idle timeout, before its first content.
+    /// The stream broke, went quiet past the idle timeout, or the upstream sent an error
+    /// before its first content.
     Failed(Code),
+}
+
+/// What one event before the commit point means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Preamble,
+    Content,
+    /// An error the upstream sent itself (Anthropic's `overloaded_error` event, OpenAI's
+    /// error object): nothing was promised yet, so it fails over like a broken stream.
+    Failed,
 }
 
 /// Reads `chunks` until its first event that carries content (or the holding limits), waiting
 /// at most `idle` for each chunk.
 pub async fn until_content(format: Format, mut chunks: Chunks, idle: Duration) -> Peeked {
     let mut held = BytesMut::new();
-    let (mut scanned, mut events) = (0, 0);
+    let mut reader = Reader::default();
+    let mut events = 0;
+    let mut judge = |event: &Event<'_>| {
+        events += 1;
+        match meaning(format, event) {
+            Held::Preamble if events < MAX_HELD_EVENTS => ControlFlow::Continue(()),
+            Held::Preamble => ControlFlow::Break(Held::Content),
+            held => ControlFlow::Break(held),
+        }
+    };
     loop {
         let chunk = match tokio::time::timeout(idle, chunks.next()).await {
             Err(_) => return Peeked::Failed(Code::StreamIdleTimeout),
             Ok(Some(Err(_))) => return Peeked::Failed(Code::StreamBroken),
-            // Ended with nothing but openings: the upstream cut it short.
-            Ok(None) => return Peeked::Failed(Code::StreamEnded),
+            // Ended with nothing but openings (its last event perhaps unclosed, and telling
+            // why): the upstream cut it short.
+            Ok(None) => {
+                return Peeked::Failed(match reader.finish(&mut judge) {
+                    ControlFlow::Break(Held::Failed) => Code::UpstreamStreamError,
+                    _ => Code::StreamEnded,
+                });
+            }
             Ok(Some(Ok(chunk))) => chunk,
         };
         held.extend_from_slice(&chunk);
-        while let Some(end) = event_end(&held[scanned..]) {
-            let event = &held[scanned..scanned + end];
-            scanned += end;
-            events += 1;
-            if !is_preamble(format, event) || events >= MAX_HELD_EVENTS {
+        match reader.feed(&chunk, &mut judge) {
+            ControlFlow::Break(Held::Failed) => return Peeked::Failed(Code::UpstreamStreamError),
+            ControlFlow::Break(_) => return committed(held, chunks),
+            ControlFlow::Continue(()) if held.len() >= MAX_HELD_BYTES => {
                 return committed(held, chunks);
             }
-        }
-        if held.len() >= MAX_HELD_BYTES {
-            return committed(held, chunks);
+            ControlFlow::Continue(()) => {}
         }
     }
 }
@@ -64,47 +89,33 @@ fn committed(held: BytesMut, rest: Chunks) -> Peeked {
     }
 }
 
-/// The length of the first complete event in `buf`, its blank line included.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        if b != b'\n' {
-            continue;
-        }
-        let line = &buf[line_start..i];
-        if line.is_empty() || line == b"\r" {
-            return Some(i + 1);
-        }
-        line_start = i + 1;
+fn meaning(format: Format, event: &Event<'_>) -> Held {
+    if event.end() == Some(End::Failed) {
+        Held::Failed
+    } else if is_preamble(format, event) {
+        Held::Preamble
+    } else {
+        Held::Content
     }
-    None
 }
 
 /// Whether an event says nothing a client would show: an opening, a keep-alive, an empty delta.
 /// Anything not known to be empty counts as content, so the rule can only hold too little.
-pub fn is_preamble(format: Format, event: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(event) else {
+fn is_preamble(format: Format, event: &Event<'_>) -> bool {
+    let Some(data) = event.data else {
+        // Comments and bare `event:` lines: keep-alives, which a client never sees as events.
+        return true;
+    };
+    if !event.whole {
+        return false;
+    }
+    let Ok(json) = serde_json::from_slice::<Value>(data) else {
         return false;
     };
-    let (mut name, mut data) = (None, String::new());
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("event:") {
-            name = Some(v.trim());
-        } else if let Some(v) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(v.strip_prefix(' ').unwrap_or(v));
-        }
-    }
-    if data.is_empty() {
-        // Comments and bare `event:` lines: keep-alives.
-        return name.is_none_or(|n| n == "ping");
-    }
-    let Ok(json) = serde_json::from_str::<Value>(&data) else {
-        return false;
+    let kind = match event.name.filter(|n| *n != b"message") {
+        Some(name) => std::str::from_utf8(name).unwrap_or("?"),
+        None => json["type"].as_str().unwrap_or(""),
     };
-    let kind = name.or_else(|| json["type"].as_str()).unwrap_or("");
     match format {
         Format::Anthropic => match kind {
             "message_start" | "ping" => true,
@@ -148,11 +159,18 @@ fn empty_chat_chunk(chunk: &Value) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn events_end_at_their_blank_line_in_either_line_ending() {
-        assert_eq!(event_end(b"data: a\n\ndata: b"), Some(9));
-        assert_eq!(event_end(b"event: x\r\ndata: a\r\n\r\nrest"), Some(21));
-        assert_eq!(event_end(b"data: a\n"), None);
+    /// What the one event of `text` means before the commit point.
+    fn meaning_of(format: Format, text: &str) -> Held {
+        let mut reader = Reader::default();
+        let mut found = None;
+        let mut judge = |e: &Event<'_>| {
+            found = Some(meaning(format, e));
+            ControlFlow::Break(())
+        };
+        if reader.feed(text.as_bytes(), &mut judge).is_continue() {
+            let _ = reader.finish(&mut judge);
+        }
+        found.expect("an event")
     }
 
     #[test]
@@ -190,11 +208,8 @@ mod tests {
             ("data: not json", false),
         ];
         for (event, held) in openai {
-            assert_eq!(
-                is_preamble(Format::OpenAi, event.as_bytes()),
-                held,
-                "{event}"
-            );
+            let want = if held { Held::Preamble } else { Held::Content };
+            assert_eq!(meaning_of(Format::OpenAi, event), want, "{event}");
         }
         let anthropic = [
             (
@@ -214,14 +229,20 @@ mod tests {
                 "event: content_block_delta\ndata: {\"type\":\"content_block_delta\"}",
                 false,
             ),
-            ("event: error\ndata: {\"type\":\"error\"}", false),
+            ("event: ping", true),
         ];
         for (event, held) in anthropic {
-            assert_eq!(
-                is_preamble(Format::Anthropic, event.as_bytes()),
-                held,
-                "{event}"
-            );
+            let want = if held { Held::Preamble } else { Held::Content };
+            assert_eq!(meaning_of(Format::Anthropic, event), want, "{event}");
+        }
+        for (format, event) in [
+            (
+                Format::Anthropic,
+                "event: error\ndata: {\"type\":\"error\"}",
+            ),
+            (Format::OpenAi, "data: {\"error\":{\"message\":\"x\"}}"),
+        ] {
+            assert_eq!(meaning_of(format, event), Held::Failed, "{event}");
         }
     }
 
@@ -288,5 +309,90 @@ mod tests {
             panic!("committed")
         };
         assert_eq!(held.len(), MAX_HELD_EVENTS * ping.len());
+    }
+
+    fn reads(parts: &[&[u8]]) -> Chunks {
+        let parts: Vec<Result<Bytes, reqwest::Error>> = parts
+            .iter()
+            .map(|p| Ok(Bytes::copy_from_slice(p)))
+            .collect();
+        futures_util::stream::iter(parts).boxed()
+    }
+
+    async fn peek(format: Format, parts: &[&[u8]]) -> Peeked {
+        until_content(format, reads(parts), Duration::from_secs(5)).await
+    }
+
+    #[tokio::test]
+    async fn content_commits_in_every_line_ending_and_every_split() {
+        let streams = [
+            (
+                Format::OpenAi,
+                "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            ),
+            (
+                Format::Anthropic,
+                "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\n",
+            ),
+        ];
+        for (format, text) in streams {
+            for line_end in ["\n", "\r\n", "\r"] {
+                let text = text.replace('\n', line_end);
+                let bytes = text.as_bytes();
+                for i in 0..=bytes.len() {
+                    let Peeked::Committed { held, rest } =
+                        peek(format, &[&bytes[..i], &bytes[i..]]).await
+                    else {
+                        panic!("{line_end:?} split at {i}: not committed");
+                    };
+                    let rest: Vec<_> = rest.map(Result::unwrap).collect().await;
+                    assert_eq!([&held[..], &rest.concat()].concat(), bytes, "unchanged");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_the_upstream_sends_before_content_fails_the_attempt() {
+        let streams = [
+            (
+                Format::Anthropic,
+                "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+            ),
+            (
+                Format::OpenAi,
+                "data: {\"error\":{\"message\":\"The server is overloaded\",\"type\":\"server_error\"}}\n\n",
+            ),
+            (
+                Format::OpenAi,
+                "event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.failed\ndata: {\"type\":\"response.failed\"}\n\n",
+            ),
+            (
+                Format::OpenAi,
+                "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\"}\n\n",
+            ),
+        ];
+        for (format, text) in streams {
+            for line_end in ["\n", "\r\n", "\r"] {
+                let text = text.replace('\n', line_end);
+                let bytes = text.as_bytes();
+                for i in 0..=bytes.len() {
+                    // Then the upstream goes on, or closes at once.
+                    let more: &[u8] = b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
+                    for parts in [
+                        &[&bytes[..i], &bytes[i..], more][..],
+                        &[&bytes[..i], &bytes[i..]],
+                    ] {
+                        assert!(
+                            matches!(
+                                peek(format, parts).await,
+                                Peeked::Failed(Code::UpstreamStreamError)
+                            ),
+                            "{text:?} split at {i}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 pub mod commit;
 pub mod limiter;
 pub mod request;
+pub mod sse;
 pub mod stream;
 
 use std::time::Duration;
@@ -162,7 +163,7 @@ impl Gateway {
             .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
             .collect();
         let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
-        let sse = header("content-type").is_some_and(|v| v.starts_with(b"text/event-stream"));
+        let sse = header("content-type").is_some_and(sse::is_event_stream);
         let status = response.status();
         let chunks = held(response.bytes_stream().boxed(), slot);
         let timeouts = Timeouts {
@@ -236,6 +237,7 @@ impl Gateway {
                             route.slug,
                             match code {
                                 Code::StreamIdleTimeout => "went quiet",
+                                Code::UpstreamStreamError => "sent an error",
                                 _ => "broke",
                             }
                         ),

@@ -1,51 +1,54 @@
 //! An upstream answer's body on its way to the client: passed through chunk by chunk, watched
 //! for a stall, a break or a stream that stops before its end.
 
+use std::ops::ControlFlow;
+
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
 
 use super::super::Timeouts;
 use super::super::error::{Code, GatewayError, wire};
+use super::sse::{Event, Reader};
 use crate::domain::surface::Format;
 
-/// What ends a stream as its upstream meant it to end: OpenAI's `[DONE]`, the Responses API's
-/// and Anthropic's last events, or an error the upstream sent itself.
-const ENDINGS: [&[u8]; 6] = [
-    b"[DONE]",
-    b"message_stop",
-    b"response.completed",
-    b"response.incomplete",
-    b"response.failed",
-    b"\"error\":",
-];
-
-/// Whether a stream has shown one of its [`ENDINGS`], read chunk by chunk: the last bytes of
-/// each chunk are kept, so an ending split across two chunks is found too.
+/// Whether a stream has shown its last event: read event by event as it passes (`sse`), so
+/// an ending split over any number of reads is found, and words in the text are not endings.
 #[derive(Default)]
 struct Ending {
     seen: bool,
-    tail: Vec<u8>,
+    events: Reader,
 }
 
 impl Ending {
-    const KEEP: usize = 24;
-
     fn scan(&mut self, chunk: &[u8]) {
-        if self.seen {
-            return;
+        if !self.seen {
+            self.seen = self.events.feed(chunk, Self::check).is_break();
         }
-        self.tail
-            .extend_from_slice(&chunk[..chunk.len().min(Self::KEEP)]);
-        let found = |hay: &[u8]| {
-            ENDINGS
-                .iter()
-                .any(|e| memchr::memmem::find(hay, e).is_some())
-        };
-        self.seen = found(&self.tail) || found(chunk);
-        let from = chunk.len().saturating_sub(Self::KEEP);
-        self.tail.clear();
-        self.tail.extend_from_slice(&chunk[from..]);
+    }
+
+    /// The stream stopped: whether it had ended, its last event perhaps left unclosed.
+    fn finish(&mut self) -> bool {
+        if !self.seen {
+            self.seen = self.events.finish(Self::check).is_break();
+        }
+        self.seen
+    }
+
+    fn check(event: &Event<'_>) -> ControlFlow<()> {
+        match event.end() {
+            Some(_) => ControlFlow::Break(()),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    /// `event`, first closing whatever event the stream stopped inside, so that a client reads
+    /// it as an event of its own.
+    fn closing(&self, event: Bytes) -> Bytes {
+        match self.seen || !self.events.mid_event() {
+            true => event,
+            false => [&b"\n\n"[..], &event].concat().into(),
+        }
     }
 }
 
@@ -109,15 +112,21 @@ impl Watched {
             Ok(Some(Err(e))) => match self.sse {
                 Some(format) => {
                     log::warn!(request_id, attempt; "an upstream stream broke: {e}");
-                    Some((Ok(incomplete(format, Code::StreamBroken, "broke")), true))
+                    let event = incomplete(format, Code::StreamBroken, "broke");
+                    Some((Ok(ending.closing(event)), true))
                 }
                 None => Some((Err(std::io::Error::other(e)), true)),
             },
             Ok(None) => match self.sse {
                 Some(format) if !ending.seen => {
+                    let event =
+                        incomplete(format, Code::StreamEndedEarly, "stopped before its end");
+                    let event = ending.closing(event);
+                    if ending.finish() {
+                        return None;
+                    }
                     log::warn!(request_id, attempt; "an upstream stream stopped before its end");
-                    let what = "stopped before its end";
-                    Some((Ok(incomplete(format, Code::StreamEndedEarly, what)), true))
+                    Some((Ok(event), true))
                 }
                 _ => None,
             },
@@ -141,7 +150,8 @@ impl Watched {
                             self.timeouts.idle.as_secs()
                         ),
                     );
-                    Some((Ok(wire::stream_error_event(format, &error)), true))
+                    let event = wire::stream_error_event(format, &error);
+                    Some((Ok(ending.closing(event)), true))
                 }
                 None => Some((
                     Err(std::io::Error::new(
@@ -166,23 +176,103 @@ fn incomplete(format: Format, code: Code, what: &str) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    #[test]
-    fn a_streams_ending_is_found_even_split_across_chunks() {
-        for chunks in [
-            &[&b"data: {\"a\":1}\n\n"[..], b"data: [DONE]\n\n"][..],
-            &[b"data: {\"a\":1}\n\ndata: [DO", b"NE]\n\n"],
-            &[b"event: message_st", b"op\ndata: {}\n\n"],
-            &[b"data: {\"type\":\"response.completed\"}\n\n"],
-            &[b"data: {\"err", b"or\":{\"message\":\"x\"}}\n\n"],
-        ] {
-            let mut ending = Ending::default();
-            chunks.iter().for_each(|c| ending.scan(c));
-            assert!(ending.seen, "{chunks:?}");
+    /// What the client receives of a stream that sends `reads` and then stops.
+    async fn watched(format: Format, reads: &[&[u8]]) -> Vec<u8> {
+        let second = Duration::from_secs(5);
+        let watched = Watched {
+            sse: Some(format),
+            timeouts: Timeouts {
+                attempt: second,
+                idle: second,
+                total: second,
+                stream: second,
+            },
+            deadline: Instant::now() + second,
+            request_id: "r".into(),
+            attempt: 1,
+        };
+        let chunks: Vec<Result<Bytes, reqwest::Error>> = reads
+            .iter()
+            .map(|r| Ok(Bytes::copy_from_slice(r)))
+            .collect();
+        let body = watched.watch(stream::iter(chunks).boxed());
+        let out: Vec<_> = body.map(|r| r.unwrap()).collect().await;
+        out.concat()
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_before_its_last_event_ends_with_an_error_event() {
+        let openai = [
+            // Text that mentions an ending, then a cut.
+            &[&b"data: {\"choices\":[{\"delta\":{\"content\":\"say [DONE]\"}}]}\n\n"[..]][..],
+            &[b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"response.completed\"}\n\n"],
+            &[b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DO"],
+        ];
+        for reads in openai {
+            let out = watched(Format::OpenAi, reads).await;
+            let sent = reads.concat();
+            assert!(out.starts_with(&sent), "passed through unchanged");
+            let added = String::from_utf8(out[sent.len()..].to_vec()).unwrap();
+            assert!(added.contains("stream_ended_early"), "{reads:?}: {added}");
+            // The error event is an event of its own, even after a cut inside one.
+            let closing = if sent.ends_with(b"\n\n") { "" } else { "\n\n" };
+            assert!(
+                added.starts_with(&format!("{closing}data: {{\"error\"")),
+                "{added:?}"
+            );
         }
-        let mut ending = Ending::default();
-        ending.scan(b"data: {\"choices\":[{\"delta\":{\"content\":\"DONE\"}}]}\n\n");
-        assert!(!ending.seen);
+        let anthropic: &[&[u8]] = &[
+            b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"message_stop\"}}\n\n",
+        ];
+        let out = watched(Format::Anthropic, anthropic).await;
+        let added = String::from_utf8(out[anthropic[0].len()..].to_vec()).unwrap();
+        assert!(added.starts_with("event: error\ndata: {"), "{added}");
+    }
+
+    #[tokio::test]
+    async fn a_complete_stream_ends_as_it_came_however_it_was_read() {
+        let streams: [(Format, &str); 3] = [
+            (
+                Format::OpenAi,
+                "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]\n\n",
+            ),
+            (
+                Format::Anthropic,
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            ),
+            (
+                Format::OpenAi,
+                "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\"}\n\n",
+            ),
+        ];
+        for (format, text) in streams {
+            for line_end in ["\n", "\r\n", "\r"] {
+                let text = text.replace('\n', line_end);
+                let bytes = text.as_bytes();
+                // Every split into three reads, the ending's included.
+                for i in 0..=bytes.len() {
+                    for j in (i..=bytes.len()).step_by(3) {
+                        let reads = [&bytes[..i], &bytes[i..j], &bytes[j..]];
+                        let out = watched(format, &reads).await;
+                        assert_eq!(out, bytes, "{reads:?}");
+                    }
+                }
+                let single: Vec<&[u8]> = bytes.chunks(1).collect();
+                assert_eq!(watched(format, &single).await, bytes);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_the_upstream_sent_itself_ends_its_stream() {
+        let reads: &[&[u8]] = &[
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+            b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
+        ];
+        assert_eq!(watched(Format::OpenAi, reads).await, reads.concat());
     }
 }

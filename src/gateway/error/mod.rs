@@ -123,6 +123,8 @@ codes! {
     StreamEnded = "stream_ended", Unreachable;
     /// A stream stopped after its first content, before its end.
     StreamEndedEarly = "stream_ended_early", Unreachable;
+    /// A stream's upstream sent an error event (or error object) before its first content.
+    UpstreamStreamError = "upstream_stream_error", Unreachable;
     /// A stream went quiet past its idle timeout (before its first content it fails over).
     StreamIdleTimeout = "stream_idle_timeout", Unreachable;
     /// A stream ran past `gateway.max_stream_secs` after its first content.
