@@ -27,6 +27,7 @@ mod resilience;
 mod same_failure;
 mod schema;
 mod settings;
+mod streams;
 mod time_limits;
 mod update;
 mod upstream;
