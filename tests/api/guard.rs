@@ -1,0 +1,63 @@
+//! What reaches whom on the data plane: a base URL's query never in an error, IPv6 forms of a
+//! refused address refused like it, model names of bounded length, 405s with `Allow`, and
+//! bodies of bounded depth.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::upstream::Mock;
+
+// A few lines of tests/api/gateway.rs's helpers, copied so this file stands alone.
+fn registered(slug: &str, base_url: &str, models: &[&str]) -> Value {
+    json!({
+        "providerId": slug, "name": slug, "baseUrl": base_url,
+        "models": models.iter().map(|m| json!({"modelId": m})).collect::<Vec<_>>(),
+    })
+}
+
+async fn send(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"].clone()
+}
+
+fn chat(model: &str) -> String {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
+}
+
+/// `[::127.0.0.1]` (IPv4-compatible) and the IPv4-mapped form are loopback, refused as
+/// 127.0.0.1 is, before any connection.
+#[actix_web::test]
+async fn ipv6_forms_of_a_loopback_address_are_refused_like_it() {
+    let app = spawn_app_with(|s| s.outbound.allow_private_networks = false).await;
+    let mock = Mock::start().await;
+    let port = mock.base.rsplit(':').next().unwrap().to_owned();
+    for (slug, host) in [
+        ("compatible", "[::127.0.0.1]"),
+        ("mapped", "[::ffff:127.0.0.1]"),
+    ] {
+        let base = format!("http://{host}:{port}/v1");
+        app.create(&registered(slug, &base, &["m"])).await;
+        let res = send(&app, "/v1/chat/completions", chat(&format!("{slug}:m"))).await;
+        let error = openai_error(res, 403, "outbound_refused").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("carries 127.0.0.1"), "{message}");
+        assert!(
+            message.contains("outbound.allow_private_networks"),
+            "{message}"
+        );
+    }
+    assert!(mock.seen().is_empty(), "no connection was made");
+}
