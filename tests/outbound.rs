@@ -1,5 +1,6 @@
 //! The real binary's calls to providers with a proxy in its environment (`HTTP_PROXY` and the
-//! rest), which only a provider with `proxy.type: environment` goes through. A process of its own, as the environment is the process's: the
+//! rest), which only a provider with `proxy.type: environment` goes through, and what it logs
+//! of an unreachable provider. A process of its own, as the environment is the process's: the
 //! API tests share one, and their clients would read these variables too.
 
 use std::path::Path;
@@ -237,4 +238,38 @@ async fn only_a_provider_that_asks_goes_through_the_environments_proxy() {
             .any(|l| l.contains("environment's proxy") && !l.contains("via-env")),
         "{log:#?}"
     );
+}
+
+/// A base URL's query may carry a key (`?key=…`): the line logged for an unreachable provider
+/// names the URL without it.
+#[tokio::test]
+async fn an_unreachable_provider_is_logged_without_its_base_urls_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "sk-query-secret-0002";
+    server
+        .provider(json!({"providerId": "gone", "name": "gone",
+                         "baseUrl": format!("http://127.0.0.1:{port}/v1?key={secret}"),
+                         "models": [{"modelId": "m"}]}))
+        .await;
+    let res = server
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "gone:m", "messages": []}),
+        )
+        .await;
+    assert_eq!(res.status(), 502);
+    assert!(!res.text().await.unwrap().contains(secret));
+    let log = server.log_with("provider `gone` unreachable");
+    let line = log.iter().find(|l| l.contains("unreachable")).unwrap();
+    assert!(
+        line.contains(&format!("at http://127.0.0.1:{port}/v1/chat/completions: ")),
+        "{line}"
+    );
+    assert!(!log.iter().any(|l| l.contains(secret)), "{log:#?}");
 }

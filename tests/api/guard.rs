@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use crate::upstream::Mock;
 
 // A few lines of tests/api/gateway.rs's helpers, copied so this file stands alone.
@@ -35,6 +35,26 @@ async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value 
 
 fn chat(model: &str) -> String {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
+}
+
+/// A port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[actix_web::test]
+async fn a_base_urls_query_is_not_in_the_error_of_an_unreachable_provider() {
+    let app = spawn_app().await;
+    let port = closed_port();
+    let base = format!("http://127.0.0.1:{port}/v1?key=sk-query-secret-0001");
+    app.create(&registered("gone", &base, &["m"])).await;
+    let res = send(&app, "/v1/chat/completions", chat("gone:m")).await;
+    let error = openai_error(res, 502, "upstream_unreachable").await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("provider `gone` could not be reached: "));
+    assert!(!message.contains("sk-query-secret"), "{message}");
+    assert!(!error.to_string().contains("key="), "{error}");
 }
 
 /// `[::127.0.0.1]` (IPv4-compatible) and the IPv4-mapped form are loopback, refused as
