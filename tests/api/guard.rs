@@ -81,3 +81,83 @@ async fn ipv6_forms_of_a_loopback_address_are_refused_like_it() {
     }
     assert!(mock.seen().is_empty(), "no connection was made");
 }
+
+#[actix_web::test]
+async fn a_model_name_longer_than_512_bytes_is_refused_and_never_reflected() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    // A provider that declares no model takes any name, and answers it in x-modelgate-model.
+    app.create(&registered("open", &format!("{}/v1", mock.base), &[]))
+        .await;
+    let name = |len: usize| format!("open:{}", "m".repeat(len - "open:".len()));
+    let res = send(&app, "/v1/chat/completions", chat(&name(512))).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["x-modelgate-model"].len(),
+        512 - "open:".len()
+    );
+    for len in [513, 2 << 20] {
+        let res = send(&app, "/v1/chat/completions", chat(&name(len))).await;
+        assert!(!res.headers().contains_key("x-modelgate-model"));
+        let error = openai_error(res, 400, "invalid_model").await;
+        assert_eq!(error["param"], "model");
+        assert!(
+            error["message"].as_str().unwrap().contains("512 bytes"),
+            "{error}"
+        );
+    }
+    let body = json!({"model": "open:m", "models": ["open:n", name(513)]}).to_string();
+    let res = send(&app, "/v1/chat/completions", body).await;
+    let error = openai_error(res, 400, "invalid_models").await;
+    assert_eq!(error["param"], "models");
+    assert_eq!(mock.seen().len(), 1, "only the 512-byte name went upstream");
+}
+
+#[actix_web::test]
+async fn data_plane_405s_say_which_method_the_route_takes() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/v1/chat/completions", "POST"),
+        (reqwest::Method::PUT, "/v1/embeddings", "POST"),
+        (reqwest::Method::GET, "/v1/messages", "POST"),
+        (reqwest::Method::POST, "/v1/models", "GET"),
+        (reqwest::Method::DELETE, "/v1/models", "GET"),
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+    }
+}
+
+#[actix_web::test]
+async fn a_body_nested_deeper_than_128_levels_is_refused_and_not_forwarded() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("p", &format!("{}/v1", mock.base), &["m"]))
+        .await;
+    // The top-level object is one level; `messages` holds the rest.
+    let nested = |levels: usize| {
+        let inner = format!("{}{}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+        format!(r#"{{"model":"p:m","messages":{inner}}}"#)
+    };
+    let res = send(&app, "/v1/chat/completions", nested(128)).await;
+    assert_eq!(res.status(), 200);
+    for levels in [129, 100_000] {
+        let res = send(&app, "/v1/chat/completions", nested(levels)).await;
+        let error = openai_error(res, 400, "invalid_json").await;
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("deeper than 128 levels"),
+            "{error}"
+        );
+    }
+    assert_eq!(mock.seen().len(), 1);
+}
