@@ -11,6 +11,7 @@ mod failover;
 #[path = "../support/fixture.rs"]
 mod fixture;
 mod gateway;
+mod guard;
 mod hardening;
 mod health;
 mod helpers;

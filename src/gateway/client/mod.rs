@@ -32,12 +32,14 @@ pub struct Guard {
 /// offers it (ALPN), and no socket waits on Nagle's algorithm. Redirects are not followed: a
 /// redirect would carry the provider key to another host. Answers in gzip, br, deflate or zstd
 /// are decoded (and offered in `accept-encoding`): the client gets the bytes its content type
-/// names, and a compressed stream is read event by event like any other.
+/// names, and a compressed stream is read event by event like any other. No proxy, whatever
+/// the environment says: a provider goes through one only when it asks (`profile`).
 pub fn client(resolve: Resolve, allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
-    builder(resolve, allow_private).build()
+    builder(resolve, allow_private).no_proxy().build()
 }
 
-/// [`client`]'s settings, for a client that adds its own (`profile`).
+/// [`client`]'s settings but its proxy, for a client that adds its own (`profile`): left as
+/// it is, a builder takes the environment's proxy.
 pub fn builder(resolve: Resolve, allow_private: bool) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .tcp_nodelay(true)

@@ -25,8 +25,12 @@ pub struct Profile {
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum ProxySpec {
-    /// `HTTPS_PROXY` and the rest, as reqwest reads them.
+    /// `HTTPS_PROXY` and the rest, as reqwest reads them: only for a provider that asks for
+    /// them (`proxy.type: environment`). A proxy sees every key sent through it, and the
+    /// outbound guard sees only the proxy, so one set for other programs must not take
+    /// modelgate's calls unasked.
     Environment,
+    /// Direct, whatever the environment says; what a provider without `proxy` gets.
     None,
     Url {
         /// With any credentials set into it (socks5), or beside it (`username`, for http).
@@ -54,7 +58,7 @@ impl Profile {
         allow_private_default: bool,
     ) -> Result<Profile, String> {
         let proxy = match &spec.proxy {
-            None => ProxySpec::Environment,
+            None => ProxySpec::None,
             Some(p) => match p.kind {
                 ProxyKind::Environment => ProxySpec::Environment,
                 ProxyKind::None => ProxySpec::None,
@@ -204,6 +208,33 @@ mod tests {
         assert_eq!(clients.live_profiles(), 1);
         let bad = clients.get(&profile(Some("not pem"), true));
         assert!(bad.unwrap_err().contains("caCertPem"));
+    }
+
+    /// The environment's proxy (`HTTPS_PROXY` and the rest) carries a provider's calls only
+    /// when the provider asks for it; without `proxy` it is called directly.
+    #[test]
+    fn only_proxy_type_environment_takes_the_environments_proxy() {
+        use crate::domain::settings::Proxy;
+        let master = MasterKey::generate().unwrap();
+        let spec = |kind: Option<ProxyKind>| NetworkSpec {
+            provider: ulid::Ulid::new(),
+            ca_pem: None,
+            insecure: false,
+            proxy: kind.map(|kind| Proxy {
+                kind,
+                url: None,
+                username: None,
+                password: None,
+            }),
+            allow_private: Some(true),
+        };
+        let proxy = |kind| Profile::of(&spec(kind), &master, true).unwrap().proxy;
+        assert!(matches!(proxy(None), ProxySpec::None));
+        assert!(matches!(proxy(Some(ProxyKind::None)), ProxySpec::None));
+        assert!(matches!(
+            proxy(Some(ProxyKind::Environment)),
+            ProxySpec::Environment
+        ));
     }
 
     /// The client's resolver is where a name's address is checked: a name the stub points at

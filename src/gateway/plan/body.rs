@@ -13,6 +13,12 @@ use super::super::error::{Code, GatewayError};
 
 /// The most fallback models a request may list.
 pub const MAX_FALLBACK_MODELS: usize = 16;
+/// The longest `model` (and name in `models`), in bytes: the chosen model is answered in the
+/// `x-modelgate-model` header and logged, and no model id comes near it.
+pub const MAX_MODEL_BYTES: usize = 512;
+/// The deepest nesting of arrays and objects a body may have, the top-level object counted
+/// (serde_json's own limit for what it parses; the raw values passed through escape it).
+pub const MAX_DEPTH: usize = 128;
 
 /// A model call's body, its top-level fields borrowed from the bytes received. Its `models`
 /// (ordered fallbacks) is checked and not forwarded.
@@ -31,6 +37,12 @@ impl<'a> CallBody<'a> {
                 format!("the body is not a JSON object: {e}"),
             )
         })?;
+        if depth(bytes) > MAX_DEPTH {
+            return Err(GatewayError::new(
+                Code::InvalidJson,
+                format!("the body nests arrays and objects deeper than {MAX_DEPTH} levels"),
+            ));
+        }
         let (mut model, mut models) = (None, Vec::new());
         for (name, raw) in &fields {
             match name.as_str() {
@@ -43,10 +55,14 @@ impl<'a> CallBody<'a> {
                 }
                 "model" => {
                     let value: Result<String, _> = serde_json::from_str(raw.get());
-                    model = Some(value.ok().filter(|m| !m.is_empty()).ok_or_else(|| {
+                    let fits = |m: &String| !m.is_empty() && m.len() <= MAX_MODEL_BYTES;
+                    model = Some(value.ok().filter(fits).ok_or_else(|| {
                         GatewayError::new(
                             Code::InvalidModel,
-                            "`model` must be a non-empty string: a model id, or providerId:modelId",
+                            format!(
+                                "`model` must be a non-empty string of at most \
+                                 {MAX_MODEL_BYTES} bytes: a model id, or providerId:modelId"
+                            ),
                         )
                         .at("model")
                     })?);
@@ -105,16 +121,45 @@ fn fallbacks(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
             Code::InvalidModels,
             format!(
                 "`models` must be an array of at most {MAX_FALLBACK_MODELS} non-empty strings \
-                 (model ids to fall back to, in order)"
+                 of at most {MAX_MODEL_BYTES} bytes each (model ids to fall back to, in order)"
             ),
         )
         .at("models")
     };
     let models: Vec<String> = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
-    if models.len() > MAX_FALLBACK_MODELS || models.iter().any(String::is_empty) {
+    let unfit = |m: &String| m.is_empty() || m.len() > MAX_MODEL_BYTES;
+    if models.len() > MAX_FALLBACK_MODELS || models.iter().any(unfit) {
         return Err(wrong());
     }
     Ok(models)
+}
+
+/// How deeply `json`'s arrays and objects nest, read from its brackets outside strings; run
+/// on a body the parser accepted, so its strings are well formed.
+fn depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The top-level fields of a JSON object, in order, values as raw slices.
@@ -186,10 +231,52 @@ mod tests {
             let err = CallBody::parse(body).err().unwrap();
             assert_eq!(err.code.name(), code, "{}", String::from_utf8_lossy(body));
         }
+        let long = "m".repeat(MAX_MODEL_BYTES + 1);
+        let err = CallBody::parse(format!(r#"{{"model":"{long}"}}"#).as_bytes()).err();
+        let err = err.unwrap();
+        assert_eq!(err.code.name(), "invalid_model");
+        assert!(err.message.contains("512 bytes"), "{}", err.message);
+        let models = format!(r#"{{"model":"a","models":["b","{long}"]}}"#);
+        let err = CallBody::parse(models.as_bytes()).err().unwrap();
+        assert_eq!(err.code.name(), "invalid_models");
+        // 512 bytes, counted as bytes (a two-byte character), pass.
+        let most = format!("{}é", "m".repeat(MAX_MODEL_BYTES - 2));
+        let fits = format!(r#"{{"model":"{most}","models":["{most}"]}}"#);
+        assert_eq!(CallBody::parse(fits.as_bytes()).ok().unwrap().model, most);
         let many = format!(r#"{{"model":"a","models":{:?}}}"#, vec!["m"; 17]);
         assert_eq!(
             CallBody::parse(many.as_bytes()).err().unwrap().code.name(),
             "invalid_models"
         );
+    }
+
+    /// `[[[…]]]` nested `levels` deep inside the body's top-level object (which is one level).
+    fn nested(levels: usize, open: &str, close: &str) -> String {
+        let inner = format!("{}1{}", open.repeat(levels - 1), close.repeat(levels - 1));
+        format!(r#"{{"model":"m","messages":{inner}}}"#)
+    }
+
+    #[test]
+    fn bodies_nested_deeper_than_the_limit_are_refused_and_brackets_in_strings_do_not_count() {
+        for (open, close) in [("[", "]"), (r#"{"a":"#, "}")] {
+            let most = nested(MAX_DEPTH, open, close);
+            assert!(CallBody::parse(most.as_bytes()).is_ok());
+            let deeper = nested(MAX_DEPTH + 1, open, close);
+            let err = CallBody::parse(deeper.as_bytes()).err().unwrap();
+            assert_eq!(err.code.name(), "invalid_json");
+            assert!(
+                err.message.contains("deeper than 128 levels"),
+                "{}",
+                err.message
+            );
+        }
+        let brackets = format!(
+            r#"{{"model":"m","text":"{}\"{}","n":[[1]]}}"#,
+            "[{".repeat(200),
+            "\\\\[".repeat(200)
+        );
+        assert!(CallBody::parse(brackets.as_bytes()).is_ok());
+        assert_eq!(depth(brackets.as_bytes()), 3);
+        assert_eq!(depth(br#"{"a":"\\","b":[{}]}"#), 3);
     }
 }

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use ulid::Ulid;
 
 use crate::domain::Provider;
-use crate::domain::settings::{Network, Proxy};
+use crate::domain::settings::{Network, Proxy, ProxyKind};
 use crate::domain::surface::Surface;
 
 #[derive(Debug, Default, PartialEq)]
@@ -59,6 +59,14 @@ impl Calling {
             );
         }
         let own_proxy = s.proxy.clone();
+        if own_proxy.as_ref().map(|p| p.kind) == Some(ProxyKind::Environment) {
+            // The only providers the environment's proxy carries; said like the warning above.
+            log::info!(
+                "provider `{}` goes through the environment's proxy ({})",
+                provider.provider_id.as_str(),
+                environment_proxy()
+            );
+        }
         let network = (n.ca_cert_pem.is_some()
             || insecure
             || own_proxy.is_some()
@@ -117,6 +125,28 @@ impl Calling {
             .iter()
             .find(|(s, _)| *s == surface)
             .map(|(_, p)| p.as_str())
+    }
+}
+
+/// Which of the proxy variables reqwest reads are set, by name: their values may hold a
+/// proxy's password.
+fn environment_proxy() -> String {
+    let set: Vec<&str> = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ]
+    .into_iter()
+    .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    .collect();
+    match set.is_empty() {
+        true => "none of ALL_PROXY, HTTPS_PROXY, HTTP_PROXY is set: it is called directly".into(),
+        false => format!("{} set", set.join(", ")),
     }
 }
 

@@ -41,12 +41,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         web::resource(path)
             .route(web::post().to(move |req, payload, state| proxy(req, payload, state, surface)))
             .default_service(web::to(move |req: HttpRequest| async move {
-                refusal(
-                    surface.format(),
-                    &not_allowed("POST"),
-                    &RequestId::of(&req),
-                    &Chosen::default(),
-                )
+                not_allowed(surface.format(), "POST", &req)
             }))
     };
     cfg.service(
@@ -212,11 +207,17 @@ fn body_error(e: ApiError) -> (GatewayError, Chosen) {
     (error, Chosen::default())
 }
 
-fn not_allowed(allow: &str) -> GatewayError {
-    GatewayError::new(
+/// A 405 in `format`'s shape, with the `Allow` header RFC 9110 requires.
+fn not_allowed(format: Format, allow: &'static str, req: &HttpRequest) -> HttpResponse {
+    let error = GatewayError::new(
         Code::MethodNotAllowed,
         format!("this route takes {allow} only"),
-    )
+    );
+    let mut response = refusal(format, &error, &RequestId::of(req), &Chosen::default());
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen) {

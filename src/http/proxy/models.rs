@@ -17,12 +17,7 @@ pub(super) fn resource() -> actix_web::Resource {
     web::resource("/models")
         .route(web::get().to(list))
         .default_service(web::to(|req: HttpRequest| async move {
-            refusal(
-                format_of(&req),
-                &not_allowed("GET"),
-                &RequestId::of(&req),
-                &Chosen::default(),
-            )
+            not_allowed(format_of(&req), "GET", &req)
         }))
 }
 

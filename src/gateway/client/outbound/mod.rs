@@ -11,96 +11,13 @@
 //! built, by the same decision. With a proxy, the proxy is what is connected to, and checked.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// Why an address is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    Metadata,
-    Private,
-}
+mod addresses;
 
-/// A refused destination; the resolver's error, found again in the client's error chain.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.message())]
-pub struct Refused {
-    pub rule: Rule,
-    pub addr: IpAddr,
-}
-
-impl Refused {
-    pub fn message(&self) -> String {
-        match self.rule {
-            Rule::Metadata => format!(
-                "{} is a cloud metadata address, which modelgate never calls",
-                self.addr
-            ),
-            Rule::Private => format!(
-                "{} is a loopback or private address, refused by outbound.allow_private_networks \
-                 = false or the provider's `allowPrivateNetwork: false` (`allowPrivateNetwork: \
-                 true` on the provider allows it)",
-                self.addr
-            ),
-        }
-    }
-}
-
-/// The instance metadata services of the clouds modelgate may run in (AWS, ECS and EKS, GCP
-/// and Azure share 169.254.169.254; Alibaba; Oracle's legacy address), IPv4 and IPv6.
-const METADATA_V4: [Ipv4Addr; 5] = [
-    Ipv4Addr::new(169, 254, 169, 254),
-    Ipv4Addr::new(169, 254, 170, 2),
-    Ipv4Addr::new(169, 254, 170, 23),
-    Ipv4Addr::new(100, 100, 100, 200),
-    Ipv4Addr::new(192, 0, 0, 192),
-];
-const METADATA_V6: [Ipv6Addr; 2] = [
-    Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254),
-    Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23),
-];
-
-/// The decision for one address.
-pub fn check(addr: IpAddr, allow_private: bool) -> Result<(), Refused> {
-    // `::ffff:169.254.169.254` reaches the same host as its IPv4 form.
-    let canonical = addr.to_canonical();
-    let refuse = |rule| Err(Refused { rule, addr });
-    let metadata = match canonical {
-        IpAddr::V4(v4) => METADATA_V4.contains(&v4),
-        IpAddr::V6(v6) => METADATA_V6.contains(&v6),
-    };
-    if metadata {
-        return refuse(Rule::Metadata);
-    }
-    if !allow_private && is_private(canonical) {
-        return refuse(Rule::Private);
-    }
-    Ok(())
-}
-
-/// Loopback, unspecified, private (RFC 1918, unique local), link-local and shared (RFC 6598)
-/// addresses: what is not on the public internet.
-fn is_private(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
+pub use addresses::{Refused, Rule, check};
 
 /// The host of a URL when it is an IP literal, which no resolver sees.
 pub fn literal(url: &url::Url) -> Option<IpAddr> {
@@ -174,44 +91,6 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         IpAddr::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn metadata_addresses_are_refused_whatever_the_setting() {
-        for a in [
-            "169.254.169.254",
-            "fd00:ec2::254",
-            "100.100.100.200",
-            "::ffff:169.254.169.254",
-            "169.254.170.2",
-        ] {
-            for allow in [true, false] {
-                assert_eq!(check(ip(a), allow).unwrap_err().rule, Rule::Metadata, "{a}");
-            }
-        }
-    }
-
-    #[test]
-    fn private_ranges_are_refused_only_when_the_gateway_says_so() {
-        for a in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.10",
-            "169.254.1.1",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd12::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(check(ip(a), true).is_ok(), "{a}");
-            assert_eq!(check(ip(a), false).unwrap_err().rule, Rule::Private, "{a}");
-        }
-        for a in ["1.1.1.1", "100.128.0.1", "2606:4700::1111", "172.32.0.1"] {
-            assert!(check(ip(a), false).is_ok(), "{a}");
-        }
     }
 
     /// A resolver that answers from a table and records what it was asked; nothing is sent.
