@@ -396,10 +396,7 @@ mod tests {
         );
         assert!(!told.contains("127.0.0.1"), "{told}");
     }
-}
 
-#[cfg(test)]
-mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
