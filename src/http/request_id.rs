@@ -5,7 +5,7 @@
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use ulid::Ulid;
 
@@ -35,7 +35,7 @@ pub async fn assign(
     let mut res = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut()
-            .insert(HEADER.parse().expect("a valid name"), value);
+            .insert(HeaderName::from_static(HEADER), value);
     }
     Ok(res)
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::helpers::data_plane::registered;
+use crate::helpers::{ADMIN_TOKEN, TestApp, merged, spawn_app};
 use crate::raw::{Behaviour, Event, next, raw_upstream};
 
 /// A model call written by hand on a socket the test closes when it likes.
@@ -25,11 +26,8 @@ async fn raw_call(app: &TestApp, stream: bool) -> TcpStream {
 }
 
 async fn one_slot_provider(app: &TestApp, base: &str) {
-    app.create(&json!({
-        "providerId": "solo", "name": "solo", "baseUrl": base,
-        "models": [{"modelId": "m"}], "concurrency": 1,
-    }))
-    .await;
+    let solo = registered("solo", base, &["m"], json!(null));
+    app.create(&merged(solo, json!({"concurrency": 1}))).await;
 }
 
 #[actix_web::test]

@@ -2,18 +2,11 @@
 //! refused address refused like it, model names of bounded length, 405s with `Allow`, and
 //! bodies of bounded depth.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::helpers::data_plane::{chat, closed_port, openai_error, registered};
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use crate::upstream::Mock;
-
-// A few lines of tests/api/gateway.rs's helpers, copied so this file stands alone.
-fn registered(slug: &str, base_url: &str, models: &[&str]) -> Value {
-    json!({
-        "providerId": slug, "name": slug, "baseUrl": base_url,
-        "models": models.iter().map(|m| json!({"modelId": m})).collect::<Vec<_>>(),
-    })
-}
 
 async fn send(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> reqwest::Response {
     app.client
@@ -26,30 +19,14 @@ async fn send(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> reqwest::R
         .unwrap()
 }
 
-async fn openai_error(res: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(res.status(), status);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], code, "{body}");
-    body["error"].clone()
-}
-
-fn chat(model: &str) -> String {
-    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string()
-}
-
-/// A port nothing listens on (bound, then let go).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[actix_web::test]
 async fn a_base_urls_query_is_not_in_the_error_of_an_unreachable_provider() {
     let app = spawn_app().await;
     let port = closed_port();
     let base = format!("http://127.0.0.1:{port}/v1?key=sk-query-secret-0001");
-    app.create(&registered("gone", &base, &["m"])).await;
-    let res = send(&app, "/v1/chat/completions", chat("gone:m")).await;
+    app.create(&registered("gone", &base, &["m"], json!(null)))
+        .await;
+    let res = send(&app, "/v1/chat/completions", chat("gone:m").to_string()).await;
     let error = openai_error(res, 502, "upstream_unreachable").await;
     let message = error["message"].as_str().unwrap();
     assert!(message.starts_with("provider `gone` could not be reached: "));
@@ -69,8 +46,14 @@ async fn ipv6_forms_of_a_loopback_address_are_refused_like_it() {
         ("mapped", "[::ffff:127.0.0.1]"),
     ] {
         let base = format!("http://{host}:{port}/v1");
-        app.create(&registered(slug, &base, &["m"])).await;
-        let res = send(&app, "/v1/chat/completions", chat(&format!("{slug}:m"))).await;
+        app.create(&registered(slug, &base, &["m"], json!(null)))
+            .await;
+        let res = send(
+            &app,
+            "/v1/chat/completions",
+            chat(&format!("{slug}:m")).to_string(),
+        )
+        .await;
         let error = openai_error(res, 403, "outbound_refused").await;
         let message = error["message"].as_str().unwrap();
         assert!(message.contains("carries 127.0.0.1"), "{message}");
@@ -87,17 +70,22 @@ async fn a_model_name_longer_than_512_bytes_is_refused_and_never_reflected() {
     let app = spawn_app().await;
     let mock = Mock::start().await;
     // A provider that declares no model takes any name, and answers it in x-modelgate-model.
-    app.create(&registered("open", &format!("{}/v1", mock.base), &[]))
-        .await;
+    app.create(&registered(
+        "open",
+        &format!("{}/v1", mock.base),
+        &[],
+        json!(null),
+    ))
+    .await;
     let name = |len: usize| format!("open:{}", "m".repeat(len - "open:".len()));
-    let res = send(&app, "/v1/chat/completions", chat(&name(512))).await;
+    let res = send(&app, "/v1/chat/completions", chat(&name(512)).to_string()).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["x-modelgate-model"].len(),
         512 - "open:".len()
     );
     for len in [513, 2 << 20] {
-        let res = send(&app, "/v1/chat/completions", chat(&name(len))).await;
+        let res = send(&app, "/v1/chat/completions", chat(&name(len)).to_string()).await;
         assert!(!res.headers().contains_key("x-modelgate-model"));
         let error = openai_error(res, 400, "invalid_model").await;
         assert_eq!(error["param"], "model");
@@ -139,8 +127,13 @@ async fn data_plane_405s_say_which_method_the_route_takes() {
 async fn a_body_nested_deeper_than_128_levels_is_refused_and_not_forwarded() {
     let app = spawn_app().await;
     let mock = Mock::start().await;
-    app.create(&registered("p", &format!("{}/v1", mock.base), &["m"]))
-        .await;
+    app.create(&registered(
+        "p",
+        &format!("{}/v1", mock.base),
+        &["m"],
+        json!(null),
+    ))
+    .await;
     // The top-level object is one level; `messages` holds the rest.
     let nested = |levels: usize| {
         let inner = format!("{}{}", "[".repeat(levels - 1), "]".repeat(levels - 1));

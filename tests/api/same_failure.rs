@@ -5,43 +5,25 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::helpers::data_plane::{add_key, call, closed_port, registered};
+use crate::helpers::{ADMIN_TOKEN, TestApp, merged, spawn_app};
 use crate::upstream::{Mock, Reply};
 
-async fn call(app: &TestApp, model: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"model": model, "messages": []}))
-        .send()
-        .await
-        .unwrap()
+async fn chat_call(app: &TestApp, model: &str) -> reqwest::Response {
+    call(
+        app,
+        "/v1/chat/completions",
+        json!({"model": model, "messages": []}),
+    )
+    .await
 }
 
-fn provider(slug: &str, base: &str, extra: Value) -> Value {
-    let mut p = json!({"providerId": slug, "name": slug, "baseUrl": base,
-                       "models": [{"modelId": "m"}]});
-    p.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    p
-}
-
-async fn key(app: &TestApp, provider: &str, value: &str) {
-    let res = app
-        .post_json(
-            "/provider-keys",
-            &json!({"providerId": provider, "name": value, "value": value}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+fn provider(slug: &str, base: &str, settings: Value) -> Value {
+    merged(registered(slug, base, &["m"], json!(null)), settings)
 }
 
 fn dead_port() -> String {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    base
+    format!("http://127.0.0.1:{}", closed_port())
 }
 
 #[actix_web::test]
@@ -50,7 +32,7 @@ async fn a_retried_unreachable_provider_answers_as_unreachable() {
     let retry = json!({"network": {"maxRetries": 1, "retryBackoffInitialMs": 1,
                                    "retryBackoffMaxMs": 2}});
     app.create(&provider("dead", &dead_port(), retry)).await;
-    let res = call(&app, "dead:m").await;
+    let res = chat_call(&app, "dead:m").await;
     assert_eq!(res.status(), 502);
     assert_eq!(res.headers()["x-modelgate-attempts"], "2");
     let body: Value = res.json().await.unwrap();
@@ -76,9 +58,9 @@ async fn two_keys_answering_500_pass_on_the_upstreams_own_answer() {
         });
     }
     app.create(&provider("crashy", &mock.base, json!({}))).await;
-    key(&app, "crashy", "sk-first-000000000001").await;
-    key(&app, "crashy", "sk-second-00000000002").await;
-    let res = call(&app, "crashy:m").await;
+    add_key(&app, "crashy", "sk-first-000000000001").await;
+    add_key(&app, "crashy", "sk-second-00000000002").await;
+    let res = chat_call(&app, "crashy:m").await;
     assert_eq!(res.status(), 500);
     assert_eq!(res.headers()["x-modelgate-attempts"], "2");
     let body: Value = res.json().await.unwrap();
@@ -91,9 +73,9 @@ async fn two_unset_env_keys_answer_no_usable_key() {
     let app = spawn_app().await;
     let mock = Mock::start().await;
     app.create(&provider("envy", &mock.base, json!({}))).await;
-    key(&app, "envy", "env.MODELGATE_TEST_UNSET_ONE").await;
-    key(&app, "envy", "env.MODELGATE_TEST_UNSET_TWO").await;
-    let res = call(&app, "envy:m").await;
+    add_key(&app, "envy", "env.MODELGATE_TEST_UNSET_ONE").await;
+    add_key(&app, "envy", "env.MODELGATE_TEST_UNSET_TWO").await;
+    let res = chat_call(&app, "envy:m").await;
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "no_usable_key", "{body}");

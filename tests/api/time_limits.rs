@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::helpers::data_plane::registered;
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
 use crate::raw::{Behaviour, raw_upstream};
 
 async fn provider(app: &TestApp, slug: &str, base: &str) {
-    app.create(&json!({
-        "providerId": slug, "name": slug, "baseUrl": base, "models": [{"modelId": "m"}],
-    }))
-    .await;
+    app.create(&registered(slug, base, &["m"], json!(null)))
+        .await;
 }
 
 async fn stream_call(app: &TestApp, model: &str) -> reqwest::Response {

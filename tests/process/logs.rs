@@ -104,3 +104,66 @@ fn requests_too_broken_to_parse_never_reach_the_error_log() {
         assert_eq!(log.contains("request parse error"), shown, "{level}: {log}");
     }
 }
+
+/// Every line one model call logs names its request id: the access line, the call's own line
+/// (whose latency and attempt count stand in their places) and each attempt's lines, with the
+/// attempt's number.
+#[tokio::test]
+async fn every_line_of_a_call_carries_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &[("MODELGATE_ADMIN_TOKEN", TOKEN), ("RUST_LOG", "debug")],
+    );
+    let http = client();
+    for slug in ["dead-one", "dead-two"] {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/v1", closed.local_addr().unwrap());
+        drop(closed);
+        let res = http
+            .post(format!("{}/providers", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"providerId": slug, "name": slug, "baseUrl": base,
+                          "models": [{"modelId": "m"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let res = http
+        .post(format!("{}/v1/chat/completions", server.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "m", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let id = res.headers()["x-modelgate-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, log) = server.terminate();
+    let call: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    let access = call
+        .iter()
+        .find(|l| l.contains("actix_web::middleware::logger"))
+        .unwrap_or_else(|| panic!("no access line for {id}:\n{log}"));
+    assert!(
+        access.contains("\"POST /v1/chat/completions\" 502"),
+        "{access}"
+    );
+    let own = call
+        .iter()
+        .find(|l| l.contains("modelgate::proxy") && l.contains("status=502"))
+        .unwrap_or_else(|| panic!("no call line for {id}:\n{log}"));
+    let latency = regex::Regex::new(r"status=502 \d+\.\dms streamed=false attempts=2").unwrap();
+    assert!(latency.is_match(own), "{own}");
+    for attempt in [1, 2] {
+        assert!(
+            call.iter().any(|l| l.contains("unreachable")
+                && l.contains(&format!("request_id={id}"))
+                && l.contains(&format!("attempt={attempt}"))),
+            "no line of attempt {attempt} names {id}:\n{log}"
+        );
+    }
+}

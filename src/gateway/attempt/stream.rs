@@ -75,17 +75,14 @@ impl Watched {
     ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
         // A stream is watched from its commit point: it may last `timeouts.stream` from here.
         let until = Instant::now() + self.timeouts.stream;
-        let state = (chunks, false, Ending::default());
-        stream::unfold(state, move |(mut chunks, done, mut ending)| {
-            let w = self.clone();
-            async move {
-                if done {
-                    return None;
-                }
-                let next = w.next(&mut chunks, &mut ending, until).await?;
-                let done = next.1;
-                Some((next.0, (chunks, done, ending)))
+        // The watch rides in the state: cloning it per chunk would copy the request id each time.
+        let state = (self, chunks, false, Ending::default());
+        stream::unfold(state, move |(w, mut chunks, done, mut ending)| async move {
+            if done {
+                return None;
             }
+            let (piece, done) = w.next(&mut chunks, &mut ending, until).await?;
+            Some((piece, (w, chunks, done, ending)))
         })
         .boxed()
     }

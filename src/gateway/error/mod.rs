@@ -165,7 +165,6 @@ impl Serialize for Code {
 /// A failure with the words for the client; never a key, a token or an upstream body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayError {
-    pub kind: Kind,
     pub code: Code,
     pub message: String,
     /// The body field at fault, where there is one.
@@ -177,22 +176,19 @@ pub struct GatewayError {
 }
 
 impl GatewayError {
-    /// An error of `code`'s own kind.
     pub fn new(code: Code, message: impl Into<String>) -> GatewayError {
-        GatewayError::of_kind(code.kind(), code, message)
-    }
-
-    /// An error whose status is not its code's own: a failure of one attempt that the client
-    /// hears about (a stream that went quiet before content is the upstream's failure, 502).
-    pub fn of_kind(kind: Kind, code: Code, message: impl Into<String>) -> GatewayError {
         GatewayError {
-            kind,
             code,
             message: message.into(),
             param: None,
             attempts: Vec::new(),
             retry_after: None,
         }
+    }
+
+    /// The code's kind, which fixes the status and each format's error type.
+    pub fn kind(&self) -> Kind {
+        self.code.kind()
     }
 
     pub fn at(mut self, param: &'static str) -> GatewayError {

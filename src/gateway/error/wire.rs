@@ -60,12 +60,12 @@ fn shape(format: Format, error: &GatewayError) -> Value {
     match format {
         Format::OpenAi => json!({"error": {
             "message": error.message,
-            "type": openai_type(error.kind),
+            "type": openai_type(error.kind()),
             "code": error.code,
             "param": error.param,
         }}),
         Format::Anthropic => json!({"type": "error", "error": {
-            "type": anthropic_type(error.kind),
+            "type": anthropic_type(error.kind()),
             "message": error.message,
         }}),
     }

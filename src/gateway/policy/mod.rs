@@ -249,19 +249,19 @@ mod tests {
         let fs = [limited(9), limited(3)];
         let e = outcome(&fs, fs.iter().map(a).collect(), false);
         assert_eq!(
-            (e.kind, e.retry_after),
+            (e.kind(), e.retry_after),
             (Kind::RateLimited, Some(Duration::from_secs(3)))
         );
         let fs = [status(401), status(403)];
         let e = outcome(&fs, fs.iter().map(a).collect(), false);
         assert_eq!(e.code, Code::UpstreamCredentialsExhausted);
-        assert_eq!(e.kind.status(), 502);
+        assert_eq!(e.kind().status(), 502);
         let fs = [Failure::Timeout, Failure::Timeout];
-        assert_eq!(outcome(&fs, vec![], false).kind.status(), 504);
+        assert_eq!(outcome(&fs, vec![], false).kind().status(), 504);
         let fs = [Failure::Timeout, status(500)];
-        assert_eq!(outcome(&fs, vec![], true).kind.status(), 504);
+        assert_eq!(outcome(&fs, vec![], true).kind().status(), 504);
         let e = outcome(&fs, fs.iter().map(a).collect(), false);
-        assert_eq!((e.kind.status(), e.attempts.len()), (503, 2));
+        assert_eq!((e.kind().status(), e.attempts.len()), (503, 2));
         assert_eq!(e.attempts[1].status, Some(500));
         assert_eq!(e.attempts[0].error, Code::UpstreamTimeout);
     }

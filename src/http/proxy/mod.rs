@@ -90,7 +90,7 @@ async fn proxy(
     let outcome = answered.await;
     let (status, chosen, streamed) = match &outcome {
         Ok(answer) => (answer.status, &answer.chosen, answer.streamed),
-        Err((error, chosen)) => (error.kind.status(), chosen, false),
+        Err((error, chosen)) => (error.kind().status(), chosen, false),
     };
     log::info!(
         target: "modelgate::proxy",
@@ -235,10 +235,10 @@ fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen)
 
 /// An error answer in `format`'s shape.
 fn refusal(format: Format, error: &GatewayError, id: &str, chosen: &Chosen) -> HttpResponse {
-    let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let status = StatusCode::from_u16(error.kind().status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
     tag(&mut response, id, chosen);
-    if error.kind == Kind::Unauthenticated {
+    if error.kind() == Kind::Unauthenticated {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"modelgate\""));
     }
     if let Some(wait) = error.retry_after {

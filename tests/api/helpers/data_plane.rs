@@ -14,6 +14,13 @@ pub fn registered(slug: &str, base_url: &str, models: &[&str], surfaces: Value) 
     })
 }
 
+/// A port on loopback that nothing listens on (bound, then let go): a provider there is
+/// unreachable without any traffic leaving the machine.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// A chat completion for `model`, as a client sends it.
 pub fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
