@@ -123,7 +123,7 @@ impl Application {
         self.port
     }
 
-    /// The registry the server writes through, for embedding (the data plane subscribes here).
+    /// The registry the server writes through, for embedding and tests.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }

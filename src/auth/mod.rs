@@ -15,6 +15,17 @@ pub use token_file::{AdminToken, AdminTokenError, load_or_create_admin_token};
 pub const MIN_TOKEN_CHARS: usize = 16;
 /// The credential id of `MODELGATE_ADMIN_TOKEN` or the generated admin token.
 pub const ADMIN_ID: &str = "admin";
+/// What a credential's id is, as a pattern for schemas; [`is_credential_id`] is the same rule.
+pub const CREDENTIAL_ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+
+/// 1-64 letters, digits, `.`, `_` or `-`: the rule `[[auth.tokens]]` ids are held to at
+/// start, and what `/api-keys` paging accepts as an id.
+pub fn is_credential_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 /// A credential a request can present: an id for `createdBy`, and the digest of its token.
 #[derive(Clone)]
@@ -118,6 +129,27 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_id_is_what_its_pattern_says() {
+        let pattern = regex::Regex::new(CREDENTIAL_ID_PATTERN).unwrap();
+        let long = "a".repeat(65);
+        for id in [
+            "admin",
+            "ci-bot_2.x",
+            "A",
+            &long[..64],
+            "",
+            &long,
+            "a b",
+            "a/b",
+            "é",
+            "a:b",
+        ] {
+            assert_eq!(is_credential_id(id), pattern.is_match(id), "{id:?}");
+        }
+        assert!(is_credential_id(&long[..64]) && !is_credential_id(&long));
+    }
 
     #[test]
     fn a_token_is_identified_only_by_its_exact_value() {

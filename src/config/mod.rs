@@ -329,12 +329,7 @@ impl Settings {
         let mut out: Vec<Credential> = Vec::new();
         for (i, entry) in self.auth.tokens.iter().enumerate() {
             let at = format!("auth.tokens[{i}]");
-            let id_ok = (1..=64).contains(&entry.id.len())
-                && entry
-                    .id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !id_ok {
+            if !auth::is_credential_id(&entry.id) {
                 return Err(ConfigError(format!(
                     "{at}.id must be 1-64 characters of letters, digits, `.`, `_` and `-`"
                 )));

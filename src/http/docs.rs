@@ -167,7 +167,7 @@ impl IntoParams for Paging {
 
 /// What a credential's id is: `admin`, or an `[[auth.tokens]]` id, which start-up holds to
 /// the same rule.
-pub const CREDENTIAL_ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+pub use crate::auth::CREDENTIAL_ID_PATTERN;
 
 /// `limit` and `beforeId` of the API key list, whose ids are credential ids.
 pub struct CredentialPaging;

@@ -4,15 +4,13 @@
 //! — which the environment and the config file set; here they are read-only, and show neither
 //! their token nor its digest.
 
-use std::sync::LazyLock;
 use std::time::UNIX_EPOCH;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, middleware, web};
-use regex::Regex;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{ADMIN_ID, Credentials};
+use crate::auth::{self, ADMIN_ID, Credentials};
 use crate::domain::Violations;
 use crate::http::auth::require_bearer;
 use crate::http::docs::{self, CREDENTIAL_ID_PATTERN};
@@ -118,16 +116,13 @@ pub(crate) async fn get(
 
 /// `beforeId` (a credential id) and `limit`, every problem with them at once.
 fn paging(req: &HttpRequest) -> Result<(Option<String>, usize), ApiError> {
-    static ID: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(CREDENTIAL_ID_PATTERN).expect("the credential id pattern compiles")
-    });
     let mut found = query::params(req, &["limit", "beforeId"])?;
     let mut v = Violations::default();
     let limit = page_limit(found.remove("limit"), &mut v);
     let before = found.remove("beforeId").and_then(|raw| {
         v.check(
             "beforeId",
-            ID.is_match(&raw).then_some(raw).ok_or_else(|| {
+            auth::is_credential_id(&raw).then_some(raw).ok_or_else(|| {
                 format!("must be an API key id: 1-64 letters, digits, `.`, `_` or `-` ({CREDENTIAL_ID_PATTERN})")
             }),
         )
