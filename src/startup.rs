@@ -20,6 +20,7 @@ use crate::gateway::usage::{self, KeyUse};
 use crate::gateway::{Gateway, Timeouts};
 use crate::http::body::{BodyLimit, BodyTimeout};
 use crate::http::proxy::ProxyBodyLimit;
+use crate::http::proxy::cors::CorsOrigins;
 use crate::http::{self, AppState};
 use crate::master_key;
 use crate::registry::Registry;
@@ -206,6 +207,7 @@ fn build_server(
 ) -> Result<Server, StartupError> {
     let state = web::Data::new(state);
     let credentials = web::Data::new(credentials);
+    let cors = web::Data::new(CorsOrigins(settings.gateway.cors_origins.clone().into()));
     let limit = BodyLimit(settings.server.max_body_bytes);
     let proxy_limit = ProxyBodyLimit(settings.gateway.max_body_bytes);
     let body_timeout = BodyTimeout(Duration::from_millis(settings.server.body_timeout_ms));
@@ -217,6 +219,7 @@ fn build_server(
         App::new()
             .app_data(state.clone())
             .app_data(credentials.clone())
+            .app_data(cors.clone())
             .app_data(limit)
             .app_data(proxy_limit)
             .app_data(body_timeout)

@@ -44,6 +44,9 @@ pub struct GatewaySettings {
     pub total_timeout_secs: u64,
     /// How long a stream may last after its first content, however steadily it trickles.
     pub max_stream_secs: u64,
+    /// The browser origins whose pages may call `/v1` (CORS); none by default. Checked and
+    /// normalised at start to the form browsers send (`scheme://host[:port]`).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for GatewaySettings {
@@ -54,6 +57,7 @@ impl Default for GatewaySettings {
             stream_idle_timeout_secs: 60,
             total_timeout_secs: 600,
             max_stream_secs: 3600,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -287,6 +291,12 @@ impl Settings {
                     .into(),
             );
         }
+        for (i, origin) in self.gateway.cors_origins.iter_mut().enumerate() {
+            match normalized_origin(origin) {
+                Ok(normal) => *origin = normal,
+                Err(rule) => return fail(format!("gateway.cors_origins[{i}]: {rule}")),
+            }
+        }
         for (id, entry) in &self.catalog {
             if crate::domain::catalog::catalog_provider(id).is_none() {
                 return fail(format!(
@@ -356,6 +366,29 @@ impl Settings {
         }
         Ok(out)
     }
+}
+
+/// An origin as configured, in the form browsers send it, or why it is not one.
+fn normalized_origin(raw: &str) -> Result<String, String> {
+    let refuse = || {
+        Err(format!(
+            "`{raw}` is not an origin: scheme://host[:port], http or https, with no path (never `*`)"
+        ))
+    };
+    let Ok(url) = url::Url::parse(raw) else {
+        return refuse();
+    };
+    if !matches!(url.scheme(), "http" | "https")
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.host().is_none()
+    {
+        return refuse();
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 #[cfg(test)]

@@ -196,3 +196,21 @@ fn an_unknown_log_format_is_one_line_naming_the_field() {
         .to_string();
     assert!(err.contains("log.file"), "{err}");
 }
+
+#[test]
+fn origins_are_held_to_what_a_browser_sends() {
+    for (raw, want) in [
+        ("https://app.example", Some("https://app.example")),
+        ("https://App.Example/", Some("https://app.example")),
+        ("http://localhost:5173", Some("http://localhost:5173")),
+        ("https://app.example:443", Some("https://app.example")),
+        ("*", None),
+        ("https://app.example/path", None),
+        ("https://app.example?x=1", None),
+        ("ftp://app.example", None),
+        ("https://user:pw@app.example", None),
+        ("app.example", None),
+    ] {
+        assert_eq!(normalized_origin(raw).ok().as_deref(), want, "{raw}");
+    }
+}

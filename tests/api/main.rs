@@ -4,6 +4,7 @@ mod abandoned;
 mod admin;
 mod api_keys;
 mod auth;
+mod cors;
 mod create;
 mod delete;
 mod errors;

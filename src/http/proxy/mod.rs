@@ -3,6 +3,7 @@
 //! the body read within the data plane's own limit, and the gateway's answer streamed back as
 //! it arrives. Errors come in the route's format's shape.
 
+pub mod cors;
 mod leaving;
 mod models;
 
@@ -46,6 +47,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     };
     cfg.service(
         web::scope("/v1")
+            .wrap(actix_web::middleware::from_fn(cors::handle))
             .service(surface("/chat/completions", Surface::ChatCompletions))
             .service(surface("/completions", Surface::Completions))
             .service(surface("/responses", Surface::Responses))
