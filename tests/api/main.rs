@@ -28,6 +28,7 @@ mod request_ids;
 mod resilience;
 mod same_failure;
 mod schema;
+mod scrub;
 mod settings;
 mod streams;
 mod time_limits;

@@ -1,11 +1,13 @@
 //! One attempt: a candidate called with its credential, through its provider's client and
 //! queue (`limiter`), with the request `request` makes, up to its answer's head (and, for a
-//! stream, its first content: `commit`); the body then goes back through `stream`'s watch.
+//! stream, its first content: `commit`); the body then goes back through `stream`'s watch,
+//! and everything passed back through `scrub`, which masks the key wherever it shows.
 //! What a failure means for the rest of the call is `policy`'s and `call`'s.
 
 pub mod commit;
 pub mod limiter;
 pub mod request;
+pub mod scrub;
 pub mod sse;
 pub mod stream;
 
@@ -14,7 +16,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self as chunks, BoxStream, StreamExt};
 use tokio::time::Instant;
-use zeroize::Zeroizing;
 
 use super::client::{self, outbound};
 use super::error::{Code, GatewayError};
@@ -27,6 +28,7 @@ use crate::domain::now_ms;
 use commit::Peeked;
 use limiter::{Busy, Slot};
 use outbound::Refused;
+use scrub::Scrub;
 
 /// An attempt that did not answer the client: why, and what the client hears when it was the
 /// call's only attempt.
@@ -62,13 +64,13 @@ impl Gateway {
             failure: Failure::NotCallable(code),
             told: Told::Gateway(error),
         };
-        let key = match credential {
-            Credential::None => None,
+        let (key, scrub) = match credential {
+            Credential::None => (None, Scrub::default()),
             Credential::Missing => {
                 return Err(not_callable(Code::NoUsableKey, no_key(&route.slug)));
             }
             Credential::Key(key) => match key.reveal(&self.master_key) {
-                Ok(value) => Some((key.id, value)),
+                Ok(value) => (Some(key.id), Scrub::new(value)),
                 Err(e) => {
                     log::warn!(
                         request_id, attempt = number;
@@ -82,10 +84,7 @@ impl Gateway {
         };
         let format = call.surface.format();
         let prepared = route.url(call.surface).and_then(|url| {
-            let value = key
-                .as_ref()
-                .map(|(_, v): &(_, Zeroizing<String>)| v.as_str());
-            let mut headers = request::headers(format, value, &call.passed)?;
+            let mut headers = request::headers(format, scrub.key(), &call.passed)?;
             for (name, value) in &route.calling.extra_headers {
                 headers.insert(name.clone(), value.clone());
             }
@@ -122,8 +121,8 @@ impl Gateway {
             .post(url)
             .headers(headers)
             .body(body.rewritten(&target.model));
-        if let Some((id, _)) = &key {
-            self.uses.record(*id, now_ms());
+        if let Some(id) = key {
+            self.uses.record(id, now_ms());
         }
         let response = match tokio::time::timeout_at(deadline, request.send()).await {
             Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
@@ -150,22 +149,23 @@ impl Gateway {
                     ),
                     None => missed(
                         Failure::Unreachable,
-                        unreachable(route, e, request_id, number),
+                        unreachable(route, e, &scrub, request_id, number),
                     ),
                 });
             }
             Ok(Ok(response)) => response,
         };
-        let headers: Vec<(String, Vec<u8>)> = response
+        let mut headers: Vec<(String, Vec<u8>)> = response
             .headers()
             .iter()
             .filter(|(name, _)| request::returned(name.as_str()))
             .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
             .collect();
+        scrub.headers(&mut headers);
         let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
         let sse = header("content-type").is_some_and(sse::is_event_stream);
         let status = response.status();
-        let chunks = held(response.bytes_stream().boxed(), slot);
+        let chunks = held(scrub.body(response.bytes_stream().boxed()), slot);
         let timeouts = Timeouts {
             idle: route.calling.idle_timeout.unwrap_or(self.timeouts.idle),
             ..self.timeouts
@@ -331,10 +331,12 @@ fn timed_out(route: &Route, budget: Duration) -> GatewayError {
 fn unreachable(
     route: &Route,
     error: reqwest::Error,
+    scrub: &Scrub,
     request_id: &str,
     attempt: u32,
 ) -> GatewayError {
     let (logged, told) = described(error);
+    let (logged, told) = (scrub.text(logged), scrub.text(told));
     log::warn!(request_id, attempt; "provider `{}` unreachable {logged}", route.slug);
     GatewayError::new(
         Code::UpstreamUnreachable,
