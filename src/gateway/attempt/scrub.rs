@@ -53,8 +53,38 @@ impl Scrub {
         self.0.as_ref().map(|s| s.value.as_str())
     }
 
+    /// What a connection error says in the log and to the client. reqwest's own message names
+    /// the URL, whose query may carry a key (`?key=…`) and whose user info a password: the log
+    /// names the URL without them, the client hears only the root cause (refused, reset, DNS),
+    /// and neither text keeps the query, password or key should a cause quote them.
+    pub fn described(&self, error: reqwest::Error) -> (String, String) {
+        let url = error.url().cloned();
+        let error = error.without_url();
+        let mut cause: &dyn std::error::Error = &error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let (mut logged, mut told) = (format!("{error}: {cause}"), cause.to_string());
+        if let Some(mut url) = url {
+            let secrets = [
+                url.query().map(str::to_owned),
+                url.password().map(str::to_owned),
+            ];
+            for secret in secrets.into_iter().flatten().filter(|s| !s.is_empty()) {
+                logged = logged.replace(&secret, "…");
+                told = told.replace(&secret, "…");
+            }
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+            logged = format!("at {url}: {logged}");
+        }
+        (self.text(logged), self.text(told))
+    }
+
     /// `text` with every occurrence of the key masked.
-    pub fn text(&self, text: String) -> String {
+    fn text(&self, text: String) -> String {
         match &self.0 {
             Some(secret) if memmem::find(text.as_bytes(), secret.key()).is_some() => {
                 // The key is valid UTF-8, so its occurrences start and end on characters.
@@ -167,6 +197,29 @@ impl Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real connection error for a URL with a key in its query and a password: neither
+    /// reaches the log line or the client's message; the URL's host and path do, in the log.
+    #[tokio::test]
+    async fn an_unreachable_url_is_told_without_its_query_or_password() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("http://user:pa55word@127.0.0.1:{port}/v1/chat?key=sk-query-secret-1");
+        let error = client.post(&url).send().await.unwrap_err();
+        assert!(error.to_string().contains("sk-query-secret-1"), "{error}");
+        let (logged, told) = Scrub::default().described(error);
+        for text in [&logged, &told] {
+            assert!(!text.contains("sk-query-secret"), "{text}");
+            assert!(!text.contains("pa55word"), "{text}");
+        }
+        assert!(
+            logged.starts_with(&format!("at http://127.0.0.1:{port}/v1/chat: ")),
+            "{logged}"
+        );
+        assert!(!told.contains("127.0.0.1"), "{told}");
+    }
 
     fn scrub(key: &str) -> Scrub {
         Scrub::new(Zeroizing::new(key.to_owned()))
