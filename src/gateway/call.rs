@@ -184,8 +184,17 @@ impl Gateway {
             let Some(missed) = missed else { break };
             if let (Some(rest), Credential::Key(key)) =
                 (missed.failure.rest(), &candidate.credential)
+                && let Some(rest) = self.cooldowns.rest((key.id, key.version), rest)
             {
-                self.cooldowns.rest((key.id, key.version), rest);
+                log::warn!(
+                    request_id = call.context.request_id.as_str(), attempt = last.attempts;
+                    "provider key {} ({}) of `{}` rests for {}s: {}",
+                    key.id,
+                    key.name,
+                    route.slug,
+                    rest.as_secs_f64(),
+                    missed.failure.why_rest()
+                );
             }
             if missed.failure.class() == Class::Request {
                 skipped_name = Some(candidate.name);

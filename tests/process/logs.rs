@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::harness::{Server, TOKEN, client};
+use crate::harness::{Server, TOKEN, client, send};
 
 #[tokio::test]
 async fn logs_hold_one_line_per_request_and_never_a_token_or_a_body() {
@@ -166,4 +166,142 @@ async fn every_line_of_a_call_carries_its_request_id() {
             "no line of attempt {attempt} names {id}:\n{log}"
         );
     }
+}
+
+/// A key the upstream refuses or rate-limits rests, and its rest is logged once, at warn, by
+/// the key's id and name with the call's request id and attempt; never by its value. A call
+/// that finds the key resting (and tries it anyway, as the only key) logs no second rest.
+#[tokio::test]
+async fn a_resting_key_is_logged_once_by_its_id_and_name() {
+    let refused = "sk-refused-value-0123456789";
+    let limited = "sk-limited-value-0123456789";
+    let upstream = refusing(4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &[("MODELGATE_ADMIN_TOKEN", TOKEN), ("RUST_LOG", "info")],
+    );
+    let http = client();
+    let mut keys = Vec::new();
+    for (slug, name, value) in [
+        ("refusing", "primary", refused),
+        ("limiting", "spare", limited),
+    ] {
+        let (status, _) = send(http.post(format!("{}/providers", server.base)).json(
+            &json!({"providerId": slug, "name": slug, "baseUrl": upstream,
+                    "models": [{"modelId": "m"}]}),
+        ))
+        .await;
+        assert_eq!(status, 201);
+        let (status, key) = send(
+            http.post(format!("{}/provider-keys", server.base))
+                .json(&json!({"providerId": slug, "name": name, "value": value})),
+        )
+        .await;
+        assert_eq!(status, 201, "{key}");
+        keys.push(key["id"].as_str().unwrap().to_owned());
+    }
+    let mut ids = Vec::new();
+    for (model, status) in [
+        ("refusing:m", 401),
+        ("refusing:m", 401),
+        ("limiting:m", 429),
+        ("limiting:m", 429),
+    ] {
+        let res = http
+            .post(format!("{}/v1/chat/completions", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"model": model, "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+        ids.push(
+            res.headers()["x-modelgate-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (_, log) = server.terminate();
+    for secret in [refused, limited] {
+        assert!(!log.contains(secret), "log leaks `{secret}`:\n{log}");
+    }
+    let rests: Vec<&str> = log.lines().filter(|l| l.contains(" rests for ")).collect();
+    assert_eq!(rests.len(), 2, "one line per rest:\n{log}");
+    for (line, (key, name, slug, time, why, id)) in rests.iter().zip([
+        (
+            &keys[0],
+            "primary",
+            "refusing",
+            60,
+            "refused it (401)",
+            &ids[0],
+        ),
+        (
+            &keys[1],
+            "spare",
+            "limiting",
+            7,
+            "rate-limited it (429)",
+            &ids[2],
+        ),
+    ]) {
+        let said = format!(
+            "provider key {key} ({name}) of `{slug}` rests for {time}s: the upstream {why}"
+        );
+        assert!(
+            line.contains(" WARN ") && line.contains(&said),
+            "{said}\n{line}"
+        );
+        assert!(
+            line.contains(&format!("request_id={id}")) && line.contains("attempt=1"),
+            "{line}"
+        );
+    }
+}
+
+/// An upstream on loopback answering `calls` requests, one per connection: 401 to a key with
+/// `refused` in it, 429 (retry in 7 s) to any other.
+async fn refusing(calls: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for _ in 0..calls {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            let head_end = loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+                if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            while request.len() < head_end + length {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            let answer = match head.contains("refused") {
+                true => "HTTP/1.1 401 Unauthorized\r\nretry-after: 1\r\n",
+                false => "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\n",
+            };
+            let body = r#"{"error":{"message":"no"}}"#;
+            let answer = format!(
+                "{answer}connection: close\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+    });
+    base
 }

@@ -5,6 +5,7 @@
 //! kept for one version of the key.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -33,14 +34,29 @@ impl Cooldowns {
         }
     }
 
-    pub fn rest(&self, key: (Ulid, u64), how_long: Duration) {
-        let end = (self.clock)() + how_long.min(LONGEST).as_millis() as u64;
+    /// Puts `key` to rest. Answers how long when a rest begins, and nothing when the key was
+    /// resting already (its rest is made longer, if at all): so each rest is told once, however
+    /// many calls the upstream refuses meanwhile. A rest of no time is none.
+    pub fn rest(&self, key: (Ulid, u64), how_long: Duration) -> Option<Duration> {
+        let how_long = how_long.min(LONGEST);
+        if how_long.is_zero() {
+            return None;
+        }
+        let now = (self.clock)();
+        let end = now + how_long.as_millis() as u64;
         let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
         // Rests of keys whose time is up go as new ones come, so the map stays small.
-        let now = (self.clock)();
         until.retain(|_, end| *end > now);
-        let entry = until.entry(key).or_insert(end);
-        *entry = (*entry).max(end);
+        match until.entry(key) {
+            Entry::Occupied(mut resting) => {
+                *resting.get_mut() = (*resting.get()).max(end);
+                None
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(end);
+                Some(how_long)
+            }
+        }
     }
 
     pub fn resting(&self, key: (Ulid, u64)) -> bool {
@@ -60,7 +76,8 @@ mod tests {
         now.store(1_000, Ordering::SeqCst);
         let rests = Cooldowns::new(clock);
         let key = Ulid::new();
-        rests.rest((key, 1), Duration::from_secs(5));
+        let five = Duration::from_secs(5);
+        assert_eq!(rests.rest((key, 1), five), Some(five));
         assert!(rests.resting((key, 1)));
         assert!(!rests.resting((key, 2)), "a rotated key starts afresh");
         now.fetch_add(4_999, Ordering::SeqCst);
@@ -68,13 +85,37 @@ mod tests {
         now.fetch_add(1, Ordering::SeqCst);
         assert!(!rests.resting((key, 1)));
         // An upstream cannot make a key rest for more than a minute.
-        rests.rest((key, 1), Duration::from_secs(3_600));
+        assert_eq!(
+            rests.rest((key, 1), Duration::from_secs(3_600)),
+            Some(LONGEST)
+        );
         now.fetch_add(LONGEST.as_millis() as u64, Ordering::SeqCst);
         assert!(!rests.resting((key, 1)));
         // A shorter rest never cuts a longer one short.
-        rests.rest((key, 1), REFUSED);
-        rests.rest((key, 1), Duration::from_secs(1));
+        assert_eq!(rests.rest((key, 1), REFUSED), Some(REFUSED));
+        assert_eq!(rests.rest((key, 1), Duration::from_secs(1)), None);
         now.fetch_add(2_000, Ordering::SeqCst);
         assert!(rests.resting((key, 1)));
+    }
+
+    /// A rest is told when it begins: a key refused again while it rests (by calls that tried
+    /// it anyway, as the only key) begins no new one, until its time is up.
+    #[test]
+    fn only_a_rest_that_begins_is_answered() {
+        let (clock, now) = super::super::clock::manual();
+        let rests = Cooldowns::new(clock);
+        let key = (Ulid::new(), 1);
+        assert_eq!(rests.rest(key, REFUSED), Some(REFUSED));
+        assert_eq!(rests.rest(key, REFUSED), None);
+        assert_eq!(
+            rests.rest(key, LONGEST * 2),
+            None,
+            "made no longer than a minute"
+        );
+        now.fetch_add(REFUSED.as_millis() as u64, Ordering::SeqCst);
+        assert_eq!(rests.rest(key, RATE_LIMITED), Some(RATE_LIMITED));
+        let other = (Ulid::new(), 1);
+        assert_eq!(rests.rest(other, Duration::ZERO), None);
+        assert!(!rests.resting(other));
     }
 }

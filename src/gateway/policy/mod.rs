@@ -89,6 +89,15 @@ impl Failure {
         }
     }
 
+    /// Why the key used rests, in words for the log.
+    pub fn why_rest(&self) -> String {
+        match self {
+            Failure::Status { status: 429, .. } => "the upstream rate-limited it (429)".into(),
+            Failure::Status { status, .. } => format!("the upstream refused it ({status})"),
+            other => format!("{other:?}"),
+        }
+    }
+
     pub fn code(&self) -> Code {
         match self {
             Failure::Status { status, .. } => match status {
