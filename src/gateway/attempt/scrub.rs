@@ -34,9 +34,6 @@ struct Secret {
 
 impl Scrub {
     pub fn new(value: Zeroizing<String>) -> Scrub {
-        if value.is_empty() {
-            return Scrub(None);
-        }
         let bytes = value.as_bytes();
         // A key sent in a header has no DEL (0x7f), the last resort.
         let mask = MASKS
@@ -83,9 +80,15 @@ impl Scrub {
         (self.text(logged), self.text(told))
     }
 
+    /// The key to mask, if there is one: an empty one (an `env.NAME` set to nothing) is sent
+    /// as it is, but there is nothing of it to mask.
+    fn masking(&self) -> Option<&Arc<Secret>> {
+        self.0.as_ref().filter(|s| !s.value.is_empty())
+    }
+
     /// `text` with every occurrence of the key masked.
     fn text(&self, text: String) -> String {
-        match &self.0 {
+        match self.masking() {
             Some(secret) if memmem::find(text.as_bytes(), secret.key()).is_some() => {
                 // The key is valid UTF-8, so its occurrences start and end on characters.
                 String::from_utf8_lossy(&secret.masked(text.as_bytes())).into_owned()
@@ -96,7 +99,7 @@ impl Scrub {
 
     /// Masks the key in each header value.
     pub fn headers(&self, headers: &mut [(String, Vec<u8>)]) {
-        let Some(secret) = &self.0 else { return };
+        let Some(secret) = self.masking() else { return };
         for (_, value) in headers {
             if memmem::find(value, secret.key()).is_some() {
                 *value = secret.masked(value);
@@ -109,7 +112,7 @@ impl Scrub {
     /// shows whether it does, and passed on at the body's end. A read without the key, and
     /// without an end that could begin it, goes on as it came, uncopied.
     pub fn body(&self, chunks: Chunks) -> Chunks {
-        let Some(secret) = self.0.clone() else {
+        let Some(secret) = self.masking().cloned() else {
             return chunks;
         };
         let state = (chunks, secret, BytesMut::new(), false);
@@ -277,7 +280,9 @@ mod tests {
         let none = Scrub::default();
         assert!(none.key().is_none());
         assert_eq!(passed(&none, &[b"sk-0123456789"]).await, b"sk-0123456789");
-        assert!(Scrub::new(Zeroizing::new(String::new())).0.is_none());
+        let empty = Scrub::new(Zeroizing::new(String::new()));
+        assert_eq!(empty.key(), Some(""), "sent as it is");
+        assert_eq!(passed(&empty, &[b"ab"]).await, b"ab");
     }
 
     #[tokio::test]
