@@ -157,13 +157,21 @@ async fn anthropics_list_pages_by_limit_after_id_and_before_id() {
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(names), "{query}: {message}");
     }
-    // OpenAI's list does not page: it is whole, whatever the query says.
-    let list: Value = openai(&app, "/v1/models?limit=0")
+    // OpenAI's shape cannot say that more follow: its list is whole, but a bad parameter is
+    // refused there too, in its shape, naming the parameter.
+    let list: Value = openai(&app, "/v1/models?limit=5")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(ids(&list).len(), 25);
+    let error = openai_error(
+        openai(&app, "/v1/models?limit=0").await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(error["param"], "limit");
 }
 
 #[actix_web::test]

@@ -22,7 +22,8 @@ pub(super) fn list() -> Operation {
              request's format, providers oldest first. The list and errors are OpenAI's shape, \
              or Anthropic's when the request carries `anthropic-version`, so both SDKs' \
              `models.list()` read it. Anthropic's list pages: `limit` models from the start, \
-             after `after_id` or just before `before_id`; OpenAI's is whole and ignores them.",
+             after `after_id` or just before `before_id`. OpenAI's shape cannot say that more \
+             follow, so its list is whole; bad parameters are refused in both.",
         ))
         .parameter(anthropic_version());
     for (name, schema, what) in [
@@ -33,17 +34,17 @@ pub(super) fn list() -> Operation {
                 .minimum(Some(1))
                 .maximum(Some(1000))
                 .default(Some(20.into())),
-            "Anthropic's list: how many models a page holds.",
+            "How many models a page of Anthropic's list holds.",
         ),
         (
             "after_id",
             ObjectBuilder::new().schema_type(Type::String),
-            "Anthropic's list: the page after this listed id (the previous page's `last_id`).",
+            "The page after this listed id (the previous page's `last_id`).",
         ),
         (
             "before_id",
             ObjectBuilder::new().schema_type(Type::String),
-            "Anthropic's list: the page just before this listed id; not with `after_id`.",
+            "The page just before this listed id; not with `after_id`.",
         ),
     ] {
         operation = operation.parameter(

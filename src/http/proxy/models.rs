@@ -2,7 +2,7 @@
 //! routes accept, in OpenAI's shape, or in Anthropic's when the request carries
 //! `anthropic-version` (so both SDKs' `models.list()` and `models.retrieve()` work against the
 //! same URLs). Anthropic's list pages as Anthropic's does (`limit`, `after_id`, `before_id`);
-//! OpenAI's has no paging, so its list is whole.
+//! OpenAI's shape has no paging, so its list is whole, though bad parameters are refused alike.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -78,20 +78,23 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         return refusal(format, &error, &id, &Chosen::default());
     }
     let all = entries(&state.gateway.snapshot(), format);
+    // The parameters mean the same in both formats, so a bad one is refused in both; but
+    // OpenAI's shape cannot say that more follow, so its list is whole.
+    let (page, has_more) = match page(&all, req.query_string()) {
+        Ok(paged) => paged,
+        Err(error) => return refusal(format, &error, &id, &Chosen::default()),
+    };
     let body = match format {
         Format::OpenAi => json!({
             "object": "list",
             "data": all.iter().map(|e| shown(format, e)).collect::<Vec<Value>>(),
         }),
-        Format::Anthropic => match page(&all, req.query_string()) {
-            Err(error) => return refusal(format, &error, &id, &Chosen::default()),
-            Ok((page, has_more)) => json!({
-                "data": page.iter().map(|e| shown(format, e)).collect::<Vec<Value>>(),
-                "has_more": has_more,
-                "first_id": page.first().map(|e| &e.id),
-                "last_id": page.last().map(|e| &e.id),
-            }),
-        },
+        Format::Anthropic => json!({
+            "data": page.iter().map(|e| shown(format, e)).collect::<Vec<Value>>(),
+            "has_more": has_more,
+            "first_id": page.first().map(|e| &e.id),
+            "last_id": page.last().map(|e| &e.id),
+        }),
     };
     HttpResponse::Ok()
         .insert_header((super::REQUEST_ID, id))
