@@ -42,6 +42,7 @@ fn text() -> impl Strategy<Value = String> {
             "count-tokens",
             "my-vllm",
             "http://localhost:11434/v1",
+            "http://my_ollama:11434",
             "https://api.example.com",
             "http://[::1]:8000/v1",
             "http://u:p@host/",
@@ -183,6 +184,8 @@ fn url_like() -> impl Strategy<Value = String> {
     let label = prop_oneof![
         "[a-z0-9]{1,6}",
         "[a-z][a-z0-9-]{0,6}",
+        // Docker and Compose service names, and `_` at either end.
+        "[a-z_][a-z0-9_-]{0,6}",
         // `xn--` labels that are valid punycode: one that is not is the one rule the pattern
         // cannot say (tested on its own below).
         prop::sample::select(vec![
@@ -193,6 +196,11 @@ fn url_like() -> impl Strategy<Value = String> {
             "08",
             "1",
             "a_b",
+            "my_ollama",
+            "_",
+            "_a",
+            "a_",
+            "_-",
             "-a",
             "a-",
             "é",

@@ -85,7 +85,7 @@ fn check_base_url(s: &str) -> Result<(), String> {
     if !SHAPE.is_match(s) {
         return Err(
             "must be http(s)://host[:port][/path][?query] with a host name whose last \
-             label starts with a letter, an IPv4 address or a bracketed IPv6 address, a port \
+             label starts with a letter or `_`, an IPv4 address or a bracketed IPv6 address, a port \
              from 0 to 65535 without leading zeros, and only unreserved, sub-delimiter, `:`, \
              `@`, `%`, `/` and `?` characters after it"
                 .into(),

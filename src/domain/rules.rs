@@ -130,9 +130,11 @@ pub const MAX_HOST_CHARS: usize = 253;
 pub const MAX_LABEL_CHARS: usize = 63;
 
 /// The base URLs the registry stores: `http(s)://host[:port][/path][?query]` where host is a
-/// DNS name (labels of 1-63 letters, digits and hyphens, no hyphen at either end, the last
-/// starting with a letter, at most 253 characters in all; `xn--` labels are international
-/// names in their ASCII form), a dotted IPv4 address or a bracketed IPv6 address. Narrower
+/// DNS name (labels of 1-63 letters, digits, hyphens and underscores, no hyphen at either end,
+/// the last starting with a letter or `_`, at most 253 characters in all; `xn--` labels are
+/// international names in their ASCII form), a dotted IPv4 address or a bracketed IPv6
+/// address. `_` is no hostname character by RFC 952, but Docker and Compose name services
+/// so (`my_ollama`), their DNS answers for them, and URL parsers keep it as it is. Narrower
 /// than what `url` parses, so that every URL that matches means the same thing to every
 /// client that reads it back. The schema's pattern: the whole-name limit is a lookahead.
 pub fn base_url_pattern() -> String {
@@ -151,7 +153,7 @@ pub fn proxy_url_shape() -> String {
 }
 
 fn name_guard() -> String {
-    format!("(?=[A-Za-z0-9.-]{{1,{MAX_HOST_CHARS}}}(?![A-Za-z0-9.-]))")
+    format!("(?=[A-Za-z0-9._-]{{1,{MAX_HOST_CHARS}}}(?![A-Za-z0-9._-]))")
 }
 
 /// [`base_url_pattern`] without its lookahead, for the `regex` crate, which has none: the
@@ -168,8 +170,8 @@ fn path_and_query() -> String {
 }
 
 fn url_pattern(scheme: &str, name_guard: &str, tail: &str) -> String {
-    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-    let last_label = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let label = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
+    let last_label = "[A-Za-z_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
     let name = format!("{name_guard}(?:{label}\\.)*{last_label}");
     let octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
     let ipv4 = format!("(?:{octet}\\.){{3}}{octet}");

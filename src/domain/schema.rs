@@ -95,10 +95,11 @@ pub fn base_url() -> Object {
     string(1, MAX_BASE_URL_CHARS)
         .pattern(Some(base_url_pattern()))
         .description(Some(
-            "Absolute http(s) URL without credentials or fragment: a DNS host name (an \
-             international one in its ASCII `xn--` form, whose labels must also be valid \
-             punycode, which this pattern cannot check), an IPv4 or bracketed IPv6 address, \
-             optional port, path and query.",
+            "Absolute http(s) URL without credentials or fragment: a DNS host name (labels \
+             of letters, digits, `-` and `_`, as Docker service names have; an international \
+             one in its ASCII `xn--` form, whose labels must also be valid punycode, which \
+             this pattern cannot check), an IPv4 or bracketed IPv6 address, optional port, \
+             path and query.",
         ))
         .build()
 }

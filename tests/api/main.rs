@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod json_schema;
 mod list;
+mod models;
 mod openapi;
 mod openapi_dataplane;
 mod persistence;

@@ -26,6 +26,7 @@ const DATA_PLANE: &[(&str, &str, Option<&str>)] = &[
         Some("AnthropicError"),
     ),
     ("/v1/models", "get", None),
+    ("/v1/models/{model}", "get", None),
 ];
 
 /// The statuses a model call can be refused with, all in the route's format.
@@ -306,6 +307,7 @@ async fn the_model_list_and_its_errors_validate_in_both_formats() {
     app.create(&json!({
         "providerId": "box", "name": "Box", "baseUrl": "http://127.0.0.1:9/v1",
         "models": [{"modelId": "llama3.1:8b"}, {"modelId": "qwen"}],
+        "supportedApiSurfaces": [{"format": "openai"}, {"format": "anthropic"}],
     }))
     .await;
     let (list, _) = {
@@ -325,6 +327,27 @@ async fn the_model_list_and_its_errors_validate_in_both_formats() {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["data"].as_array().unwrap().len(), 2, "{body}");
         assert_conforms(&doc, &list, &body, true);
+        let res = with(app.req(Method::GET, "/v1/models/box:qwen"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let model = assert_answer_as_documented(&doc, "/v1/models/{model}", res).await;
+        assert_eq!(model["id"], "box:qwen");
+        let res = with(app.req(Method::GET, "/v1/models/box:nope"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+        assert_answer_as_documented(&doc, "/v1/models/{model}", res).await;
+        if anthropic {
+            let res = with(app.req(Method::GET, "/v1/models?limit=0"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400);
+            assert_answer_as_documented(&doc, "/v1/models", res).await;
+        }
         let res = with(app.client.get(app.url("/v1/models")))
             .send()
             .await

@@ -125,6 +125,27 @@ async fn base_url_is_an_absolute_http_url_of_at_most_2048_characters() {
 }
 
 #[actix_web::test]
+async fn a_docker_service_name_with_underscores_is_a_host() {
+    let app = spawn_app().await;
+    for (url, slug) in [
+        ("http://my_ollama:11434", "compose"),
+        ("http://stack_my_vllm_1.internal_net/v1", "labels"),
+    ] {
+        let created = app
+            .create(&json!({"providerId": slug, "name": "n", "baseUrl": url}))
+            .await;
+        assert_eq!(created["baseUrl"], url, "stored as sent");
+    }
+    // Still a host name: a hyphen at a label's end, or a label too long, is not.
+    for bad in [
+        "http://my_ollama-:11434",
+        &format!("http://{}/", "_".repeat(64)),
+    ] {
+        refused(&app, &with("baseUrl", json!(bad)), &["baseUrl"]).await;
+    }
+}
+
+#[actix_web::test]
 async fn base_url_credentials_are_refused_without_being_repeated() {
     let app = spawn_app().await;
     let details = refused(

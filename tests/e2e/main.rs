@@ -149,11 +149,16 @@ const PY_CHECKS: &[&str] = &[
     "openai chat stream",
     "openai embeddings",
     "openai models.list",
+    "openai models.retrieve",
+    "openai models.retrieve unknown",
     "openai unknown model",
     "openai bad token",
     "anthropic messages",
     "anthropic messages stream",
     "anthropic models.list",
+    "anthropic models.list pages",
+    "anthropic models.retrieve",
+    "anthropic models.retrieve unknown",
     "anthropic unknown model",
     "anthropic bad token",
 ];
@@ -163,18 +168,26 @@ const JS_CHECKS: &[&str] = &[
     "openai chat stream",
     "openai embeddings",
     "openai models.list",
+    "openai models.retrieve",
+    "openai models.retrieve unknown",
     "openai unknown model",
     "openai bad token",
     "anthropic messages",
     "anthropic sends authorization",
     "anthropic messages stream",
     "anthropic models.list",
+    "anthropic models.list pages",
+    "anthropic models.retrieve",
+    "anthropic models.retrieve unknown",
     "anthropic unknown model",
     "anthropic bad token",
     "anthropic 0.x messages",
     "anthropic 0.x sends x-api-key",
     "anthropic 0.x messages stream",
     "anthropic 0.x models.list",
+    "anthropic 0.x models.list pages",
+    "anthropic 0.x models.retrieve",
+    "anthropic 0.x models.retrieve unknown",
 ];
 
 /// One provider serving both formats' surfaces, as llama.cpp's server does.
@@ -202,7 +215,8 @@ async fn the_sdks_call_through_modelgate_and_the_upstream_sees_only_its_own_key(
     gateway
         .post(
             "/providers",
-            both_formats("mock", &upstream.base, &["m", "rate-limited"]),
+            // `org/m` for a model id with a `/`, which retrieve's path must carry.
+            both_formats("mock", &upstream.base, &["m", "rate-limited", "org/m"]),
         )
         .await;
     gateway

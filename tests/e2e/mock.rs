@@ -1,5 +1,6 @@
 //! A provider that speaks both wire formats the way a real one does, for the SDKs to meet
-//! through modelgate: chat completions (streamed or not, with the usage chunk when asked),
+//! through modelgate: chat completions (streamed or not, a stream ending with a chunk of only
+//! `usage` and `choices: []`, as OpenAI's does when asked and vLLM's may unasked),
 //! embeddings, Anthropic messages (streamed or not), all with usage counted from the words sent.
 //! It records what reached it, so a test can see which credential modelgate sent. The model
 //! `rate-limited` answers 429 with `retry-after`, as an upstream out of quota does.
@@ -89,7 +90,7 @@ fn sse(events: impl IntoIterator<Item = (Option<&'static str>, String)>) -> Http
         .body(out)
 }
 
-const REPLY: &str = "Hello from the mock provider";
+pub const REPLY: &str = "Hello from the mock provider";
 
 fn chat(body: &Value) -> HttpResponse {
     let model = body["model"].clone();
@@ -125,11 +126,10 @@ fn chat(body: &Value) -> HttpResponse {
         None,
         chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}])),
     ));
-    if body["stream_options"]["include_usage"] == true {
-        let mut last: Value = serde_json::from_str(&chunk(json!([]))).unwrap();
-        last["usage"] = usage;
-        events.push((None, last.to_string()));
-    }
+    // Sent unasked too: a client must take a chunk without choices in its stride.
+    let mut last: Value = serde_json::from_str(&chunk(json!([]))).unwrap();
+    last["usage"] = usage;
+    events.push((None, last.to_string()));
     events.push((None, "[DONE]".to_owned()));
     sse(events)
 }

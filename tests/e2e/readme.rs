@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::{Gateway, llama, setup};
+use crate::{Gateway, llama, mock, setup};
 
 const README: &str = include_str!("../../README.md");
 const README_GATEWAY: &str = "http://127.0.0.1:8080";
@@ -51,16 +51,19 @@ fn run(what: &str, cmd: &mut Command, gateway: &Gateway) -> String {
     stdout
 }
 
-#[actix_web::test]
-#[ignore = "needs the SDKs and llama-server from tests/e2e/setup; scripts/test runs it"]
-async fn readme_gateway_snippets_run_against_llama_server() {
-    let python = setup("MODELGATE_E2E_PYTHON");
-    let model_server = llama::LlamaServer::start();
+/// What README's snippets printed, Python's and JS's, run against a gateway whose `local`
+/// provider is at `upstream` (where README says llama-server listens).
+struct Printed {
+    py: String,
+    js: String,
+}
+
+fn run_snippets(upstream: &str, python: &str) -> Printed {
     let dir = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(dir.path(), None);
     let here = |code: &str| {
         code.replace(README_GATEWAY, &gateway.base)
-            .replace(README_LLAMA, &model_server.base)
+            .replace(README_LLAMA, upstream)
     };
 
     let mut shell = String::from(
@@ -83,17 +86,12 @@ async fn readme_gateway_snippets_run_against_llama_server() {
 
     let py = run(
         "python blocks",
-        Command::new(&python)
+        Command::new(python)
             .arg("-c")
             .arg(here(&blocks("python").concat()))
             .current_dir(dir.path()),
         &gateway,
     );
-    // The answers printed with the usage llama-server counted: real, non-zero counts.
-    let counted = |pattern: &str, text: &str| regex::Regex::new(pattern).unwrap().is_match(text);
-    assert!(counted(r"completion_tokens=[1-9]", &py), "{py}");
-    assert!(counted(r"output_tokens=[1-9]", &py), "{py}");
-
     // An ES module resolves packages from its own folder up: lend the snippet's folder the
     // pinned SDKs of tests/e2e without writing anything into the checkout.
     let modules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules");
@@ -105,5 +103,41 @@ async fn readme_gateway_snippets_run_against_llama_server() {
         Command::new("node").arg(&js_file).current_dir(dir.path()),
         &gateway,
     );
+    Printed { py, js }
+}
+
+fn counted(pattern: &str, text: &str) -> bool {
+    regex::Regex::new(pattern).unwrap().is_match(text)
+}
+
+#[actix_web::test]
+#[ignore = "needs the SDKs and llama-server from tests/e2e/setup; scripts/test runs it"]
+async fn readme_gateway_snippets_run_against_llama_server() {
+    let python = setup("MODELGATE_E2E_PYTHON");
+    let model_server = llama::LlamaServer::start();
+    let Printed { py, js } = run_snippets(&model_server.base, &python);
+    // The answers printed with the usage llama-server counted: real, non-zero counts.
+    assert!(counted(r"completion_tokens=[1-9]", &py), "{py}");
+    assert!(counted(r"output_tokens=[1-9]", &py), "{py}");
     assert!(counted(r"output_tokens: [1-9]", &js), "{js}");
+}
+
+/// OpenAI and vLLM end a stream with a chunk that carries only `usage`, with `choices: []`;
+/// the mock sends it, and README's streaming loops must not trip on it.
+#[actix_web::test]
+#[ignore = "needs the SDKs from tests/e2e/setup; scripts/test runs it"]
+async fn readme_gateway_snippets_survive_a_usage_only_last_chunk() {
+    let python = setup("MODELGATE_E2E_PYTHON");
+    let upstream = mock::Mock::start().await;
+    let base = upstream.base.clone();
+    let Printed { py, js } = tokio::task::spawn_blocking(move || run_snippets(&base, &python))
+        .await
+        .unwrap();
+    // Each answer printed whole: chat, the stream and Anthropic's in Python; the stream and
+    // Anthropic's in JS.
+    assert_eq!(py.matches(mock::REPLY).count(), 3, "{py}");
+    assert_eq!(js.matches(mock::REPLY).count(), 2, "{js}");
+    assert!(counted(r"completion_tokens=[1-9]", &py), "{py}");
+    assert!(counted(r"output_tokens: [1-9]", &js), "{js}");
+    upstream.stop().await;
 }

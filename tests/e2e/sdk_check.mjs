@@ -54,6 +54,14 @@ check("openai embeddings",
 const ids = [];
 for await (const model of oa.models.list()) ids.push(model.id);
 check("openai models.list", ids.includes(MODEL), ids);
+// Every listed id comes back from retrieve, one with a `/` in it too (the SDK sends it as %2F).
+const found = [];
+for (const id of ids) found.push(await oa.models.retrieve(id));
+check("openai models.retrieve",
+  found.every((m, i) => m.id === ids[i]) && found[ids.indexOf(MODEL)].owned_by === MODEL.split(":")[0],
+  found);
+await raises("openai models.retrieve unknown", OpenAI.NotFoundError, 404,
+  () => oa.models.retrieve("nobody:none"));
 
 await raises("openai unknown model", OpenAI.NotFoundError, 404,
   () => oa.chat.completions.create({ model: "nobody:none", messages: ASK }));
@@ -93,6 +101,16 @@ async function anthropicChecks(label, Sdk, expectHeader) {
   const listed = [];
   for await (const model of an.models.list()) listed.push(model.id);
   check(`${label} models.list`, listed.includes(MODEL), listed);
+  // One a page: the SDK follows has_more and last_id (as after_id) to the end.
+  const paged = [];
+  for await (const model of an.models.list({ limit: 1 })) paged.push(model.id);
+  check(`${label} models.list pages`, JSON.stringify(paged) === JSON.stringify(listed), { paged, listed });
+  const models = [];
+  for (const id of listed) models.push(await an.models.retrieve(id));
+  check(`${label} models.retrieve`,
+    models.every((m, i) => m.id === listed[i] && m.type === "model"), models);
+  await raises(`${label} models.retrieve unknown`, Sdk.NotFoundError, 404,
+    () => an.models.retrieve("nobody:none"));
 
   await raises(`${label} unknown model`, Sdk.NotFoundError, 404,
     () => an.messages.create({ model: "nobody:none", max_tokens: 16, messages: ASK }));

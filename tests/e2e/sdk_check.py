@@ -65,6 +65,12 @@ check(
 
 ids = [m.id for m in oa.models.list()]
 check("openai models.list", MODEL in ids, ids)
+# Every listed id comes back from retrieve, one with a `/` in it too (the SDK sends it as %2F).
+found = [oa.models.retrieve(i) for i in ids]
+check("openai models.retrieve", [m.id for m in found] == ids
+      and found[ids.index(MODEL)].owned_by == MODEL.split(":")[0], found)
+raises("openai models.retrieve unknown", openai.NotFoundError, 404,
+       lambda: oa.models.retrieve("nobody:none"))
 
 raises("openai unknown model", openai.NotFoundError, 404,
        lambda: oa.chat.completions.create(model="nobody:none", messages=ASK))
@@ -100,6 +106,14 @@ check(
 
 ids = [m.id for m in an.models.list()]
 check("anthropic models.list", MODEL in ids, ids)
+# One a page: the SDK follows has_more and last_id (as after_id) to the end.
+paged = [m.id for m in an.models.list(limit=1)]
+check("anthropic models.list pages", paged == ids, (paged, ids))
+found = [an.models.retrieve(i) for i in ids]
+check("anthropic models.retrieve", [m.id for m in found] == ids
+      and all(m.type == "model" for m in found), found)
+raises("anthropic models.retrieve unknown", anthropic.NotFoundError, 404,
+       lambda: an.models.retrieve("nobody:none"))
 
 raises("anthropic unknown model", anthropic.NotFoundError, 404,
        lambda: an.messages.create(model="nobody:none", max_tokens=16, messages=ASK))

@@ -101,6 +101,9 @@ codes! {
     InvalidModels = "invalid_models", InvalidRequest;
     /// A header modelgate reads is sent twice or with a value it does not take.
     InvalidHeader = "invalid_header", InvalidRequest;
+    /// A query parameter modelgate reads (`limit`, `after_id`, `before_id` of the model list)
+    /// is given twice or with a value it does not take.
+    InvalidQuery = "invalid_query", InvalidRequest;
     /// The provider that would serve the model does not declare the route's surface.
     SurfaceNotSupported = "surface_not_supported", InvalidRequest;
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed;

@@ -20,6 +20,7 @@ pub use route::{ClientCell, ProfileClient, Route};
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::surface::{Format, Surface};
 use crate::domain::{Provider, ProviderKey};
 use crate::store::{Store, StoreError};
 
@@ -116,6 +117,20 @@ impl Snapshot {
         self.created
             .values()
             .filter_map(|slug| self.routes.get(slug))
+    }
+
+    /// The models a caller of `format`'s routes may name, as `(provider, declared model id)`:
+    /// each registered provider that serves a surface of that format, oldest first, with its
+    /// declared models in their order. A provider that declares none (any model passes) has
+    /// nothing to list.
+    pub fn listed(&self, format: Format) -> impl Iterator<Item = (&Arc<Route>, &str)> {
+        self.providers()
+            .filter(move |route| {
+                Surface::ALL
+                    .into_iter()
+                    .any(|s| s.format() == format && route.serves(s))
+            })
+            .flat_map(|route| route.models.iter().map(move |m| (route, m.as_str())))
     }
 
     /// The runtime state of the provider with this id, as this snapshot routes it.

@@ -263,3 +263,33 @@ fn a_model_a_whole_fleet_declares_stays_in_creation_order_through_changes() {
         Err("model_not_found".into())
     );
 }
+
+#[test]
+fn each_format_lists_the_models_its_routes_accept() {
+    let openai = provider("gpt-box", &["g1", "g2"], &[]);
+    let claude = provider("claude-box", &["c1"], &[("anthropic", None)]);
+    let both = provider(
+        "both",
+        &["b1"],
+        &[
+            ("openai", Some("embeddings")),
+            ("anthropic", Some("messages")),
+        ],
+    );
+    let open = provider("open", &[], &[("openai", None), ("anthropic", None)]);
+    let t = table(&[&openai, &claude, &both, &open]);
+    let snapshot = t.snapshot();
+    let listed = |format| {
+        let mut all: Vec<String> = snapshot
+            .listed(format)
+            .map(|(route, model)| format!("{}:{model}", route.slug))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(
+        listed(Format::OpenAi),
+        ["both:b1", "gpt-box:g1", "gpt-box:g2"]
+    );
+    assert_eq!(listed(Format::Anthropic), ["both:b1", "claude-box:c1"]);
+}

@@ -12,21 +12,18 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, OpenApi as Document, OpenApiBuilder, PathItem, Ref, RefOr,
-    Required,
+    ComponentsBuilder, ContentBuilder, OpenApi as Document, OpenApiBuilder, PathItem, Ref, Required,
 };
 
+mod models;
 mod responses;
 mod schemas;
 
-use responses::{
-    REFUSALS, UNAUTHENTICATED, answer, any_content, error_schema, refusal, refusal_name,
-    request_id_header,
-};
+use responses::{REFUSALS, answer, any_content, error_schema, refusal, refusal_name};
 
 use super::proxy::{FALLBACK, REQUEST_ID};
 use crate::domain::surface::{Format, Surface};
@@ -60,12 +57,19 @@ pub fn document() -> Document {
             );
         }
     }
-    paths = paths.path("/v1/models", PathItem::new(HttpMethod::Get, models()));
+    paths = paths
+        .path("/v1/models", PathItem::new(HttpMethod::Get, models::list()))
+        .path(
+            "/v1/models/{model}",
+            PathItem::new(HttpMethod::Get, models::retrieve()),
+        );
     let mut components = ComponentsBuilder::new()
         .schema("ModelCall", schemas::model_call())
         .schema("Attempt", schemas::attempt())
         .schema("OpenAiError", schemas::openai_error())
         .schema("AnthropicError", schemas::anthropic_error())
+        .schema("OpenAiModel", schemas::openai_model())
+        .schema("AnthropicModel", schemas::anthropic_model())
         .schema("OpenAiModelList", schemas::openai_models())
         .schema("AnthropicModelList", schemas::anthropic_models())
         .security_scheme(
@@ -174,61 +178,6 @@ fn call(surface: Surface, id: &str, summary: &str) -> Operation {
             Ref::from_response_name(refusal_name(format, status)),
         );
     }
-    secured(operation)
-        .response("414", Ref::from_response_name("UriTooLong"))
-        .build()
-}
-
-/// `GET /v1/models`: OpenAI's list, or Anthropic's when the request carries
-/// `anthropic-version`; its refusals likewise.
-fn models() -> Operation {
-    let either_error = || -> RefOr<Schema> {
-        let any = AnyOfBuilder::new()
-            .item(error_schema(Format::OpenAi))
-            .item(error_schema(Format::Anthropic))
-            .build();
-        RefOr::T(Schema::AnyOf(any))
-    };
-    let list = OneOfBuilder::new()
-        .item(Ref::from_schema_name("OpenAiModelList"))
-        .item(Ref::from_schema_name("AnthropicModelList"))
-        .build();
-    let list = Schema::OneOf(list);
-    let operation = OperationBuilder::new()
-        .tag(TAG)
-        .operation_id(Some("listModels"))
-        .summary(Some("List every providerId:modelId a call may name"))
-        .description(Some(
-            "Each registered provider's declared models, providers oldest first. The list and \
-             errors are OpenAI's shape, or Anthropic's when the request carries \
-             `anthropic-version`, so both SDKs' `models.list()` read it.",
-        ))
-        .parameter(header_parameter(
-            "anthropic-version",
-            ObjectBuilder::new().schema_type(Type::String),
-            "Present: Anthropic's list and error shapes.",
-        ))
-        .response(
-            "200",
-            ResponseBuilder::new()
-                .description("The models.")
-                .content(
-                    "application/json",
-                    ContentBuilder::new().schema(Some(list)).build(),
-                )
-                .header(REQUEST_ID, request_id_header())
-                .build(),
-        );
-    let refusals = [
-        ("401", UNAUTHENTICATED),
-        ("405", "`method_not_allowed`: this route takes GET only."),
-        ("500", "`internal`."),
-    ];
-    let operation = refusals
-        .into_iter()
-        .fold(operation, |op, (status, description)| {
-            op.response(status, refusal(status, description, &either_error()))
-        });
     secured(operation)
         .response("414", Ref::from_response_name("UriTooLong"))
         .build()

@@ -133,8 +133,9 @@ pub(super) fn anthropic_error() -> Schema {
         .into()
 }
 
-pub(super) fn openai_models() -> Schema {
-    let model = closed(ObjectBuilder::new().schema_type(Type::Object))
+/// One model in OpenAI's shape: an entry of its list, and what `GET /v1/models/{model}` answers.
+pub(super) fn openai_model() -> Schema {
+    closed(ObjectBuilder::new().schema_type(Type::Object))
         .property("id", string("`providerId:modelId`."))
         .required("id")
         .property(
@@ -152,7 +153,11 @@ pub(super) fn openai_models() -> Schema {
         )
         .required("created")
         .property("owned_by", string("The `providerId`."))
-        .required("owned_by");
+        .required("owned_by")
+        .into()
+}
+
+pub(super) fn openai_models() -> Schema {
     closed(ObjectBuilder::new().schema_type(Type::Object))
         .property(
             "object",
@@ -161,13 +166,18 @@ pub(super) fn openai_models() -> Schema {
                 .enum_values(Some(["list"])),
         )
         .required("object")
-        .property("data", ArrayBuilder::new().items(model))
+        .property(
+            "data",
+            ArrayBuilder::new().items(Ref::from_schema_name("OpenAiModel")),
+        )
         .required("data")
         .into()
 }
 
-pub(super) fn anthropic_models() -> Schema {
-    let model = closed(ObjectBuilder::new().schema_type(Type::Object))
+/// One model in Anthropic's shape: an entry of its list, and what `GET /v1/models/{model}`
+/// answers.
+pub(super) fn anthropic_model() -> Schema {
+    closed(ObjectBuilder::new().schema_type(Type::Object))
         .property(
             "type",
             ObjectBuilder::new()
@@ -184,15 +194,35 @@ pub(super) fn anthropic_models() -> Schema {
             string("When the provider was registered.")
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
         )
-        .required("created_at");
+        .required("created_at")
+        .into()
+}
+
+pub(super) fn anthropic_models() -> Schema {
     closed(ObjectBuilder::new().schema_type(Type::Object))
-        .property("data", ArrayBuilder::new().items(model))
+        .property(
+            "data",
+            ArrayBuilder::new().items(Ref::from_schema_name("AnthropicModel")),
+        )
         .required("data")
-        .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property(
+            "has_more",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .description(Some(
+                    "Whether more models lie beyond this page, in the direction read.",
+                )),
+        )
         .required("has_more")
-        .property("first_id", nullable(Type::String, "The first model's id."))
+        .property(
+            "first_id",
+            nullable(Type::String, "The page's first model's id."),
+        )
         .required("first_id")
-        .property("last_id", nullable(Type::String, "The last model's id."))
+        .property(
+            "last_id",
+            nullable(Type::String, "The page's last model's id."),
+        )
         .required("last_id")
         .into()
 }

@@ -57,7 +57,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             // An Anthropic SDK given a base URL ending in /v1 adds its own /v1.
             .service(surface("/v1/messages", Surface::Messages))
             .service(surface("/v1/messages/count_tokens", Surface::CountTokens))
-            .service(models::resource())
+            .configure(models::configure)
             .default_service(web::to(no_route)),
     );
 }
@@ -264,7 +264,7 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
         Code::UnknownRoute,
         format!(
             "no data-plane route {} {}; the routes are /v1/chat/completions, /v1/completions, \
-             /v1/responses, /v1/embeddings, /v1/models, /v1/messages and \
+             /v1/responses, /v1/embeddings, /v1/models, /v1/models/{{model}}, /v1/messages and \
              /v1/messages/count_tokens",
             req.method(),
             super::truncated(req.path(), 200)

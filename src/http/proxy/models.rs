@@ -1,24 +1,74 @@
-//! `GET /v1/models`: every `providerId:modelId` the caller may use, in OpenAI's list shape, or
-//! in Anthropic's when the request carries `anthropic-version` (so both SDKs' `models.list()`
-//! work against the same URL).
+//! `GET /v1/models` and `GET /v1/models/{model}`: the `providerId:modelId`s the caller's format's
+//! routes accept, in OpenAI's shape, or in Anthropic's when the request carries
+//! `anthropic-version` (so both SDKs' `models.list()` and `models.retrieve()` work against the
+//! same URLs). Anthropic's list pages as Anthropic's does (`limit`, `after_id`, `before_id`);
+//! OpenAI's shape has no paging, so its list is whole, though bad parameters are refused alike.
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::http::request_id::RequestId;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{authenticate, format_of, not_allowed, refusal};
 use crate::domain::surface::Format;
 use crate::gateway::Chosen;
+use crate::gateway::error::{Code, GatewayError};
+use crate::gateway::table::Snapshot;
 use crate::http::AppState;
+use crate::http::request_id::RequestId;
 
-pub(super) fn resource() -> actix_web::Resource {
-    web::resource("/models")
-        .route(web::get().to(list))
-        .default_service(web::to(|req: HttpRequest| async move {
-            not_allowed(format_of(&req), "GET", &req)
-        }))
+/// Anthropic's own bounds and default for `limit`.
+const LIMIT: (usize, usize, usize) = (1, 1000, 20);
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    let get_only =
+        || web::to(|req: HttpRequest| async move { not_allowed(format_of(&req), "GET", &req) });
+    cfg.service(
+        web::resource("/models")
+            .route(web::get().to(list))
+            .default_service(get_only()),
+    )
+    // Model ids hold `/` and `:`, so the id is the whole rest of the path.
+    .service(
+        web::resource("/models/{model:.+}")
+            .route(web::get().to(retrieve))
+            .default_service(get_only()),
+    );
+}
+
+/// One listed model: its `providerId:modelId`, its provider, when that was registered (ms).
+struct Entry {
+    id: String,
+    owner: String,
+    created_ms: u64,
+    /// The model id as the provider declares it.
+    model: String,
+}
+
+fn entries(snapshot: &Snapshot, format: Format) -> Vec<Entry> {
+    snapshot
+        .listed(format)
+        .map(|(route, model)| Entry {
+            id: format!("{}:{model}", route.slug),
+            owner: route.slug.clone(),
+            created_ms: route.created_ms,
+            model: model.to_owned(),
+        })
+        .collect()
+}
+
+fn shown(format: Format, entry: &Entry) -> Value {
+    match format {
+        Format::OpenAi => json!({
+            "id": entry.id, "object": "model", "created": entry.created_ms / 1000,
+            "owned_by": entry.owner,
+        }),
+        Format::Anthropic => json!({
+            "type": "model", "id": entry.id, "display_name": entry.id,
+            "created_at": humantime::format_rfc3339_seconds(
+                UNIX_EPOCH + Duration::from_millis(entry.created_ms)).to_string(),
+        }),
+    }
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -27,39 +77,153 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(error) = authenticate(&req) {
         return refusal(format, &error, &id, &Chosen::default());
     }
-    let snapshot = state.gateway.snapshot();
-    // (id, providerId, created): a provider's models in declared order, providers by age.
-    let models: Vec<(String, String, u64)> = snapshot
-        .providers()
-        .flat_map(|route| {
-            route.models.iter().map(move |m| {
-                (
-                    format!("{}:{m}", route.slug),
-                    route.slug.clone(),
-                    route.created_ms,
-                )
-            })
-        })
-        .collect();
+    let all = entries(&state.gateway.snapshot(), format);
+    // The parameters mean the same in both formats, so a bad one is refused in both; but
+    // OpenAI's shape cannot say that more follow, so its list is whole.
+    let (page, has_more) = match page(&all, req.query_string()) {
+        Ok(paged) => paged,
+        Err(error) => return refusal(format, &error, &id, &Chosen::default()),
+    };
     let body = match format {
         Format::OpenAi => json!({
             "object": "list",
-            "data": models.iter().map(|(id, owner, created)| json!({
-                "id": id, "object": "model", "created": created / 1000, "owned_by": owner,
-            })).collect::<Vec<Value>>(),
+            "data": all.iter().map(|e| shown(format, e)).collect::<Vec<Value>>(),
         }),
         Format::Anthropic => json!({
-            "data": models.iter().map(|(id, _, created)| json!({
-                "type": "model", "id": id, "display_name": id,
-                "created_at": humantime::format_rfc3339_seconds(
-                    UNIX_EPOCH + Duration::from_millis(*created)).to_string(),
-            })).collect::<Vec<Value>>(),
-            "has_more": false,
-            "first_id": models.first().map(|m| &m.0),
-            "last_id": models.last().map(|m| &m.0),
+            "data": page.iter().map(|e| shown(format, e)).collect::<Vec<Value>>(),
+            "has_more": has_more,
+            "first_id": page.first().map(|e| &e.id),
+            "last_id": page.last().map(|e| &e.id),
         }),
     };
     HttpResponse::Ok()
         .insert_header((super::REQUEST_ID, id))
         .json(body)
+}
+
+/// Anthropic's paging: up to `limit` models after `after_id`, or just before `before_id`, or
+/// from the start; and whether more lie beyond the page in the direction read. Other
+/// parameters are not ours to refuse (the SDK's beta client adds `beta=true`).
+fn page<'e>(all: &'e [Entry], query: &str) -> Result<(&'e [Entry], bool), GatewayError> {
+    let (mut limit, mut after, mut before) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let (slot, name) = match key.as_ref() {
+            "limit" => (&mut limit, "limit"),
+            "after_id" => (&mut after, "after_id"),
+            "before_id" => (&mut before, "before_id"),
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(invalid(name, format!("{name} must be given once")));
+        }
+    }
+    let (min, max, default) = LIMIT;
+    let limit = match limit {
+        None => default,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "limit",
+                    format!("limit must be an integer from {min} to {max}"),
+                )
+            })?,
+    };
+    let at = |name: &'static str, id: &str| {
+        all.iter().position(|e| e.id == id).ok_or_else(|| {
+            invalid(
+                name,
+                format!("{name} `{}` is not the id of a listed model", cut(id)),
+            )
+        })
+    };
+    Ok(match (after, before) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "before_id",
+                "give after_id or before_id, not both".to_owned(),
+            ));
+        }
+        (Some(id), None) => {
+            let start = at("after_id", &id)? + 1;
+            let end = (start + limit).min(all.len());
+            (&all[start..end], end < all.len())
+        }
+        (None, Some(id)) => {
+            let end = at("before_id", &id)?;
+            let start = end.saturating_sub(limit);
+            (&all[start..end], start > 0)
+        }
+        (None, None) => (&all[..limit.min(all.len())], limit < all.len()),
+    })
+}
+
+fn invalid(param: &'static str, message: String) -> GatewayError {
+    GatewayError::new(Code::InvalidQuery, message).at(param)
+}
+
+/// A caller's id quoted in a message, cut so it cannot bloat the answer.
+fn cut(id: &str) -> String {
+    match id.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &id[..at]),
+        None => id.to_owned(),
+    }
+}
+
+async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let format = format_of(&req);
+    let id = RequestId::of(&req);
+    if let Err(error) = authenticate(&req) {
+        return refusal(format, &error, &id, &Chosen::default());
+    }
+    // The router leaves `%2F` (and `%25`, `%2B`) encoded; the SDKs encode a `/` in an id so.
+    let raw = req.match_info().get("model").unwrap_or_default();
+    let wanted = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    let snapshot = state.gateway.snapshot();
+    let all = entries(&snapshot, format);
+    if let Some(entry) = find(&snapshot, &all, &wanted) {
+        return HttpResponse::Ok()
+            .insert_header((super::REQUEST_ID, id))
+            .json(shown(format, entry));
+    }
+    let other = match format {
+        Format::OpenAi => Format::Anthropic,
+        Format::Anthropic => Format::OpenAi,
+    };
+    let elsewhere = find(&snapshot, &entries(&snapshot, other), &wanted).is_some();
+    let message = match elsewhere {
+        true => format!(
+            "model `{}` is served in the {} format only; this request asked in the {} format \
+             (`anthropic-version` picks Anthropic's)",
+            cut(&wanted),
+            other.name(),
+            format.name()
+        ),
+        false => format!(
+            "no model `{}` among those GET /v1/models lists",
+            cut(&wanted)
+        ),
+    };
+    let error = GatewayError::new(Code::ModelNotFound, message).at("model");
+    refusal(format, &error, &id, &Chosen::default())
+}
+
+/// The listed model a call naming `wanted` would reach first: `providerId:modelId` when the
+/// prefix is a registered provider, else a bare model id across providers; the exact spelling
+/// first, then ignoring case, as calls resolve names.
+fn find<'e>(snapshot: &Snapshot, all: &'e [Entry], wanted: &str) -> Option<&'e Entry> {
+    let (owner, model) = match wanted.split_once(':') {
+        Some((prefix, rest)) if snapshot.route(prefix).is_some() => (Some(prefix), rest),
+        _ => (None, wanted),
+    };
+    let mine = || {
+        all.iter()
+            .filter(move |e| owner.is_none_or(|o| e.owner == o))
+    };
+    let folded = model.to_lowercase();
+    mine()
+        .find(|e| e.model == model)
+        .or_else(|| mine().find(|e| e.model.to_lowercase() == folded))
 }
