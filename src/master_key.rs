@@ -112,7 +112,28 @@ pub fn load(settings: &Settings, store: &dyn SecretsStore) -> Result<MasterKey, 
         }
         None => store.set_master_key_check(&key.check_value()?)?,
     }
+    seal_plaintext(store, &key)?;
     Ok(key)
+}
+
+/// Seals the secrets an earlier store format kept in the clear (its credential headers), so
+/// that whatever opens the store with its key — the server, a rotation — finds none.
+fn seal_plaintext(store: &dyn SecretsStore, key: &MasterKey) -> Result<(), MasterKeyError> {
+    let seal = |p: &Provider| -> Result<Option<Provider>, CryptoError> {
+        Ok(p.settings
+            .sealed_plaintext(key, p.id)?
+            .map(|settings| Provider {
+                settings,
+                ..p.clone()
+            }))
+    };
+    if let Some(sealed) = store.seal_plaintext(&seal)? {
+        log::info!(
+            "sealed the credential headers of {sealed} providers that an earlier store format \
+             kept in the clear, and rewrote the store's files without them"
+        );
+    }
+    Ok(())
 }
 
 /// What [`rotate`] did.

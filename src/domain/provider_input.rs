@@ -219,7 +219,7 @@ impl NewProvider {
             surfaces: surfaces(input.supported_api_surfaces.unwrap_or_default()),
             model_ids: model_ids(input.models.unwrap_or_default()),
             settings: SettingsChanges {
-                network: input.network.map(|n| Some(n.0.into_network())),
+                network: input.network.map(|n| Some(n.0.into_input())),
                 proxy: input.proxy.map(|p| Some(p.0.into_input())),
                 concurrency: input.concurrency.map(Some),
                 buffer_size: input.buffer_size.map(Some),
@@ -262,7 +262,7 @@ impl ProviderChanges {
                 .map(|s| surfaces(s.unwrap_or_default())),
             model_ids: input.models.map(|m| model_ids(m.unwrap_or_default())),
             settings: SettingsChanges {
-                network: input.network.map(|n| n.map(|n| n.0.into_network())),
+                network: input.network.map(|n| n.map(|n| n.0.into_input())),
                 proxy: input.proxy.map(|p| p.map(|p| p.0.into_input())),
                 concurrency: input.concurrency,
                 buffer_size: input.buffer_size,

@@ -218,7 +218,8 @@ impl From<StoreError> for ApiError {
             | StoreError::Blocking(_)
             | StoreError::Corrupt { .. }
             | StoreError::Encode(_)
-            | StoreError::Rewrap { .. } => ApiError::internal(e),
+            | StoreError::Rewrap { .. }
+            | StoreError::Seal { .. } => ApiError::internal(e),
         }
     }
 }

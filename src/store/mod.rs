@@ -69,6 +69,8 @@ pub enum StoreError {
     Encode(#[source] Cause),
     #[error("re-wrapping the secret of record {id}: {source}")]
     Rewrap { id: Ulid, source: CryptoError },
+    #[error("sealing a secret record {id} holds in the clear: {source}")]
+    Seal { id: Ulid, source: CryptoError },
     #[error("the data dir has {free} bytes free, below the {reserve}-byte reserve")]
     Full { free: u64, reserve: u64 },
     #[error("the data dir is on a read-only file system")]
@@ -142,6 +144,13 @@ pub trait SecretsStore: Send + Sync {
     /// `provider` — and the check value, all in one transaction (a crash leaves either all old
     /// or all new); answers how many records it re-wrapped.
     fn rewrap_secrets(&self, rewrap: &Rewrap<'_>, check: &Sealed) -> Result<usize, StoreError>;
+    /// When an earlier store format left secrets in the clear (credential headers), seals
+    /// every provider `seal` changes and then leaves no earlier value anywhere in the data
+    /// dir; answers how many providers it sealed, or `None` when there was nothing to do.
+    fn seal_plaintext(
+        &self,
+        seal: &dyn Fn(&Provider) -> Result<Option<Provider>, CryptoError>,
+    ) -> Result<Option<usize>, StoreError>;
 }
 
 /// The whole store, as one handle.

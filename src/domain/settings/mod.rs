@@ -5,7 +5,8 @@
 //! rules and JSON Schemas, whose numbers come from `rules` alone.
 //!
 //! An object setting is one file: `network`, `proxy` (stored shape, the JSON that writes send
-//! and answers show, rules, schema). The plain ones are stored, checked across fields and
+//! and answers show, rules, schema); `headers` says which of `network.extraHeaders` carry
+//! credentials and seals their values, as `proxy` seals its password. The plain ones are stored, checked across fields and
 //! described here; their request fields are `provider_input`'s bodies.
 //!
 //! Two rules span fields and no JSON Schema keyword can say them: `retryBackoffInitialMs` ≤
@@ -13,6 +14,7 @@
 //! block holds an X.509 certificate. The descriptions state them, and the fuzzing's hooks
 //! (`tests/fuzz/hooks.py`) keep generated bodies within them.
 
+pub mod headers;
 pub mod network;
 pub mod proxy;
 #[cfg(test)]
@@ -28,7 +30,8 @@ use ulid::Ulid;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use validator::ValidationError;
 
-pub use network::{Network, NetworkBody};
+pub use headers::{HeaderInput, HeaderValue, is_credential};
+pub use network::{Network, NetworkBody, NetworkInput};
 pub use proxy::{PasswordInput, Proxy, ProxyBody, ProxyInput, ProxyKind, REDACTED, Secret};
 
 use super::Violations;
@@ -56,7 +59,7 @@ pub struct Settings {
 /// `Some(Some(v))` replaces it (an object whole: `network` and `proxy` are not merged).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsChanges {
-    pub network: Option<Option<Network>>,
+    pub network: Option<Option<NetworkInput>>,
     pub proxy: Option<Option<ProxyInput>>,
     pub concurrency: Option<Option<u32>>,
     pub buffer_size: Option<Option<u32>>,
@@ -66,8 +69,12 @@ pub struct SettingsChanges {
 }
 
 impl SettingsChanges {
-    /// Seals a new proxy password for `provider`, so that nothing in the clear reaches the store.
+    /// Seals a new proxy password and credential headers for `provider`, so that nothing in
+    /// the clear reaches the store.
     pub fn seal(&mut self, master: &MasterKey, provider: Ulid) -> Result<(), CryptoError> {
+        if let Some(Some(network)) = &mut self.network {
+            network.seal(master, provider)?;
+        }
         match &mut self.proxy {
             Some(Some(proxy)) => proxy.seal(master, provider),
             _ => Ok(()),
@@ -80,7 +87,9 @@ impl SettingsChanges {
         let mut next = current.clone();
         let mut v = Violations::default();
         if let Some(network) = &self.network {
-            next.network.clone_from(network);
+            next.network = network
+                .as_ref()
+                .map(|input| input.stored(current.network.as_ref(), &mut v));
         }
         if let Some(proxy) = &self.proxy {
             next.proxy = proxy
@@ -130,8 +139,8 @@ pub fn buffer_rule(
 }
 
 impl Settings {
-    /// The settings with the proxy password's data key wrapped by `new` instead of `old`, or
-    /// `None` when they hold no sealed secret.
+    /// The settings with the data keys of the proxy password and the credential headers
+    /// wrapped by `new` instead of `old`, or `None` when they hold no sealed secret.
     pub fn rewrapped(
         &self,
         old: &MasterKey,
@@ -139,11 +148,38 @@ impl Settings {
         provider: Ulid,
     ) -> Result<Option<Settings>, CryptoError> {
         let mut next = self.clone();
-        let rewrapped = match &mut next.proxy {
+        let mut rewrapped = match &mut next.proxy {
             Some(proxy) => proxy.rewrap_password(old, new, provider)?,
             None => false,
         };
+        if let Some(network) = &mut next.network
+            && let Some(headers) = headers::rewrapped(&network.extra_headers, old, new, provider)?
+        {
+            network.extra_headers = headers;
+            rewrapped = true;
+        }
         Ok(rewrapped.then_some(next))
+    }
+
+    /// The settings with every credential header that an earlier store format kept in the
+    /// clear sealed for `provider`, or `None` when there is none.
+    pub fn sealed_plaintext(
+        &self,
+        master: &MasterKey,
+        provider: Ulid,
+    ) -> Result<Option<Settings>, CryptoError> {
+        let Some(network) = &self.network else {
+            return Ok(None);
+        };
+        let Some(headers) = headers::sealed_plaintext(&network.extra_headers, master, provider)?
+        else {
+            return Ok(None);
+        };
+        let mut next = self.clone();
+        if let Some(n) = &mut next.network {
+            n.extra_headers = headers;
+        }
+        Ok(Some(next))
     }
 
     /// How many calls may wait beyond those in flight.

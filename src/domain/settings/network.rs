@@ -1,5 +1,6 @@
 //! `network`, whole: how it is stored, the JSON that writes send and answers show, its rules
-//! and its JSON Schema. A new field of it is written here (and its bounds in `rules`).
+//! and its JSON Schema. A new field of it is written here (and its bounds in `rules`); what
+//! `extraHeaders`' values become (sealed, for a credential's name) is `headers`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
@@ -7,10 +8,13 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use ulid::Ulid;
 use utoipa::openapi::schema::Schema;
 use validator::{Validate, ValidationError};
 
-use super::json_schema;
+use super::headers::{self, HeaderInput, HeaderValue};
+use super::{REDACTED, json_schema};
+use crate::domain::Violations;
 use crate::domain::fields::{check_length, whole};
 use crate::domain::rules::{
     FORBIDDEN_HEADERS, HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, MAX_CA_PEM_CHARS,
@@ -18,6 +22,7 @@ use crate::domain::rules::{
     RETRIES, RETRY_BACKOFF_MS, STREAM_IDLE_TIMEOUT_SECS,
 };
 use crate::domain::validation::{at_paths, rule};
+use crate::secrets::{CryptoError, MasterKey};
 
 /// As stored (postcard: the fields' order and types are the record format).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -27,8 +32,8 @@ pub struct Network {
     pub max_retries: Option<u32>,
     pub retry_backoff_initial_ms: Option<u32>,
     pub retry_backoff_max_ms: Option<u32>,
-    /// Names lower-cased, as HTTP/2 sends them.
-    pub extra_headers: BTreeMap<String, String>,
+    /// Names lower-cased, as HTTP/2 sends them; a credential's value sealed.
+    pub extra_headers: BTreeMap<String, HeaderValue>,
     pub ca_cert_pem: Option<String>,
     pub insecure_skip_verify: Option<bool>,
 }
@@ -91,26 +96,60 @@ pub struct NetworkBody {
     pub insecure_skip_verify: Option<bool>,
 }
 
-impl NetworkBody {
-    pub fn into_network(self) -> Network {
+/// `network` as a write sends it: the stored shape but for the extra headers, whose
+/// credentials are sealed (or kept) before they are stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkInput {
+    /// Its `extra_headers` are left empty: they are `extra_headers` here.
+    pub network: Network,
+    pub extra_headers: BTreeMap<String, HeaderInput>,
+}
+
+impl NetworkInput {
+    pub(super) fn seal(&mut self, master: &MasterKey, provider: Ulid) -> Result<(), CryptoError> {
+        headers::seal(&mut self.extra_headers, master, provider)
+    }
+
+    /// The network settings to store in place of `current`.
+    pub(super) fn stored(&self, current: Option<&Network>, v: &mut Violations) -> Network {
         Network {
-            request_timeout_secs: self.request_timeout_seconds,
-            stream_idle_timeout_secs: self.stream_idle_timeout_seconds,
-            max_retries: self.max_retries,
-            retry_backoff_initial_ms: self.retry_backoff_initial_ms,
-            retry_backoff_max_ms: self.retry_backoff_max_ms,
+            extra_headers: headers::stored(
+                &self.extra_headers,
+                current.map(|n| &n.extra_headers),
+                v,
+            ),
+            ..self.network.clone()
+        }
+    }
+}
+
+impl NetworkBody {
+    pub fn into_input(self) -> NetworkInput {
+        NetworkInput {
+            network: Network {
+                request_timeout_secs: self.request_timeout_seconds,
+                stream_idle_timeout_secs: self.stream_idle_timeout_seconds,
+                max_retries: self.max_retries,
+                retry_backoff_initial_ms: self.retry_backoff_initial_ms,
+                retry_backoff_max_ms: self.retry_backoff_max_ms,
+                extra_headers: BTreeMap::new(),
+                ca_cert_pem: self.ca_cert_pem,
+                insecure_skip_verify: self.insecure_skip_verify,
+            },
             extra_headers: self
                 .extra_headers
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .map(|(k, v)| {
+                    let name = k.to_ascii_lowercase();
+                    let value = HeaderInput::of(&name, v);
+                    (name, value)
+                })
                 .collect(),
-            ca_cert_pem: self.ca_cert_pem,
-            insecure_skip_verify: self.insecure_skip_verify,
         }
     }
 
-    /// What an answer shows of the stored settings.
+    /// What an answer shows of the stored settings: a credential's header as [`REDACTED`].
     pub fn answer(n: &Network) -> NetworkBody {
         NetworkBody {
             request_timeout_seconds: n.request_timeout_secs,
@@ -118,7 +157,12 @@ impl NetworkBody {
             max_retries: n.max_retries,
             retry_backoff_initial_ms: n.retry_backoff_initial_ms,
             retry_backoff_max_ms: n.retry_backoff_max_ms,
-            extra_headers: (!n.extra_headers.is_empty()).then(|| n.extra_headers.clone()),
+            extra_headers: (!n.extra_headers.is_empty()).then(|| {
+                n.extra_headers
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.answer(name)))
+                    .collect()
+            }),
             ca_cert_pem: n.ca_cert_pem.clone(),
             insecure_skip_verify: n.insecure_skip_verify,
         }
@@ -293,9 +337,13 @@ pub fn schema() -> Schema {
                     "type": "string", "maxLength": MAX_HEADER_VALUE_CHARS,
                     "pattern": HEADER_VALUE_PATTERN
                 },
-                "description": "Headers sent on every call, names case-insensitive and each \
-                    once; never credentials (`authorization`, `x-api-key`), `host`, \
-                    `content-length` or hop-by-hop headers."
+                "description": format!("Headers sent on every call, names case-insensitive \
+                    and each once; never `authorization` or `x-api-key` (provider keys are \
+                    for those), `host`, `content-length` or hop-by-hop headers. A value under \
+                    a credential's name (`api-key`, `cookie`, or ending in `-key`, `-token`, \
+                    `-secret`, `-password`) is write-only and sealed like a provider key; \
+                    answers show `{REDACTED}`, and sending `{REDACTED}` back keeps the stored \
+                    value.")
             },
             "caCertPem": {
                 "type": ["string", "null"], "minLength": 1, "maxLength": MAX_CA_PEM_CHARS,

@@ -266,3 +266,121 @@ fn the_request_path_pattern_refuses_dot_segments() {
         assert!(!re.is_match(bad).unwrap(), "{bad}");
     }
 }
+
+#[test]
+fn credential_header_names_are_told_in_any_case() {
+    for yes in [
+        "api-key",
+        "Api-Key",
+        "x-goog-api-key",
+        "X-Auth-Token",
+        "cf-access-client-secret",
+        "x-db-password",
+        "x_api_key",
+        "cookie",
+        "apikey",
+    ] {
+        assert!(is_credential(yes), "{yes}");
+    }
+    for no in [
+        "x-tenant",
+        "anthropic-version",
+        "openai-organization",
+        "x-keys",
+        "token-type",
+    ] {
+        assert!(!is_credential(no), "{no}");
+    }
+}
+
+fn network(headers: &[(&str, &str)]) -> SettingsChanges {
+    let body: NetworkBody = serde_json::from_value(json!({
+        "extraHeaders": headers.iter().copied().collect::<BTreeMap<_, _>>()
+    }))
+    .unwrap();
+    SettingsChanges {
+        network: Some(Some(body.into_input())),
+        ..SettingsChanges::default()
+    }
+}
+
+#[test]
+fn a_credential_header_is_sealed_for_its_provider_and_name_and_kept_by_the_redaction() {
+    let master = MasterKey::generate().unwrap();
+    let id = Ulid::new();
+    let mut changes = network(&[("Api-Key", "az-secret-77"), ("X-Tenant", "homelab")]);
+    changes.seal(&master, id).unwrap();
+    assert!(!format!("{changes:?}").contains("az-secret-77"));
+    let stored = changes.apply(&Settings::default()).unwrap();
+    let headers = &stored.network.as_ref().unwrap().extra_headers;
+    assert!(matches!(headers["api-key"], HeaderValue::Sealed(_)));
+    assert_eq!(headers["x-tenant"], HeaderValue::Plain("homelab".into()));
+    let open =
+        |h: &HeaderValue, m: &MasterKey, id, name| h.open(m, id, name).map(|v| v.to_string());
+    assert_eq!(
+        open(&headers["api-key"], &master, id, "api-key").unwrap(),
+        "az-secret-77"
+    );
+    assert!(open(&headers["api-key"], &master, Ulid::new(), "api-key").is_err());
+    assert!(
+        open(&headers["api-key"], &master, id, "x-tenant").is_err(),
+        "bound to its name"
+    );
+    let answer = serde_json::to_value(NetworkBody::answer(stored.network.as_ref().unwrap()));
+    assert_eq!(
+        answer.unwrap()["extraHeaders"],
+        json!({"api-key": REDACTED, "x-tenant": "homelab"})
+    );
+
+    let kept = network(&[("API-KEY", REDACTED), ("X-Tenant", "homelab")]).apply(&stored);
+    assert_eq!(kept.unwrap(), stored);
+    let none_stored = network(&[("x-auth-token", REDACTED)]).apply(&stored);
+    assert!(
+        none_stored
+            .unwrap_err()
+            .to_map()
+            .contains_key("network.extraHeaders.x-auth-token")
+    );
+    // Not a credential's name: the value is taken as it is.
+    let literal = network(&[("x-tenant", REDACTED)]).apply(&stored).unwrap();
+    assert_eq!(
+        literal.network.unwrap().extra_headers["x-tenant"],
+        HeaderValue::Plain(REDACTED.into())
+    );
+
+    let other = MasterKey::generate().unwrap();
+    let moved = stored.rewrapped(&master, &other, id).unwrap().unwrap();
+    let h = &moved.network.as_ref().unwrap().extra_headers["api-key"];
+    assert_eq!(open(h, &other, id, "api-key").unwrap(), "az-secret-77");
+    assert!(open(h, &master, id, "api-key").is_err());
+}
+
+#[test]
+fn credential_headers_an_earlier_format_kept_in_the_clear_are_sealed_and_no_others() {
+    let master = MasterKey::generate().unwrap();
+    let id = Ulid::new();
+    let plain = |v: &str| HeaderValue::Plain(v.into());
+    let old = Settings {
+        network: Some(Network {
+            extra_headers: BTreeMap::from([
+                ("x-auth-token".into(), plain("tok-1")),
+                ("x-tenant".into(), plain("homelab")),
+            ]),
+            ..Network::default()
+        }),
+        ..Settings::default()
+    };
+    let sealed = old.sealed_plaintext(&master, id).unwrap().unwrap();
+    let headers = &sealed.network.as_ref().unwrap().extra_headers;
+    assert_eq!(headers["x-tenant"], plain("homelab"));
+    let token = headers["x-auth-token"]
+        .open(&master, id, "x-auth-token")
+        .unwrap();
+    assert_eq!(token.as_str(), "tok-1");
+    assert!(matches!(headers["x-auth-token"], HeaderValue::Sealed(_)));
+    assert_eq!(sealed.sealed_plaintext(&master, id).unwrap(), None);
+    assert_eq!(
+        Settings::default().sealed_plaintext(&master, id).unwrap(),
+        None
+    );
+}

@@ -85,9 +85,9 @@ impl Gateway {
         let format = call.surface.format();
         let prepared = route.url(call.surface).and_then(|url| {
             let mut headers = request::headers(format, scrub.key(), &call.passed)?;
-            for (name, value) in &route.calling.extra_headers {
-                headers.insert(name.clone(), value.clone());
-            }
+            route
+                .calling
+                .add_headers(&mut headers, &self.master_key, &route.slug)?;
             Ok((url.clone(), headers))
         });
         let (url, headers) = prepared.map_err(|e| not_callable(e.code, e))?;

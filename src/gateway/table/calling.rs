@@ -1,6 +1,6 @@
 //! What a provider's settings mean for calling it, worked out once per change of the provider
 //! (when the routing table takes it), so a call reads ready values: its timeouts, retries and
-//! their backoff, headers to add, whether it is called without a key, its place in the
+//! their backoff, headers to add (a credential's still sealed), whether it is called without a key, its place in the
 //! provider's queue, and the network profile that picks its HTTP client.
 
 use std::sync::Arc;
@@ -10,8 +10,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use ulid::Ulid;
 
 use crate::domain::Provider;
-use crate::domain::settings::{Network, Proxy, ProxyKind};
+use crate::domain::settings::{self, Network, Proxy, ProxyKind};
 use crate::domain::surface::Surface;
+use crate::gateway::error::{Code, GatewayError};
+use crate::secrets::MasterKey;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Calling {
@@ -22,7 +24,13 @@ pub struct Calling {
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// The extra headers in the clear.
     pub extra_headers: HeaderMap,
+    /// The credential headers, opened for each call as its key is: the routing table holds no
+    /// secret in the clear.
+    pub sealed_headers: Vec<(HeaderName, settings::HeaderValue)>,
+    /// The provider's id, which its sealed headers are bound to.
+    pub provider: Ulid,
     pub keyless: bool,
     /// (concurrency, queue) when the provider bounds its calls; the queue itself is the
     /// provider's runtime state (`gateway::state`).
@@ -90,6 +98,8 @@ impl Calling {
             ),
             backoff_max: ms(n.retry_backoff_max_ms, Network::DEFAULT_BACKOFF_MAX_MS),
             extra_headers: headers(provider, &n),
+            sealed_headers: sealed_headers(provider, &n),
+            provider: provider.id,
             keyless: s.keyless.unwrap_or(false),
             queue: s.queue(),
             network,
@@ -118,6 +128,35 @@ impl Calling {
             Err(_) => 1.0,
         };
         full.mul_f64(0.5 + share / 2.0)
+    }
+
+    /// Adds the extra headers to a call's, the sealed ones opened with `master`.
+    pub fn add_headers(
+        &self,
+        to: &mut HeaderMap,
+        master: &MasterKey,
+        slug: &str,
+    ) -> Result<(), GatewayError> {
+        for (name, value) in &self.extra_headers {
+            to.insert(name.clone(), value.clone());
+        }
+        for (name, sealed) in &self.sealed_headers {
+            let opened = sealed
+                .open(master, self.provider, name.as_str())
+                .ok()
+                .and_then(|v| HeaderValue::from_str(&v).ok());
+            let Some(mut value) = opened else {
+                let why = format!(
+                    "provider `{slug}` cannot be called: its extra header `{name}` cannot be \
+                     opened with this master key"
+                );
+                log::warn!("{why}");
+                return Err(GatewayError::new(Code::ProviderMisconfigured, why));
+            };
+            value.set_sensitive(true);
+            to.insert(name.clone(), value);
+        }
+        Ok(())
     }
 
     pub fn path_override(&self, surface: Surface) -> Option<&str> {
@@ -155,11 +194,16 @@ fn environment_proxy() -> String {
 fn headers(provider: &Provider, n: &Network) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in &n.extra_headers {
+        let settings::HeaderValue::Plain(value) = value else {
+            continue;
+        };
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
-            (Ok(name), Ok(value)) => {
+            (Ok(name), Ok(mut value)) => {
+                // Only until start-up seals it: a value an earlier store format kept in clear.
+                value.set_sensitive(settings::is_credential(name.as_str()));
                 map.insert(name, value);
             }
             _ => log::warn!(
@@ -169,6 +213,25 @@ fn headers(provider: &Provider, n: &Network) -> HeaderMap {
         }
     }
     map
+}
+
+fn sealed_headers(provider: &Provider, n: &Network) -> Vec<(HeaderName, settings::HeaderValue)> {
+    n.extra_headers
+        .iter()
+        .filter(|(_, value)| matches!(value, settings::HeaderValue::Sealed(_)))
+        .filter_map(
+            |(name, value)| match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(header) => Some((header, value.clone())),
+                Err(_) => {
+                    log::warn!(
+                        "provider `{}`: extra header `{name}` is not a valid header; not sent",
+                        provider.provider_id.as_str()
+                    );
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub(super) struct Engine {
     /// delete learns whether keys exist from this counter, inside its transaction.
     pub(super) key_counts: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// For what needs every tree (`rewrite`).
+    pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
 }
 
@@ -66,7 +68,8 @@ impl Engine {
             keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE)?,
             key_counts: db.open_tree(KEY_COUNTS_TREE)?,
             meta: db.open_tree(META_TREE)?,
-            commits: GroupCommit::new(db),
+            commits: GroupCommit::new(db.clone()),
+            db,
         })
     }
 

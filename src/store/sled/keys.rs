@@ -11,7 +11,7 @@ use super::codec::{
 };
 use super::engine::{failed, reject};
 use crate::domain::{Precondition, Provider, ProviderKey};
-use crate::secrets::Sealed;
+use crate::secrets::{CryptoError, Sealed};
 use crate::store::{KeyStore, Page, Rejection, Rewrap, SecretsStore, StoreError, UpdateFn, Write};
 
 const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
@@ -118,6 +118,13 @@ impl SecretsStore for SledStore {
         let e = self.0.writer()?;
         e.meta.insert(MASTER_KEY_CHECK, encode(check)?)?;
         e.commits.sync()
+    }
+
+    fn seal_plaintext(
+        &self,
+        seal: &dyn Fn(&Provider) -> Result<Option<Provider>, CryptoError>,
+    ) -> Result<Option<usize>, StoreError> {
+        self.seal_and_rewrite(seal)
     }
 
     fn rewrap_secrets(&self, rewrap: &Rewrap<'_>, check: &Sealed) -> Result<usize, StoreError> {

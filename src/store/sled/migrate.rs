@@ -5,6 +5,12 @@
 //! A migration is one transaction over the records and the `meta` tree, which records the
 //! format it reached; only after that is flushed is the `format-version` file moved on. A crash
 //! in between leaves the old marker over migrated records, which the `meta` entry tells apart.
+//!
+//! Format 3 seals credential headers, which needs the master key, and the master key is
+//! checked against the store only after it opened: this migration keeps them as plain values,
+//! and start-up seals them (`master_key::load`) before anything serves.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use sled::Transactional;
@@ -14,7 +20,8 @@ use ulid::Ulid;
 use super::codec::{decode, encode};
 use super::engine::Engine;
 use super::files::FORMAT_VERSION;
-use crate::domain::settings::Settings;
+use super::rewrite::PLAINTEXT_PENDING;
+use crate::domain::settings::{HeaderValue, Network, Proxy, Settings};
 use crate::domain::{ApiSurface, Model, Provider, ProviderSlug};
 use crate::store::StoreError;
 
@@ -58,24 +65,114 @@ impl From<ProviderV1> for Provider {
     }
 }
 
+/// A provider as format 2 stored it: its extra headers' values all in the clear.
+#[derive(Deserialize)]
+struct ProviderV2 {
+    id: Ulid,
+    provider_id: ProviderSlug,
+    name: String,
+    base_url: String,
+    metadata: Option<String>,
+    surfaces: Vec<ApiSurface>,
+    models: Vec<Model>,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    created_by: String,
+    last_updated_by: String,
+    version: u64,
+    settings: SettingsV2,
+}
+
+#[derive(Deserialize)]
+struct SettingsV2 {
+    network: Option<NetworkV2>,
+    proxy: Option<Proxy>,
+    concurrency: Option<u32>,
+    buffer_size: Option<u32>,
+    keyless: Option<bool>,
+    path_overrides: BTreeMap<String, String>,
+    allow_private_network: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct NetworkV2 {
+    request_timeout_secs: Option<u32>,
+    stream_idle_timeout_secs: Option<u32>,
+    max_retries: Option<u32>,
+    retry_backoff_initial_ms: Option<u32>,
+    retry_backoff_max_ms: Option<u32>,
+    extra_headers: BTreeMap<String, String>,
+    ca_cert_pem: Option<String>,
+    insecure_skip_verify: Option<bool>,
+}
+
+impl From<ProviderV2> for Provider {
+    fn from(p: ProviderV2) -> Provider {
+        let s = p.settings;
+        let network = s.network.map(|n| Network {
+            request_timeout_secs: n.request_timeout_secs,
+            stream_idle_timeout_secs: n.stream_idle_timeout_secs,
+            max_retries: n.max_retries,
+            retry_backoff_initial_ms: n.retry_backoff_initial_ms,
+            retry_backoff_max_ms: n.retry_backoff_max_ms,
+            extra_headers: n
+                .extra_headers
+                .into_iter()
+                .map(|(name, value)| (name, HeaderValue::Plain(value)))
+                .collect(),
+            ca_cert_pem: n.ca_cert_pem,
+            insecure_skip_verify: n.insecure_skip_verify,
+        });
+        Provider {
+            id: p.id,
+            provider_id: p.provider_id,
+            name: p.name,
+            base_url: p.base_url,
+            metadata: p.metadata,
+            surfaces: p.surfaces,
+            models: p.models,
+            created_at_ms: p.created_at_ms,
+            updated_at_ms: p.updated_at_ms,
+            created_by: p.created_by,
+            last_updated_by: p.last_updated_by,
+            version: p.version,
+            settings: Settings {
+                network,
+                proxy: s.proxy,
+                concurrency: s.concurrency,
+                buffer_size: s.buffer_size,
+                keyless: s.keyless,
+                path_overrides: s.path_overrides,
+                allow_private_network: s.allow_private_network,
+            },
+        }
+    }
+}
+
 /// Migrates `engine`'s records from format `found` to [`FORMAT_VERSION`], durably; answers how
 /// many records it rewrote (0 when an interrupted migration had already written them).
 pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> {
     if reached(engine)? == Some(FORMAT_VERSION) {
         return Ok(0);
     }
-    debug_assert_eq!(found, 1, "format 1 is the only earlier one");
     let mut rewritten = Vec::new();
     for entry in engine.records.iter() {
         let (key, bytes) = entry?;
-        let old: ProviderV1 = decode(&key, &bytes)?;
-        rewritten.push((key, encode(&Provider::from(old))?));
+        let provider = match found {
+            1 => Provider::from(decode::<ProviderV1>(&key, &bytes)?),
+            _ => Provider::from(decode::<ProviderV2>(&key, &bytes)?),
+        };
+        rewritten.push((key, encode(&provider)?));
     }
     let result = (&engine.records, &engine.meta).transaction(|(records, meta)| {
         for (key, bytes) in &rewritten {
             records.insert(key, bytes.as_slice())?;
         }
         meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+        if found == 2 {
+            // Its extra headers are in the clear, here and in the files' older values.
+            meta.insert(PLAINTEXT_PENDING, &[])?;
+        }
         Ok::<_, ConflictableTransactionError<()>>(())
     });
     result.map_err(|e| StoreError::Engine(format!("migrating the store: {e:?}").into()))?;

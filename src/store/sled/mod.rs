@@ -9,6 +9,7 @@ mod files;
 mod keys;
 mod migrate;
 mod providers;
+mod rewrite;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,10 @@ impl SledStore {
         })?;
         let lock = lock_data_dir(dir)?;
         let older = check_format_marker(dir)?;
+        rewrite::recover(dir).map_err(|source| OpenError::NotWritable {
+            path: dir.to_owned(),
+            source,
+        })?;
         let engine =
             Engine::open(dir, cache_capacity_bytes).map_err(|source| OpenError::Engine {
                 path: dir.to_owned(),

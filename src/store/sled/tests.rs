@@ -2,7 +2,7 @@ use std::fs;
 
 use super::*;
 use crate::domain::{CreateProvider, NewProvider, Provider, now_ms};
-use crate::secrets::MasterKey;
+use crate::secrets::{CryptoError, MasterKey};
 use crate::store::{ProviderStore, Rejection};
 
 #[path = "../../../tests/support/userns.rs"]
@@ -217,4 +217,127 @@ fn a_migration_interrupted_before_its_marker_is_not_run_twice() {
     fs::write(dir.path().join("format-version"), "1\n").unwrap();
     let store = SledStore::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(store.list(None, 10).unwrap().items, providers);
+}
+
+fn fixture_key(dir: &std::path::Path) -> MasterKey {
+    MasterKey::from_base64(&fs::read_to_string(dir.join("master.key")).unwrap()).unwrap()
+}
+
+fn seal_with(key: &MasterKey) -> impl Fn(&Provider) -> Result<Option<Provider>, CryptoError> {
+    |p: &Provider| {
+        Ok(p.settings
+            .sealed_plaintext(key, p.id)?
+            .map(|settings| Provider {
+                settings,
+                ..p.clone()
+            }))
+    }
+}
+
+#[test]
+fn format_2s_plaintext_headers_are_sealed_and_gone_from_every_file_of_the_data_dir() {
+    use crate::domain::settings::HeaderValue;
+    use crate::store::SecretsStore;
+    let dir = tempfile::tempdir().unwrap();
+    fixture::store_format_2(dir.path());
+    for secret in fixture::FORMAT_2_SECRETS {
+        assert!(
+            !fixture::files_holding(dir.path(), secret).is_empty(),
+            "{secret}"
+        );
+    }
+    let key = fixture_key(dir.path());
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let before = store.list(None, 10).unwrap().items;
+    let was = before
+        .iter()
+        .find(|p| p.provider_id.as_str() == "old-azure");
+    let was = was.unwrap();
+    assert_eq!(store.seal_plaintext(&seal_with(&key)).unwrap(), Some(1));
+    let after = store.list(None, 10).unwrap().items;
+    let old = after.iter().find(|p| p.provider_id.as_str() == "old-azure");
+    let old = old.unwrap();
+    let headers = &old.settings.network.as_ref().unwrap().extra_headers;
+    assert!(matches!(headers["api-key"], HeaderValue::Sealed(_)));
+    assert_eq!(headers["x-tenant"], HeaderValue::Plain("homelab".into()));
+    let api_key = headers["api-key"].open(&key, old.id, "api-key").unwrap();
+    assert_eq!(api_key.as_str(), fixture::FORMAT_2_SECRETS[0]);
+    assert_eq!(
+        (old.version, old.etag()),
+        (was.version, was.etag()),
+        "sealing is not a change of the provider"
+    );
+    for secret in fixture::FORMAT_2_SECRETS {
+        assert_eq!(
+            fixture::files_holding(dir.path(), secret),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    // The rewritten store takes writes, and has nothing left to seal.
+    runtime().block_on(async {
+        let written = store.create(provider("after")).await.unwrap().unwrap();
+        written.wait().await.unwrap();
+    });
+    drop(store);
+    let again = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(again.seal_plaintext(&seal_with(&key)).unwrap(), None);
+    assert_eq!(again.list(None, 10).unwrap().items.len(), 3);
+}
+
+#[test]
+fn a_rewrite_interrupted_at_any_step_is_finished_or_dropped_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let [db, ready, old, new] = ["db", "db.ready", "db.old", "db.new"].map(|n| dir.path().join(n));
+    let slugs = || {
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let items = store.list(None, 10).unwrap().items;
+        let mut slugs: Vec<_> = items
+            .iter()
+            .map(|p| p.provider_id.as_str().to_owned())
+            .collect();
+        slugs.sort();
+        slugs
+    };
+    let write = |slug: &str| {
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        runtime().block_on(async {
+            store
+                .create(provider(slug))
+                .await
+                .unwrap()
+                .unwrap()
+                .wait()
+                .await
+                .unwrap();
+        });
+    };
+    let copy_dir = |from: &std::path::Path, to: &std::path::Path| {
+        fs::create_dir_all(to).unwrap();
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    };
+    write("first");
+    // Died while copying: the partial copy is dropped, the old files kept.
+    copy_dir(&db, &new);
+    write("second");
+    copy_dir(&db, &new);
+    assert_eq!(slugs(), ["first", "second"]);
+    assert!(!new.exists());
+    // Died after the copy was complete (`db.ready` holds only `first`): it replaces `db`.
+    copy_dir(&db, &ready);
+    write("third");
+    assert_eq!(slugs(), ["first", "second", "third"]);
+    assert!(!ready.exists() && !old.exists());
+    let before_fourth = dir.path().join("before-fourth");
+    copy_dir(&db, &before_fourth);
+    write("fourth");
+    fs::rename(&before_fourth, &ready).unwrap();
+    fs::rename(&db, &old).unwrap();
+    // Died between the two renames.
+    assert_eq!(slugs(), ["first", "second", "third"]);
+    assert!(!ready.exists() && !old.exists() && db.exists());
 }
