@@ -30,6 +30,7 @@ mod resilience;
 mod same_failure;
 mod schema;
 mod scrub;
+mod sealed_headers;
 mod settings;
 mod streams;
 mod time_limits;

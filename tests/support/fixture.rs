@@ -18,7 +18,6 @@ pub fn store_format_1(to: &Path) {
 /// wrote: provider `old-azure` with extra headers `api-key` and `x-auth-token` in the clear
 /// ([`FORMAT_2_SECRETS`]) and `x-tenant: homelab`, and provider `old-plain` with no settings,
 /// with its master key and admin token — into `to`.
-#[allow(dead_code)]
 pub fn store_format_2(to: &Path) {
     copy(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-2"),
@@ -27,11 +26,9 @@ pub fn store_format_2(to: &Path) {
 }
 
 /// The credential header values `store-format-2` holds in the clear.
-#[allow(dead_code)]
 pub const FORMAT_2_SECRETS: [&str; 2] = ["fmt2-plain-api-key-4242", "fmt2-plain-token-5151"];
 
 /// The files under `dir` whose bytes hold `needle`.
-#[allow(dead_code)]
 pub fn files_holding(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
