@@ -105,7 +105,7 @@ async fn sealed_headers_still_open_after_the_master_key_is_rotated() {
             .unwrap()
             .rewrapped
     });
-    assert_eq!(rotated.join().unwrap(), 1);
+    let rewrapped = rotated.join().unwrap();
     assert_ne!(
         std::fs::read_to_string(dir.path().join("master.key")).unwrap(),
         old_key
@@ -120,6 +120,7 @@ async fn sealed_headers_still_open_after_the_master_key_is_rotated() {
     assert_eq!(mock.last().headers["api-key"], API_KEY);
     assert_eq!(mock.last().headers["x-auth-token"], TOKEN);
     app.stop().await;
+    assert_eq!(rewrapped, 1, "one provider, its headers re-wrapped");
 }
 
 /// `tests/fixtures/store-format-2` holds `old-azure`'s credential headers in the clear, as
