@@ -98,7 +98,7 @@ fn rotate_master_key(cli: &Cli) -> Result<(), String> {
     let rotated =
         master_key::rotate(&settings, &store, new_key.as_deref()).map_err(|e| e.to_string())?;
     println!(
-        "re-wrapped {} sealed secret(s) (provider keys, proxy passwords) under the new master key, now in {}",
+        "re-wrapped {} sealed secret(s) (provider keys, proxy passwords, credential headers) under the new master key, now in {}",
         rotated.rewrapped, rotated.now_in
     );
     Ok(())

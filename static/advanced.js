@@ -82,7 +82,7 @@ export function advanced({ h, field, input }, original) {
     h("p", { class: "hint" }, "How modelgate calls this provider. Empty fields are not set."),
     h("h3", {}, "Timeouts and retries"), ...fields.slice(0, 5),
     h("h3", {}, "Requests"),
-    field("f-extra-headers", "Extra headers", headers, "One \"Name: value\" per line; never credentials (use provider keys)."),
+    field("f-extra-headers", "Extra headers", headers, "One \"Name: value\" per line; authorization belongs in provider keys; a credential's value (api-key, *-token, *-key, *-secret) is sealed and shown as ********, which keeps it."),
     field("f-overrides", "Path overrides", overrides, "One \"surface = /path\" per line, for servers that mount an API elsewhere."),
     field("f-keyless", "Call without a key", keyless, "Even when the provider has keys (local servers)."),
     h("h3", {}, "Queue"), ...fields.slice(5),
