@@ -1,5 +1,6 @@
-//! Provider-key secrets on disk and the master key: sealed everywhere, refused when the key is
-//! wrong, readable after a rotation, even one killed half-way.
+//! Secrets on disk (provider keys, proxy passwords, credential headers) and the master key:
+//! sealed everywhere, refused when the key is wrong, readable after a rotation, even one
+//! killed half-way.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -61,12 +62,14 @@ async fn a_stored_secret_appears_nowhere_in_the_data_dir_or_the_logs() {
         .await
         .unwrap();
     assert_eq!(rotated.status(), 200);
-    // A proxy password too, used by a call (its proxy refuses the connection: logged).
+    // A proxy password and a credential header too, used by a call (its proxy refuses the
+    // connection: logged).
     let res = client()
         .post(format!("{}/providers", server.base))
         .bearer_auth(TOKEN)
         .json(
             &json!({"providerId": "proxied", "name": "p", "baseUrl": "http://10.9.9.9:9/v1",
+                      "network": {"extraHeaders": {"X-Auth-Token": format!("{SECRET}-header")}},
                       "proxy": {"type": "http", "url": "http://127.0.0.1:1",
                                 "username": "gw", "password": format!("{SECRET}-proxy")}}),
         )
