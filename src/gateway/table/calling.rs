@@ -1,7 +1,7 @@
 //! What a provider's settings mean for calling it, worked out once per change of the provider
 //! (when the routing table takes it), so a call reads ready values: its timeouts, retries and
-//! their backoff, headers to add (a credential's still sealed), whether it is called without a key, its place in the
-//! provider's queue, and the network profile that picks its HTTP client.
+//! their backoff, headers to add (a credential's still sealed), whether it is called without a
+//! key, its place in the provider's queue, and the network profile that picks its HTTP client.
 
 use std::sync::Arc;
 use std::time::Duration;

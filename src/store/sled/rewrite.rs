@@ -74,12 +74,15 @@ impl SledStore {
             return Err(e);
         }
         // sled locks its files: the old `Db` must be gone before the swap and the reopen.
-        let Some(engine) = Arc::into_inner(engine) else {
-            return Err(StoreError::Engine(
-                "the store is in use; its files cannot be rewritten".into(),
-            ));
-        };
-        drop(engine);
+        match Arc::try_unwrap(engine) {
+            Ok(engine) => drop(engine),
+            Err(shared) => {
+                *slot = Some(shared);
+                return Err(StoreError::Engine(
+                    "the store is in use; its files cannot be rewritten".into(),
+                ));
+            }
+        }
         recover(&inner.dir).map_err(|e| StoreError::Engine(e.into()))?;
         let engine = Engine::open(&inner.dir, inner.cache_capacity_bytes)?;
         *slot = Some(Arc::new(engine));
