@@ -36,3 +36,4 @@ mod time_limits;
 mod update;
 mod upstream;
 mod validation;
+mod wire;
