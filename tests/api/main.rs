@@ -37,3 +37,4 @@ mod time_limits;
 mod update;
 mod upstream;
 mod validation;
+mod wire;

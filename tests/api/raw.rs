@@ -1,6 +1,7 @@
-//! A raw-socket upstream for tests of what the gateway does when an upstream misbehaves or a
-//! client leaves: it plays one behaviour per connection and reports each request's arrival and
-//! each connection's close, so tests synchronise on those instead of on time.
+//! Raw-socket upstreams for tests of what the gateway does when an upstream misbehaves or a
+//! client leaves: `raw_upstream` plays one behaviour per connection and reports each request's
+//! arrival and each connection's close, so tests synchronise on those instead of on time;
+//! `scripted` answers each connection with the bytes it is given, as they are.
 
 use std::time::Duration;
 
@@ -113,6 +114,40 @@ pub async fn raw_upstream(plan: Vec<Behaviour>) -> (String, mpsc::UnboundedRecei
         }
     });
     (base, rx)
+}
+
+/// An upstream on a raw socket: each connection's request is read whole and answered with the
+/// next of `answers`, and the connection closed (which ends a body sent without a length).
+pub async fn scripted(answers: Vec<Vec<u8>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    actix_web::rt::spawn(async move {
+        for answer in answers {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            let head_end = loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+                if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            while request.len() < head_end + length {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(&answer).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+    });
+    base
 }
 
 /// The next event, within a bound that only a broken build reaches.

@@ -8,9 +8,9 @@ use std::io::Write;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::raw::scripted;
 use crate::upstream::Mock;
 
 const ROLE: &[u8] = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n";
@@ -267,40 +267,6 @@ async fn an_error_the_upstream_streams_before_any_content_fails_over() {
     );
 }
 
-/// An upstream on a raw socket: each connection's request is read whole and answered with the
-/// next of `answers`, and the connection closed (which ends a body sent without a length).
-async fn raw_upstream(answers: Vec<Vec<u8>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    actix_web::rt::spawn(async move {
-        for answer in answers {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            let head_end = loop {
-                let n = socket.read(&mut buf).await.unwrap();
-                assert!(n > 0, "the request ended early");
-                request.extend_from_slice(&buf[..n]);
-                if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break at + 4;
-                }
-            };
-            let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            while request.len() < head_end + length {
-                let n = socket.read(&mut buf).await.unwrap();
-                request.extend_from_slice(&buf[..n]);
-            }
-            socket.write_all(&answer).await.unwrap();
-            socket.shutdown().await.unwrap();
-        }
-    });
-    base
-}
-
 fn answer(head: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut out = b"HTTP/1.1 200 OK\r\nconnection: close\r\n".to_vec();
     for (name, value) in head {
@@ -336,7 +302,7 @@ async fn an_event_stream_is_known_by_its_media_type_in_any_case() {
             &[("content-type", media_type)],
             b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
         );
-        let base = raw_upstream(vec![cut, failed]).await;
+        let base = scripted(vec![cut, failed]).await;
         let slug = format!("cased-{i}");
         app.create(&provider(&slug, &base, false)).await;
         let res = stream(&app, &format!("{slug}:m"), false).await;
@@ -400,7 +366,7 @@ async fn compressed_upstream_answers_reach_the_client_decoded() {
             ],
             &encode(&events),
         );
-        let base = raw_upstream(vec![whole, streamed]).await;
+        let base = scripted(vec![whole, streamed]).await;
         let slug = format!("packed-{i}");
         app.create(&provider(&slug, &base, false)).await;
 

@@ -155,6 +155,17 @@ impl Gateway {
             }
             Ok(Ok(response)) => response,
         };
+        let status = response.status();
+        if !policy::is_final(status.as_u16()) {
+            // Dropped unread: after a 101 the connection speaks something else, and is never
+            // handed back to the pool.
+            drop(response);
+            let status = status.as_u16();
+            return Err(missed(
+                Failure::Invalid { status },
+                invalid(route, status, request_id, number),
+            ));
+        }
         let mut headers: Vec<(String, Vec<u8>)> = response
             .headers()
             .iter()
@@ -164,7 +175,6 @@ impl Gateway {
         scrub.headers(&mut headers);
         let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
         let sse = header("content-type").is_some_and(sse::is_event_stream);
-        let status = response.status();
         let chunks = held(scrub.body(response.bytes_stream().boxed()), slot);
         let timeouts = Timeouts {
             idle: route.calling.idle_timeout.unwrap_or(self.timeouts.idle),
@@ -315,6 +325,21 @@ fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+fn invalid(route: &Route, status: u16, request_id: &str, attempt: u32) -> GatewayError {
+    log::warn!(
+        request_id, attempt;
+        "provider `{}` answered status {status}, which is no final HTTP answer", route.slug
+    );
+    GatewayError::new(
+        Code::UpstreamInvalid,
+        format!(
+            "provider `{}` answered with status {status}, which is not a final HTTP answer \
+             (200-599)",
+            route.slug
+        ),
+    )
 }
 
 fn timed_out(route: &Route, budget: Duration) -> GatewayError {

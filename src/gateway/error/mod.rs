@@ -143,6 +143,9 @@ codes! {
     UpstreamRefusedRequest = "upstream_refused_request", InvalidRequest;
     /// One attempt's 5xx, in `attempts`.
     UpstreamError = "upstream_error", Unreachable;
+    /// The upstream answered with a status that is no final HTTP answer (1xx, 101, outside
+    /// 200–599): nothing a client could be handed.
+    UpstreamInvalid = "upstream_invalid", Unreachable;
     AllAttemptsFailed = "all_attempts_failed", Unavailable;
     /// The gateway itself ran out of something (open files): not the provider's failure.
     GatewayOverloaded = "gateway_overloaded", Unavailable;

@@ -19,6 +19,9 @@ pub enum Failure {
         /// What its `retry-after-ms` or `retry-after` asked for.
         retry_after: Option<Duration>,
     },
+    /// The upstream answered with a status no client may be handed as an answer (see
+    /// [`is_final`]).
+    Invalid { status: u16 },
     /// No answer within the attempt's time.
     Timeout,
     /// No connection, or it broke before an answer.
@@ -60,7 +63,11 @@ impl Failure {
                 408 | 500..=599 => Class::Transient,
                 _ => Class::Request,
             },
-            Failure::Timeout | Failure::Unreachable | Failure::StreamBroken(_) => Class::Transient,
+            // A status outside HTTP's final answers is as broken as a stream that breaks.
+            Failure::Invalid { .. }
+            | Failure::Timeout
+            | Failure::Unreachable
+            | Failure::StreamBroken(_) => Class::Transient,
             Failure::NotCallable(_) => Class::Transient,
             Failure::Busy => Class::RateLimited,
         }
@@ -106,12 +113,21 @@ impl Failure {
                 500..=599 => Code::UpstreamError,
                 _ => Code::UpstreamRefusedRequest,
             },
+            Failure::Invalid { .. } => Code::UpstreamInvalid,
             Failure::Timeout => Code::UpstreamTimeout,
             Failure::Unreachable => Code::UpstreamUnreachable,
             Failure::Busy => Code::ProviderBusy,
             Failure::StreamBroken(code) | Failure::NotCallable(code) => *code,
         }
     }
+}
+
+/// Whether an upstream's status is a final answer a client can be handed: 200–599. hyper
+/// skips the interim 1xx answers itself, waiting for the final one; a 101 (an upgrade nobody
+/// asked for) and codes past 599 reach the gateway and must not reach the client, whose
+/// parser would refuse them or take the connection for switched.
+pub fn is_final(status: u16) -> bool {
+    (200..=599).contains(&status)
 }
 
 /// `retry-after-ms` (OpenAI's) or `retry-after` in seconds, as an upstream sent it.
@@ -129,7 +145,7 @@ pub fn told(provider: Option<&str>, model: &str, failure: &Failure) -> Attempt {
         provider: provider.map(str::to_owned),
         model: model.to_owned(),
         status: match failure {
-            Failure::Status { status, .. } => Some(*status),
+            Failure::Status { status, .. } | Failure::Invalid { status } => Some(*status),
             _ => None,
         },
         error: failure.code(),
@@ -225,6 +241,10 @@ mod tests {
             assert_eq!(status(s).class(), class, "{s}");
         }
         assert_eq!(Failure::Timeout.class(), Class::Transient);
+        let invalid = Failure::Invalid { status: 999 };
+        assert_eq!(invalid.class(), Class::Transient);
+        assert!(invalid.retried() && invalid.tells_of_the_provider());
+        assert_eq!(invalid.code(), Code::UpstreamInvalid);
         assert_eq!(
             Failure::StreamBroken(Code::StreamBroken).class(),
             Class::Transient
@@ -232,6 +252,16 @@ mod tests {
         assert_eq!(status(401).rest(), Some(cooldown::REFUSED));
         assert_eq!(status(429).rest(), Some(cooldown::RATE_LIMITED));
         assert_eq!(status(500).rest(), None);
+    }
+
+    #[test]
+    fn only_200_to_599_are_final_answers() {
+        for s in [100, 101, 103, 199, 600, 999] {
+            assert!(!is_final(s), "{s}");
+        }
+        for s in [200, 204, 304, 404, 599] {
+            assert!(is_final(s), "{s}");
+        }
     }
 
     #[test]

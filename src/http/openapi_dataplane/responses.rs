@@ -53,8 +53,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
     (
         "502",
         "`upstream_unreachable`, `stream_broken`, `stream_ended`, `stream_idle_timeout` (the \
-         upstream could not be reached, or its stream failed before its first content) or \
-         `upstream_credentials_exhausted` (it refused every key tried).",
+         upstream could not be reached, or its stream failed before its first content), \
+         `upstream_invalid` (it answered a status that is no final HTTP answer: 101, or outside \
+         200-599) or `upstream_credentials_exhausted` (it refused every key tried).",
     ),
     (
         "503",

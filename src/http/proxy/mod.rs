@@ -1,9 +1,11 @@
 //! The data plane's HTTP side: OpenAI- and Anthropic-format routes under `/v1`. Each route
 //! fixes the format and surface; the caller's credential is checked here (and never forwarded),
 //! the body read within the data plane's own limit, and the gateway's answer streamed back as
-//! it arrives. Errors come in the route's format's shape.
+//! it arrives, framed as its status and the caller's HTTP version allow (`framing`). Errors
+//! come in the route's format's shape.
 
 pub mod cors;
+pub mod framing;
 mod leaving;
 mod models;
 
@@ -121,7 +123,7 @@ async fn proxy(
                 }
             }
             tag(&mut response, &id, &answer.chosen);
-            response.streaming(leaving.until_end(answer.body))
+            framing::respond(&req, response, answer, leaving, format, &id).await
         }
     }
 }
