@@ -1,6 +1,7 @@
 //! A provider key never reaches the client: an upstream that echoes the key it was called with
 //! — in an error's body, in a rate-limit header, in a whole answer, in a stream with the key
-//! cut across reads — is passed on with `********` where the key was.
+//! cut across reads — is passed on with `********` where the key was. Nor does a credential
+//! header's value (`network.extraHeaders`, sealed at rest), echoed the same ways.
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,9 +11,11 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// Where the raw upstream writes the key it was called with.
 const KEY: &str = "{KEY}";
+/// Where it writes the `x-auth-token` header it was called with.
+const TOKEN: &str = "{TOKEN}";
 
 /// One answer of the raw upstream: its status, headers and body pieces, each `{KEY}` in them
-/// replaced by the key of the request it answers.
+/// replaced by the key of the request it answers (each `{TOKEN}` by its `x-auth-token`).
 struct Echo {
     status: u16,
     headers: Vec<(&'static str, String)>,
@@ -29,8 +32,8 @@ async fn echoing(answers: Vec<Echo>) -> String {
     actix_web::rt::spawn(async move {
         for answer in answers {
             let (mut socket, _) = listener.accept().await.unwrap();
-            let key = credential(&mut socket).await;
-            let fill = |s: &str| s.replace(KEY, &key);
+            let (key, token) = credential(&mut socket).await;
+            let fill = |s: &str| s.replace(KEY, &key).replace(TOKEN, &token);
             let mut head = format!(
                 "HTTP/1.1 {} Echo\r\nconnection: close\r\ntransfer-encoding: chunked\r\n",
                 answer.status
@@ -54,8 +57,9 @@ async fn echoing(answers: Vec<Echo>) -> String {
     base
 }
 
-/// Reads a request whole and answers the key it carries, from either format's header.
-async fn credential(socket: &mut tokio::net::TcpStream) -> String {
+/// Reads a request whole and answers the key it carries, from either format's header, and its
+/// `x-auth-token` (empty without one).
+async fn credential(socket: &mut tokio::net::TcpStream) -> (String, String) {
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -78,10 +82,11 @@ async fn credential(socket: &mut tokio::net::TcpStream) -> String {
         let n = socket.read(&mut buf).await.unwrap();
         request.extend_from_slice(&buf[..n]);
     }
-    match value("authorization") {
+    let key = match value("authorization") {
         Some(bearer) => bearer.strip_prefix("Bearer ").unwrap().to_owned(),
         None => value("x-api-key").expect("a key in the request"),
-    }
+    };
+    (key, value("x-auth-token").unwrap_or_default())
 }
 
 /// A provider `slug` at `base` speaking OpenAI's and Anthropic's formats, with one key.
@@ -254,4 +259,63 @@ async fn an_env_key_is_scrubbed_as_its_value() {
         "{headers}\n{body}"
     );
     assert!(body.contains("bad key ********"), "{body}");
+}
+
+/// A credential header sealed in the provider's settings is opened for the call and sent; an
+/// upstream that echoes it — in a header, in a stream cut across reads, next to the key — is
+/// passed on with `********` where it was.
+#[actix_web::test]
+async fn a_credential_headers_value_is_scrubbed_like_the_key() {
+    let app = spawn_app().await;
+    let key = "sk-scrub-both-0123456789abcdef";
+    let token = "tok-scrub-header-9f8e7d6c5b4a";
+    let (a, b, c) = (&token[..6], &token[6..18], &token[18..]);
+    let event = |content: &str| {
+        format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"{content}\"}}}}]}}\n\n")
+    };
+    let base = echoing(vec![Echo {
+        status: 200,
+        headers: vec![
+            ("content-type", "text/event-stream".into()),
+            ("x-ratelimit-limit-requests", format!("10 for {TOKEN}")),
+        ],
+        pieces: vec![
+            event("hello"),
+            event(&format!("your token is {a}"))
+                .strip_suffix("\"}}]}\n\n")
+                .unwrap()
+                .to_owned(),
+            b.to_owned(),
+            format!("{c}, key {KEY}{TOKEN}\"}}}}]}}\n\ndata: [DONE]\n\n"),
+        ],
+    }])
+    .await;
+    let surfaces = json!([{"format": "openai"}]);
+    let mut provider = registered("tokened", &base, &[], surfaces);
+    provider["network"] = json!({"extraHeaders": {"x-auth-token": token}});
+    app.create(&provider).await;
+    add_key(&app, "tokened", key).await;
+    let mut body = chat("tokened:m");
+    body["stream"] = json!(true);
+    let res = call(&app, "/v1/chat/completions", body).await;
+    assert_eq!(
+        res.headers()["x-ratelimit-limit-requests"],
+        "10 for ********"
+    );
+    let (status, headers, body) = received(res).await;
+    assert_eq!(status, 200);
+    for secret in [key, token, a, b, c] {
+        assert!(
+            !body.contains(secret) && !headers.contains(secret),
+            "`{secret}` came through:\n{headers}\n{body}"
+        );
+    }
+    assert_eq!(
+        body,
+        format!(
+            "{}{}data: [DONE]\n\n",
+            event("hello"),
+            event("your token is ********, key ****************")
+        )
+    );
 }

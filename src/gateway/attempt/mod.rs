@@ -1,7 +1,8 @@
 //! One attempt: a candidate called with its credential, through its provider's client and
 //! queue (`limiter`), with the request `request` makes, up to its answer's head (and, for a
 //! stream, its first content: `commit`); the body then goes back through `stream`'s watch,
-//! and everything passed back through `scrub`, which masks the key wherever it shows.
+//! and everything passed back through `scrub`, which masks the key and the credential
+//! headers' values wherever they show.
 //! What a failure means for the rest of the call is `policy`'s and `call`'s.
 
 pub mod commit;
@@ -64,13 +65,13 @@ impl Gateway {
             failure: Failure::NotCallable(code),
             told: Told::Gateway(error),
         };
-        let (key, scrub) = match credential {
-            Credential::None => (None, Scrub::default()),
+        let (key_id, key) = match credential {
+            Credential::None => (None, None),
             Credential::Missing => {
                 return Err(not_callable(Code::NoUsableKey, no_key(&route.slug)));
             }
             Credential::Key(key) => match key.reveal(&self.master_key) {
-                Ok(value) => (Some(key.id), Scrub::new(value)),
+                Ok(value) => (Some(key.id), Some(value)),
                 Err(e) => {
                     log::warn!(
                         request_id, attempt = number;
@@ -84,13 +85,16 @@ impl Gateway {
         };
         let format = call.surface.format();
         let prepared = route.url(call.surface).and_then(|url| {
-            let mut headers = request::headers(format, scrub.key(), &call.passed)?;
-            route
+            let key = key.as_deref().map(String::as_str);
+            let mut headers = request::headers(format, key, &call.passed)?;
+            let opened = route
                 .calling
                 .add_headers(&mut headers, &self.master_key, &route.slug)?;
-            Ok((url.clone(), headers))
+            Ok((url.clone(), headers, opened))
         });
-        let (url, headers) = prepared.map_err(|e| not_callable(e.code, e))?;
+        let (url, headers, opened) = prepared.map_err(|e| not_callable(e.code, e))?;
+        // Whatever of the attempt's secrets an upstream echoes is masked in what goes back.
+        let scrub = Scrub::new(key, opened);
         let (client, guard) =
             client::for_route(route, &self.clients, &self.master_key, self.allow_private)
                 .map_err(|e| not_callable(e.code, e))?;
@@ -121,7 +125,7 @@ impl Gateway {
             .post(url)
             .headers(headers)
             .body(body.rewritten(&target.model));
-        if let Some(id) = key {
+        if let Some(id) = key_id {
             self.uses.record(id, now_ms());
         }
         let response = match tokio::time::timeout_at(deadline, request.send()).await {

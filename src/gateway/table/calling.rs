@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use ulid::Ulid;
+use zeroize::Zeroizing;
 
 use crate::domain::Provider;
 use crate::domain::settings::{self, Network, Proxy, ProxyKind};
@@ -130,22 +131,30 @@ impl Calling {
         full.mul_f64(0.5 + share / 2.0)
     }
 
-    /// Adds the extra headers to a call's, the sealed ones opened with `master`.
+    /// Adds the extra headers to a call's, the sealed ones opened with `master`; answers the
+    /// credentials' values it sent, for the attempt's scrub to mask in what comes back.
     pub fn add_headers(
         &self,
         to: &mut HeaderMap,
         master: &MasterKey,
         slug: &str,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<Vec<Zeroizing<String>>, GatewayError> {
+        let mut secrets = Vec::with_capacity(self.sealed_headers.len());
         for (name, value) in &self.extra_headers {
             to.insert(name.clone(), value.clone());
+            // A credential's value still in the clear, until start-up seals it.
+            if value.is_sensitive()
+                && let Ok(value) = value.to_str()
+            {
+                secrets.push(Zeroizing::new(value.to_owned()));
+            }
         }
         for (name, sealed) in &self.sealed_headers {
             let opened = sealed
                 .open(master, self.provider, name.as_str())
                 .ok()
-                .and_then(|v| HeaderValue::from_str(&v).ok());
-            let Some(mut value) = opened else {
+                .and_then(|v| Some((HeaderValue::from_str(&v).ok()?, v)));
+            let Some((mut value, secret)) = opened else {
                 let why = format!(
                     "provider `{slug}` cannot be called: its extra header `{name}` cannot be \
                      opened with this master key"
@@ -155,8 +164,9 @@ impl Calling {
             };
             value.set_sensitive(true);
             to.insert(name.clone(), value);
+            secrets.push(secret);
         }
-        Ok(())
+        Ok(secrets)
     }
 
     pub fn path_override(&self, surface: Surface) -> Option<&str> {
