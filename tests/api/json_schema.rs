@@ -1,7 +1,10 @@
 //! A check of JSON values against the data plane's schemas in `/openapi.json`: JSON Schema
 //! 2020-12 for the keywords those schemas use, and a refusal of any other, so that a schema
 //! the check cannot read fails instead of passing unread. (The management API's answers are
-//! checked against ngrok's shapes, `schema.rs`.)
+//! checked against ngrok's shapes, `schema.rs`; a provider's `proxy` against its schema here.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Value, json};
 
@@ -23,6 +26,9 @@ const KEYWORDS: &[&str] = &[
     "type",
     "enum",
     "minLength",
+    "maxLength",
+    "pattern",
+    "const",
     "minimum",
     "maxItems",
     "items",
@@ -31,13 +37,17 @@ const KEYWORDS: &[&str] = &[
     "additionalProperties",
     "anyOf",
     "oneOf",
+    "if",
+    "then",
+    "writeOnly",
     "description",
     "format",
 ];
 
 /// Whether `value` is valid against `schema`: JSON Schema 2020-12 for the keywords the data
-/// plane's schemas use. `strict` also holds open objects to the fields they list, for what
-/// modelgate writes itself.
+/// plane's schemas use. `strict` is for what modelgate writes itself, its answers: it also holds
+/// open objects to the fields they list, and refuses a `writeOnly` field (OpenAPI: an answer
+/// does not carry one).
 pub fn problems(doc: &Value, schema: &Value, value: &Value, strict: bool, at: &str) -> Vec<String> {
     let schema = resolve(doc, schema);
     let rules = schema.as_object().expect("a schema is an object");
@@ -82,6 +92,23 @@ pub fn problems(doc: &Value, schema: &Value, value: &Value, strict: bool, at: &s
     {
         fail(format!("{s:?} is shorter than {min}"));
     }
+    if let (Some(max), Some(s)) = (
+        rules.get("maxLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) && (s.chars().count() as u64) > max
+    {
+        fail(format!("{s:?} is longer than {max}"));
+    }
+    if let (Some(pattern), Some(s)) = (rules.get("pattern").and_then(Value::as_str), value.as_str())
+        && !matches(pattern, s)
+    {
+        fail(format!("{s:?} does not match {pattern:?}"));
+    }
+    if let Some(constant) = rules.get("const")
+        && constant != value
+    {
+        fail(format!("{value} is not {constant}"));
+    }
     if let (Some(min), Some(n)) = (rules.get("minimum").and_then(Value::as_f64), value.as_f64())
         && n < min
     {
@@ -121,6 +148,11 @@ pub fn problems(doc: &Value, schema: &Value, value: &Value, strict: bool, at: &s
             || (strict && properties.is_some());
         for (name, v) in fields {
             match properties.and_then(|p| p.get(name)) {
+                Some(sub) if strict && resolve(doc, sub).get("writeOnly") == Some(&json!(true)) => {
+                    found.push(format!(
+                        "{at}: `{name}` is writeOnly, and this is an answer"
+                    ))
+                }
                 Some(sub) => found.extend(problems(doc, sub, v, strict, &format!("{at}.{name}"))),
                 None if closed => found.push(format!("{at}: `{name}` is not documented")),
                 None => {}
@@ -143,8 +175,39 @@ pub fn problems(doc: &Value, schema: &Value, value: &Value, strict: bool, at: &s
         && fits != 1
     {
         found.push(format!("{at}: matches {fits} of oneOf, not one"));
+        if fits == 0 {
+            // Why not, alternative by alternative.
+            let options = rules["oneOf"].as_array().unwrap();
+            for (i, o) in options.iter().enumerate() {
+                let at = format!("{at} (oneOf[{i}])");
+                found.extend(problems(doc, o, value, strict, &at));
+            }
+        }
+    }
+    // `if` is a test, not a shape: an open one, as JSON Schema reads it.
+    if let Some(test) = rules.get("if")
+        && problems(doc, test, value, false, at).is_empty()
+        && let Some(then) = rules.get("then")
+    {
+        found.extend(problems(doc, then, value, false, at));
     }
     found
+}
+
+/// ECMA-262 in the document; the patterns modelgate writes read the same in fancy-regex. Each
+/// is compiled once (the URL patterns take a while).
+fn matches(pattern: &str, s: &str) -> bool {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<fancy_regex::Regex>>>> =
+        LazyLock::new(Mutex::default);
+    let re = COMPILED
+        .lock()
+        .unwrap()
+        .entry(pattern.to_owned())
+        .or_insert_with(|| {
+            Arc::new(fancy_regex::Regex::new(pattern).expect("the pattern compiles"))
+        })
+        .clone();
+    re.is_match(s).expect("the pattern runs")
 }
 
 pub fn assert_conforms(doc: &Value, schema: &Value, value: &Value, strict: bool) {

@@ -367,9 +367,14 @@ pub fn schema() -> Schema {
                 "url": {"type": "string", "maxLength": MAX_BASE_URL_CHARS,
                         "pattern": proxy_url_pattern(schemes)},
                 "username": text(MAX_TEXT_CHARS),
+                // Not `writeOnly`: an answer shows `********` for a stored one, and a schema
+                // that forbids answers the field refuses every such answer.
                 "password": {"type": ["string", "null"], "minLength": 1,
                              "maxLength": MAX_PROXY_PASSWORD_CHARS,
-                             "pattern": no_control_pattern(), "writeOnly": true}
+                             "pattern": no_control_pattern(),
+                             "description": format!("Sent: the password, or `{REDACTED}` to \
+                                 keep the stored one. Answered: `{REDACTED}` when one is \
+                                 stored, never the password.")}
             },
             // A password needs a user name; `null` counts as not sent.
             "if": {"properties": {"password": {"type": "string"}}, "required": ["password"]},
@@ -394,7 +399,7 @@ pub fn schema() -> Schema {
         ],
         "description": format!("The proxy calls to this provider go through. `environment` \
             (also what a provider without `proxy` gets) follows HTTPS_PROXY, HTTP_PROXY, \
-            ALL_PROXY and NO_PROXY; `none` never uses one. `password` is write-only and sealed \
+            ALL_PROXY and NO_PROXY; `none` never uses one. `password` is never shown: it is sealed \
             like a provider key; answers show `{REDACTED}`, and sending `{REDACTED}` back keeps \
             the stored one.")
     }))
