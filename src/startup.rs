@@ -208,6 +208,7 @@ fn build_server(
     let state = web::Data::new(state);
     let credentials = web::Data::new(credentials);
     let cors = web::Data::new(CorsOrigins(settings.gateway.cors_origins.clone().into()));
+    let cors_on = !settings.gateway.cors_origins.is_empty();
     let limit = BodyLimit(settings.server.max_body_bytes);
     let proxy_limit = ProxyBodyLimit(settings.gateway.max_body_bytes);
     let body_timeout = BodyTimeout(Duration::from_millis(settings.server.body_timeout_ms));
@@ -223,7 +224,6 @@ fn build_server(
             .app_data(limit)
             .app_data(proxy_limit)
             .app_data(body_timeout)
-            .wrap(middleware::from_fn(http::limits::uri_length))
             .wrap(middleware::from_fn(http::request_id::assign))
             .wrap(middleware::Condition::new(access_logged, access_log()))
             // Answers carry records and errors: never cached, never content-sniffed. Routes
@@ -233,7 +233,7 @@ fn build_server(
                     .add((header::CACHE_CONTROL, "no-store"))
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
             )
-            .configure(http::configure)
+            .configure(|cfg| http::configure(cfg, cors_on))
             .default_service(web::to(http::no_route))
     })
     .keep_alive(Duration::from_secs(settings.server.keep_alive_secs))

@@ -56,8 +56,10 @@ impl AppState {
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    proxy::configure(cfg);
+/// Every route. `cors`: whether `gateway.cors_origins` names any origin; without one the data
+/// plane's CORS layer is left out, not merely idle, as a layer costs every call.
+pub fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
+    proxy::configure(cfg, cors);
     manage::configure(cfg);
     openapi::configure(cfg);
     admin::configure(cfg);

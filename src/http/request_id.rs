@@ -2,18 +2,22 @@
 //! so a line a call logs anywhere can be joined to the request it served. The data plane hands
 //! the same id to the gateway, whose per-attempt lines carry it.
 
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError};
 use ulid::Ulid;
 
-pub const HEADER: &str = "x-modelgate-request-id";
+use super::limits;
 
-/// A request's id, in its extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub const HEADER: &str = "x-modelgate-request-id";
+const HEADER_NAME: HeaderName = HeaderName::from_static(HEADER);
+
+/// A request's id, in its extensions. Kept as the 16 bytes of a ULID: its text is made only
+/// where it is written (the answer's header, a call's log lines).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId(pub Ulid);
 
 impl RequestId {
     /// The id the middleware gave `req`, or a fresh one where it did not run (tests that call
@@ -21,21 +25,29 @@ impl RequestId {
     pub fn of(req: &actix_web::HttpRequest) -> String {
         req.extensions()
             .get::<RequestId>()
-            .map_or_else(|| Ulid::new().to_string(), |id| id.0.clone())
+            .map_or_else(Ulid::new, |id| id.0)
+            .to_string()
     }
 }
 
-/// Middleware: gives the request its id and answers with it.
+/// Middleware: gives the request its id, refuses a request target over the URI limit, and
+/// answers with the id. One layer for both, as each `from_fn` layer costs every call a boxed
+/// future.
 pub async fn assign(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = Ulid::new().to_string();
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.call(req).await?;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut()
-            .insert(HeaderName::from_static(HEADER), value);
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let id = Ulid::new();
+    req.extensions_mut().insert(RequestId(id));
+    let mut res = match limits::uri_refusal(req.uri()) {
+        Some(refusal) => req
+            .into_response(refusal.error_response())
+            .map_into_right_body(),
+        None => next.call(req).await?.map_into_left_body(),
+    };
+    let mut text = [0u8; ulid::ULID_LEN];
+    if let Ok(value) = HeaderValue::from_str(id.array_to_str(&mut text)) {
+        res.headers_mut().insert(HEADER_NAME, value);
     }
     Ok(res)
 }

@@ -272,7 +272,11 @@ async fn answers_are_never_cached_or_sniffed() {
 async fn a_request_target_over_8_kib_is_a_414_in_the_error_shape() {
     let app = spawn_app().await;
     let long = format!("/providers?limit=1&x={}", "a".repeat(9000));
-    assert_error(app.get(&long).await, 414, "uri_too_long").await;
+    let refused = app.get(&long).await;
+    // Refused in the same layer that gives every request its id, after the id is given.
+    let id = refused.headers().get("x-modelgate-request-id").cloned();
+    assert_eq!(id.map(|v| v.len()), Some(26), "a 414 carries a request id");
+    assert_error(refused, 414, "uri_too_long").await;
 }
 
 #[actix_web::test]

@@ -39,7 +39,7 @@ pub const FALLBACK: &str = "x-modelgate-fallback";
 #[derive(Debug, Clone, Copy)]
 pub struct ProxyBodyLimit(pub usize);
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
     let surface = |path: &'static str, surface: Surface| {
         web::resource(path)
             .route(web::post().to(move |req, payload, state| proxy(req, payload, state, surface)))
@@ -49,7 +49,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     };
     cfg.service(
         web::scope("/v1")
-            .wrap(actix_web::middleware::from_fn(cors::handle))
+            .wrap(actix_web::middleware::Condition::new(
+                cors,
+                actix_web::middleware::from_fn(cors::handle),
+            ))
             .service(surface("/chat/completions", Surface::ChatCompletions))
             .service(surface("/completions", Surface::Completions))
             .service(surface("/responses", Surface::Responses))
