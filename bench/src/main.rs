@@ -42,6 +42,9 @@ struct Opts {
     soak: Option<u64>,
 }
 
+const USAGE: &str =
+    "usage: modelgate-bench [--secs N] [--no-million] [--gateway-only] [--soak SECS] [--out DIR]";
+
 fn main() {
     let mut opts = Opts {
         secs: 10,
@@ -68,9 +71,14 @@ fn main() {
                 )
             }
             "--out" => opts.out = PathBuf::from(args.next().expect("--out DIR")),
-            other => panic!(
-                "unknown argument {other}; use --secs N, --no-million, --gateway-only, --soak SECS, --out DIR"
-            ),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => {
+                eprintln!("modelgate-bench: unknown argument {other}\n{USAGE}");
+                std::process::exit(2);
+            }
         }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
