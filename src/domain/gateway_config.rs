@@ -1,0 +1,418 @@
+//! The gateway's own settings (`/gateway-config`, ngrok's `AIGatewayConfig`): one record per
+//! gateway, the body that changes it, and its rules. Its timeouts stand between a provider's
+//! own and the config file's; its token caps bound every call.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
+
+use super::fields::{check_length, sent, sent_whole};
+use super::rules::{GATEWAY_TIMEOUT_SECS, GO_DURATION_PATTERN, MAX_METADATA_CHARS, TOKEN_CAP};
+use super::settings::json_schema;
+use super::{Input, InputError, Violations, duration};
+
+/// The record as stored. A field never written is `None`: a timeout then falls back to the
+/// config file's, and a cap or the metadata reads `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayConfig {
+    /// 0 until the first change; each change adds one.
+    pub version: u64,
+    pub total_timeout: Option<Duration>,
+    pub per_request_timeout: Option<Duration>,
+    pub max_input_tokens: Option<u32>,
+    pub max_output_tokens: Option<u32>,
+    pub metadata: Option<String>,
+}
+
+/// What a timeout never written stands for: the config file's (or the built-in default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTimeouts {
+    pub total: Duration,
+    pub per_request: Duration,
+}
+
+impl GatewayConfig {
+    /// There is one record, so its version alone tells one apart from another.
+    pub fn etag(&self) -> String {
+        format!("\"gateway-config-{}\"", self.version)
+    }
+
+    pub fn total(&self, file: FileTimeouts) -> Duration {
+        self.total_timeout.unwrap_or(file.total)
+    }
+
+    pub fn per_request(&self, file: FileTimeouts) -> Duration {
+        self.per_request_timeout.unwrap_or(file.per_request)
+    }
+}
+
+/// A duration as Go writes it.
+pub fn go_duration(d: Duration) -> String {
+    duration::format(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The body of `PATCH /gateway-config`: fields left out keep their value, `null` clears a
+/// cap or the metadata (a timeout cannot be cleared: it always has one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayConfigUpdate)]
+#[schema(example = json!({"perRequestTimeout": "30s", "totalTimeout": "2m0s",
+                          "maxOutputTokens": 4096, "metadata": null}))]
+pub struct UpdateGatewayConfig {
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = total_timeout_schema)]
+    pub total_timeout: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = per_request_timeout_schema)]
+    pub per_request_timeout: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent_whole")]
+    #[schema(schema_with = max_input_tokens_schema)]
+    pub max_input_tokens: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "sent_whole")]
+    #[schema(schema_with = max_output_tokens_schema)]
+    pub max_output_tokens: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = metadata_schema)]
+    pub metadata: Option<Option<String>>,
+}
+
+/// A change that obeys every rule of the body alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayConfigChanges {
+    pub total_timeout: Option<Duration>,
+    pub per_request_timeout: Option<Duration>,
+    pub max_input_tokens: Option<Option<u32>>,
+    pub max_output_tokens: Option<Option<u32>>,
+    pub metadata: Option<Option<String>>,
+}
+
+const TOTAL: &str = "totalTimeout";
+const PER_REQUEST: &str = "perRequestTimeout";
+
+impl GatewayConfigChanges {
+    /// Every violation of the body at once, with those its reading found.
+    pub fn parse(input: impl Into<Input<UpdateGatewayConfig>>) -> Result<Self, InputError> {
+        let Input {
+            value,
+            mut violations,
+        } = input.into();
+        let v = &mut violations;
+        let total = timeout(v, TOTAL, value.total_timeout);
+        let per_request = timeout(v, PER_REQUEST, value.per_request_timeout);
+        if let (Some(total), Some(per_request)) = (total, per_request)
+            && per_request > total
+        {
+            v.add(PER_REQUEST, order_rule(total));
+        }
+        for (field, cap) in [
+            ("maxInputTokens", value.max_input_tokens),
+            ("maxOutputTokens", value.max_output_tokens),
+        ] {
+            if let Some(Some(n)) = cap
+                && !(TOKEN_CAP.min..=TOKEN_CAP.max).contains(&n)
+            {
+                v.add(
+                    field,
+                    format!(
+                        "must be between {} and {} tokens, or null for no cap",
+                        TOKEN_CAP.min, TOKEN_CAP.max
+                    ),
+                );
+            }
+        }
+        if let Some(Some(text)) = &value.metadata {
+            v.check("metadata", check_length(text, 0, MAX_METADATA_CHARS));
+            if text.contains('\0') {
+                v.add("metadata", "must not contain NUL characters");
+            }
+        }
+        if !violations.is_empty() {
+            return Err(InputError::Invalid(violations));
+        }
+        Ok(GatewayConfigChanges {
+            total_timeout: total,
+            per_request_timeout: per_request,
+            max_input_tokens: value.max_input_tokens,
+            max_output_tokens: value.max_output_tokens,
+            metadata: value.metadata,
+        })
+    }
+
+    /// The record after the change, or `None` when it alters nothing (the ETag then stays).
+    /// `perRequestTimeout` may not exceed `totalTimeout`, a field not sent counting with its
+    /// current value (the config file's when never written).
+    pub fn apply(
+        &self,
+        current: &GatewayConfig,
+        file: FileTimeouts,
+    ) -> Result<Option<GatewayConfig>, Violations> {
+        let mut next = current.clone();
+        if let Some(total) = self.total_timeout {
+            next.total_timeout = Some(total);
+        }
+        if let Some(per_request) = self.per_request_timeout {
+            next.per_request_timeout = Some(per_request);
+        }
+        if let Some(cap) = self.max_input_tokens {
+            next.max_input_tokens = cap;
+        }
+        if let Some(cap) = self.max_output_tokens {
+            next.max_output_tokens = cap;
+        }
+        if let Some(metadata) = &self.metadata {
+            next.metadata.clone_from(metadata);
+        }
+        let (total, per_request) = (next.total(file), next.per_request(file));
+        if per_request > total
+            && (self.total_timeout.is_some() || self.per_request_timeout.is_some())
+        {
+            let mut v = Violations::default();
+            match self.per_request_timeout {
+                Some(_) => v.add(PER_REQUEST, order_rule(total)),
+                None => v.add(
+                    TOTAL,
+                    format!(
+                        "must be at least perRequestTimeout ({})",
+                        go_duration(per_request)
+                    ),
+                ),
+            }
+            return Err(v);
+        }
+        if next == *current {
+            return Ok(None);
+        }
+        next.version += 1;
+        Ok(Some(next))
+    }
+}
+
+fn order_rule(total: Duration) -> String {
+    format!("must be at most totalTimeout ({})", go_duration(total))
+}
+
+/// A timeout as sent: a Go duration from 1s to 24h.
+fn timeout(v: &mut Violations, field: &str, sent: Option<Option<String>>) -> Option<Duration> {
+    let text = match sent? {
+        Some(text) => text,
+        None => {
+            v.add(
+                field,
+                "cannot be cleared: send a Go duration (such as `30s` or `5m0s`)",
+            );
+            return None;
+        }
+    };
+    let range = || {
+        format!(
+            "must be between {} and {}",
+            go_duration(Duration::from_secs(GATEWAY_TIMEOUT_SECS.min.into())),
+            go_duration(Duration::from_secs(GATEWAY_TIMEOUT_SECS.max.into()))
+        )
+    };
+    let nanos = match duration::parse(&text) {
+        Ok(nanos) => nanos,
+        Err(why) if why.contains("longer than") => {
+            v.add(field, range());
+            return None;
+        }
+        Err(why) => {
+            v.add(
+                field,
+                format!("must be a Go duration (such as `30s`, `5m0s` or `1h2m3.5s`): {why}"),
+            );
+            return None;
+        }
+    };
+    let secs = |s: u32| i64::from(s) * 1_000_000_000;
+    if nanos < secs(GATEWAY_TIMEOUT_SECS.min) || nanos > secs(GATEWAY_TIMEOUT_SECS.max) {
+        v.add(field, range());
+        return None;
+    }
+    Some(Duration::from_nanos(nanos as u64))
+}
+
+/// The estimate of a call's input tokens from the bytes of the fields that carry its input:
+/// one token per four bytes, rounded up (no tokenizer: the estimate must cost nothing).
+pub fn estimated_tokens(input_bytes: usize) -> u64 {
+    (input_bytes as u64).div_ceil(4)
+}
+
+/// The body fields whose bytes count as a call's input.
+pub const INPUT_FIELDS: [&str; 5] = ["messages", "system", "input", "prompt", "tools"];
+
+/// The fields that cap a call's output, in any of the formats.
+pub const OUTPUT_CAP_FIELDS: [&str; 3] =
+    ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+
+fn timeout_schema(what: &str) -> Schema {
+    json_schema(json!({
+        "type": "string",
+        "pattern": GO_DURATION_PATTERN,
+        "description": format!(
+            "{what} (a Go duration string, such as `30s`, `5m0s` or `1h2m3.5s`), from 1s to \
+             24h; `perRequestTimeout` may not exceed `totalTimeout`. Answers write it as Go \
+             does (`5m0s`). Never written, it is the config file's."
+        ),
+    }))
+}
+
+pub fn total_timeout_schema() -> Schema {
+    timeout_schema("Time for a whole call through the gateway, over every attempt")
+}
+
+pub fn per_request_timeout_schema() -> Schema {
+    timeout_schema("Time for one upstream attempt, unless the provider sets its own")
+}
+
+fn cap_schema(what: &str) -> Schema {
+    json_schema(json!({
+        "type": ["integer", "null"],
+        "minimum": TOKEN_CAP.min,
+        "maximum": TOKEN_CAP.max,
+        "description": format!("{what}; `null` for no cap (until written, there is none)."),
+    }))
+}
+
+pub fn max_input_tokens_schema() -> Schema {
+    cap_schema(
+        "Most input tokens a call may send, estimated as the bytes of its `messages`, \
+         `system`, `input`, `prompt` and `tools` over 4; above it a call is refused with 413 \
+         `input_tokens_exceeded` before any attempt",
+    )
+}
+
+pub fn max_output_tokens_schema() -> Schema {
+    cap_schema(
+        "Most output tokens a call may ask for: a larger `max_tokens`, \
+         `max_completion_tokens` or `max_output_tokens` is lowered to it, and a call that \
+         sends none is given `max_tokens` (`max_output_tokens` on the Responses API)",
+    )
+}
+
+pub fn metadata_schema() -> Schema {
+    json_schema(json!({
+        "type": ["string", "null"],
+        "maxLength": MAX_METADATA_CHARS,
+        "pattern": super::rules::NO_NUL_PATTERN,
+        "description": "Free text for the operator (no NUL); `null` clears it.",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: FileTimeouts = FileTimeouts {
+        total: Duration::from_secs(600),
+        per_request: Duration::from_secs(300),
+    };
+
+    fn parse(body: serde_json::Value) -> Result<GatewayConfigChanges, Violations> {
+        let value: UpdateGatewayConfig = serde_json::from_value(body).unwrap();
+        GatewayConfigChanges::parse(value).map_err(|e| match e {
+            InputError::Invalid(v) => v,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn the_estimate_is_a_quarter_of_the_bytes_rounded_up() {
+        for (bytes, tokens) in [(0, 0), (1, 1), (4, 1), (5, 2), (8, 2), (4001, 1001)] {
+            assert_eq!(estimated_tokens(bytes), tokens, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn every_violation_is_reported_at_once() {
+        let v = parse(json!({"totalTimeout": "0.5s", "perRequestTimeout": "1d",
+            "maxInputTokens": 0, "maxOutputTokens": 100_000_001, "metadata": "a\u{0}"}))
+        .unwrap_err();
+        let map = v.to_map();
+        assert_eq!(
+            map.keys().collect::<Vec<_>>(),
+            [
+                "maxInputTokens",
+                "maxOutputTokens",
+                "metadata",
+                "perRequestTimeout",
+                "totalTimeout"
+            ]
+        );
+        assert_eq!(map["totalTimeout"], "must be between 1s and 24h0m0s");
+        assert!(
+            map["perRequestTimeout"].contains("unknown unit `d`"),
+            "{map:?}"
+        );
+        let v = parse(json!({"totalTimeout": "25h", "perRequestTimeout": null})).unwrap_err();
+        assert!(v.to_map()["perRequestTimeout"].contains("cannot be cleared"));
+        let v = parse(json!({"totalTimeout": "10s", "perRequestTimeout": "11s"})).unwrap_err();
+        assert_eq!(
+            v.to_map()["perRequestTimeout"],
+            "must be at most totalTimeout (10s)"
+        );
+    }
+
+    #[test]
+    fn a_change_meets_the_stored_value_of_the_field_it_does_not_send() {
+        let current = GatewayConfig::default();
+        // The config file's total (10m) stands for the one never written.
+        let change = parse(json!({"perRequestTimeout": "11m"})).unwrap();
+        let v = change.apply(&current, FILE).unwrap_err();
+        assert_eq!(
+            v.to_map()["perRequestTimeout"],
+            "must be at most totalTimeout (10m0s)"
+        );
+        let stored = parse(json!({"perRequestTimeout": "2m"}))
+            .unwrap()
+            .apply(&current, FILE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.version, 1);
+        let v = parse(json!({"totalTimeout": "1m"}))
+            .unwrap()
+            .apply(&stored, FILE)
+            .unwrap_err();
+        assert_eq!(
+            v.to_map()["totalTimeout"],
+            "must be at least perRequestTimeout (2m0s)"
+        );
+        // Nothing new: no new version.
+        let same = parse(json!({"perRequestTimeout": "120s"})).unwrap();
+        assert_eq!(same.apply(&stored, FILE), Ok(None));
+    }
+
+    #[test]
+    fn caps_and_metadata_are_set_and_cleared() {
+        let set = parse(json!({"maxInputTokens": 100, "maxOutputTokens": 50, "metadata": "m"}))
+            .unwrap()
+            .apply(&GatewayConfig::default(), FILE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                set.max_input_tokens,
+                set.max_output_tokens,
+                set.metadata.as_deref()
+            ),
+            (Some(100), Some(50), Some("m"))
+        );
+        let cleared = parse(json!({"maxInputTokens": null, "metadata": null}))
+            .unwrap()
+            .apply(&set, FILE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                cleared.max_input_tokens,
+                cleared.max_output_tokens,
+                cleared.metadata
+            ),
+            (None, Some(50), None)
+        );
+        assert_eq!(cleared.version, 2);
+    }
+}
