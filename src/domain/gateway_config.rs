@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::Schema;
 
-use super::fields::{check_length, sent, sent_whole};
+use super::fields::{check_length, sent};
 use super::rules::{GATEWAY_TIMEOUT_SECS, GO_DURATION_PATTERN, MAX_METADATA_CHARS, TOKEN_CAP};
 use super::settings::json_schema;
 use super::{Input, InputError, Violations, duration};
@@ -68,15 +68,38 @@ pub struct UpdateGatewayConfig {
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = per_request_timeout_schema)]
     pub per_request_timeout: Option<Option<String>>,
-    #[serde(default, deserialize_with = "sent_whole")]
+    #[serde(default, deserialize_with = "sent_cap")]
     #[schema(schema_with = max_input_tokens_schema)]
     pub max_input_tokens: Option<Option<u32>>,
-    #[serde(default, deserialize_with = "sent_whole")]
+    #[serde(default, deserialize_with = "sent_cap")]
     #[schema(schema_with = max_output_tokens_schema)]
     pub max_output_tokens: Option<Option<u32>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = metadata_schema)]
     pub metadata: Option<Option<String>>,
+}
+
+/// A token cap as sent, like `fields::sent_whole` but naming the cap's own range: JSON
+/// Schema's integers include `2.0`.
+fn sent_cap<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<u32>>, D::Error> {
+    use serde::de::Error;
+    match Option::<f64>::deserialize(deserializer)? {
+        None => Ok(Some(None)),
+        Some(n)
+            if n.fract() == 0.0
+                && (f64::from(TOKEN_CAP.min)..=f64::from(TOKEN_CAP.max)).contains(&n) =>
+        {
+            Ok(Some(Some(n as u32)))
+        }
+        Some(_) => Err(D::Error::custom(cap_rule())),
+    }
+}
+
+fn cap_rule() -> String {
+    format!(
+        "must be a whole number of tokens from {} to {}, or null for no cap",
+        TOKEN_CAP.min, TOKEN_CAP.max
+    )
 }
 
 /// A change that obeys every rule of the body alone.
@@ -111,16 +134,11 @@ impl GatewayConfigChanges {
             ("maxInputTokens", value.max_input_tokens),
             ("maxOutputTokens", value.max_output_tokens),
         ] {
+            // Read through `sent_cap` it is in range; a value built otherwise is checked too.
             if let Some(Some(n)) = cap
                 && !(TOKEN_CAP.min..=TOKEN_CAP.max).contains(&n)
             {
-                v.add(
-                    field,
-                    format!(
-                        "must be between {} and {} tokens, or null for no cap",
-                        TOKEN_CAP.min, TOKEN_CAP.max
-                    ),
-                );
+                v.add(field, cap_rule());
             }
         }
         if let Some(Some(text)) = &value.metadata {
@@ -329,19 +347,32 @@ mod tests {
     #[test]
     fn every_violation_is_reported_at_once() {
         let v = parse(json!({"totalTimeout": "0.5s", "perRequestTimeout": "1d",
-            "maxInputTokens": 0, "maxOutputTokens": 100_000_001, "metadata": "a\u{0}"}))
+            "metadata": "a\u{0}"}))
         .unwrap_err();
         let map = v.to_map();
         assert_eq!(
             map.keys().collect::<Vec<_>>(),
-            [
-                "maxInputTokens",
-                "maxOutputTokens",
-                "metadata",
-                "perRequestTimeout",
-                "totalTimeout"
-            ]
+            ["metadata", "perRequestTimeout", "totalTimeout"]
         );
+        // A cap out of range is refused as it is read, like a value of the wrong type.
+        for cap in [
+            json!(0),
+            json!(100_000_001),
+            json!(1.5),
+            json!(-1),
+            json!("9"),
+        ] {
+            let read =
+                serde_json::from_value::<UpdateGatewayConfig>(json!({"maxInputTokens": cap}));
+            let err = read.unwrap_err().to_string();
+            assert!(
+                err.contains("from 1 to 100000000") || err.contains("invalid type"),
+                "{cap}: {err}"
+            );
+        }
+        let fits =
+            serde_json::from_value::<UpdateGatewayConfig>(json!({"maxInputTokens": 100_000_000.0}));
+        assert_eq!(fits.unwrap().max_input_tokens, Some(Some(100_000_000)));
         assert_eq!(map["totalTimeout"], "must be between 1s and 24h0m0s");
         assert!(
             map["perRequestTimeout"].contains("unknown unit `d`"),

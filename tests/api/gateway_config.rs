@@ -182,7 +182,7 @@ async fn every_violation_is_reported_at_once_naming_the_field_and_the_rule() {
         details["maxInputTokens"]
             .as_str()
             .unwrap()
-            .contains("between 1 and 100000000"),
+            .contains("from 1 to 100000000"),
         "{details}"
     );
     for (body, field, words) in [
@@ -231,7 +231,7 @@ async fn every_violation_is_reported_at_once_naming_the_field_and_the_rule() {
         (
             json!({"maxOutputTokens": 100_000_001}),
             "maxOutputTokens",
-            "between 1 and",
+            "from 1 to",
         ),
         (
             json!({"maxOutputTokens": 1.5}),
