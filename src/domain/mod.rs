@@ -2,7 +2,9 @@
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
 pub mod catalog;
+mod duration;
 mod fields;
+pub mod gateway_config;
 mod provider;
 mod provider_fields;
 mod provider_input;

@@ -38,6 +38,21 @@ pub const CONCURRENCY: Bounds = Bounds {
     max: 10_000,
 };
 pub const MAX_PROXY_PASSWORD_CHARS: usize = 1024;
+
+/// `/gateway-config`: `perRequestTimeout` and `totalTimeout`, in seconds, as Go durations.
+pub const GATEWAY_TIMEOUT_SECS: Bounds = Bounds {
+    min: 1,
+    max: 86_400,
+};
+/// `/gateway-config`: `maxInputTokens` and `maxOutputTokens`.
+pub const TOKEN_CAP: Bounds = Bounds {
+    min: 1,
+    max: 100_000_000,
+};
+/// What Go's `time.ParseDuration` reads: an optional sign, then numbers each with its unit,
+/// or `0` alone. `µ` is U+00B5 and `μ` U+03BC; Go takes both.
+pub const GO_DURATION_PATTERN: &str =
+    "^[-+]?(?:0|(?:(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:ns|us|\u{b5}s|\u{3bc}s|ms|s|m|h))+)$";
 /// Header names an operator may not add: credentials belong in provider keys, and the rest
 /// are the connection's own (hop-by-hop) or framing; the client names the encodings it decodes.
 pub const FORBIDDEN_HEADERS: [&str; 14] = [

@@ -66,6 +66,19 @@ impl Surface {
         }
     }
 
+    /// The field that caps a call's output tokens, set when `/gateway-config` has
+    /// `maxOutputTokens` and the call sends no cap of its own; `None` for surfaces that
+    /// generate no text.
+    pub fn output_cap_field(self) -> Option<&'static str> {
+        match self {
+            Surface::ChatCompletions | Surface::Completions | Surface::Messages => {
+                Some("max_tokens")
+            }
+            Surface::Responses => Some("max_output_tokens"),
+            Surface::Embeddings | Surface::CountTokens => None,
+        }
+    }
+
     /// The path below a provider's versioned base URL (`…/v1`).
     pub fn path(self) -> &'static str {
         match self {

@@ -86,9 +86,16 @@ impl Gateway {
     /// follows as the upstream sends it.
     pub async fn call(&self, call: Call<'_>) -> Result<Answer, (GatewayError, Chosen)> {
         let nothing = |e| (e, Chosen::default());
-        let body = CallBody::parse(call.body).map_err(nothing)?;
+        let mut body = CallBody::parse(call.body).map_err(nothing)?;
         let snapshot = self.table.snapshot();
-        let deadline = Instant::now() + self.timeouts.total;
+        let config = snapshot.gateway_config();
+        let deadline = Instant::now() + config.total_timeout.unwrap_or(self.timeouts.total);
+        if let Some(most) = config.max_input_tokens {
+            body.check_input_tokens(most).map_err(nothing)?;
+        }
+        if let Some(most) = config.max_output_tokens {
+            body.cap_output(most, call.surface.output_cap_field());
+        }
         let mut plan = self.plan(&snapshot, &body, &call).map_err(nothing)?;
         // A provider whose circuit is open goes after the others serving the same name (a
         // lone candidate, the usual call, has no one to go after).
@@ -134,9 +141,11 @@ impl Gateway {
                     tried.out_of_time = true;
                     break None;
                 }
+                // The provider's own, then `/gateway-config`'s, then the config file's.
                 let per_attempt = route
                     .calling
                     .request_timeout
+                    .or(config.per_request_timeout)
                     .unwrap_or(self.timeouts.attempt);
                 let budget = per_attempt.min(deadline - now);
                 last = Chosen {

@@ -132,4 +132,10 @@ impl Gateway {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.table.snapshot()
     }
+
+    /// The timeouts of the config file (or the built-in defaults): what stands for a
+    /// `/gateway-config` timeout never written.
+    pub fn file_timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
 }

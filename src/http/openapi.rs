@@ -21,7 +21,7 @@ use super::docs::{
     UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{api_keys, health, provider_keys, providers};
+use super::manage::{api_keys, gateway_config, health, provider_keys, providers};
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
 
@@ -51,6 +51,8 @@ use super::{admin, method_not_allowed};
         provider_keys::rotate,
         api_keys::list,
         api_keys::get,
+        gateway_config::get,
+        gateway_config::update,
         health::health,
         openapi_json,
         admin::index,
@@ -73,6 +75,8 @@ use super::{admin, method_not_allowed};
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
         (name = "api-keys", description = "The credentials that call this server: for now the \
             bootstrap ones (the admin token, `[[auth.tokens]]`), read-only"),
+        (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
+            caps"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
     )

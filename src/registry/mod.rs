@@ -1,9 +1,10 @@
-//! The registry: the one writer of providers and their keys. Each write goes the same way —
-//! parse the input into trusted values, run the store transaction, wait until it is durable,
-//! then apply it to the data plane's routing table — so the one in-memory view of the
-//! registry learns of every change in one place, before the change is acknowledged. Reads go
-//! to the store directly.
+//! The registry: the one writer of providers, their keys and the gateway's settings. Each
+//! write goes the same way — parse the input into trusted values, run the store transaction,
+//! wait until it is durable, then apply it to the data plane's routing table — so the one
+//! in-memory view of the registry learns of every change in one place, before the change is
+//! acknowledged. Reads go to the store directly.
 
+mod gateway_config;
 mod keys;
 mod providers;
 

@@ -1,4 +1,4 @@
-//! Where providers and their keys are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
@@ -18,6 +18,7 @@ use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
 
+use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::{Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 
@@ -127,6 +128,14 @@ pub trait KeyStore: Send + Sync {
     fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()>;
 }
 
+/// The gateway's own settings: one record, there from the start.
+pub trait GatewayConfigStore: Send + Sync {
+    /// The record; one never written reads as [`GatewayConfig::default`].
+    fn gateway_config(&self) -> Result<GatewayConfig, StoreError>;
+    /// Applies `change` atomically, to the default record when none was written.
+    fn update_gateway_config(&self, change: UpdateFn<GatewayConfig>) -> Write<GatewayConfig>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -154,7 +163,7 @@ pub trait SecretsStore: Send + Sync {
 }
 
 /// The whole store, as one handle.
-pub trait Store: ProviderStore + KeyStore + SecretsStore {
+pub trait Store: ProviderStore + KeyStore + SecretsStore + GatewayConfigStore {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;
     /// Makes everything written so far durable.

@@ -30,6 +30,7 @@ const KEYWORDS: &[&str] = &[
     "pattern",
     "const",
     "minimum",
+    "maximum",
     "maxItems",
     "items",
     "required",
@@ -113,6 +114,11 @@ pub fn problems(doc: &Value, schema: &Value, value: &Value, strict: bool, at: &s
         && n < min
     {
         fail(format!("{n} is below {min}"));
+    }
+    if let (Some(max), Some(n)) = (rules.get("maximum").and_then(Value::as_f64), value.as_f64())
+        && n > max
+    {
+        fail(format!("{n} is above {max}"));
     }
     if rules.get("format") == Some(&json!("date-time"))
         && let Some(s) = value.as_str()

@@ -12,6 +12,7 @@ mod failover;
 #[path = "../support/fixture.rs"]
 mod fixture;
 mod gateway;
+mod gateway_config;
 mod guard;
 mod hardening;
 mod health;

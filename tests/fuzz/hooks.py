@@ -1,6 +1,10 @@
 """Schemathesis hooks for tests/fuzz/run: what JSON Schema cannot say about a provider's
 settings, so that a body the schema admits and the server refuses is still a failure.
 
+`/gateway-config`'s timeouts are Go durations from 1s to 24h with `perRequestTimeout` <=
+`totalTimeout` (checked against the stored value of the one not sent): a positive case that
+sends one is given 1s (per request) and 24h (total), which fit any stored value.
+
 Three rules span fields or look inside a value, and no schema keyword can express them:
 `concurrency` <= `bufferSize` (a PATCH is checked against the stored record too),
 `retryBackoffInitialMs` <= `retryBackoffMaxMs` (with their defaults 500 and 5000), and a
@@ -29,6 +33,7 @@ SQAwRgIhAN4zFOQLJoxQzf1BlXTNDOD9zwizHAf27sIHuTC2i7nGAiEA4cvLoDdE
 schemathesis.openapi.format("pem-certificates", st.just(CA_PEM))
 
 PROVIDER_WRITES = {("POST", "/providers"), ("PATCH", "/providers/{id}")}
+GATEWAY_CONFIG_WRITE = ("PATCH", "/gateway-config")
 
 
 def _positive(case):
@@ -87,8 +92,17 @@ def filter_case(ctx, case):
     return _queue_ok(case.body, patch) and _backoff_ok(case.body) and _password_ok(case.body)
 
 
+def _is_gateway_config_write(ctx):
+    op = ctx.operation
+    return op is not None and (op.method.upper(), op.path) == GATEWAY_CONFIG_WRITE
+
+
 @schemathesis.hook
 def map_case(ctx, case):
+    if _is_gateway_config_write(ctx) and _positive(case) and isinstance(case.body, dict):
+        for field, value in (("perRequestTimeout", "1s"), ("totalTimeout", "24h")):
+            if field in case.body:
+                case.body[field] = value
     if _is_write(ctx) and _positive(case) and isinstance(case.body, dict):
         network = case.body.get("network")
         if isinstance(network, dict) and isinstance(network.get("caCertPem"), str):

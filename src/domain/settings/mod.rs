@@ -231,7 +231,7 @@ pub fn path_overrides(paths: &BTreeMap<String, String>) -> Result<(), Validation
 /// A schema written as JSON. utoipa's model has no field for several keywords used here
 /// (`propertyNames`, `const`, `if`/`then`, a `oneOf` beside `type`), so everything but the
 /// type and description goes through its extensions, which serialize flat beside them.
-fn json_schema(value: Value) -> Schema {
+pub(in crate::domain) fn json_schema(value: Value) -> Schema {
     let Value::Object(mut map) = value else {
         unreachable!("a schema is written as an object")
     };

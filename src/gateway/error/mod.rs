@@ -114,6 +114,8 @@ codes! {
     ModelNotFound = "model_not_found", ModelNotFound;
     UnknownRoute = "unknown_route", ModelNotFound;
     RequestTooLarge = "request_too_large", TooLarge;
+    /// The input, estimated, is above `/gateway-config`'s `maxInputTokens`.
+    InputTokensExceeded = "input_tokens_exceeded", TooLarge;
     RequestTimeout = "request_timeout", SlowBody;
     /// No key filed, or none that can be opened now (an `env.NAME` key without its variable).
     NoUsableKey = "no_usable_key", NoUsableKey;

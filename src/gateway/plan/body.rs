@@ -1,5 +1,6 @@
 //! The request body of a model call: read just enough to route it (`model`, `models`,
-//! `stream`), and written back with `model` set to the upstream's id and `models` removed.
+//! `stream`), and written back with `model` set to the upstream's id and `models` removed
+//! (and, only under `/gateway-config`'s `maxOutputTokens`, its output cap lowered or added).
 //! Every other field passes through as the exact bytes the client sent — numbers are never
 //! re-formatted, unknown fields never dropped — because only the top level is parsed, into
 //! raw slices.
@@ -10,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::super::error::{Code, GatewayError};
+use crate::domain::gateway_config::{INPUT_FIELDS, OUTPUT_CAP_FIELDS, estimated_tokens};
 
 /// The most fallback models a request may list.
 pub const MAX_FALLBACK_MODELS: usize = 16;
@@ -27,6 +29,9 @@ pub struct CallBody<'a> {
     pub model: String,
     /// The fallback models, in order, to try when `model` cannot answer.
     pub models: Vec<String>,
+    /// The most output tokens the upstream may be asked for, and the field that says so when
+    /// the call sends none (`None`: the call's surface has none).
+    output_cap: Option<(u32, Option<&'static str>)>,
 }
 
 impl<'a> CallBody<'a> {
@@ -82,7 +87,37 @@ impl<'a> CallBody<'a> {
             fields,
             model,
             models,
+            output_cap: None,
         })
+    }
+
+    /// Refuses a call whose input, estimated from the bytes of the fields that carry it, is
+    /// above `most` tokens.
+    pub fn check_input_tokens(&self, most: u32) -> Result<(), GatewayError> {
+        let bytes: usize = self
+            .fields
+            .iter()
+            .filter(|(name, _)| INPUT_FIELDS.contains(&name.as_str()))
+            .map(|(_, raw)| raw.get().len())
+            .sum();
+        let estimate = estimated_tokens(bytes);
+        if estimate <= u64::from(most) {
+            return Ok(());
+        }
+        Err(GatewayError::new(
+            Code::InputTokensExceeded,
+            format!(
+                "the call's input is about {estimate} tokens (the bytes of its messages, \
+                 system, input, prompt and tools over 4), above the gateway's maxInputTokens \
+                 of {most}"
+            ),
+        ))
+    }
+
+    /// From now on the body sent upstream asks for at most `most` output tokens: a larger
+    /// cap sent is lowered, and `field` is added when none is sent.
+    pub fn cap_output(&mut self, most: u32, field: Option<&'static str>) {
+        self.output_cap = Some((most, field));
     }
 
     /// The body for the upstream: `model` replaced by `upstream_model`, `models` left out,
@@ -96,10 +131,15 @@ impl<'a> CallBody<'a> {
         let mut out = Vec::with_capacity(size + upstream_model.len() + 16);
         out.push(b'{');
         let mut first = true;
+        let mut capped = false;
         for (name, raw) in &self.fields {
-            let value = match name.as_str() {
-                "models" => continue,
-                "model" => serde_json::to_string(upstream_model).unwrap_or_default(),
+            let value = match (name.as_str(), self.output_cap) {
+                ("models", _) => continue,
+                ("model", _) => serde_json::to_string(upstream_model).unwrap_or_default(),
+                (field, Some((most, _))) if OUTPUT_CAP_FIELDS.contains(&field) => {
+                    capped = true;
+                    lowered(raw, most)
+                }
                 _ => raw.get().to_owned(),
             };
             if !first {
@@ -110,8 +150,26 @@ impl<'a> CallBody<'a> {
             out.push(b':');
             out.extend_from_slice(value.as_bytes());
         }
+        if let Some((most, Some(field))) = self.output_cap
+            && !capped
+        {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(format!("\"{field}\":{most}").as_bytes());
+        }
         out.push(b'}');
         out
+    }
+}
+
+/// An output cap the client sent, at most `most`: a larger number, or `null` (no cap), becomes
+/// `most`; anything else goes as sent, for the upstream to refuse.
+fn lowered(raw: &RawValue, most: u32) -> String {
+    match serde_json::from_str::<Option<f64>>(raw.get()) {
+        Ok(Some(n)) if n <= f64::from(most) => raw.get().to_owned(),
+        Ok(_) => most.to_string(),
+        Err(_) => raw.get().to_owned(),
     }
 }
 
@@ -214,6 +272,50 @@ mod tests {
             out,
             r#"{"model":"llama3.1:8b","temperature":0.10000000000000000555,"n":12345678901234567890,"messages":[{"role":"user","content":"hi \u00e9"}],"extra":{"x":[1,2]},"stream":true}"#
         );
+    }
+
+    #[test]
+    fn an_output_cap_lowers_what_is_sent_and_is_added_when_none_is() {
+        let body = br#"{"model":"m","max_tokens":5000,"max_completion_tokens":10,"max_output_tokens":null,"x":1}"#;
+        let mut call = CallBody::parse(body).unwrap();
+        call.cap_output(100, Some("max_tokens"));
+        let out = String::from_utf8(call.rewritten("u")).unwrap();
+        assert_eq!(
+            out,
+            r#"{"model":"u","max_tokens":100,"max_completion_tokens":10,"max_output_tokens":100,"x":1}"#
+        );
+        for (field, want) in [
+            (Some("max_tokens"), r#"{"model":"u","n":1,"max_tokens":7}"#),
+            (
+                Some("max_output_tokens"),
+                r#"{"model":"u","n":1,"max_output_tokens":7}"#,
+            ),
+            (None, r#"{"model":"u","n":1}"#),
+        ] {
+            let mut call = CallBody::parse(br#"{"model":"m","n":1}"#).unwrap();
+            call.cap_output(7, field);
+            assert_eq!(String::from_utf8(call.rewritten("u")).unwrap(), want);
+        }
+        // Without a cap, a cap sent goes as sent.
+        let call = CallBody::parse(body).unwrap();
+        assert_eq!(
+            String::from_utf8(call.rewritten("m")).unwrap(),
+            String::from_utf8(body.to_vec()).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_input_estimate_counts_the_input_fields_bytes_only() {
+        // `messages` is 12 bytes, `system` 5 (with its quotes), `tools` 2: 19 bytes, 5 tokens.
+        let body = br#"{"model":"a-very-long-model-name","messages":[{"a":"bc"}],"system":"abc","tools":[],"temperature":1.25}"#;
+        let call = CallBody::parse(body).unwrap();
+        assert!(call.check_input_tokens(5).is_ok());
+        let err = call.check_input_tokens(4).err().unwrap();
+        assert_eq!(err.code.name(), "input_tokens_exceeded");
+        assert!(err.message.contains("about 5 tokens"), "{}", err.message);
+        let prompt = CallBody::parse(br#"{"model":"m","prompt":"12","input":"3456"}"#).unwrap();
+        assert!(prompt.check_input_tokens(3).is_ok());
+        assert!(prompt.check_input_tokens(2).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The routing table: an immutable snapshot of what the data plane routes to — providers by
 //! `providerId`, the models they declare, their sealed keys, and the catalog providers — swapped
-//! whole and atomically. Model calls read it and never the store.
+//! whole and atomically, with the gateway's own settings (`/gateway-config`). Model calls read
+//! it and never the store.
 //!
 //! The snapshot's maps are persistent (`imbl`): a change copies only the path to what changed,
 //! so the registry applies each durable write in microseconds however many providers there are,
@@ -20,6 +21,7 @@ pub use route::{ClientCell, ProfileClient, Route};
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{Provider, ProviderKey};
 use crate::store::{Store, StoreError};
@@ -86,9 +88,16 @@ pub struct Snapshot {
     keys: HashMap<String, OrdMap<Ulid, Arc<ProviderKey>>>,
     key_owner: HashMap<Ulid, String>,
     catalog: HashMap<String, Arc<Route>>,
+    /// `/gateway-config` as last written.
+    gateway_config: Arc<GatewayConfig>,
 }
 
 impl Snapshot {
+    /// The gateway's own settings (`/gateway-config`).
+    pub fn gateway_config(&self) -> &GatewayConfig {
+        &self.gateway_config
+    }
+
     /// A registered provider or a catalog provider by its id.
     pub fn route(&self, slug: &str) -> Option<&Arc<Route>> {
         self.routes.get(slug).or_else(|| self.catalog.get(slug))
@@ -222,6 +231,7 @@ pub enum Change<'a> {
     ProviderGone(Ulid),
     Key(&'a ProviderKey),
     KeyGone(Ulid),
+    GatewayConfig(&'a GatewayConfig),
 }
 
 impl RoutingTable {
@@ -246,11 +256,13 @@ impl RoutingTable {
         Ok(table)
     }
 
-    /// Reads every provider and key anew (at start, and after the store reopened itself).
+    /// Reads every provider and key, and the gateway's settings, anew (at start, and after the
+    /// store reopened itself).
     pub fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
         let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut snapshot = Snapshot {
             catalog: self.current.load().catalog.clone(),
+            gateway_config: Arc::new(store.gateway_config()?),
             ..Snapshot::default()
         };
         // What the running gateway learnt of each provider outlives the reload.
@@ -297,6 +309,7 @@ impl RoutingTable {
             Change::ProviderGone(id) => next.remove_provider(id, true),
             Change::Key(k) => next.upsert_key(k),
             Change::KeyGone(id) => next.remove_key(id),
+            Change::GatewayConfig(c) => next.gateway_config = Arc::new(c.clone()),
         }
         self.current.store(Arc::new(next));
     }

@@ -1,6 +1,7 @@
 //! The management API, one module per resource, each with its own `configure`.
 
 pub(super) mod api_keys;
+pub(super) mod gateway_config;
 pub(super) mod health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
@@ -11,5 +12,6 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     providers::configure(cfg);
     provider_keys::configure(cfg);
     api_keys::configure(cfg);
+    gateway_config::configure(cfg);
     health::configure(cfg);
 }

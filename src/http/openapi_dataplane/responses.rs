@@ -38,7 +38,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
     ),
     (
         "413",
-        "`request_too_large`: the body is over `gateway.max_body_bytes`.",
+        "`request_too_large`: the body is over `gateway.max_body_bytes`; \
+         `input_tokens_exceeded`: its input (the bytes of `messages`, `system`, `input`, \
+         `prompt` and `tools` over 4) is above `/gateway-config`'s `maxInputTokens`.",
     ),
     (
         "429",

@@ -6,6 +6,7 @@ mod codec;
 mod commit;
 mod engine;
 mod files;
+mod gateway_config;
 mod keys;
 mod migrate;
 mod providers;

@@ -341,3 +341,37 @@ fn a_rewrite_interrupted_at_any_step_is_finished_or_dropped_at_open() {
     assert_eq!(slugs(), ["first", "second", "third"]);
     assert!(!ready.exists() && !old.exists() && db.exists());
 }
+
+#[test]
+fn a_store_without_a_gateway_config_reads_it_as_never_written_and_keeps_one_written() {
+    use crate::domain::gateway_config::GatewayConfig;
+    use crate::store::GatewayConfigStore;
+    let dir = tempfile::tempdir().unwrap();
+    // A data dir of an earlier release has no such record.
+    fixture::store_format_2(dir.path());
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.gateway_config().unwrap(), GatewayConfig::default());
+    let written = runtime().block_on(async {
+        let change = Box::new(|c: &GatewayConfig| {
+            Ok(Some(GatewayConfig {
+                version: c.version + 1,
+                max_output_tokens: Some(64),
+                ..c.clone()
+            }))
+        });
+        let applied = store.update_gateway_config(change).await.unwrap().unwrap();
+        applied.wait().await.unwrap()
+    });
+    assert_eq!((written.version, written.max_output_tokens), (1, Some(64)));
+    // A refused change leaves it as it was.
+    let refused = runtime().block_on(async {
+        store
+            .update_gateway_config(Box::new(|_| Err(Rejection::PreconditionFailed)))
+            .await
+            .unwrap()
+    });
+    assert!(matches!(refused, Err(Rejection::PreconditionFailed)));
+    drop(store);
+    let again = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(again.gateway_config().unwrap(), written);
+}
