@@ -75,8 +75,11 @@ impl Application {
         let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
         announce(origin, &local_url(settings, port));
-        let credentials = Credentials::new(credentials);
+        let credentials = Arc::new(Credentials::new(credentials));
         let store: Arc<dyn Store> = Arc::new(store);
+        for key in store.all_api_keys()? {
+            credentials.insert(key.digest, crate::registry::credential_of(&key));
+        }
         let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
             settings
                 .catalog
@@ -99,17 +102,23 @@ impl Application {
                 total: Duration::from_secs(settings.gateway.total_timeout_secs),
                 stream: Duration::from_secs(settings.gateway.max_stream_secs),
             },
-            uses,
+            Arc::clone(&uses),
             crate::gateway::policy::clock::system(),
             crate::gateway::client::Outbound {
                 allow_private: settings.outbound.allow_private_networks,
                 resolve: crate::gateway::client::outbound::system(),
             },
         )?);
-        let registry = Arc::new(Registry::new(store, master_key, table));
+        let registry = Arc::new(Registry::new(
+            store,
+            master_key,
+            table,
+            Arc::clone(&credentials),
+        ));
         let state = AppState {
             registry: Arc::clone(&registry),
             gateway,
+            uses,
             public_url: settings.server.public_url.clone().unwrap_or_default(),
         };
         let server = build_server(settings, listener, state, credentials)?;
@@ -203,10 +212,10 @@ fn build_server(
     settings: &Settings,
     listener: TcpListener,
     state: AppState,
-    credentials: Credentials,
+    credentials: Arc<Credentials>,
 ) -> Result<Server, StartupError> {
     let state = web::Data::new(state);
-    let credentials = web::Data::new(credentials);
+    let credentials = web::Data::from(credentials);
     let cors = web::Data::new(CorsOrigins(settings.gateway.cors_origins.clone().into()));
     let limit = BodyLimit(settings.server.max_body_bytes);
     let proxy_limit = ProxyBodyLimit(settings.gateway.max_body_bytes);

@@ -1,6 +1,7 @@
 //! What a provider is and the rules its fields obey. Knows nothing of HTTP or storage engines:
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
+mod api_key;
 pub mod catalog;
 mod fields;
 mod provider;
@@ -18,6 +19,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use api_key::{
+    API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,
+};
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
 pub use provider_input::{

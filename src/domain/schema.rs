@@ -91,6 +91,16 @@ pub fn name() -> Object {
         .build()
 }
 
+/// [`name`] where it may be cleared with `null`.
+pub fn optional_name() -> Object {
+    nullable(string(1, MAX_TEXT_CHARS))
+        .pattern(Some(name_pattern()))
+        .description(Some(
+            "Display name: no control characters, and not blank; `null` clears it.",
+        ))
+        .build()
+}
+
 pub fn base_url() -> Object {
     string(1, MAX_BASE_URL_CHARS)
         .pattern(Some(base_url_pattern()))

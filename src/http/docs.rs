@@ -196,7 +196,7 @@ impl IntoParams for CredentialId {
             "id",
             ParameterIn::Path,
             string_schema(Some(CREDENTIAL_ID_PATTERN)),
-            "The credential's id: `admin`, or an `[[auth.tokens]]` id.",
+            "The credential's id: `admin`, an `[[auth.tokens]]` id, or a stored key's ULID.",
         )]
     }
 }

@@ -40,7 +40,7 @@ pub enum ApiError {
     #[error("this route does not accept that method; allowed: {allow}")]
     MethodNotAllowed { allow: &'static str },
     #[error(
-        "API keys are read-only here, allowed: GET, HEAD. They are the bootstrap credentials: the admin token (MODELGATE_ADMIN_TOKEN, else <data_dir>/admin-token) and the [[auth.tokens]] entries of the config file; change them there and restart"
+        "this API key is a bootstrap credential, read-only here (allowed: GET, HEAD): the admin token (MODELGATE_ADMIN_TOKEN, else <data_dir>/admin-token) and the [[auth.tokens]] entries of the config file are changed there, then the server restarted; keys made with POST /api-keys can be changed and deleted here"
     )]
     CredentialsReadOnly,
     #[error("providerId `{0}` is already used by another provider")]

@@ -50,7 +50,10 @@ use super::{admin, method_not_allowed};
         provider_keys::delete,
         provider_keys::rotate,
         api_keys::list,
+        api_keys::create,
         api_keys::get,
+        api_keys::update,
+        api_keys::delete,
         health::health,
         openapi_json,
         admin::index,
@@ -71,8 +74,9 @@ use super::{admin, method_not_allowed};
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
-        (name = "api-keys", description = "The credentials that call this server: for now the \
-            bootstrap ones (the admin token, `[[auth.tokens]]`), read-only"),
+        (name = "api-keys", description = "The credentials that call this server: stored \
+            management keys (`mgk_…`, the token shown once, on create) and the bootstrap ones \
+            (the admin token, `[[auth.tokens]]`), read-only"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
     )
@@ -203,6 +207,11 @@ impl ResourceLinks {
             &["getProvider", "updateProvider", "deleteProvider"],
         ),
         (
+            "/api-keys",
+            "/api-keys/{id}",
+            &["getApiKey", "updateApiKey", "deleteApiKey"],
+        ),
+        (
             "/provider-keys",
             "/provider-keys/{id}",
             &[
@@ -275,8 +284,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A token from `[[auth.tokens]]` or the admin token the server writes to \
-                         `<data_dir>/admin-token` on first start.",
+                        "A token from `[[auth.tokens]]`, the admin token the server writes to \
+                         `<data_dir>/admin-token` on first start, or a stored key's `mgk_…` \
+                         token (`POST /api-keys`).",
                     ))
                     .build(),
             ),

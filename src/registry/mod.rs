@@ -1,14 +1,18 @@
-//! The registry: the one writer of providers and their keys. Each write goes the same way —
-//! parse the input into trusted values, run the store transaction, wait until it is durable,
-//! then apply it to the data plane's routing table — so the one in-memory view of the
-//! registry learns of every change in one place, before the change is acknowledged. Reads go
-//! to the store directly.
+//! The registry: the one writer of providers, their keys and the management API keys. Each
+//! write goes the same way — parse the input into trusted values, run the store transaction,
+//! wait until it is durable, then apply it to the in-memory view it changes (the data plane's
+//! routing table, the live credentials) — so each view learns of every change in one place,
+//! before the change is acknowledged. Reads go to the store directly.
 
+mod api_keys;
 mod keys;
 mod providers;
 
 use std::sync::Arc;
 
+pub use api_keys::credential_of;
+
+use crate::auth::Credentials;
 use crate::domain::{InputError, Precondition};
 use crate::gateway::table::RoutingTable;
 use crate::secrets::{CryptoError, MasterKey};
@@ -39,6 +43,8 @@ pub struct Registry {
     /// What the data plane routes by; every durable change is applied to it before the
     /// change is acknowledged.
     table: Arc<RoutingTable>,
+    /// Who may call; every durable API key write is applied to it before it is acknowledged.
+    credentials: Arc<Credentials>,
 }
 
 impl Registry {
@@ -46,12 +52,19 @@ impl Registry {
         store: Arc<dyn Store>,
         master_key: Arc<MasterKey>,
         table: Arc<RoutingTable>,
+        credentials: Arc<Credentials>,
     ) -> Registry {
         Registry {
             store,
             master_key,
             table,
+            credentials,
         }
+    }
+
+    /// The credentials requests are authenticated against.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// For reads, and for what is not a registry write (health, the final flush).

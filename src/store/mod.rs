@@ -1,4 +1,4 @@
-//! Where providers and their keys are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys and the management API keys are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
@@ -18,7 +18,7 @@ use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
 
-use crate::domain::{Precondition, Provider, ProviderKey};
+use crate::domain::{ApiKey, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 
 /// A request the store refused because of what it holds, as opposed to a [`StoreError`].
@@ -127,6 +127,19 @@ pub trait KeyStore: Send + Sync {
     fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()>;
 }
 
+pub trait ApiKeyStore: Send + Sync {
+    fn create_api_key(&self, key: ApiKey) -> Write<ApiKey>;
+    fn get_api_key(&self, id: Ulid) -> Result<Option<ApiKey>, StoreError>;
+    /// Up to `limit` keys with ids below `before` (all when `None`), newest first.
+    fn list_api_keys(&self, before: Option<Ulid>, limit: usize)
+    -> Result<Page<ApiKey>, StoreError>;
+    /// Every key, for the credentials loaded at start.
+    fn all_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    fn update_api_key(&self, id: Ulid, change: UpdateFn<ApiKey>) -> Write<ApiKey>;
+    /// Removes the key if `precondition` allows; answers it as it was.
+    fn delete_api_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<ApiKey>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -154,7 +167,7 @@ pub trait SecretsStore: Send + Sync {
 }
 
 /// The whole store, as one handle.
-pub trait Store: ProviderStore + KeyStore + SecretsStore {
+pub trait Store: ProviderStore + KeyStore + ApiKeyStore + SecretsStore {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;
     /// Makes everything written so far durable.

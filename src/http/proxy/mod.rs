@@ -76,7 +76,7 @@ async fn proxy(
     let format = surface.format();
     let leaving = leaving::Leaving::new(&id, req.path(), started);
     let answered = async {
-        let caller = authenticate(&req).map_err(|e| (e, Chosen::default()))?;
+        let caller = authenticate(&req, &state).map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
         let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
         let call = Call {
@@ -130,7 +130,7 @@ async fn proxy(
 
 /// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
 /// SDK generations send one or the other); the answer is the id of its credential.
-fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<String, GatewayError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
         .ok_or_else(|| GatewayError::new(Code::Internal, "no credentials configured"))?;
@@ -159,7 +159,10 @@ fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
         .flatten()
         .find_map(|token| credentials.identify(token))
     {
-        Some(id) => Ok(id.to_owned()),
+        Some(identity) => {
+            super::auth::note_use(Some(state), &identity);
+            Ok(identity.id)
+        }
         None => Err(GatewayError::new(
             Code::InvalidCredential,
             "the token is not valid for this gateway",
