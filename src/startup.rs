@@ -63,6 +63,15 @@ impl Application {
     /// Binds first: a port that is taken stops start-up before anything is written, so a new
     /// data dir gets no token or master-key file from a start that never served.
     pub fn build(settings: &Settings) -> Result<Application, StartupError> {
+        Application::build_with_clock(settings, auth::system_clock())
+    }
+
+    /// [`Application::build`] with the wall clock that stored credentials expire by (tests
+    /// move their own instead of waiting).
+    pub fn build_with_clock(
+        settings: &Settings,
+        clock: auth::WallClock,
+    ) -> Result<Application, StartupError> {
         let bind_error = |source| StartupError::Bind {
             bind: settings.server.bind.clone(),
             source,
@@ -75,10 +84,13 @@ impl Application {
         let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
         announce(origin, &local_url(settings, port));
-        let credentials = Arc::new(Credentials::new(credentials));
+        let credentials = Arc::new(Credentials::with_clock(credentials, clock));
         let store: Arc<dyn Store> = Arc::new(store);
         for key in store.all_api_keys()? {
             credentials.insert(key.digest, crate::registry::credential_of(&key));
+        }
+        for key in store.all_access_keys()?.iter().filter(|k| k.enabled()) {
+            credentials.insert(key.digest, crate::registry::access_credential_of(key));
         }
         let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
             settings

@@ -68,15 +68,39 @@ pub struct Credentials {
     known: Vec<Credential>,
     loaded: SystemTime,
     stored: stored::Snapshot,
+    clock: WallClock,
+}
+
+/// Milliseconds since the Unix epoch, by which a stored credential expires: the system's, or
+/// one a test moves.
+pub type WallClock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system's wall clock.
+pub fn system_clock() -> WallClock {
+    std::sync::Arc::new(|| {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    })
 }
 
 impl Credentials {
     pub fn new(credentials: Vec<Credential>) -> Credentials {
+        Credentials::with_clock(credentials, system_clock())
+    }
+
+    pub fn with_clock(credentials: Vec<Credential>, clock: WallClock) -> Credentials {
         Credentials {
             known: credentials,
             loaded: SystemTime::now(),
             stored: stored::Snapshot::default(),
+            clock,
         }
+    }
+
+    /// The time expiry is judged by.
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
     }
 
     /// Whether `id` names a bootstrap credential.
@@ -114,7 +138,7 @@ impl Credentials {
                 found = Some(Identity::bootstrap(&c.id));
             }
         }
-        found.or_else(|| self.stored.identify(&digest))
+        found.or_else(|| self.stored.identify(&digest, self.now_ms()))
     }
 }
 
@@ -190,6 +214,7 @@ mod tests {
             StoredCredential {
                 id: stored,
                 kind: Kind::Management,
+                expires_at_ms: None,
             },
         );
         let found = creds.identify(&token).unwrap();

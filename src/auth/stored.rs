@@ -39,6 +39,8 @@ pub enum Kind {
     Bootstrap,
     /// A stored management API key (`/api-keys`).
     Management,
+    /// A data-plane access key (`/access-keys`): model calls on `/v1` only.
+    Access,
 }
 
 /// Who presented a token: the id that `createdBy` names, and the stored record's id, whose
@@ -65,14 +67,21 @@ impl Identity {
 pub struct StoredCredential {
     pub id: Ulid,
     pub kind: Kind,
+    /// Refused from this time on (ms since the Unix epoch).
+    pub expires_at_ms: Option<u64>,
 }
 
 #[derive(Default)]
 pub(super) struct Snapshot(ArcSwap<imbl::HashMap<Digest, StoredCredential>>);
 
 impl Snapshot {
-    pub(super) fn identify(&self, digest: &Digest) -> Option<Identity> {
-        self.0.load().get(digest).map(|c| Identity {
+    pub(super) fn identify(&self, digest: &Digest, now_ms: u64) -> Option<Identity> {
+        let set = self.0.load();
+        let found = set.get(digest)?;
+        if found.expires_at_ms.is_some_and(|at| at <= now_ms) {
+            return None;
+        }
+        Some(found).map(|c| Identity {
             id: c.id.to_string(),
             kind: c.kind,
             stored: Some(c.id),

@@ -1,6 +1,7 @@
 //! What a provider is and the rules its fields obey. Knows nothing of HTTP or storage engines:
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
+mod access_key;
 mod api_key;
 pub mod catalog;
 mod fields;
@@ -19,6 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use access_key::{
+    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, CreateAccessKey, NewAccessKey, UpdateAccessKey,
+};
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,
 };

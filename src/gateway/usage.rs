@@ -17,6 +17,8 @@ pub enum Used {
     ProviderKey(Ulid),
     /// A stored management API key, presented by a caller.
     ApiKey(Ulid),
+    /// An access key, presented by a caller.
+    AccessKey(Ulid),
 }
 
 #[derive(Default)]
@@ -76,6 +78,16 @@ pub async fn write_periodically(uses: Arc<KeyUse>, store: Weak<dyn Store>, perio
                         }))
                     });
                     written(store.update_api_key(id, change)).await
+                }
+                Used::AccessKey(id) => {
+                    let change = Box::new(move |key: &crate::domain::AccessKey| {
+                        Ok((key.last_used_ms < Some(at)).then(|| {
+                            let mut next = key.clone();
+                            next.last_used_ms = Some(at);
+                            next
+                        }))
+                    });
+                    written(store.update_access_key(id, change)).await
                 }
             };
             if let Err(e) = outcome {

@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{Credentials, Identity, bearer_token};
+use crate::auth::{Credentials, Identity, Kind, bearer_token};
 use crate::domain::now_ms;
 use crate::gateway::usage::Used;
 
@@ -74,6 +74,9 @@ fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
     let identity = credentials
         .identify(token)
         .ok_or(ApiError::Unauthorized { presented: true })?;
+    if identity.kind == Kind::Access {
+        return Err(ApiError::AccessKeyNotAllowed);
+    }
     note_use(
         req.app_data::<web::Data<AppState>>().map(|s| &***s),
         &identity,
@@ -84,6 +87,10 @@ fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
 /// A stored credential's use, for its batched `lastUsed`.
 pub(crate) fn note_use(state: Option<&AppState>, identity: &Identity) {
     if let (Some(state), Some(id)) = (state, identity.stored) {
-        state.uses.record_use(Used::ApiKey(id), now_ms());
+        let used = match identity.kind {
+            Kind::Access => Used::AccessKey(id),
+            _ => Used::ApiKey(id),
+        };
+        state.uses.record_use(used, now_ms());
     }
 }

@@ -16,12 +16,12 @@ use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::docs::{
-    BadRequest, Conflict, Internal, MethodNotAllowed, NotFound, NotModified, PayloadTooLarge,
-    PreconditionFailed, RequestTimeout, Unauthorized, Unavailable, UnsupportedMediaType,
-    UriTooLong,
+    BadRequest, Conflict, Forbidden, Internal, MethodNotAllowed, NotFound, NotModified,
+    PayloadTooLarge, PreconditionFailed, RequestTimeout, Unauthorized, Unavailable,
+    UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{api_keys, health, provider_keys, providers};
+use super::manage::{access_keys, api_keys, health, provider_keys, providers};
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
 
@@ -54,6 +54,11 @@ use super::{admin, method_not_allowed};
         api_keys::get,
         api_keys::update,
         api_keys::delete,
+        access_keys::list,
+        access_keys::create,
+        access_keys::get,
+        access_keys::update,
+        access_keys::delete,
         health::health,
         openapi_json,
         admin::index,
@@ -62,7 +67,7 @@ use super::{admin, method_not_allowed};
     components(
         schemas(ErrorBody),
         responses(
-            BadRequest, Unauthorized, NotFound, Conflict, PreconditionFailed,
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
             NotModified, MethodNotAllowed, UriTooLong
         )
@@ -77,6 +82,8 @@ use super::{admin, method_not_allowed};
         (name = "api-keys", description = "The credentials that call this server: stored \
             management keys (`mgk_…`, the token shown once, on create) and the bootstrap ones \
             (the admin token, `[[auth.tokens]]`), read-only"),
+        (name = "access-keys", description = "Data-plane credentials (`mga_…`, the token shown \
+            once, on create): model calls on `/v1` only; every management route refuses them"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
     )
@@ -210,6 +217,11 @@ impl ResourceLinks {
             "/api-keys",
             "/api-keys/{id}",
             &["getApiKey", "updateApiKey", "deleteApiKey"],
+        ),
+        (
+            "/access-keys",
+            "/access-keys/{id}",
+            &["getAccessKey", "updateAccessKey", "deleteAccessKey"],
         ),
         (
             "/provider-keys",

@@ -18,6 +18,7 @@ pub fn credential_of(key: &ApiKey) -> StoredCredential {
     StoredCredential {
         id: key.id,
         kind: Kind::Management,
+        expires_at_ms: None,
     }
 }
 

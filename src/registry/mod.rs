@@ -4,12 +4,14 @@
 //! routing table, the live credentials) — so each view learns of every change in one place,
 //! before the change is acknowledged. Reads go to the store directly.
 
+mod access_keys;
 mod api_keys;
 mod keys;
 mod providers;
 
 use std::sync::Arc;
 
+pub use access_keys::access_credential_of;
 pub use api_keys::credential_of;
 
 use crate::auth::Credentials;

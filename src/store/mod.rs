@@ -18,7 +18,7 @@ use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
 
-use crate::domain::{ApiKey, Precondition, Provider, ProviderKey};
+use crate::domain::{AccessKey, ApiKey, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 
 /// A request the store refused because of what it holds, as opposed to a [`StoreError`].
@@ -140,6 +140,22 @@ pub trait ApiKeyStore: Send + Sync {
     fn delete_api_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<ApiKey>;
 }
 
+pub trait AccessKeyStore: Send + Sync {
+    fn create_access_key(&self, key: AccessKey) -> Write<AccessKey>;
+    fn get_access_key(&self, id: Ulid) -> Result<Option<AccessKey>, StoreError>;
+    /// Up to `limit` keys with ids below `before` (all when `None`), newest first.
+    fn list_access_keys(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<AccessKey>, StoreError>;
+    /// Every key, for the credentials loaded at start.
+    fn all_access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
+    fn update_access_key(&self, id: Ulid, change: UpdateFn<AccessKey>) -> Write<AccessKey>;
+    /// Removes the key if `precondition` allows; answers it as it was.
+    fn delete_access_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<AccessKey>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -167,7 +183,7 @@ pub trait SecretsStore: Send + Sync {
 }
 
 /// The whole store, as one handle.
-pub trait Store: ProviderStore + KeyStore + ApiKeyStore + SecretsStore {
+pub trait Store: ProviderStore + KeyStore + ApiKeyStore + AccessKeyStore + SecretsStore {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;
     /// Makes everything written so far durable.

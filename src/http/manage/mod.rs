@@ -1,5 +1,6 @@
 //! The management API, one module per resource, each with its own `configure`.
 
+pub(super) mod access_keys;
 pub(super) mod api_keys;
 pub(super) mod health;
 pub(super) mod provider_keys;
@@ -11,5 +12,6 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     providers::configure(cfg);
     provider_keys::configure(cfg);
     api_keys::configure(cfg);
+    access_keys::configure(cfg);
     health::configure(cfg);
 }

@@ -128,8 +128,10 @@ async fn proxy(
     }
 }
 
-/// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
-/// SDK generations send one or the other); the answer is the id of its credential.
+/// The caller must present a known token — the admin token, an `[[auth.tokens]]` one, a
+/// management API key or an access key — as `Authorization: Bearer` or `x-api-key` (the two
+/// SDK generations send one or the other; both is fine when they agree); the answer is the id
+/// of its credential.
 fn authenticate(req: &HttpRequest, state: &AppState) -> Result<String, GatewayError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
@@ -148,6 +150,15 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<String, GatewayEr
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
+    if let (Some(bearer), Some(api_key)) = (bearer, api_key)
+        && bearer != api_key
+    {
+        // Which one a proxy or SDK meant is not for the gateway to guess.
+        return Err(GatewayError::new(
+            Code::InvalidHeader,
+            "`Authorization: Bearer` and `x-api-key` carry different tokens; send one token",
+        ));
+    }
     if bearer.is_none() && api_key.is_none() {
         return Err(GatewayError::new(
             Code::MissingCredential,
