@@ -44,6 +44,8 @@ pub enum StartupError {
     },
     #[error("cannot read the routing table from the store: {0}")]
     Routing(#[from] crate::store::StoreError),
+    #[error("cannot read the stored API keys and access keys: {0}")]
+    StoredCredentials(#[source] crate::store::StoreError),
     #[error("cannot build the upstream HTTP client: {0}")]
     Upstream(#[from] reqwest::Error),
 }
@@ -86,11 +88,23 @@ impl Application {
         announce(origin, &local_url(settings, port));
         let credentials = Arc::new(Credentials::with_clock(credentials, clock));
         let store: Arc<dyn Store> = Arc::new(store);
-        for key in store.all_api_keys()? {
+        for key in store
+            .all_api_keys()
+            .map_err(StartupError::StoredCredentials)?
+        {
             credentials.insert(key.digest, crate::registry::credential_of(&key));
         }
-        for key in store.all_access_keys()?.iter().filter(|k| k.enabled()) {
+        let access_keys = store
+            .all_access_keys()
+            .map_err(StartupError::StoredCredentials)?;
+        for key in access_keys.iter().filter(|k| k.enabled()) {
             credentials.insert(key.digest, crate::registry::access_credential_of(key));
+            if let Some(previous) = &key.previous {
+                credentials.insert(
+                    previous.digest,
+                    crate::registry::previous_credential_of(key, previous),
+                );
+            }
         }
         let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
             settings

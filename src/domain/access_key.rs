@@ -7,7 +7,8 @@ use ulid::Ulid;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::fields::{self, sent};
+use super::fields::{self, sent, whole};
+use super::rules::ROTATE_GRACE_SECS;
 use super::{Input, Violations, next_id, schema, version_tag};
 
 /// What every access key's token starts with.
@@ -32,6 +33,15 @@ pub struct AccessKey {
     pub last_updated_by: String,
     pub last_used_ms: Option<u64>,
     pub version: u64,
+    /// The token a rotation replaced, while its grace lasts.
+    pub previous: Option<PreviousToken>,
+}
+
+/// A replaced token that keeps working until `until_ms` (ms since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousToken {
+    pub digest: [u8; 32],
+    pub until_ms: u64,
 }
 
 impl AccessKey {
@@ -181,7 +191,67 @@ impl NewAccessKey {
             last_updated_by: by.to_owned(),
             last_used_ms: None,
             version: 1,
+            previous: None,
         }
+    }
+}
+
+/// The body of `POST /access-keys/{id}/rotate`: optional, as is its one field.
+#[derive(Default, Deserialize, ToSchema, Validate)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"graceSeconds": 300}))]
+pub struct RotateAccessKey {
+    /// How long the old token keeps working, 0 (the default: not at all) to 86400.
+    #[validate(range(
+        min = "ROTATE_GRACE_SECS.min",
+        max = "ROTATE_GRACE_SECS.max",
+        code = "seconds"
+    ))]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 0, maximum = 86400)]
+    pub grace_seconds: Option<u32>,
+}
+
+/// A parsed rotation.
+pub struct AccessKeyRotation {
+    pub grace_ms: u64,
+}
+
+impl AccessKeyRotation {
+    pub fn parse(
+        input: impl Into<Input<RotateAccessKey>>,
+    ) -> Result<AccessKeyRotation, Violations> {
+        let (input, v) = input.into().checked();
+        if !v.is_empty() {
+            return Err(v);
+        }
+        Ok(AccessKeyRotation {
+            grace_ms: u64::from(input.grace_seconds.unwrap_or(0)) * 1000,
+        })
+    }
+
+    /// The key under its new token; the old one is kept, as `previous`, until `wall_ms` plus
+    /// the grace (not at all without one).
+    pub fn apply(
+        &self,
+        current: &AccessKey,
+        digest: [u8; 32],
+        redacted: &str,
+        wall_ms: u64,
+        now_ms: u64,
+        by: &str,
+    ) -> AccessKey {
+        let mut next = current.clone();
+        next.digest = digest;
+        next.key_redacted = redacted.to_owned();
+        next.previous = (self.grace_ms > 0).then_some(PreviousToken {
+            digest: current.digest,
+            until_ms: wall_ms + self.grace_ms,
+        });
+        next.updated_at_ms = now_ms.max(current.updated_at_ms);
+        next.last_updated_by = by.to_owned();
+        next.version = current.version + 1;
+        next
     }
 }
 

@@ -21,7 +21,8 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use access_key::{
-    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, CreateAccessKey, NewAccessKey, UpdateAccessKey,
+    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, AccessKeyRotation, CreateAccessKey,
+    NewAccessKey, PreviousToken, RotateAccessKey, UpdateAccessKey,
 };
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,

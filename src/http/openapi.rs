@@ -59,6 +59,7 @@ use super::{admin, method_not_allowed};
         access_keys::get,
         access_keys::update,
         access_keys::delete,
+        access_keys::rotate,
         health::health,
         openapi_json,
         admin::index,
@@ -187,7 +188,8 @@ impl Modify for HeadOperations {
     }
 }
 
-/// A PATCH reads its body with `Empty::NoChange`: no body at all changes nothing.
+/// A PATCH (and an access key's rotation) reads its body with `Empty::NoChange`: no body at
+/// all changes nothing.
 struct OptionalPatchBodies;
 
 impl Modify for OptionalPatchBodies {
@@ -196,6 +198,14 @@ impl Modify for OptionalPatchBodies {
             if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
                 body.required = Some(Required::False);
             }
+        }
+        // A rotation without a body has no grace.
+        let rotate = openapi.paths.paths.get_mut("/access-keys/{id}/rotate");
+        if let Some(body) = rotate
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = Some(Required::False);
         }
     }
 }
@@ -221,7 +231,12 @@ impl ResourceLinks {
         (
             "/access-keys",
             "/access-keys/{id}",
-            &["getAccessKey", "updateAccessKey", "deleteAccessKey"],
+            &[
+                "getAccessKey",
+                "updateAccessKey",
+                "rotateAccessKey",
+                "deleteAccessKey",
+            ],
         ),
         (
             "/provider-keys",
@@ -265,6 +280,10 @@ impl Modify for ResourceLinks {
             .get_mut("/provider-keys/{id}/rotate")
             .and_then(|p| p.post.as_mut());
         Self::add(rotated, "200", &["getProviderKey", "deleteProviderKey"]);
+        let rotated = paths
+            .get_mut("/access-keys/{id}/rotate")
+            .and_then(|p| p.post.as_mut());
+        Self::add(rotated, "200", &["getAccessKey", "deleteAccessKey"]);
     }
 }
 

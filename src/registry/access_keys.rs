@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 use super::{Registry, WriteError, guard};
 use crate::auth::{self, Kind, StoredCredential};
 use crate::domain::{
-    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, CreateAccessKey, Input, InputError,
-    NewAccessKey, Precondition, UpdateAccessKey, now_ms, redact_token,
+    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, AccessKeyRotation, CreateAccessKey, Input,
+    InputError, NewAccessKey, Precondition, PreviousToken, RotateAccessKey, UpdateAccessKey,
+    now_ms, redact_token,
 };
 
 /// The credential an access key is, as authentication knows it.
@@ -22,15 +23,77 @@ pub fn access_credential_of(key: &AccessKey) -> StoredCredential {
     }
 }
 
+/// The credential a rotated-out token is until its grace ends (or the key expires, if
+/// sooner).
+pub fn previous_credential_of(key: &AccessKey, previous: &PreviousToken) -> StoredCredential {
+    StoredCredential {
+        expires_at_ms: Some(
+            key.expires_at_ms
+                .map_or(previous.until_ms, |at| at.min(previous.until_ms)),
+        ),
+        ..access_credential_of(key)
+    }
+}
+
 impl Registry {
     /// Puts the key's current state into the live credentials.
     fn publish_access_key(&self, key: &AccessKey) {
         match key.enabled() {
-            true => self
-                .credentials
-                .insert(key.digest, access_credential_of(key)),
-            false => self.credentials.remove(&key.digest),
+            true => {
+                self.credentials
+                    .insert(key.digest, access_credential_of(key));
+                if let Some(previous) = &key.previous {
+                    self.credentials
+                        .insert(previous.digest, previous_credential_of(key, previous));
+                }
+            }
+            false => self.unpublish_access_key(key),
         }
+    }
+
+    fn unpublish_access_key(&self, key: &AccessKey) {
+        self.credentials.remove(&key.digest);
+        if let Some(previous) = &key.previous {
+            self.credentials.remove(&previous.digest);
+        }
+    }
+
+    /// A new token for the key; the old one works for the grace the body asks (none by
+    /// default), and a token an earlier rotation left in grace stops now.
+    pub async fn rotate_access_key(
+        &self,
+        id: Ulid,
+        input: Input<RotateAccessKey>,
+        precondition: Option<Precondition>,
+        by: &str,
+    ) -> Result<(AccessKey, Zeroizing<String>), WriteError> {
+        let rotation = AccessKeyRotation::parse(input).map_err(InputError::Invalid)?;
+        let token = auth::new_token(ACCESS_KEY_PREFIX)
+            .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
+        let (digest, redacted) = (auth::digest(&token), redact_token(&token));
+        let wall_ms = self.credentials.now_ms();
+        let by = by.to_owned();
+        // What the key held before, read inside the transaction: the tokens that stop now.
+        let replaced = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&replaced);
+        let change = Box::new(move |current: &AccessKey| {
+            guard(precondition.as_ref(), &current.etag())?;
+            let next = rotation.apply(current, digest, &redacted, wall_ms, now_ms(), &by);
+            let mut stopping: Vec<[u8; 32]> = current.previous.iter().map(|p| p.digest).collect();
+            if next.previous.is_none() {
+                stopping.push(current.digest);
+            }
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) = stopping;
+            Ok(Some(next))
+        });
+        let key = self
+            .commit(self.store.update_access_key(id, change), |_, _| {})
+            .await?;
+        for stopped in replaced.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            self.credentials.remove(stopped);
+        }
+        self.publish_access_key(&key);
+        Ok((key, token))
     }
 
     pub async fn create_access_key(
@@ -79,7 +142,7 @@ impl Registry {
         let gone = self
             .commit(self.store.delete_access_key(id, precondition), |_, _| {})
             .await?;
-        self.credentials.remove(&gone.digest);
+        self.unpublish_access_key(&gone);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod providers;
 
 use std::sync::Arc;
 
-pub use access_keys::access_credential_of;
+pub use access_keys::{access_credential_of, previous_credential_of};
 pub use api_keys::credential_of;
 
 use crate::auth::Credentials;

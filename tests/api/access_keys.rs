@@ -373,3 +373,72 @@ async fn the_token_is_in_no_file_of_the_data_dir_and_its_use_is_recorded() {
     app.stop().await;
     mock.stop().await;
 }
+
+#[actix_web::test]
+async fn a_rotation_answers_a_new_token_and_the_old_one_works_for_its_grace() {
+    const START: u64 = 1_900_000_000_000;
+    let now = Arc::new(AtomicU64::new(START));
+    let read = Arc::clone(&now);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_clocked(
+        dir.path(),
+        |_| {},
+        Arc::new(move || read.load(Ordering::SeqCst)),
+    )
+    .await;
+    let mock = with_upstream(&app).await;
+    let (key, old) = create(&app, json!({"name": "r"})).await;
+    let rotate = format!("{}/rotate", key["uri"].as_str().unwrap());
+
+    let res = app.post_json(&rotate, &json!({"graceSeconds": 60})).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let rotated = json(res, 200).await;
+    assert_ngrok_shape(&rotated);
+    assert_eq!(rotated["id"], key["id"]);
+    let new = rotated["token"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("mga_") && new != old);
+    assert_eq!(
+        rotated["keyRedacted"],
+        format!("mga_…{}", &new[new.len() - 4..])
+    );
+    assert!(etag.ends_with("-2\""), "{etag}");
+    let got = json(app.get(key["uri"].as_str().unwrap()).await, 200).await;
+    assert!(got.get("token").is_none());
+    assert_eq!(got["keyRedacted"], rotated["keyRedacted"]);
+
+    for token in [&old, &new] {
+        assert_eq!(model_call(&app, token).await.status(), 200);
+    }
+    now.store(START + 60_000, Ordering::SeqCst);
+    openai_error(model_call(&app, &old).await, 401, "invalid_credential").await;
+    assert_eq!(model_call(&app, &new).await.status(), 200);
+
+    // Without a grace (no body), the token it replaces stops at once.
+    let newer = json(app.post_json(&rotate, &json!({})).await, 200).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    openai_error(model_call(&app, &new).await, 401, "invalid_credential").await;
+    assert_eq!(model_call(&app, &newer).await.status(), 200);
+
+    let res = app
+        .req(Method::POST, &rotate)
+        .header("if-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 412, "precondition_failed").await;
+    let details = assert_violations(
+        app.post_json(&rotate, &json!({"graceSeconds": 86401}))
+            .await,
+        &["graceSeconds"],
+    )
+    .await;
+    assert!(
+        details["graceSeconds"].as_str().unwrap().contains("86400"),
+        "{details}"
+    );
+    assert_eq!(model_call(&app, &newer).await.status(), 200);
+    app.stop().await;
+    mock.stop().await;
+}

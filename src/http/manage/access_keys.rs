@@ -9,7 +9,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use crate::domain::{AccessKey, CreateAccessKey, Input, UpdateAccessKey};
+use crate::domain::{AccessKey, CreateAccessKey, Input, RotateAccessKey, UpdateAccessKey};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
 use crate::http::conditional::{if_match, tagged};
@@ -40,6 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(update))
                     .route(web::delete().to(delete))
                     .default_service(method_not_allowed("GET, HEAD, PATCH, DELETE")),
+            )
+            .service(
+                web::resource("/{id}/rotate")
+                    .route(web::post().to(rotate))
+                    .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(no_route)),
     );
@@ -208,6 +213,50 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// modelgate's: a new token under the same id.
+#[utoipa::path(
+    post, path = "/access-keys/{id}/rotate", tag = "access-keys",
+    operation_id = "rotateAccessKey",
+    summary = "Give an access key a new token, keeping its id",
+    description = "The answer carries the new `token`, shown this once. The old token keeps \
+        working for `graceSeconds` (0, the default, to 86400), judged from now, then is \
+        refused; a token an earlier rotation left in its grace is refused at once.",
+    params(docs::Id, docs::IfMatch),
+    request_body(content = RotateAccessKey, content_type = "application/json",
+        description = "Optional: no body is a rotation without grace."),
+    responses(
+        (status = 200, description = "The key with its new token; durable before this answer.",
+            body = AccessKeyView,
+            headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 404, response = docs::NotFound),
+        (status = 412, response = docs::PreconditionFailed),
+        docs::BodyErrors,
+        docs::AuthErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn rotate(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    query::none(&req)?;
+    let id = path_id(&req, NOUN)?;
+    let precondition = if_match(req.headers())?;
+    let input: Input<RotateAccessKey> = read_json(&req, body, Empty::NoChange).await?;
+    let (key, token) = state
+        .registry
+        .rotate_access_key(id, input, precondition, &caller.id)
+        .await
+        .map_err(|e| write_failed(&req, NOUN, e))?;
+    let mut view = AccessKeyView::new(&key, &state);
+    view.token = Some(token.as_str());
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, key.etag()))
+        .json(view))
+}
+
 fn key_path(id: Ulid) -> String {
     format!("/access-keys/{id}")
 }
@@ -246,7 +295,7 @@ pub(crate) struct AccessKeyView<'a> {
     metadata: Option<&'a str>,
     created_by: Ref,
     last_updated_by: Ref,
-    /// The token, in the answer to the create only.
+    /// The token, in the answer to the create (or a rotation) only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, pattern = "^mga_[A-Za-z0-9_-]{43}$")]
     token: Option<&'a str>,
