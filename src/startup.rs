@@ -145,6 +145,7 @@ impl Application {
             registry: Arc::clone(&registry),
             gateway,
             uses,
+            per_minute: Arc::default(),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
         };
         let server = build_server(settings, listener, state, credentials)?;

@@ -215,6 +215,7 @@ mod tests {
                 id: stored,
                 kind: Kind::Management,
                 expires_at_ms: None,
+                requests_per_minute: None,
             },
         );
         let found = creds.identify(&token).unwrap();

@@ -50,6 +50,8 @@ pub struct Identity {
     pub id: String,
     pub kind: Kind,
     pub stored: Option<Ulid>,
+    /// An access key's `requestsPerMinute`.
+    pub requests_per_minute: Option<u32>,
 }
 
 impl Identity {
@@ -58,6 +60,7 @@ impl Identity {
             id: id.to_owned(),
             kind: Kind::Bootstrap,
             stored: None,
+            requests_per_minute: None,
         }
     }
 }
@@ -69,6 +72,7 @@ pub struct StoredCredential {
     pub kind: Kind,
     /// Refused from this time on (ms since the Unix epoch).
     pub expires_at_ms: Option<u64>,
+    pub requests_per_minute: Option<u32>,
 }
 
 #[derive(Default)]
@@ -85,6 +89,7 @@ impl Snapshot {
             id: c.id.to_string(),
             kind: c.kind,
             stored: Some(c.id),
+            requests_per_minute: c.requests_per_minute,
         })
     }
 

@@ -7,8 +7,8 @@ use ulid::Ulid;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::fields::{self, sent, whole};
-use super::rules::ROTATE_GRACE_SECS;
+use super::fields::{self, sent, sent_whole, whole};
+use super::rules::{REQUESTS_PER_MINUTE, ROTATE_GRACE_SECS};
 use super::{Input, Violations, next_id, schema, version_tag};
 
 /// What every access key's token starts with.
@@ -27,6 +27,8 @@ pub struct AccessKey {
     pub expires_at_ms: Option<u64>,
     /// `Some(true)`: refused without being deleted.
     pub disabled: Option<bool>,
+    /// Model calls allowed per minute, counted in memory.
+    pub requests_per_minute: Option<u32>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub created_by: String,
@@ -77,6 +79,11 @@ pub struct CreateAccessKey {
     /// `true` refuses the key without deleting it.
     #[schema(value_type = Option<bool>)]
     pub disabled: Option<bool>,
+    /// Model calls allowed per minute (1 to 1000000); past it, 429 until the next minute.
+    #[validate(range(min = "REQUESTS_PER_MINUTE.min", max = "REQUESTS_PER_MINUTE.max"))]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
+    pub requests_per_minute: Option<u32>,
 }
 
 /// The body of `PATCH /access-keys/{id}`: `null` clears.
@@ -105,6 +112,11 @@ pub struct UpdateAccessKey {
     #[serde(default, deserialize_with = "sent")]
     #[schema(value_type = Option<bool>)]
     pub disabled: Option<Option<bool>>,
+    /// Model calls allowed per minute (1 to 1000000); `null` removes the limit.
+    #[validate(range(min = "REQUESTS_PER_MINUTE.min", max = "REQUESTS_PER_MINUTE.max"))]
+    #[serde(default, deserialize_with = "sent_whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
+    pub requests_per_minute: Option<Option<u32>>,
 }
 
 /// Configurations do not exist yet: only allow-all (`null`) can be asked for.
@@ -149,6 +161,7 @@ pub struct NewAccessKey {
     pub metadata: Option<String>,
     pub expires_at_ms: Option<u64>,
     pub disabled: Option<bool>,
+    pub requests_per_minute: Option<u32>,
 }
 
 impl NewAccessKey {
@@ -172,6 +185,7 @@ impl NewAccessKey {
             metadata: input.metadata,
             expires_at_ms,
             disabled: input.disabled,
+            requests_per_minute: input.requests_per_minute,
         })
     }
 
@@ -185,6 +199,7 @@ impl NewAccessKey {
             key_redacted: redacted,
             expires_at_ms: self.expires_at_ms,
             disabled: self.disabled,
+            requests_per_minute: self.requests_per_minute,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             created_by: by.to_owned(),
@@ -263,6 +278,7 @@ pub struct AccessKeyChanges {
     pub metadata: Option<Option<String>>,
     pub expires_at_ms: Option<Option<u64>>,
     pub disabled: Option<Option<bool>>,
+    pub requests_per_minute: Option<Option<u32>>,
 }
 
 impl AccessKeyChanges {
@@ -290,6 +306,7 @@ impl AccessKeyChanges {
             metadata: input.metadata,
             expires_at_ms,
             disabled: input.disabled,
+            requests_per_minute: input.requests_per_minute,
         })
     }
 
@@ -310,6 +327,9 @@ impl AccessKeyChanges {
         }
         if let Some(disabled) = self.disabled {
             next.disabled = disabled;
+        }
+        if let Some(limit) = self.requests_per_minute {
+            next.requests_per_minute = limit;
         }
         (next != *current).then(|| {
             next.updated_at_ms = now_ms.max(current.updated_at_ms);

@@ -20,6 +20,7 @@ pub fn access_credential_of(key: &AccessKey) -> StoredCredential {
         id: key.id,
         kind: Kind::Access,
         expires_at_ms: key.expires_at_ms,
+        requests_per_minute: key.requests_per_minute,
     }
 }
 

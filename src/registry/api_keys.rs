@@ -19,6 +19,7 @@ pub fn credential_of(key: &ApiKey) -> StoredCredential {
         id: key.id,
         kind: Kind::Management,
         expires_at_ms: None,
+        requests_per_minute: None,
     }
 }
 

@@ -28,7 +28,7 @@ async fn json(res: reqwest::Response, status: u16) -> Value {
 /// Checks `key` against ngrok's shape, modelgate's extensions set aside.
 fn assert_ngrok_shape(key: &Value) {
     let mut plain = key.clone();
-    for extension in ["expiresAt", "disabled"] {
+    for extension in ["expiresAt", "disabled", "requestsPerMinute"] {
         plain.as_object_mut().unwrap().remove(extension);
     }
     assert_valid("AIGatewayAccessKey", &plain);
@@ -439,6 +439,57 @@ async fn a_rotation_answers_a_new_token_and_the_old_one_works_for_its_grace() {
         "{details}"
     );
     assert_eq!(model_call(&app, &newer).await.status(), 200);
+    app.stop().await;
+    mock.stop().await;
+}
+
+#[actix_web::test]
+async fn requests_per_minute_are_counted_per_key_and_answered_429_with_retry_after() {
+    const START: u64 = 1_900_000_000_000;
+    let now = Arc::new(AtomicU64::new(START));
+    let read = Arc::clone(&now);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_clocked(
+        dir.path(),
+        |_| {},
+        Arc::new(move || read.load(Ordering::SeqCst)),
+    )
+    .await;
+    let mock = with_upstream(&app).await;
+    let (key, token) = create(&app, json!({"requestsPerMinute": 2})).await;
+    assert_eq!(key["requestsPerMinute"], 2);
+    let (_, other) = create(&app, json!({})).await;
+    assert!(json(app.get(key["uri"].as_str().unwrap()).await, 200).await["requestsPerMinute"] == 2);
+
+    for _ in 0..2 {
+        assert_eq!(model_call(&app, &token).await.status(), 200);
+    }
+    now.store(START + 20_000, Ordering::SeqCst);
+    let res = model_call(&app, &token).await;
+    assert_eq!(res.headers()["retry-after"], "40");
+    openai_error(res, 429, "requests_per_minute_exceeded").await;
+    // Another key, and the admin token, are not counted with it.
+    assert_eq!(model_call(&app, &other).await.status(), 200);
+    assert_eq!(model_call(&app, ADMIN_TOKEN).await.status(), 200);
+    now.store(START + 60_000, Ordering::SeqCst);
+    assert_eq!(model_call(&app, &token).await.status(), 200);
+
+    let path = key["uri"].as_str().unwrap();
+    assert_violations(
+        app.patch_json(path, &json!({"requestsPerMinute": 0})).await,
+        &["requestsPerMinute"],
+    )
+    .await;
+    let unlimited = json(
+        app.patch_json(path, &json!({"requestsPerMinute": null}))
+            .await,
+        200,
+    )
+    .await;
+    assert!(unlimited.get("requestsPerMinute").is_none(), "{unlimited}");
+    for _ in 0..3 {
+        assert_eq!(model_call(&app, &token).await.status(), 200);
+    }
     app.stop().await;
     mock.stop().await;
 }

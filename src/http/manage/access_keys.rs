@@ -314,6 +314,10 @@ pub(crate) struct AccessKeyView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = bool)]
     disabled: Option<bool>,
+    /// modelgate's: model calls allowed per minute; shown only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u32, minimum = 1, maximum = 1000000)]
+    requests_per_minute: Option<u32>,
 }
 
 impl<'a> AccessKeyView<'a> {
@@ -334,6 +338,7 @@ impl<'a> AccessKeyView<'a> {
             access_key_configuration: None,
             expires_at: key.expires_at_ms.map(rfc3339),
             disabled: key.disabled,
+            requests_per_minute: key.requests_per_minute,
         }
     }
 }

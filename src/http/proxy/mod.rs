@@ -19,7 +19,7 @@ use super::AppState;
 use super::body::read_bytes;
 use super::error::ApiError;
 use super::request_id::RequestId;
-use crate::auth::{Credentials, bearer_token};
+use crate::auth::{Credentials, Identity, bearer_token};
 use crate::domain::surface::{Format, Surface};
 use crate::gateway::attempt::request::Passed;
 use crate::gateway::error::{Code, GatewayError, Kind, wire};
@@ -76,7 +76,9 @@ async fn proxy(
     let format = surface.format();
     let leaving = leaving::Leaving::new(&id, req.path(), started);
     let answered = async {
-        let caller = authenticate(&req, &state).map_err(|e| (e, Chosen::default()))?;
+        let caller = authenticate(&req, &state)
+            .and_then(|identity| within_rate(&req, &state, identity))
+            .map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
         let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
         let call = Call {
@@ -132,7 +134,7 @@ async fn proxy(
 /// management API key or an access key — as `Authorization: Bearer` or `x-api-key` (the two
 /// SDK generations send one or the other; both is fine when they agree); the answer is the id
 /// of its credential.
-fn authenticate(req: &HttpRequest, state: &AppState) -> Result<String, GatewayError> {
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, GatewayError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
         .ok_or_else(|| GatewayError::new(Code::Internal, "no credentials configured"))?;
@@ -172,13 +174,36 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<String, GatewayEr
     {
         Some(identity) => {
             super::auth::note_use(Some(state), &identity);
-            Ok(identity.id)
+            Ok(identity)
         }
         None => Err(GatewayError::new(
             Code::InvalidCredential,
             "the token is not valid for this gateway",
         )),
     }
+}
+
+/// An access key's model call counted against its `requestsPerMinute`; past it, a 429 that
+/// says when the next minute starts. Answers the caller's credential id.
+fn within_rate(
+    req: &HttpRequest,
+    state: &AppState,
+    identity: Identity,
+) -> Result<String, GatewayError> {
+    if let (Some(limit), Some(key)) = (identity.requests_per_minute, identity.stored) {
+        let now = req
+            .app_data::<web::Data<Credentials>>()
+            .map_or_else(crate::domain::now_ms, |c| c.now_ms());
+        if let Err(wait) = state.per_minute.admit(key, limit, now) {
+            let mut error = GatewayError::new(
+                Code::RequestsPerMinuteExceeded,
+                format!("this access key may make {limit} model calls per minute; retry later"),
+            );
+            error.retry_after = Some(wait);
+            return Err(error);
+        }
+    }
+    Ok(identity.id)
 }
 
 fn passed(req: &HttpRequest) -> Passed {
