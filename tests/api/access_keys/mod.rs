@@ -1,10 +1,10 @@
 //! `/access-keys`: data-plane credentials. The `mga_` token is shown once and kept only as its
 //! digest; the key makes model calls on `/v1` at once and is refused on every management route
 //! (403); deleted, disabled or expired (by a clock the test moves) it is refused (401) on the
-//! next call. modelgate's `expiresAt` and `disabled` show only when set.
+//! next call. modelgate's `expiresAt` and `disabled` show only when set. What a clock decides
+//! (expiry, a rotation's grace, requests per minute): `clocked`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod clocked;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -12,13 +12,12 @@ use serde_json::{Value, json};
 use crate::fixture::files_holding;
 use crate::helpers::data_plane::{chat, openai_error, registered};
 use crate::helpers::{
-    ADMIN_TOKEN, TestApp, assert_error, assert_violations, spawn_app, spawn_app_clocked,
-    spawn_app_in,
+    ADMIN_TOKEN, TestApp, assert_error, assert_violations, spawn_app, spawn_app_in,
 };
 use crate::schema::assert_valid;
 use crate::upstream::Mock;
 
-async fn json(res: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json(res: reqwest::Response, status: u16) -> Value {
     let got = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -26,7 +25,7 @@ async fn json(res: reqwest::Response, status: u16) -> Value {
 }
 
 /// Checks `key` against ngrok's shape, modelgate's extensions set aside.
-fn assert_ngrok_shape(key: &Value) {
+pub(crate) fn assert_ngrok_shape(key: &Value) {
     let mut plain = key.clone();
     for extension in ["expiresAt", "disabled", "requestsPerMinute"] {
         plain.as_object_mut().unwrap().remove(extension);
@@ -34,7 +33,7 @@ fn assert_ngrok_shape(key: &Value) {
     assert_valid("AIGatewayAccessKey", &plain);
 }
 
-async fn create(app: &TestApp, body: Value) -> (Value, String) {
+pub(crate) async fn create(app: &TestApp, body: Value) -> (Value, String) {
     let res = app.post_json("/access-keys", &body).await;
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let key = json(res, 201).await;
@@ -44,7 +43,7 @@ async fn create(app: &TestApp, body: Value) -> (Value, String) {
     (key, token)
 }
 
-async fn model_call(app: &TestApp, token: &str) -> reqwest::Response {
+pub(crate) async fn model_call(app: &TestApp, token: &str) -> reqwest::Response {
     app.client
         .post(app.url("/v1/chat/completions"))
         .bearer_auth(token)
@@ -54,7 +53,7 @@ async fn model_call(app: &TestApp, token: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn with_upstream(app: &TestApp) -> Mock {
+pub(crate) async fn with_upstream(app: &TestApp) -> Mock {
     let mock = Mock::start().await;
     app.create(&registered(
         "up",
@@ -209,46 +208,6 @@ async fn a_deleted_or_disabled_key_is_refused_on_the_next_call() {
 }
 
 #[actix_web::test]
-async fn a_key_past_its_expiry_is_refused_by_the_clock() {
-    const START: u64 = 1_900_000_000_000;
-    let now = Arc::new(AtomicU64::new(START));
-    let read = Arc::clone(&now);
-    let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app_clocked(
-        dir.path(),
-        |_| {},
-        Arc::new(move || read.load(Ordering::SeqCst)),
-    )
-    .await;
-    let mock = with_upstream(&app).await;
-    let at = humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(START + 60_000),
-    )
-    .to_string();
-    let (key, token) = create(&app, json!({"expiresAt": at})).await;
-    assert_eq!(key["expiresAt"], at);
-    assert_eq!(model_call(&app, &token).await.status(), 200);
-    now.store(START + 59_999, Ordering::SeqCst);
-    assert_eq!(model_call(&app, &token).await.status(), 200);
-    now.store(START + 60_000, Ordering::SeqCst);
-    openai_error(model_call(&app, &token).await, 401, "invalid_credential").await;
-
-    // A time already past is refused when written; clearing the expiry brings the key back.
-    let path = key["uri"].as_str().unwrap();
-    let details = assert_violations(
-        app.patch_json(path, &json!({"expiresAt": at})).await,
-        &["expiresAt"],
-    )
-    .await;
-    assert!(details["expiresAt"].as_str().unwrap().contains("future"));
-    let cleared = json(app.patch_json(path, &json!({"expiresAt": null})).await, 200).await;
-    assert!(cleared.get("expiresAt").is_none(), "{cleared}");
-    assert_eq!(model_call(&app, &token).await.status(), 200);
-    app.stop().await;
-    mock.stop().await;
-}
-
-#[actix_web::test]
 async fn bad_bodies_are_refused_naming_every_field_at_once() {
     let app = spawn_app().await;
     let body = json!({
@@ -370,126 +329,6 @@ async fn the_token_is_in_no_file_of_the_data_dir_and_its_use_is_recorded() {
     );
     let app = spawn_app_in(dir.path(), |_| {}).await;
     assert_eq!(model_call(&app, &token).await.status(), 200);
-    app.stop().await;
-    mock.stop().await;
-}
-
-#[actix_web::test]
-async fn a_rotation_answers_a_new_token_and_the_old_one_works_for_its_grace() {
-    const START: u64 = 1_900_000_000_000;
-    let now = Arc::new(AtomicU64::new(START));
-    let read = Arc::clone(&now);
-    let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app_clocked(
-        dir.path(),
-        |_| {},
-        Arc::new(move || read.load(Ordering::SeqCst)),
-    )
-    .await;
-    let mock = with_upstream(&app).await;
-    let (key, old) = create(&app, json!({"name": "r"})).await;
-    let rotate = format!("{}/rotate", key["uri"].as_str().unwrap());
-
-    let res = app.post_json(&rotate, &json!({"graceSeconds": 60})).await;
-    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let rotated = json(res, 200).await;
-    assert_ngrok_shape(&rotated);
-    assert_eq!(rotated["id"], key["id"]);
-    let new = rotated["token"].as_str().unwrap().to_owned();
-    assert!(new.starts_with("mga_") && new != old);
-    assert_eq!(
-        rotated["keyRedacted"],
-        format!("mga_…{}", &new[new.len() - 4..])
-    );
-    assert!(etag.ends_with("-2\""), "{etag}");
-    let got = json(app.get(key["uri"].as_str().unwrap()).await, 200).await;
-    assert!(got.get("token").is_none());
-    assert_eq!(got["keyRedacted"], rotated["keyRedacted"]);
-
-    for token in [&old, &new] {
-        assert_eq!(model_call(&app, token).await.status(), 200);
-    }
-    now.store(START + 60_000, Ordering::SeqCst);
-    openai_error(model_call(&app, &old).await, 401, "invalid_credential").await;
-    assert_eq!(model_call(&app, &new).await.status(), 200);
-
-    // Without a grace (no body), the token it replaces stops at once.
-    let newer = json(app.post_json(&rotate, &json!({})).await, 200).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    openai_error(model_call(&app, &new).await, 401, "invalid_credential").await;
-    assert_eq!(model_call(&app, &newer).await.status(), 200);
-
-    let res = app
-        .req(Method::POST, &rotate)
-        .header("if-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_error(res, 412, "precondition_failed").await;
-    let details = assert_violations(
-        app.post_json(&rotate, &json!({"graceSeconds": 86401}))
-            .await,
-        &["graceSeconds"],
-    )
-    .await;
-    assert!(
-        details["graceSeconds"].as_str().unwrap().contains("86400"),
-        "{details}"
-    );
-    assert_eq!(model_call(&app, &newer).await.status(), 200);
-    app.stop().await;
-    mock.stop().await;
-}
-
-#[actix_web::test]
-async fn requests_per_minute_are_counted_per_key_and_answered_429_with_retry_after() {
-    const START: u64 = 1_900_000_000_000;
-    let now = Arc::new(AtomicU64::new(START));
-    let read = Arc::clone(&now);
-    let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app_clocked(
-        dir.path(),
-        |_| {},
-        Arc::new(move || read.load(Ordering::SeqCst)),
-    )
-    .await;
-    let mock = with_upstream(&app).await;
-    let (key, token) = create(&app, json!({"requestsPerMinute": 2})).await;
-    assert_eq!(key["requestsPerMinute"], 2);
-    let (_, other) = create(&app, json!({})).await;
-    assert!(json(app.get(key["uri"].as_str().unwrap()).await, 200).await["requestsPerMinute"] == 2);
-
-    for _ in 0..2 {
-        assert_eq!(model_call(&app, &token).await.status(), 200);
-    }
-    now.store(START + 20_000, Ordering::SeqCst);
-    let res = model_call(&app, &token).await;
-    assert_eq!(res.headers()["retry-after"], "40");
-    openai_error(res, 429, "requests_per_minute_exceeded").await;
-    // Another key, and the admin token, are not counted with it.
-    assert_eq!(model_call(&app, &other).await.status(), 200);
-    assert_eq!(model_call(&app, ADMIN_TOKEN).await.status(), 200);
-    now.store(START + 60_000, Ordering::SeqCst);
-    assert_eq!(model_call(&app, &token).await.status(), 200);
-
-    let path = key["uri"].as_str().unwrap();
-    assert_violations(
-        app.patch_json(path, &json!({"requestsPerMinute": 0})).await,
-        &["requestsPerMinute"],
-    )
-    .await;
-    let unlimited = json(
-        app.patch_json(path, &json!({"requestsPerMinute": null}))
-            .await,
-        200,
-    )
-    .await;
-    assert!(unlimited.get("requestsPerMinute").is_none(), "{unlimited}");
-    for _ in 0..3 {
-        assert_eq!(model_call(&app, &token).await.status(), 200);
-    }
     app.stop().await;
     mock.stop().await;
 }
