@@ -88,24 +88,10 @@ impl Application {
         announce(origin, &local_url(settings, port));
         let credentials = Arc::new(Credentials::with_clock(credentials, clock));
         let store: Arc<dyn Store> = Arc::new(store);
-        for key in store
-            .all_api_keys()
-            .map_err(StartupError::StoredCredentials)?
-        {
-            credentials.insert(key.digest, crate::registry::credential_of(&key));
-        }
-        let access_keys = store
-            .all_access_keys()
-            .map_err(StartupError::StoredCredentials)?;
-        for key in access_keys.iter().filter(|k| k.enabled()) {
-            credentials.insert(key.digest, crate::registry::access_credential_of(key));
-            if let Some(previous) = &key.previous {
-                credentials.insert(
-                    previous.digest,
-                    crate::registry::previous_credential_of(key, previous),
-                );
-            }
-        }
+        credentials.replace_stored(
+            crate::registry::stored_credentials(store.as_ref())
+                .map_err(StartupError::StoredCredentials)?,
+        );
         let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
             settings
                 .catalog

@@ -113,6 +113,11 @@ impl Credentials {
         self.stored.insert(digest, credential);
     }
 
+    /// Replaces every stored credential at once (at start, and after a store failure).
+    pub fn replace_stored(&self, all: impl IntoIterator<Item = (Digest, StoredCredential)>) {
+        self.stored.replace(all);
+    }
+
     /// Removes a stored credential: its token is refused from the next request on.
     pub fn remove(&self, digest: &Digest) {
         self.stored.remove(digest);

@@ -98,6 +98,10 @@ impl Snapshot {
             .rcu(|set| Arc::new(set.update(digest, credential.clone())));
     }
 
+    pub(super) fn replace(&self, all: impl IntoIterator<Item = (Digest, StoredCredential)>) {
+        self.0.store(Arc::new(all.into_iter().collect()));
+    }
+
     pub(super) fn remove(&self, digest: &Digest) {
         self.0.rcu(|set| Arc::new(set.without(digest)));
     }

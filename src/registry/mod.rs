@@ -11,8 +11,8 @@ mod providers;
 
 use std::sync::Arc;
 
-pub use access_keys::{access_credential_of, previous_credential_of};
-pub use api_keys::credential_of;
+use access_keys::{access_credential_of, previous_credential_of};
+use api_keys::credential_of;
 
 use crate::auth::Credentials;
 use crate::domain::{InputError, Precondition};
@@ -109,16 +109,41 @@ impl Registry {
 }
 
 impl Registry {
-    /// Reads the whole routing table anew, off the caller's thread: with a large registry it
-    /// takes a while, and it is only needed after a rare failure.
+    /// Reads the whole routing table and the stored credentials anew, off the caller's
+    /// thread: with a large registry it takes a while, and it is only needed after a rare
+    /// failure.
     fn reload_table(&self) {
         let (table, store) = (Arc::clone(&self.table), Arc::clone(&self.store));
+        let credentials = Arc::clone(&self.credentials);
         tokio::task::spawn_blocking(move || {
             if let Err(e) = table.reload(store.as_ref()) {
                 log::warn!("routing table not reloaded after a store failure: {e}");
             }
+            match stored_credentials(store.as_ref()) {
+                Ok(all) => credentials.replace_stored(all),
+                Err(e) => log::warn!("credentials not reloaded after a store failure: {e}"),
+            }
         });
     }
+}
+
+/// Every stored credential as authentication knows it: the management API keys, and the
+/// enabled access keys with a rotated-out token still in its grace.
+pub fn stored_credentials(
+    store: &dyn Store,
+) -> Result<Vec<(crate::auth::Digest, crate::auth::StoredCredential)>, StoreError> {
+    let mut all: Vec<_> = store
+        .all_api_keys()?
+        .iter()
+        .map(|key| (key.digest, credential_of(key)))
+        .collect();
+    for key in store.all_access_keys()?.iter().filter(|k| k.enabled()) {
+        all.push((key.digest, access_credential_of(key)));
+        if let Some(previous) = &key.previous {
+            all.push((previous.digest, previous_credential_of(key, previous)));
+        }
+    }
+    Ok(all)
 }
 
 /// Whether the store may come back with other contents than its last acknowledged state: an
