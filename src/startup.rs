@@ -44,6 +44,8 @@ pub enum StartupError {
     },
     #[error("cannot read the routing table from the store: {0}")]
     Routing(#[from] crate::store::StoreError),
+    #[error("cannot read the stored API keys and access keys: {0}")]
+    StoredCredentials(#[source] crate::store::StoreError),
     #[error("cannot build the upstream HTTP client: {0}")]
     Upstream(#[from] reqwest::Error),
 }
@@ -63,6 +65,15 @@ impl Application {
     /// Binds first: a port that is taken stops start-up before anything is written, so a new
     /// data dir gets no token or master-key file from a start that never served.
     pub fn build(settings: &Settings) -> Result<Application, StartupError> {
+        Application::build_with_clock(settings, auth::system_clock())
+    }
+
+    /// [`Application::build`] with the wall clock that stored credentials expire by (tests
+    /// move their own instead of waiting).
+    pub fn build_with_clock(
+        settings: &Settings,
+        clock: auth::WallClock,
+    ) -> Result<Application, StartupError> {
         let bind_error = |source| StartupError::Bind {
             bind: settings.server.bind.clone(),
             source,
@@ -75,8 +86,12 @@ impl Application {
         let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
         announce(origin, &local_url(settings, port));
-        let credentials = Credentials::new(credentials);
+        let credentials = Arc::new(Credentials::with_clock(credentials, clock));
         let store: Arc<dyn Store> = Arc::new(store);
+        credentials.replace_stored(
+            crate::registry::stored_credentials(store.as_ref())
+                .map_err(StartupError::StoredCredentials)?,
+        );
         let table = Arc::new(RoutingTable::load(store.as_ref(), |entry| {
             settings
                 .catalog
@@ -99,17 +114,24 @@ impl Application {
                 total: Duration::from_secs(settings.gateway.total_timeout_secs),
                 stream: Duration::from_secs(settings.gateway.max_stream_secs),
             },
-            uses,
+            Arc::clone(&uses),
             crate::gateway::policy::clock::system(),
             crate::gateway::client::Outbound {
                 allow_private: settings.outbound.allow_private_networks,
                 resolve: crate::gateway::client::outbound::system(),
             },
         )?);
-        let registry = Arc::new(Registry::new(store, master_key, table));
+        let registry = Arc::new(Registry::new(
+            store,
+            master_key,
+            table,
+            Arc::clone(&credentials),
+        ));
         let state = AppState {
             registry: Arc::clone(&registry),
             gateway,
+            uses,
+            per_minute: Arc::default(),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
         };
         let server = build_server(settings, listener, state, credentials)?;
@@ -203,10 +225,10 @@ fn build_server(
     settings: &Settings,
     listener: TcpListener,
     state: AppState,
-    credentials: Credentials,
+    credentials: Arc<Credentials>,
 ) -> Result<Server, StartupError> {
     let state = web::Data::new(state);
-    let credentials = web::Data::new(credentials);
+    let credentials = web::Data::from(credentials);
     let cors = web::Data::new(CorsOrigins(settings.gateway.cors_origins.clone().into()));
     let cors_on = !settings.gateway.cors_origins.is_empty();
     let limit = BodyLimit(settings.server.max_body_bytes);

@@ -1,14 +1,17 @@
-//! Bearer tokens. Only SHA-256 digests of tokens are kept in memory or in config files; a
-//! presented token is hashed and compared in constant time against each known digest. Pure:
-//! the HTTP middleware is `http::auth`, the admin token file `token_file`.
+//! Bearer tokens. Only SHA-256 digests of tokens are kept in memory, in config files or in the
+//! store; a presented token is hashed, compared in constant time against each bootstrap digest
+//! and looked up among the stored credentials' (`stored`). Pure: the HTTP middleware is
+//! `http::auth`, the admin token file `token_file`.
 
+mod stored;
 mod token_file;
 
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use stored::{Digest, Identity, Kind, StoredCredential, digest, new_token};
 pub use token_file::{AdminToken, AdminTokenError, load_or_create_admin_token};
 
 /// Tokens shorter than this are refused: they could be guessed.
@@ -57,20 +60,67 @@ impl Credential {
     }
 }
 
-/// The set of accepted credentials, and when it was loaded: at start-up, so that is when each
-/// of them came into force as far as a client can tell.
-#[derive(Clone)]
+/// The set of accepted credentials: the bootstrap ones, and when they were loaded (at
+/// start-up, so that is when each came into force as far as a client can tell), and the
+/// stored ones, a snapshot the registry replaces before it acknowledges a write, so the next
+/// request sees it.
 pub struct Credentials {
     known: Vec<Credential>,
     loaded: SystemTime,
+    stored: stored::Snapshot,
+    clock: WallClock,
+}
+
+/// Milliseconds since the Unix epoch, by which a stored credential expires: the system's, or
+/// one a test moves.
+pub type WallClock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system's wall clock.
+pub fn system_clock() -> WallClock {
+    std::sync::Arc::new(|| {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    })
 }
 
 impl Credentials {
     pub fn new(credentials: Vec<Credential>) -> Credentials {
+        Credentials::with_clock(credentials, system_clock())
+    }
+
+    pub fn with_clock(credentials: Vec<Credential>, clock: WallClock) -> Credentials {
         Credentials {
             known: credentials,
             loaded: SystemTime::now(),
+            stored: stored::Snapshot::default(),
+            clock,
         }
+    }
+
+    /// The time expiry is judged by.
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// Whether `id` names a bootstrap credential.
+    pub fn is_bootstrap(&self, id: &str) -> bool {
+        self.known.iter().any(|c| c.id == id)
+    }
+
+    /// Adds (or replaces) a stored credential: its token works from the next request on.
+    pub fn insert(&self, digest: Digest, credential: StoredCredential) {
+        self.stored.insert(digest, credential);
+    }
+
+    /// Replaces every stored credential at once (at start, and after a store failure).
+    pub fn replace_stored(&self, all: impl IntoIterator<Item = (Digest, StoredCredential)>) {
+        self.stored.replace(all);
+    }
+
+    /// Removes a stored credential: its token is refused from the next request on.
+    pub fn remove(&self, digest: &Digest) {
+        self.stored.remove(digest);
     }
 
     /// Every credential's id, in the order they were given.
@@ -82,17 +132,18 @@ impl Credentials {
         self.loaded
     }
 
-    /// The id of the credential whose token this is. Every digest is compared, so the time
-    /// taken does not tell which one (if any) matched.
-    pub fn identify(&self, token: &str) -> Option<&str> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    /// The credential whose token this is. Every bootstrap digest is compared, so the time
+    /// taken does not tell which one (if any) matched; a stored one is found by its digest,
+    /// which tells nothing of the token.
+    pub fn identify(&self, token: &str) -> Option<Identity> {
+        let digest = digest(token);
         let mut found = None;
         for c in &self.known {
             if bool::from(c.digest.ct_eq(&digest)) {
-                found = Some(c.id.as_str());
+                found = Some(Identity::bootstrap(&c.id));
             }
         }
-        found
+        found.or_else(|| self.stored.identify(&digest, self.now_ms()))
     }
 }
 
@@ -157,9 +208,25 @@ mod tests {
             Credential::from_token("a", "aaaaaaaaaaaaaaaaaaaa"),
             Credential::from_hex_digest("b", &hash_token("bbbbbbbbbbbbbbbbbbbb")).unwrap(),
         ]);
-        assert_eq!(creds.identify("aaaaaaaaaaaaaaaaaaaa"), Some("a"));
-        assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbbb"), Some("b"));
-        assert_eq!(creds.identify("bbbbbbbbbbbbbbbbbbb"), None);
+        let id = |token: &str| creds.identify(token).map(|i| i.id);
+        assert_eq!(id("aaaaaaaaaaaaaaaaaaaa").as_deref(), Some("a"));
+        assert_eq!(id("bbbbbbbbbbbbbbbbbbbb").as_deref(), Some("b"));
+        assert_eq!(id("bbbbbbbbbbbbbbbbbbb"), None);
+        let stored = ulid::Ulid::new();
+        let token = new_token("mgk_").unwrap();
+        creds.insert(
+            digest(&token),
+            StoredCredential {
+                id: stored,
+                kind: Kind::Management,
+                expires_at_ms: None,
+                requests_per_minute: None,
+            },
+        );
+        let found = creds.identify(&token).unwrap();
+        assert_eq!((found.id, found.stored), (stored.to_string(), Some(stored)));
+        creds.remove(&digest(&token));
+        assert!(creds.identify(&token).is_none());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What a provider is and the rules its fields obey. Knows nothing of HTTP or storage engines:
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
+mod access_key;
+mod api_key;
 pub mod catalog;
 mod duration;
 mod fields;
@@ -20,6 +22,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use access_key::{
+    ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, AccessKeyRotation, CreateAccessKey,
+    NewAccessKey, PreviousToken, RotateAccessKey, UpdateAccessKey,
+};
+pub use api_key::{
+    API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,
+};
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
 pub use provider_input::{

@@ -20,6 +20,15 @@ pub struct Bounds {
     pub max: u32,
 }
 
+/// How long an access key's old token keeps working after a rotation (`graceSeconds`).
+pub const ROTATE_GRACE_SECS: Bounds = Bounds { min: 0, max: 86400 };
+
+/// An access key's model calls per minute (`requestsPerMinute`).
+pub const REQUESTS_PER_MINUTE: Bounds = Bounds {
+    min: 1,
+    max: 1_000_000,
+};
+
 /// A provider's own settings (`network`, `proxy`, `concurrency`, `bufferSize`).
 pub const REQUEST_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };
 pub const STREAM_IDLE_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };

@@ -91,6 +91,44 @@ pub fn name() -> Object {
         .build()
 }
 
+/// [`name`] where it may be cleared with `null`.
+pub fn optional_name() -> Object {
+    nullable(string(1, MAX_TEXT_CHARS))
+        .pattern(Some(name_pattern()))
+        .description(Some(
+            "Display name: no control characters, and not blank; `null` clears it.",
+        ))
+        .build()
+}
+
+/// Configurations do not exist yet: only `null` (allow-all) is accepted.
+pub fn access_key_configuration_id() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Null)
+        .description(Some(
+            "ID of an access key configuration; none exist yet, so only `null` (allow-all \
+             scope, as omitting it) is accepted.",
+        ))
+        .build()
+}
+
+/// An RFC 3339 time in UTC, in the future when written; `null` clears it.
+pub fn expires_at() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::DateTime,
+        )))
+        .pattern(Some(
+            "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
+        ))
+        .description(Some(
+            "modelgate's: when the key stops working, RFC 3339 in UTC (`…Z`), in the future when \
+             written (else 400); after it the key is refused with 401.",
+        ))
+        .build()
+}
+
 pub fn base_url() -> Object {
     string(1, MAX_BASE_URL_CHARS)
         .pattern(Some(base_url_pattern()))

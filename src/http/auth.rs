@@ -8,8 +8,11 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 
+use super::AppState;
 use super::error::ApiError;
-use crate::auth::{Credentials, bearer_token};
+use crate::auth::{Credentials, Identity, Kind, bearer_token};
+use crate::domain::now_ms;
+use crate::gateway::usage::Used;
 
 /// Who made the request: the id of the credential it presented.
 #[derive(Debug, Clone)]
@@ -68,8 +71,26 @@ fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized { presented: false })?;
-    credentials
+    let identity = credentials
         .identify(token)
-        .map(|id| Caller { id: id.to_owned() })
-        .ok_or(ApiError::Unauthorized { presented: true })
+        .ok_or(ApiError::Unauthorized { presented: true })?;
+    if identity.kind == Kind::Access {
+        return Err(ApiError::AccessKeyNotAllowed);
+    }
+    note_use(
+        req.app_data::<web::Data<AppState>>().map(|s| &***s),
+        &identity,
+    );
+    Ok(Caller { id: identity.id })
+}
+
+/// A stored credential's use, for its batched `lastUsed`.
+pub(crate) fn note_use(state: Option<&AppState>, identity: &Identity) {
+    if let (Some(state), Some(id)) = (state, identity.stored) {
+        let used = match identity.kind {
+            Kind::Access => Used::AccessKey(id),
+            _ => Used::ApiKey(id),
+        };
+        state.uses.record_use(used, now_ms());
+    }
 }

@@ -46,6 +46,8 @@ error_responses! {
         for an `If-Match` that is not a list of entity tags, or more than one \
         `Authorization`. `details` maps each field path, parameter or header to its rule.",
     Unauthorized => "`unauthorized`: no bearer token, or not a valid one.",
+    Forbidden => "`access_key_not_allowed`: the token is an access key, which makes model \
+        calls on `/v1` only.",
     NotFound => "`not_found`: no such id.",
     Conflict => "`provider_id_taken`, `provider_has_keys` (with the count) or \
         `unknown_provider` (a key for a provider that is not registered).",
@@ -56,8 +58,8 @@ error_responses! {
     UnsupportedMediaType => "`unsupported_media_type`: the body is not sent as \
         `application/json`, or is encoded other than with gzip.",
     MethodNotAllowed => "`method_not_allowed`: the route does not serve this method; `Allow` \
-        lists those it does. On `/api-keys` the message says why: its keys are the bootstrap \
-        credentials, set in the config file and the environment.",
+        lists those it does. On `/api-keys/{id}` of a bootstrap credential the message says \
+        why: it is set in the config file or the environment.",
     UriTooLong => "`uri_too_long`: the path and query are longer than 8 KiB.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
@@ -87,7 +89,8 @@ response_groups! {
     /// What any route behind the bearer token can answer (a 400 for a bad query parameter or
     /// header, whatever else the route does).
     AuthErrors => [
-        "400" => BadRequest, "401" => Unauthorized, "500" => Internal, "503" => Unavailable
+        "400" => BadRequest, "401" => Unauthorized, "403" => Forbidden, "500" => Internal,
+        "503" => Unavailable
     ],
     /// What any route that reads a JSON body can answer.
     BodyErrors => [
@@ -196,7 +199,7 @@ impl IntoParams for CredentialId {
             "id",
             ParameterIn::Path,
             string_schema(Some(CREDENTIAL_ID_PATTERN)),
-            "The credential's id: `admin`, or an `[[auth.tokens]]` id.",
+            "The credential's id: `admin`, an `[[auth.tokens]]` id, or a stored key's ULID.",
         )]
     }
 }

@@ -17,6 +17,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("{}", if *.presented { "the bearer token is not valid" } else { "this route needs an `Authorization: Bearer <token>` header" })]
     Unauthorized { presented: bool },
+    #[error(
+        "access keys are for model calls on /v1 (the data plane) only; the management API takes a management API key (POST /api-keys) or the admin token"
+    )]
+    AccessKeyNotAllowed,
     #[error("request body is not valid JSON: {reason}")]
     InvalidJson {
         reason: String,
@@ -40,7 +44,7 @@ pub enum ApiError {
     #[error("this route does not accept that method; allowed: {allow}")]
     MethodNotAllowed { allow: &'static str },
     #[error(
-        "API keys are read-only here, allowed: GET, HEAD. They are the bootstrap credentials: the admin token (MODELGATE_ADMIN_TOKEN, else <data_dir>/admin-token) and the [[auth.tokens]] entries of the config file; change them there and restart"
+        "this API key is a bootstrap credential, read-only here (allowed: GET, HEAD): the admin token (MODELGATE_ADMIN_TOKEN, else <data_dir>/admin-token) and the [[auth.tokens]] entries of the config file are changed there, then the server restarted; keys made with POST /api-keys can be changed and deleted here"
     )]
     CredentialsReadOnly,
     #[error("providerId `{0}` is already used by another provider")]
@@ -86,6 +90,7 @@ impl ApiError {
     pub fn kind(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::AccessKeyNotAllowed => (StatusCode::FORBIDDEN, "access_key_not_allowed"),
             ApiError::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
@@ -157,6 +162,7 @@ impl ApiError {
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
             ApiError::Unauthorized { .. }
+            | ApiError::AccessKeyNotAllowed
             | ApiError::NotFound(_)
             | ApiError::MethodNotAllowed { .. }
             | ApiError::CredentialsReadOnly

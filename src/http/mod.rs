@@ -38,6 +38,10 @@ pub use paging::MAX_PAGE;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub gateway: Arc<Gateway>,
+    /// Where a stored API key's use is noted, for its batched `lastUsed`.
+    pub uses: Arc<crate::gateway::usage::KeyUse>,
+    /// Each access key's `requestsPerMinute`, counted.
+    pub per_minute: Arc<crate::gateway::policy::per_minute::PerMinute>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
 }

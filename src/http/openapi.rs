@@ -16,12 +16,12 @@ use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::docs::{
-    BadRequest, Conflict, Internal, MethodNotAllowed, NotFound, NotModified, PayloadTooLarge,
-    PreconditionFailed, RequestTimeout, Unauthorized, Unavailable, UnsupportedMediaType,
-    UriTooLong,
+    BadRequest, Conflict, Forbidden, Internal, MethodNotAllowed, NotFound, NotModified,
+    PayloadTooLarge, PreconditionFailed, RequestTimeout, Unauthorized, Unavailable,
+    UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{api_keys, gateway_config, health, provider_keys, providers};
+use super::manage::{access_keys, api_keys, gateway_config, health, provider_keys, providers};
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
 
@@ -50,7 +50,16 @@ use super::{admin, method_not_allowed};
         provider_keys::delete,
         provider_keys::rotate,
         api_keys::list,
+        api_keys::create,
         api_keys::get,
+        api_keys::update,
+        api_keys::delete,
+        access_keys::list,
+        access_keys::create,
+        access_keys::get,
+        access_keys::update,
+        access_keys::delete,
+        access_keys::rotate,
         gateway_config::get,
         gateway_config::update,
         health::health,
@@ -61,7 +70,7 @@ use super::{admin, method_not_allowed};
     components(
         schemas(ErrorBody),
         responses(
-            BadRequest, Unauthorized, NotFound, Conflict, PreconditionFailed,
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
             NotModified, MethodNotAllowed, UriTooLong
         )
@@ -73,8 +82,11 @@ use super::{admin, method_not_allowed};
     tags(
         (name = "providers", description = "Upstream LLM providers and the models they serve"),
         (name = "provider-keys", description = "Credentials for providers; values are write-only"),
-        (name = "api-keys", description = "The credentials that call this server: for now the \
-            bootstrap ones (the admin token, `[[auth.tokens]]`), read-only"),
+        (name = "api-keys", description = "The credentials that call this server: stored \
+            management keys (`mgk_…`, the token shown once, on create) and the bootstrap ones \
+            (the admin token, `[[auth.tokens]]`), read-only"),
+        (name = "access-keys", description = "Data-plane credentials (`mga_…`, the token shown \
+            once, on create): model calls on `/v1` only; every management route refuses them"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
         (name = "operations", description = "Health and this document"),
@@ -180,7 +192,8 @@ impl Modify for HeadOperations {
     }
 }
 
-/// A PATCH reads its body with `Empty::NoChange`: no body at all changes nothing.
+/// A PATCH (and an access key's rotation) reads its body with `Empty::NoChange`: no body at
+/// all changes nothing.
 struct OptionalPatchBodies;
 
 impl Modify for OptionalPatchBodies {
@@ -189,6 +202,14 @@ impl Modify for OptionalPatchBodies {
             if let Some(body) = item.patch.as_mut().and_then(|op| op.request_body.as_mut()) {
                 body.required = Some(Required::False);
             }
+        }
+        // A rotation without a body has no grace.
+        let rotate = openapi.paths.paths.get_mut("/access-keys/{id}/rotate");
+        if let Some(body) = rotate
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = Some(Required::False);
         }
     }
 }
@@ -205,6 +226,21 @@ impl ResourceLinks {
             "/providers",
             "/providers/{id}",
             &["getProvider", "updateProvider", "deleteProvider"],
+        ),
+        (
+            "/api-keys",
+            "/api-keys/{id}",
+            &["getApiKey", "updateApiKey", "deleteApiKey"],
+        ),
+        (
+            "/access-keys",
+            "/access-keys/{id}",
+            &[
+                "getAccessKey",
+                "updateAccessKey",
+                "rotateAccessKey",
+                "deleteAccessKey",
+            ],
         ),
         (
             "/provider-keys",
@@ -248,6 +284,10 @@ impl Modify for ResourceLinks {
             .get_mut("/provider-keys/{id}/rotate")
             .and_then(|p| p.post.as_mut());
         Self::add(rotated, "200", &["getProviderKey", "deleteProviderKey"]);
+        let rotated = paths
+            .get_mut("/access-keys/{id}/rotate")
+            .and_then(|p| p.post.as_mut());
+        Self::add(rotated, "200", &["getAccessKey", "deleteAccessKey"]);
     }
 }
 
@@ -279,8 +319,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A token from `[[auth.tokens]]` or the admin token the server writes to \
-                         `<data_dir>/admin-token` on first start.",
+                        "A token from `[[auth.tokens]]`, the admin token the server writes to \
+                         `<data_dir>/admin-token` on first start, or a stored key's `mgk_…` \
+                         token (`POST /api-keys`).",
                     ))
                     .build(),
             ),
@@ -339,7 +380,7 @@ mod tests {
     async fn registered_paths() -> BTreeSet<String> {
         let app = http::init_service(
             App::new()
-                .configure(super::super::configure)
+                .configure(|cfg| super::super::configure(cfg, false))
                 .default_service(web::to(|req: HttpRequest| async move {
                     format!("{:?}", req.resource_map())
                 })),

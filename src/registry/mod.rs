@@ -1,15 +1,22 @@
-//! The registry: the one writer of providers, their keys and the gateway's settings. Each
-//! write goes the same way — parse the input into trusted values, run the store transaction,
-//! wait until it is durable, then apply it to the data plane's routing table — so the one
-//! in-memory view of the registry learns of every change in one place, before the change is
-//! acknowledged. Reads go to the store directly.
+//! The registry: the one writer of providers, their keys, the management API keys, the access
+//! keys and the gateway's settings. Each write goes the same way — parse the input into trusted
+//! values, run the store transaction, wait until it is durable, then apply it to the in-memory
+//! view it changes (the data plane's routing table, the live credentials) — so each view learns
+//! of every change in one place, before the change is acknowledged. Reads go to the store
+//! directly.
 
+mod access_keys;
+mod api_keys;
 mod gateway_config;
 mod keys;
 mod providers;
 
 use std::sync::Arc;
 
+use access_keys::{access_credential_of, previous_credential_of};
+use api_keys::credential_of;
+
+use crate::auth::Credentials;
 use crate::domain::{InputError, Precondition};
 use crate::gateway::table::RoutingTable;
 use crate::secrets::{CryptoError, MasterKey};
@@ -40,6 +47,8 @@ pub struct Registry {
     /// What the data plane routes by; every durable change is applied to it before the
     /// change is acknowledged.
     table: Arc<RoutingTable>,
+    /// Who may call; every durable API key write is applied to it before it is acknowledged.
+    credentials: Arc<Credentials>,
 }
 
 impl Registry {
@@ -47,12 +56,19 @@ impl Registry {
         store: Arc<dyn Store>,
         master_key: Arc<MasterKey>,
         table: Arc<RoutingTable>,
+        credentials: Arc<Credentials>,
     ) -> Registry {
         Registry {
             store,
             master_key,
             table,
+            credentials,
         }
+    }
+
+    /// The credentials requests are authenticated against.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// For reads, and for what is not a registry write (health, the final flush).
@@ -95,16 +111,41 @@ impl Registry {
 }
 
 impl Registry {
-    /// Reads the whole routing table anew, off the caller's thread: with a large registry it
-    /// takes a while, and it is only needed after a rare failure.
+    /// Reads the whole routing table and the stored credentials anew, off the caller's
+    /// thread: with a large registry it takes a while, and it is only needed after a rare
+    /// failure.
     fn reload_table(&self) {
         let (table, store) = (Arc::clone(&self.table), Arc::clone(&self.store));
+        let credentials = Arc::clone(&self.credentials);
         tokio::task::spawn_blocking(move || {
             if let Err(e) = table.reload(store.as_ref()) {
                 log::warn!("routing table not reloaded after a store failure: {e}");
             }
+            match stored_credentials(store.as_ref()) {
+                Ok(all) => credentials.replace_stored(all),
+                Err(e) => log::warn!("credentials not reloaded after a store failure: {e}"),
+            }
         });
     }
+}
+
+/// Every stored credential as authentication knows it: the management API keys, and the
+/// enabled access keys with a rotated-out token still in its grace.
+pub fn stored_credentials(
+    store: &dyn Store,
+) -> Result<Vec<(crate::auth::Digest, crate::auth::StoredCredential)>, StoreError> {
+    let mut all: Vec<_> = store
+        .all_api_keys()?
+        .iter()
+        .map(|key| (key.digest, credential_of(key)))
+        .collect();
+    for key in store.all_access_keys()?.iter().filter(|k| k.enabled()) {
+        all.push((key.digest, access_credential_of(key)));
+        if let Some(previous) = &key.previous {
+            all.push((previous.digest, previous_credential_of(key, previous)));
+        }
+    }
+    Ok(all)
 }
 
 /// Whether the store may come back with other contents than its last acknowledged state: an

@@ -1,4 +1,4 @@
-//! Where providers, their keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys, the management API keys, the access keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
@@ -19,7 +19,7 @@ use ulid::Ulid;
 pub use durable::{Durable, FlushResult};
 
 use crate::domain::gateway_config::GatewayConfig;
-use crate::domain::{Precondition, Provider, ProviderKey};
+use crate::domain::{AccessKey, ApiKey, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 
 /// A request the store refused because of what it holds, as opposed to a [`StoreError`].
@@ -136,6 +136,35 @@ pub trait GatewayConfigStore: Send + Sync {
     fn update_gateway_config(&self, change: UpdateFn<GatewayConfig>) -> Write<GatewayConfig>;
 }
 
+pub trait ApiKeyStore: Send + Sync {
+    fn create_api_key(&self, key: ApiKey) -> Write<ApiKey>;
+    fn get_api_key(&self, id: Ulid) -> Result<Option<ApiKey>, StoreError>;
+    /// Up to `limit` keys with ids below `before` (all when `None`), newest first.
+    fn list_api_keys(&self, before: Option<Ulid>, limit: usize)
+    -> Result<Page<ApiKey>, StoreError>;
+    /// Every key, for the credentials loaded at start.
+    fn all_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    fn update_api_key(&self, id: Ulid, change: UpdateFn<ApiKey>) -> Write<ApiKey>;
+    /// Removes the key if `precondition` allows; answers it as it was.
+    fn delete_api_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<ApiKey>;
+}
+
+pub trait AccessKeyStore: Send + Sync {
+    fn create_access_key(&self, key: AccessKey) -> Write<AccessKey>;
+    fn get_access_key(&self, id: Ulid) -> Result<Option<AccessKey>, StoreError>;
+    /// Up to `limit` keys with ids below `before` (all when `None`), newest first.
+    fn list_access_keys(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<AccessKey>, StoreError>;
+    /// Every key, for the credentials loaded at start.
+    fn all_access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
+    fn update_access_key(&self, id: Ulid, change: UpdateFn<AccessKey>) -> Write<AccessKey>;
+    /// Removes the key if `precondition` allows; answers it as it was.
+    fn delete_access_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<AccessKey>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -163,7 +192,9 @@ pub trait SecretsStore: Send + Sync {
 }
 
 /// The whole store, as one handle.
-pub trait Store: ProviderStore + KeyStore + SecretsStore + GatewayConfigStore {
+pub trait Store:
+    ProviderStore + KeyStore + ApiKeyStore + AccessKeyStore + SecretsStore + GatewayConfigStore
+{
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;
     /// Makes everything written so far durable.

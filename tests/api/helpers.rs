@@ -38,6 +38,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A server on `data_dir`, which outlives it (for restart tests).
 pub async fn spawn_app_in(data_dir: &Path, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_clocked(data_dir, tweak, modelgate::auth::system_clock()).await
+}
+
+/// A server whose stored credentials expire by `clock` (ms since the Unix epoch).
+pub async fn spawn_app_clocked(
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut Settings),
+    clock: modelgate::auth::WallClock,
+) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
@@ -51,7 +60,7 @@ pub async fn spawn_app_in(data_dir: &Path, tweak: impl FnOnce(&mut Settings)) ->
     }];
     tweak(&mut settings);
     settings.validate().expect("valid test settings");
-    let app = Application::build(&settings).expect("application builds");
+    let app = Application::build_with_clock(&settings, clock).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let task = actix_web::rt::spawn(app.run_until_stopped());

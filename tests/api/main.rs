@@ -1,6 +1,7 @@
 //! HTTP behaviour of the server, through `spawn_app()`: one binary, one module per area.
 
 mod abandoned;
+mod access_keys;
 mod admin;
 mod api_keys;
 mod auth;

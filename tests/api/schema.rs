@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/ngrok-shapes.json");
+/// In an object's shape: the object may be `null` instead.
+const NULLABLE: &str = "|null";
 
 fn shapes() -> &'static Map<String, Value> {
     static SHAPES: OnceLock<Value> = OnceLock::new();
@@ -48,6 +50,11 @@ fn check(shape: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
                 check(&item[0], v, &format!("{at}[{i}]"), problems);
             }
         }
+        Value::Object(fields) if value.is_null() => {
+            if fields.get(NULLABLE) != Some(&Value::Bool(true)) {
+                problems.push(format!("{at}: null where an object is not nullable"));
+            }
+        }
         Value::Object(fields) => check_object(fields, value, at, problems),
         other => panic!("the fixture has a shape it cannot read: {other}"),
     }
@@ -83,7 +90,7 @@ fn check_object(fields: &Map<String, Value>, value: &Value, at: &str, problems: 
         }
         return;
     }
-    for (spelled, shape) in fields {
+    for (spelled, shape) in fields.iter().filter(|(k, _)| *k != NULLABLE) {
         let (key, optional) = match spelled.strip_suffix('?') {
             Some(key) => (key, true),
             None => (spelled.as_str(), false),
@@ -109,7 +116,13 @@ fn notation(schema: &Value) -> Value {
     let nullable = schema.get("nullable") == Some(&Value::Bool(true));
     let spelled = match schema.get("type").and_then(Value::as_str) {
         Some("array") => return json!([notation(&schema["items"])]),
-        Some("object") => return object_notation(schema),
+        Some("object") => {
+            let mut object = object_notation(schema);
+            if nullable {
+                object[NULLABLE] = json!(true);
+            }
+            return object;
+        }
         Some("string") if schema.get("format") == Some(&json!("date-time")) => "date-time",
         Some(ty) => ty,
         None => panic!("a schema without a type: {schema}"),

@@ -1,6 +1,7 @@
-//! Secrets on disk (provider keys, proxy passwords, credential headers) and the master key:
-//! sealed everywhere, refused when the key is wrong, readable after a rotation, even one
-//! killed half-way.
+//! Secrets on disk (provider keys, proxy passwords, credential headers, the tokens of stored
+//! API keys and access keys) and the master key: sealed (or, for tokens, kept as digests)
+//! everywhere, refused when the key is wrong, readable after a rotation, even one killed
+//! half-way.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -120,6 +121,69 @@ async fn a_stored_secret_appears_nowhere_in_the_data_dir_or_the_logs() {
             !contains(log.as_bytes(), needle),
             "the log holds the secret"
         );
+    }
+}
+
+/// Stored API keys and access keys: their tokens, answered once, are in no file of the data
+/// dir and no line of a debug log, though they were used and one was refused.
+#[tokio::test]
+async fn a_stored_credentials_token_appears_nowhere_in_the_data_dir_or_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &[("MODELGATE_ADMIN_TOKEN", TOKEN), ("RUST_LOG", "debug")],
+    );
+    let mut tokens = Vec::new();
+    for resource in ["api-keys", "access-keys"] {
+        let res = client()
+            .post(format!("{}/{resource}", server.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"name": "app"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+    let (management, access) = (&tokens[0], &tokens[1]);
+    for (token, status) in [(management, 200), (access, 403)] {
+        let res = client()
+            .get(format!("{}/providers", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+    }
+    for token in [management, access] {
+        let res = client()
+            .post(format!("{}/v1/chat/completions", server.base))
+            .bearer_auth(token)
+            .json(&json!({"model": "nowhere:m", "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+    }
+    // The flush of their lastUsed, once a second, before the data dir is read.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, log) = server.terminate();
+    assert!(status.success());
+    let mut files = Vec::new();
+    every_file(&data, &mut files);
+    for token in &tokens {
+        let random = &token.as_bytes()[4..];
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(
+                !contains(&bytes, random),
+                "{} holds a token",
+                file.display()
+            );
+        }
+        assert!(!contains(log.as_bytes(), random), "the log holds a token");
     }
 }
 

@@ -25,6 +25,19 @@ pub fn store_format_2(to: &Path) {
     );
 }
 
+/// Copies `tests/fixtures/store-format-3` — a data dir the release before store format 4
+/// wrote: provider `fmt3` (model `tiny`) and its key `fmt3 key` of value [`FORMAT_3_KEY`],
+/// with its master key — into `to`.
+pub fn store_format_3(to: &Path) {
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-3"),
+        to,
+    );
+}
+
+/// The value of the provider key `store-format-3` holds (sealed).
+pub const FORMAT_3_KEY: &str = "sk-fmt3-upstream-7777";
+
 /// The credential header values `store-format-2` holds in the clear.
 pub const FORMAT_2_SECRETS: [&str; 2] = ["fmt2-plain-api-key-4242", "fmt2-plain-token-5151"];
 

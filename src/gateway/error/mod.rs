@@ -138,6 +138,8 @@ codes! {
     UpstreamRateLimited = "upstream_rate_limited", RateLimited;
     /// The provider's `concurrency` and `bufferSize` are taken.
     ProviderBusy = "provider_busy", RateLimited;
+    /// The access key's `requestsPerMinute` is used up for this minute.
+    RequestsPerMinuteExceeded = "requests_per_minute_exceeded", RateLimited;
     UpstreamCredentialsExhausted = "upstream_credentials_exhausted", CredentialsExhausted;
     /// One attempt's key refused (401/402/403), in `attempts`.
     UpstreamRefusedCredentials = "upstream_refused_credentials", CredentialsExhausted;

@@ -5,6 +5,7 @@
 pub mod breaker;
 pub mod clock;
 pub mod cooldown;
+pub mod per_minute;
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The management API, one module per resource, each with its own `configure`.
 
+pub(super) mod access_keys;
 pub(super) mod api_keys;
 pub(super) mod gateway_config;
 pub(super) mod health;
@@ -12,6 +13,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     providers::configure(cfg);
     provider_keys::configure(cfg);
     api_keys::configure(cfg);
+    access_keys::configure(cfg);
     gateway_config::configure(cfg);
     health::configure(cfg);
 }

@@ -18,8 +18,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
         "400",
         "`missing_model`, `invalid_model` (not a non-empty string, or given twice), \
          `invalid_models` (not up to 16 non-empty strings), `invalid_json` (not a JSON object), \
-         `invalid_body`, `invalid_header` (two `Authorization` headers, an `x-modelgate-fallback` \
-         other than one `on` or `off`), `surface_not_supported` (the provider does not serve \
+         `invalid_body`, `invalid_header` (two `Authorization` headers, `Authorization` and \
+         `x-api-key` carrying different tokens, an `x-modelgate-fallback` other than one `on` \
+         or `off`), `surface_not_supported` (the provider does not serve \
          this route's surface).",
     ),
     ("401", UNAUTHENTICATED),
@@ -45,7 +46,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
     (
         "429",
         "`upstream_rate_limited` (every attempt was; `retry-after` is the shortest wait asked \
-         for) or `provider_busy` (its `concurrency` and `bufferSize` are taken).",
+         for), `provider_busy` (its `concurrency` and `bufferSize` are taken) or \
+         `requests_per_minute_exceeded` (the access key's `requestsPerMinute` is used up; \
+         `retry-after` says when the next minute starts).",
     ),
     (
         "500",

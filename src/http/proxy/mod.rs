@@ -19,7 +19,7 @@ use super::AppState;
 use super::body::read_bytes;
 use super::error::ApiError;
 use super::request_id::RequestId;
-use crate::auth::{Credentials, bearer_token};
+use crate::auth::{Credentials, Identity, bearer_token};
 use crate::domain::surface::{Format, Surface};
 use crate::gateway::attempt::request::Passed;
 use crate::gateway::error::{Code, GatewayError, Kind, wire};
@@ -79,7 +79,9 @@ async fn proxy(
     let format = surface.format();
     let leaving = leaving::Leaving::new(&id, req.path(), started);
     let answered = async {
-        let caller = authenticate(&req).map_err(|e| (e, Chosen::default()))?;
+        let caller = authenticate(&req, &state)
+            .and_then(|identity| within_rate(&req, &state, identity))
+            .map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
         let body = read_bytes(&req, payload, limit).await.map_err(body_error)?;
         let call = Call {
@@ -131,9 +133,11 @@ async fn proxy(
     }
 }
 
-/// The caller must present a known token, as `Authorization: Bearer` or `x-api-key` (the two
-/// SDK generations send one or the other); the answer is the id of its credential.
-fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
+/// The caller must present a known token — the admin token, an `[[auth.tokens]]` one, a
+/// management API key or an access key — as `Authorization: Bearer` or `x-api-key` (the two
+/// SDK generations send one or the other; both is fine when they agree); the answer is the id
+/// of its credential.
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, GatewayError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
         .ok_or_else(|| GatewayError::new(Code::Internal, "no credentials configured"))?;
@@ -151,6 +155,15 @@ fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
+    if let (Some(bearer), Some(api_key)) = (bearer, api_key)
+        && bearer != api_key
+    {
+        // Which one a proxy or SDK meant is not for the gateway to guess.
+        return Err(GatewayError::new(
+            Code::InvalidHeader,
+            "`Authorization: Bearer` and `x-api-key` carry different tokens; send one token",
+        ));
+    }
     if bearer.is_none() && api_key.is_none() {
         return Err(GatewayError::new(
             Code::MissingCredential,
@@ -162,12 +175,38 @@ fn authenticate(req: &HttpRequest) -> Result<String, GatewayError> {
         .flatten()
         .find_map(|token| credentials.identify(token))
     {
-        Some(id) => Ok(id.to_owned()),
+        Some(identity) => {
+            super::auth::note_use(Some(state), &identity);
+            Ok(identity)
+        }
         None => Err(GatewayError::new(
             Code::InvalidCredential,
             "the token is not valid for this gateway",
         )),
     }
+}
+
+/// An access key's model call counted against its `requestsPerMinute`; past it, a 429 that
+/// says when the next minute starts. Answers the caller's credential id.
+fn within_rate(
+    req: &HttpRequest,
+    state: &AppState,
+    identity: Identity,
+) -> Result<String, GatewayError> {
+    if let (Some(limit), Some(key)) = (identity.requests_per_minute, identity.stored) {
+        let now = req
+            .app_data::<web::Data<Credentials>>()
+            .map_or_else(crate::domain::now_ms, |c| c.now_ms());
+        if let Err(wait) = state.per_minute.admit(key, limit, now) {
+            let mut error = GatewayError::new(
+                Code::RequestsPerMinuteExceeded,
+                format!("this access key may make {limit} model calls per minute; retry later"),
+            );
+            error.retry_after = Some(wait);
+            return Err(error);
+        }
+    }
+    Ok(identity.id)
 }
 
 fn passed(req: &HttpRequest) -> Passed {

@@ -74,7 +74,7 @@ fn shown(format: Format, entry: &Entry) -> Value {
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
     let id = RequestId::of(&req);
-    if let Err(error) = authenticate(&req) {
+    if let Err(error) = authenticate(&req, &state) {
         return refusal(format, &error, &id, &Chosen::default());
     }
     let all = entries(&state.gateway.snapshot(), format);
@@ -175,7 +175,7 @@ fn cut(id: &str) -> String {
 async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
     let id = RequestId::of(&req);
-    if let Err(error) = authenticate(&req) {
+    if let Err(error) = authenticate(&req, &state) {
         return refusal(format, &error, &id, &Chosen::default());
     }
     // The router leaves `%2F` (and `%25`, `%2B`) encoded; the SDKs encode a `/` in an id so.

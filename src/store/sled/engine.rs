@@ -18,6 +18,9 @@ const KEYS_TREE: &str = "provider_keys";
 const KEYS_BY_PROVIDER_TREE: &str = "provider_keys_by_provider_id";
 const KEY_COUNTS_TREE: &str = "provider_key_counts";
 const META_TREE: &str = "meta";
+/// Since store format 4.
+const API_KEYS_TREE: &str = "api_keys";
+const ACCESS_KEYS_TREE: &str = "access_keys";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -29,6 +32,10 @@ pub(super) struct Engine {
     /// delete learns whether keys exist from this counter, inside its transaction.
     pub(super) key_counts: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// Management API keys by id.
+    pub(super) api_keys: sled::Tree,
+    /// Data-plane access keys by id.
+    pub(super) access_keys: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -68,6 +75,8 @@ impl Engine {
             keys_by_provider: db.open_tree(KEYS_BY_PROVIDER_TREE)?,
             key_counts: db.open_tree(KEY_COUNTS_TREE)?,
             meta: db.open_tree(META_TREE)?,
+            api_keys: db.open_tree(API_KEYS_TREE)?,
+            access_keys: db.open_tree(ACCESS_KEYS_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

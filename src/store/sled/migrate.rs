@@ -9,6 +9,8 @@
 //! Format 3 seals credential headers, which needs the master key, and the master key is
 //! checked against the store only after it opened: this migration keeps them as plain values,
 //! and start-up seals them (`master_key::load`) before anything serves.
+//!
+//! Format 4 only added trees (the engine opens them, empty): format 3's records are format 4's.
 
 use std::collections::BTreeMap;
 
@@ -156,7 +158,7 @@ pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> 
         return Ok(0);
     }
     let mut rewritten = Vec::new();
-    for entry in engine.records.iter() {
+    for entry in engine.records.iter().filter(|_| found < 3) {
         let (key, bytes) = entry?;
         let provider = match found {
             1 => Provider::from(decode::<ProviderV1>(&key, &bytes)?),

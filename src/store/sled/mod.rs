@@ -2,6 +2,8 @@
 //! over every tree a change touches, made durable by a group-committed flush (`commit`).
 //! Writes run on the blocking pool from here, so callers only await.
 
+mod access_keys;
+mod api_keys;
 mod codec;
 mod commit;
 mod engine;

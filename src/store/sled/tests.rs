@@ -375,3 +375,88 @@ fn a_store_without_a_gateway_config_reads_it_as_never_written_and_keeps_one_writ
     let again = SledStore::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(again.gateway_config().unwrap(), written);
 }
+
+#[test]
+fn a_data_dir_of_format_3_opens_as_format_4_with_no_api_keys() {
+    use crate::store::{ApiKeyStore, KeyStore};
+    let dir = tempfile::tempdir().unwrap();
+    fixture::store_format_3(dir.path());
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let providers = store.list(None, 10).unwrap().items;
+    assert_eq!(providers.len(), 1);
+    assert_eq!(providers[0].provider_id.as_str(), "fmt3");
+    let keys = store.list_keys(Some("fmt3"), None, 10).unwrap().items;
+    let secret = fixture::FORMAT_3_KEY;
+    assert_eq!(
+        keys[0].key_redacted,
+        format!("sk-…{}", &secret[secret.len() - 3..])
+    );
+    assert!(store.all_api_keys().unwrap().is_empty());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("format-version"))
+            .unwrap()
+            .trim(),
+        FORMAT_VERSION.to_string()
+    );
+    assert_eq!(FORMAT_VERSION, 4);
+}
+
+#[actix_web::test]
+async fn api_keys_are_kept_listed_newest_first_changed_and_deleted() {
+    use crate::domain::{ApiKey, NewApiKey};
+    use crate::store::ApiKeyStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let new = |n: u8| -> ApiKey {
+        NewApiKey {
+            name: Some(format!("k{n}")),
+            description: None,
+            metadata: None,
+        }
+        .into_key([n; 32], "mgk_…abcd".into(), now_ms(), "admin")
+    };
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let key = store.create_api_key(new(n)).await.unwrap().unwrap();
+        made.push(key.wait().await.unwrap());
+    }
+    let page = store.list_api_keys(None, 2).unwrap();
+    assert!(page.has_more);
+    assert_eq!(page.items, [made[2].clone(), made[1].clone()]);
+    let rest = store.list_api_keys(Some(made[1].id), 10).unwrap();
+    assert_eq!((rest.items, rest.has_more), (vec![made[0].clone()], false));
+    let renamed = store
+        .update_api_key(
+            made[0].id,
+            Box::new(|k: &ApiKey| {
+                let mut next = k.clone();
+                next.name = Some("renamed".into());
+                Ok(Some(next))
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("renamed"));
+    let gone = store
+        .delete_api_key(made[1].id, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(gone.digest, [1; 32]);
+    assert!(matches!(
+        store.delete_api_key(made[1].id, None).await.unwrap(),
+        Err(Rejection::NotFound)
+    ));
+    drop(store);
+    let again = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let all = again.all_api_keys().unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().any(|k| k.name.as_deref() == Some("renamed")));
+}

@@ -1,6 +1,8 @@
 //! `/api-keys`: the bootstrap credentials (the admin token, each `[[auth.tokens]]` entry) in
 //! ngrok's `AIGatewayAPIKey` shape, read-only, never showing a token or its digest; and every
-//! `createdBy.uri` a record names answers.
+//! `createdBy.uri` a record names answers. Stored keys: `stored`.
+
+mod stored;
 
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +16,7 @@ use crate::helpers::{
 };
 use crate::schema::assert_valid;
 
-async fn json(res: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json(res: reqwest::Response, status: u16) -> Value {
     let got = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
     assert_eq!(got, status, "{body}");
@@ -185,15 +187,15 @@ async fn head_answers_like_get_without_a_body_and_an_unknown_id_is_a_404() {
 }
 
 #[actix_web::test]
-async fn writes_are_refused_saying_where_bootstrap_credentials_are_changed() {
+async fn writes_to_a_bootstrap_credential_are_refused_saying_where_it_is_changed() {
     let app = spawn_app().await;
     for (method, path) in [
-        (Method::POST, "/api-keys"),
-        (Method::PUT, "/api-keys"),
         (Method::PATCH, "/api-keys/admin"),
         (Method::DELETE, "/api-keys/admin"),
         (Method::DELETE, "/api-keys/ci"),
+        (Method::PATCH, "/api-keys/ci"),
         (Method::POST, "/api-keys/ci"),
+        (Method::PUT, "/api-keys/admin"),
     ] {
         let res = app
             .req(method.clone(), path)
@@ -208,11 +210,13 @@ async fn writes_are_refused_saying_where_bootstrap_credentials_are_changed() {
             assert!(msg.contains(said), "{method} {path}: {msg}");
         }
     }
-    // Nothing changed: the admin token still reads and still works.
-    assert_eq!(
-        json(app.get("/api-keys/admin").await, 200).await["id"],
-        "admin"
-    );
+    let res = app.req(Method::PUT, "/api-keys").send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "GET, HEAD, POST");
+    assert_error(res, 405, "method_not_allowed").await;
+    // Nothing changed: the admin token still reads and still works, and ci still answers.
+    let admin = json(app.get("/api-keys/admin").await, 200).await;
+    assert_eq!(admin["name"], "admin");
+    assert_eq!(json(app.get("/api-keys/ci").await, 200).await["id"], "ci");
 }
 
 #[actix_web::test]
