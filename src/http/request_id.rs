@@ -23,10 +23,14 @@ impl RequestId {
     /// The id the middleware gave `req`, or a fresh one where it did not run (tests that call
     /// a handler alone).
     pub fn of(req: &actix_web::HttpRequest) -> String {
+        RequestId::ulid_of(req).to_string()
+    }
+
+    /// The same id, as its 16 bytes.
+    pub fn ulid_of(req: &actix_web::HttpRequest) -> Ulid {
         req.extensions()
             .get::<RequestId>()
             .map_or_else(Ulid::new, |id| id.0)
-            .to_string()
     }
 }
 

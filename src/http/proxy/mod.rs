@@ -75,9 +75,10 @@ async fn proxy(
     surface: Surface,
 ) -> HttpResponse {
     let started = Instant::now();
-    let id = RequestId::of(&req);
+    let ulid = RequestId::ulid_of(&req);
+    let id = ulid.to_string();
     let format = surface.format();
-    let leaving = leaving::Leaving::new(&id, req.path(), started);
+    let leaving = leaving::Leaving::new(ulid, req.uri(), started);
     let answered = async {
         let caller = authenticate(&req, &state)
             .and_then(|identity| within_rate(&req, &state, identity))
