@@ -68,6 +68,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<(AccessKey, Zeroizing<String>), WriteError> {
+        let _turn = self.turn().await;
         let rotation = AccessKeyRotation::parse(input).map_err(InputError::Invalid)?;
         let token = auth::new_token(ACCESS_KEY_PREFIX)
             .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
@@ -102,6 +103,7 @@ impl Registry {
         input: Input<CreateAccessKey>,
         by: &str,
     ) -> Result<(AccessKey, Zeroizing<String>), WriteError> {
+        let _turn = self.turn().await;
         let new =
             NewAccessKey::parse(input, self.credentials.now_ms()).map_err(InputError::Invalid)?;
         let token = auth::new_token(ACCESS_KEY_PREFIX)
@@ -121,6 +123,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<AccessKey, WriteError> {
+        let _turn = self.turn().await;
         let changes = AccessKeyChanges::parse(input, self.credentials.now_ms())
             .map_err(InputError::Invalid)?;
         let by = by.to_owned();
@@ -140,6 +143,7 @@ impl Registry {
         id: Ulid,
         precondition: Option<Precondition>,
     ) -> Result<(), WriteError> {
+        let _turn = self.turn().await;
         let gone = self
             .commit(self.store.delete_access_key(id, precondition), |_, _| {})
             .await?;

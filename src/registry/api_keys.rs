@@ -30,6 +30,7 @@ impl Registry {
         input: Input<CreateApiKey>,
         by: &str,
     ) -> Result<(ApiKey, Zeroizing<String>), WriteError> {
+        let _turn = self.turn().await;
         let new = NewApiKey::parse(input).map_err(InputError::Invalid)?;
         let token = auth::new_token(API_KEY_PREFIX)
             .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
@@ -48,6 +49,7 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ApiKey, WriteError> {
+        let _turn = self.turn().await;
         let changes = ApiKeyChanges::parse(input).map_err(InputError::Invalid)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ApiKey| {
@@ -63,6 +65,7 @@ impl Registry {
         id: Ulid,
         precondition: Option<Precondition>,
     ) -> Result<(), WriteError> {
+        let _turn = self.turn().await;
         let gone = self
             .commit(self.store.delete_api_key(id, precondition), |_, _| {})
             .await?;

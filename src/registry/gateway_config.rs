@@ -17,6 +17,7 @@ impl Registry {
         precondition: Option<Precondition>,
         file: FileTimeouts,
     ) -> Result<GatewayConfig, WriteError> {
+        let _turn = self.turn().await;
         let changes = GatewayConfigChanges::parse(input)?;
         let change = Box::new(move |current: &GatewayConfig| {
             guard(precondition.as_ref(), &current.etag())?;

@@ -49,6 +49,11 @@ pub struct Registry {
     table: Arc<RoutingTable>,
     /// Who may call; every durable API key write is applied to it before it is acknowledged.
     credentials: Arc<Credentials>,
+    /// Writes whose publishing must follow the store's order — the credentials and the
+    /// gateway's settings — take turns from their transaction to their publishing, so a write
+    /// that lands first can never be published last (a PATCH re-enabling a key a DELETE
+    /// removed). They are rare, so waiting a group commit each costs nothing that matters.
+    turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Registry {
@@ -63,7 +68,13 @@ impl Registry {
             master_key,
             table,
             credentials,
+            turns: Arc::default(),
         }
+    }
+
+    /// The turn of a write that publishes into the credentials or the gateway's settings.
+    async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.turns).lock_owned().await
     }
 
     /// The credentials requests are authenticated against.
@@ -117,12 +128,21 @@ impl Registry {
     fn reload_table(&self) {
         let (table, store) = (Arc::clone(&self.table), Arc::clone(&self.store));
         let credentials = Arc::clone(&self.credentials);
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = table.reload(store.as_ref()) {
-                log::warn!("routing table not reloaded after a store failure: {e}");
-            }
-            match stored_credentials(store.as_ref()) {
-                Ok(all) => credentials.replace_stored(all),
+        let turns = Arc::clone(&self.turns);
+        tokio::spawn(async move {
+            // Taken after the failing write's own turn ends, and before any later write's:
+            // what is read here is never older than what is published after it.
+            let _turn = turns.lock_owned().await;
+            let reloaded = tokio::task::spawn_blocking(move || {
+                if let Err(e) = table.reload(store.as_ref()) {
+                    log::warn!("routing table not reloaded after a store failure: {e}");
+                }
+                stored_credentials(store.as_ref())
+            })
+            .await;
+            match reloaded {
+                Ok(Ok(all)) => credentials.replace_stored(all),
+                Ok(Err(e)) => log::warn!("credentials not reloaded after a store failure: {e}"),
                 Err(e) => log::warn!("credentials not reloaded after a store failure: {e}"),
             }
         });
