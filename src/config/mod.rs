@@ -344,6 +344,13 @@ impl Settings {
                     "{at}.id must be 1-64 characters of letters, digits, `.`, `_` and `-`"
                 )));
             }
+            if entry.id.parse::<ulid::Ulid>().is_ok() {
+                // Stored API keys have ULID ids: one of those here would shadow a stored key.
+                return Err(ConfigError(format!(
+                    "{at}.id `{}` reads as a ULID, which stored API keys' ids are; choose a name",
+                    entry.id
+                )));
+            }
             if entry.id == auth::ADMIN_ID {
                 return Err(ConfigError(format!(
                     "{at}.id `admin` is reserved for the admin token"

@@ -82,6 +82,10 @@ fn bad_values_are_refused_with_the_setting_named() {
             "[[auth.tokens]]\nid = \"admin\"\nsha256 = \"00\"\n",
             "auth.tokens[0].id",
         ),
+        (
+            "[[auth.tokens]]\nid = \"01ARZ3NDEKTSV4RRFFQ69G5FAV\"\nsha256 = \"00\"\n",
+            "auth.tokens[0].id `01ARZ3NDEKTSV4RRFFQ69G5FAV` reads as a ULID",
+        ),
     ];
     for (file, needle) in cases {
         let err = load(Some(file), &[], Overrides::default())

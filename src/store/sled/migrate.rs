@@ -154,9 +154,13 @@ impl From<ProviderV2> for Provider {
 /// Migrates `engine`'s records from format `found` to [`FORMAT_VERSION`], durably; answers how
 /// many records it rewrote (0 when an interrupted migration had already written them).
 pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> {
-    if reached(engine)? == Some(FORMAT_VERSION) {
+    let reached = reached(engine)?;
+    if reached == Some(FORMAT_VERSION) {
         return Ok(0);
     }
+    // An earlier release's migration can have committed inside the database and been cut off
+    // before the marker file moved on: the records are as far as the database says.
+    let found = reached.map_or(found, |r| r.max(found));
     let mut rewritten = Vec::new();
     for entry in engine.records.iter().filter(|_| found < 3) {
         let (key, bytes) = entry?;

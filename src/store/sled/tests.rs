@@ -219,6 +219,39 @@ fn a_migration_interrupted_before_its_marker_is_not_run_twice() {
     assert_eq!(store.list(None, 10).unwrap().items, providers);
 }
 
+#[test]
+fn a_migration_an_earlier_release_recorded_is_not_read_from_the_marker_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture::store_format_1(dir.path());
+    let providers = {
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let id = store.list(None, 10).unwrap().items[0].id;
+        let change: crate::store::UpdateFn<Provider> = Box::new(|p: &Provider| {
+            let mut next = p.clone();
+            next.settings.concurrency = Some(4);
+            next.settings.allow_private_network = Some(false);
+            Ok(Some(next))
+        });
+        runtime().block_on(async {
+            let written = store.update(id, change).await.unwrap().unwrap();
+            written.wait().await.unwrap();
+        });
+        store.list(None, 10).unwrap().items
+    };
+    // What the format-3 release left when it died between its migration's flush and the
+    // marker file: format 3 recorded inside the database, format 1 in the file.
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"format-version", &3u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    fs::write(dir.path().join("format-version"), "1\n").unwrap();
+    // Read as format 1, the format-3 records would not decode, or lose what format 1 lacks.
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.list(None, 10).unwrap().items, providers);
+}
+
 fn fixture_key(dir: &std::path::Path) -> MasterKey {
     MasterKey::from_base64(&fs::read_to_string(dir.join("master.key")).unwrap()).unwrap()
 }
