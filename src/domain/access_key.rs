@@ -63,7 +63,8 @@ impl AccessKey {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"name": "chat app", "expiresAt": "2030-01-01T00:00:00Z"}))]
 pub struct CreateAccessKey {
-    #[schema(schema_with = schema::name)]
+    /// `null` is the same as leaving it out.
+    #[schema(schema_with = schema::optional_name)]
     #[validate(custom(function = "fields::name"))]
     pub name: Option<String>,
     #[schema(schema_with = schema::description)]

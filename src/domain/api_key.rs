@@ -47,7 +47,8 @@ pub fn redact_token(token: &zeroize::Zeroizing<String>) -> String {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"name": "ci deploys", "description": "used by the release job"}))]
 pub struct CreateApiKey {
-    #[schema(schema_with = schema::name)]
+    /// `null` is the same as leaving it out.
+    #[schema(schema_with = schema::optional_name)]
     #[validate(custom(function = "fields::name"))]
     pub name: Option<String>,
     #[schema(schema_with = schema::description)]

@@ -67,11 +67,12 @@ pub(super) fn list() -> Operation {
         operation,
         "The models.",
         list,
-        (
+        &[(
             "400",
             "`invalid_query`: `limit` not from 1 to 1000, an `after_id` or `before_id` that is \
-             no listed id, both of them, or one given twice.",
-        ),
+             no listed id, both of them, or one given twice; `invalid_header`: `Authorization` \
+             and `x-api-key` carry different tokens.",
+        )],
     )
 }
 
@@ -106,10 +107,16 @@ pub(super) fn retrieve() -> Operation {
         operation,
         "The model.",
         model,
-        (
-            "404",
-            "`model_not_found`: no model by that id among those the format's list holds.",
-        ),
+        &[
+            (
+                "400",
+                "`invalid_header`: `Authorization` and `x-api-key` carry different tokens.",
+            ),
+            (
+                "404",
+                "`model_not_found`: no model by that id among those the format's list holds.",
+            ),
+        ],
     )
 }
 
@@ -123,7 +130,12 @@ fn anthropic_version() -> utoipa::openapi::path::Parameter {
 
 /// The 200 answer, the route's own refusal and those every model route shares, in either
 /// format's shape.
-fn finish(operation: OperationBuilder, what: &str, answer: Schema, own: (&str, &str)) -> Operation {
+fn finish(
+    operation: OperationBuilder,
+    what: &str,
+    answer: Schema,
+    own: &[(&str, &str)],
+) -> Operation {
     let either_error = || -> RefOr<Schema> {
         let any = AnyOfBuilder::new()
             .item(error_schema(Format::OpenAi))
@@ -142,17 +154,18 @@ fn finish(operation: OperationBuilder, what: &str, answer: Schema, own: (&str, &
             .header(super::REQUEST_ID, request_id_header())
             .build(),
     );
-    let refusals = [
-        own,
+    let shared = [
         ("401", UNAUTHENTICATED),
         ("405", "`method_not_allowed`: this route takes GET only."),
         ("500", "`internal`."),
     ];
-    let operation = refusals
-        .into_iter()
-        .fold(operation, |op, (status, description)| {
-            op.response(status, refusal(status, description, &either_error()))
-        });
+    let operation =
+        own.iter()
+            .copied()
+            .chain(shared)
+            .fold(operation, |op, (status, description)| {
+                op.response(status, refusal(status, description, &either_error()))
+            });
     secured(operation)
         .response("414", Ref::from_response_name("UriTooLong"))
         .build()
