@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use imbl::{HashMap, OrdMap};
+use imbl::{HashMap, HashSet, OrdMap};
 use ulid::Ulid;
 
 pub mod calling;
@@ -90,6 +90,12 @@ pub struct Snapshot {
     catalog: HashMap<String, Arc<Route>>,
     /// `/gateway-config` as last written.
     gateway_config: Arc<GatewayConfig>,
+    /// The version of each provider and key held, and the ids deleted since the table was
+    /// (re)loaded. Writes publish after their group commit in whatever order their tasks
+    /// resume, so a change can arrive after a later one: an older version, or any change to
+    /// a deleted record (ids are never reused), is not applied.
+    versions: HashMap<Ulid, u64>,
+    gone: HashSet<Ulid>,
 }
 
 impl Snapshot {
@@ -148,7 +154,26 @@ impl Snapshot {
         self.routes.get(slug).map(|r| Arc::clone(&r.state))
     }
 
+    /// Whether a change at `version` to record `id` is as new as what the table holds.
+    fn current(&self, id: Ulid, version: u64) -> bool {
+        !self.gone.contains(&id) && self.versions.get(&id).is_none_or(|held| version >= *held)
+    }
+
+    /// A deleted record: it and (for a provider) its keys are never brought back.
+    fn bury(&mut self, id: Ulid) {
+        let slug = self.created.get(&id).cloned();
+        if let Some(keys) = slug.and_then(|slug| self.keys.get(&*slug).cloned()) {
+            for key in keys.keys() {
+                self.versions.remove(key);
+                self.gone.insert(*key);
+            }
+        }
+        self.versions.remove(&id);
+        self.gone.insert(id);
+    }
+
     fn upsert_provider(&mut self, provider: &Provider, state: Option<Arc<ProviderState>>) {
+        self.versions.insert(provider.id, provider.version);
         let route = Route::of(provider, state);
         // A change that keeps the models (a new name, base URL, surfaces) leaves the model
         // index alone: the index is the costly part to copy.
@@ -196,6 +221,7 @@ impl Snapshot {
     }
 
     fn upsert_key(&mut self, key: &ProviderKey) {
+        self.versions.insert(key.id, key.version);
         let owner = key.provider_id.as_str().to_owned();
         self.key_owner.insert(key.id, owner.clone());
         self.keys
@@ -302,14 +328,24 @@ impl RoutingTable {
         let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = Snapshot::clone(&self.current.load());
         match change {
-            Change::Provider(p) => {
+            Change::Provider(p) if next.current(p.id, p.version) => {
                 let state = next.state_of(p.id);
                 next.upsert_provider(p, state);
             }
-            Change::ProviderGone(id) => next.remove_provider(id, true),
-            Change::Key(k) => next.upsert_key(k),
-            Change::KeyGone(id) => next.remove_key(id),
-            Change::GatewayConfig(c) => next.gateway_config = Arc::new(c.clone()),
+            Change::ProviderGone(id) => {
+                next.bury(id);
+                next.remove_provider(id, true);
+            }
+            Change::Key(k) if next.current(k.id, k.version) => next.upsert_key(k),
+            Change::KeyGone(id) => {
+                next.bury(id);
+                next.remove_key(id);
+            }
+            Change::GatewayConfig(c) if c.version >= next.gateway_config.version => {
+                next.gateway_config = Arc::new(c.clone());
+            }
+            // Older than what the table holds: a later write was published first.
+            Change::Provider(_) | Change::Key(_) | Change::GatewayConfig(_) => return,
         }
         self.current.store(Arc::new(next));
     }

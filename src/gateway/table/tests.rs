@@ -293,3 +293,42 @@ fn each_format_lists_the_models_its_routes_accept() {
     );
     assert_eq!(listed(Format::Anthropic), ["both:b1", "claude-box:c1"]);
 }
+
+#[test]
+fn a_change_published_after_a_later_one_is_not_applied() {
+    let t = table(&[]);
+    let mut p = provider("box", &["a"], &[]);
+    t.apply(Change::Provider(&p));
+    let old = p.clone();
+    p.models[0].model_id = "b".into();
+    p.version += 1;
+    t.apply(Change::Provider(&p));
+    // The older version, arriving second, leaves the newer one in place.
+    t.apply(Change::Provider(&old));
+    assert_eq!(
+        routed(&t, "b", Surface::ChatCompletions),
+        Ok(("box".into(), "b".into()))
+    );
+    assert_eq!(
+        routed(&t, "a", Surface::ChatCompletions),
+        Err("model_not_found".into())
+    );
+    // A deleted provider stays deleted whatever of it arrives after.
+    t.apply(Change::ProviderGone(p.id));
+    p.version += 1;
+    t.apply(Change::Provider(&p));
+    assert!(t.snapshot().route("box").is_none());
+    // The gateway's settings likewise keep the newest version.
+    let newer = GatewayConfig {
+        version: 2,
+        max_output_tokens: Some(64),
+        ..Default::default()
+    };
+    t.apply(Change::GatewayConfig(&newer));
+    let older = GatewayConfig {
+        version: 1,
+        ..Default::default()
+    };
+    t.apply(Change::GatewayConfig(&older));
+    assert_eq!(t.snapshot().gateway_config().max_output_tokens, Some(64));
+}
