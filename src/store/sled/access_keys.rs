@@ -1,24 +1,16 @@
-//! Data-plane access keys: one tree of records by id, like the management API keys; only the
-//! token's digest is in a record.
+//! Data-plane access keys: one tree of records by id (`by_id`), like the management API keys;
+//! only the token's digest is in a record.
 
 use ulid::Ulid;
 
-use super::SledStore;
-use super::codec::{decode, decode_entry, encode, get_in, page_of};
-use super::engine::{failed, reject};
+use super::codec::get_in;
+use super::{SledStore, by_id};
 use crate::domain::{AccessKey, Precondition};
-use crate::store::{AccessKeyStore, Page, Rejection, StoreError, UpdateFn, Write};
+use crate::store::{AccessKeyStore, Page, StoreError, UpdateFn, Write};
 
 impl AccessKeyStore for SledStore {
     fn create_access_key(&self, key: AccessKey) -> Write<AccessKey> {
-        self.write(move |e| {
-            let (id, value) = (key.id.to_bytes(), encode(&key)?);
-            let result = e.access_keys.transaction(|keys| {
-                keys.insert(&id[..], value.as_slice())?;
-                Ok(((), true))
-            });
-            Ok(e.settle(result)?.map(|w| w.map(|()| key)))
-        })
+        self.write(move |e| by_id::insert(e, &e.access_keys, key.id, key))
     }
 
     fn get_access_key(&self, id: Ulid) -> Result<Option<AccessKey>, StoreError> {
@@ -30,23 +22,11 @@ impl AccessKeyStore for SledStore {
         before: Option<Ulid>,
         limit: usize,
     ) -> Result<Page<AccessKey>, StoreError> {
-        let e = self.engine()?;
-        let entries = match before {
-            Some(before) => e.access_keys.range(..before.to_bytes()),
-            None => e.access_keys.iter(),
-        };
-        page_of(entries.rev(), limit, decode_entry)
+        by_id::page(&self.engine()?.access_keys, before, limit)
     }
 
     fn all_access_keys(&self) -> Result<Vec<AccessKey>, StoreError> {
-        let e = self.engine()?;
-        e.access_keys
-            .iter()
-            .map(|entry| {
-                let (id, bytes) = entry?;
-                decode(&id, &bytes)
-            })
-            .collect()
+        by_id::all(&self.engine()?.access_keys)
     }
 
     fn update_access_key(&self, id: Ulid, change: UpdateFn<AccessKey>) -> Write<AccessKey> {
@@ -54,23 +34,6 @@ impl AccessKeyStore for SledStore {
     }
 
     fn delete_access_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<AccessKey> {
-        self.write(move |e| {
-            let key = id.to_bytes();
-            let result = e.access_keys.transaction(|keys| {
-                let Some(bytes) = keys.get(key)? else {
-                    return reject(Rejection::NotFound);
-                };
-                let current: AccessKey = decode(&key, &bytes).map_err(failed)?;
-                if precondition
-                    .as_ref()
-                    .is_some_and(|p| !p.allows(&current.etag()))
-                {
-                    return reject(Rejection::PreconditionFailed);
-                }
-                keys.remove(&key[..])?;
-                Ok((current, true))
-            });
-            e.settle(result)
-        })
+        self.write(move |e| by_id::remove(e, &e.access_keys, id, precondition, AccessKey::etag))
     }
 }

@@ -4,6 +4,7 @@
 
 mod access_keys;
 mod api_keys;
+mod by_id;
 mod codec;
 mod commit;
 mod engine;
