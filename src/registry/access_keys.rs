@@ -6,12 +6,12 @@
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
-use super::{Registry, WriteError, guard};
-use crate::auth::{self, Kind, StoredCredential};
+use super::{Minted, Registry, WriteError, guard, mint};
+use crate::auth::{Kind, StoredCredential};
 use crate::domain::{
     ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, AccessKeyRotation, CreateAccessKey, Input,
     InputError, NewAccessKey, Precondition, PreviousToken, RotateAccessKey, UpdateAccessKey,
-    now_ms, redact_token,
+    now_ms,
 };
 
 /// The credential an access key is, as authentication knows it.
@@ -68,11 +68,12 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<(AccessKey, Zeroizing<String>), WriteError> {
-        let _turn = self.turn().await;
         let rotation = AccessKeyRotation::parse(input).map_err(InputError::Invalid)?;
-        let token = auth::new_token(ACCESS_KEY_PREFIX)
-            .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
-        let (digest, redacted) = (auth::digest(&token), redact_token(&token));
+        let Minted {
+            token,
+            digest,
+            redacted,
+        } = mint(ACCESS_KEY_PREFIX)?;
         let wall_ms = self.credentials.now_ms();
         let by = by.to_owned();
         // What the key held before, read inside the transaction: the tokens that stop now.
@@ -88,6 +89,7 @@ impl Registry {
             *seen.lock().unwrap_or_else(|e| e.into_inner()) = stopping;
             Ok(Some(next))
         });
+        let _turn = self.turn().await;
         let key = self
             .commit(self.store.update_access_key(id, change), |_, _| {})
             .await?;
@@ -103,12 +105,12 @@ impl Registry {
         input: Input<CreateAccessKey>,
         by: &str,
     ) -> Result<(AccessKey, Zeroizing<String>), WriteError> {
-        let _turn = self.turn().await;
         let new =
             NewAccessKey::parse(input, self.credentials.now_ms()).map_err(InputError::Invalid)?;
-        let token = auth::new_token(ACCESS_KEY_PREFIX)
-            .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
-        let key = new.into_key(auth::digest(&token), redact_token(&token), now_ms(), by);
+        let minted = mint(ACCESS_KEY_PREFIX)?;
+        let key = new.into_key(minted.digest, minted.redacted, now_ms(), by);
+        let token = minted.token;
+        let _turn = self.turn().await;
         let key = self
             .commit(self.store.create_access_key(key), |_, _| {})
             .await?;
@@ -123,7 +125,6 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<AccessKey, WriteError> {
-        let _turn = self.turn().await;
         let changes = AccessKeyChanges::parse(input, self.credentials.now_ms())
             .map_err(InputError::Invalid)?;
         let by = by.to_owned();
@@ -131,6 +132,7 @@ impl Registry {
             guard(precondition.as_ref(), &current.etag())?;
             Ok(changes.apply(current, now_ms(), &by))
         });
+        let _turn = self.turn().await;
         let key = self
             .commit(self.store.update_access_key(id, change), |_, _| {})
             .await?;

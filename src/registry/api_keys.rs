@@ -6,11 +6,11 @@
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
-use super::{Registry, WriteError, guard};
-use crate::auth::{self, Kind, StoredCredential};
+use super::{Registry, WriteError, guard, mint};
+use crate::auth::{Kind, StoredCredential};
 use crate::domain::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, Input, InputError, NewApiKey,
-    Precondition, UpdateApiKey, now_ms, redact_token,
+    Precondition, UpdateApiKey, now_ms,
 };
 
 /// The credential a stored key is, as authentication knows it.
@@ -30,11 +30,11 @@ impl Registry {
         input: Input<CreateApiKey>,
         by: &str,
     ) -> Result<(ApiKey, Zeroizing<String>), WriteError> {
-        let _turn = self.turn().await;
         let new = NewApiKey::parse(input).map_err(InputError::Invalid)?;
-        let token = auth::new_token(API_KEY_PREFIX)
-            .map_err(|e| crate::secrets::CryptoError::Random(e.to_string()))?;
-        let key = new.into_key(auth::digest(&token), redact_token(&token), now_ms(), by);
+        let minted = mint(API_KEY_PREFIX)?;
+        let key = new.into_key(minted.digest, minted.redacted, now_ms(), by);
+        let token = minted.token;
+        let _turn = self.turn().await;
         let key = self
             .commit(self.store.create_api_key(key), |_, _| {})
             .await?;
@@ -49,13 +49,13 @@ impl Registry {
         precondition: Option<Precondition>,
         by: &str,
     ) -> Result<ApiKey, WriteError> {
-        let _turn = self.turn().await;
         let changes = ApiKeyChanges::parse(input).map_err(InputError::Invalid)?;
         let by = by.to_owned();
         let change = Box::new(move |current: &ApiKey| {
             guard(precondition.as_ref(), &current.etag())?;
             Ok(changes.apply(current, now_ms(), &by))
         });
+        let _turn = self.turn().await;
         self.commit(self.store.update_api_key(id, change), |_, _| {})
             .await
     }

@@ -17,12 +17,12 @@ impl Registry {
         precondition: Option<Precondition>,
         file: FileTimeouts,
     ) -> Result<GatewayConfig, WriteError> {
-        let _turn = self.turn().await;
         let changes = GatewayConfigChanges::parse(input)?;
         let change = Box::new(move |current: &GatewayConfig| {
             guard(precondition.as_ref(), &current.etag())?;
             changes.apply(current, file).map_err(Rejection::Invalid)
         });
+        let _turn = self.turn().await;
         self.commit(self.store.update_gateway_config(change), |c, table| {
             table.apply(Change::GatewayConfig(c))
         })

@@ -121,6 +121,22 @@ impl Registry {
     }
 }
 
+/// A new token for a stored credential, with what the record keeps of it.
+struct Minted {
+    token: zeroize::Zeroizing<String>,
+    digest: crate::auth::Digest,
+    redacted: String,
+}
+
+fn mint(prefix: &str) -> Result<Minted, WriteError> {
+    let token = crate::auth::new_token(prefix).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(Minted {
+        digest: crate::auth::digest(&token),
+        redacted: crate::domain::redact_token(&token),
+        token,
+    })
+}
+
 impl Registry {
     /// Reads the whole routing table and the stored credentials anew, off the caller's
     /// thread: with a large registry it takes a while, and it is only needed after a rare
