@@ -22,7 +22,6 @@ impl Registry {
             guard(precondition.as_ref(), &current.etag())?;
             changes.apply(current, file).map_err(Rejection::Invalid)
         });
-        let _turn = self.turn().await;
         self.commit(self.store.update_gateway_config(change), |c, table| {
             table.apply(Change::GatewayConfig(c))
         })

@@ -49,10 +49,10 @@ pub struct Registry {
     table: Arc<RoutingTable>,
     /// Who may call; every durable API key write is applied to it before it is acknowledged.
     credentials: Arc<Credentials>,
-    /// Writes whose publishing must follow the store's order — the credentials and the
-    /// gateway's settings — take turns from their transaction to their publishing, so a write
+    /// Credential writes take turns from their transaction to their publishing, so a write
     /// that lands first can never be published last (a PATCH re-enabling a key a DELETE
-    /// removed). They are rare, so waiting a group commit each costs nothing that matters.
+    /// removed): the live credentials, unlike the routing table, keep no versions to tell.
+    /// They are rare, so waiting a group commit each costs nothing that matters.
     turns: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -72,7 +72,7 @@ impl Registry {
         }
     }
 
-    /// The turn of a write that publishes into the credentials or the gateway's settings.
+    /// The turn of a write that publishes into the live credentials.
     async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
         Arc::clone(&self.turns).lock_owned().await
     }
