@@ -120,10 +120,11 @@ async fn proxy(
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = HttpResponse::build(status);
+            // The client's header types are another `http` release's than the server's.
             for (name, value) in &answer.headers {
                 if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_bytes(value),
+                    HeaderName::from_bytes(name.as_str().as_bytes()),
+                    HeaderValue::from_bytes(value.as_bytes()),
                 ) {
                     response.insert_header((name, value));
                 }
