@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::http::header;
 use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
@@ -248,13 +247,6 @@ fn build_server(
             .app_data(body_timeout)
             .wrap(middleware::from_fn(http::request_id::assign))
             .wrap(middleware::Condition::new(access_logged, access_log()))
-            // Answers carry records and errors: never cached, never content-sniffed. Routes
-            // that set their own caching (the admin page's files) keep it.
-            .wrap(
-                middleware::DefaultHeaders::new()
-                    .add((header::CACHE_CONTROL, "no-store"))
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
-            )
             .configure(|cfg| http::configure(cfg, cors_on))
             .default_service(web::to(http::no_route))
     })

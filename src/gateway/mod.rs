@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::domain::surface::Surface;
 use crate::secrets::MasterKey;
@@ -85,8 +86,9 @@ pub struct Call<'a> {
 /// An upstream's answer, on its way back.
 pub struct Answer {
     pub status: u16,
-    /// The upstream's headers that go back (content type, rate limits), as name and value.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// The upstream's headers that go back (content type, rate limits), as the client got
+    /// them: cloning these shares their bytes.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub streamed: bool,
     pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
     /// The provider and model that answered, and the attempts it took.

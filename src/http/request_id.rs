@@ -4,7 +4,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
 use ulid::Ulid;
@@ -35,8 +35,9 @@ impl RequestId {
 }
 
 /// Middleware: gives the request its id, refuses a request target over the URI limit, and
-/// answers with the id. One layer for both, as each `from_fn` layer costs every call a boxed
-/// future.
+/// answers with the id. Answers carry records and errors, so they are never cached nor
+/// content-sniffed, unless a route set its own caching (the admin page's files). One layer
+/// for all of it, as each layer costs every call a boxed future.
 pub async fn assign(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -49,9 +50,17 @@ pub async fn assign(
             .map_into_right_body(),
         None => next.call(req).await?.map_into_left_body(),
     };
+    let headers = res.headers_mut();
     let mut text = [0u8; ulid::ULID_LEN];
     if let Ok(value) = HeaderValue::from_str(id.array_to_str(&mut text)) {
-        res.headers_mut().insert(HEADER_NAME, value);
+        headers.insert(HEADER_NAME, value);
     }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(res)
 }

@@ -6,6 +6,7 @@
 //! What a failure means for the rest of the call is `policy`'s and `call`'s.
 
 pub mod commit;
+pub mod decode;
 pub mod limiter;
 pub mod request;
 pub mod scrub;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self as chunks, BoxStream, StreamExt};
+use reqwest::header::{HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use super::client::{self, outbound};
@@ -170,16 +172,23 @@ impl Gateway {
                 invalid(route, status, request_id, number),
             ));
         }
-        let mut headers: Vec<(String, Vec<u8>)> = response
+        let mut headers: Vec<(HeaderName, HeaderValue)> = response
             .headers()
             .iter()
             .filter(|(name, _)| request::returned(name.as_str()))
-            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         scrub.headers(&mut headers);
-        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| &v[..]);
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_bytes())
+        };
         let sse = header("content-type").is_some_and(sse::is_event_stream);
-        let chunks = held(scrub.body(response.bytes_stream().boxed()), slot);
+        let coding = decode::coding(response.headers());
+        let body = decode::decoded(coding, response.bytes_stream());
+        let chunks = held(scrub.body(body), slot);
         let timeouts = Timeouts {
             idle: route.calling.idle_timeout.unwrap_or(self.timeouts.idle),
             ..self.timeouts
@@ -265,9 +274,9 @@ impl Gateway {
 /// The answer's chunks, holding the provider's queue slot (if it has a queue) until the last
 /// one is read or the answer dropped: a streamed answer counts as in flight while it streams.
 fn held(
-    chunks: BoxStream<'static, Result<Bytes, reqwest::Error>>,
+    chunks: BoxStream<'static, Result<Bytes, std::io::Error>>,
     slot: Option<Slot>,
-) -> BoxStream<'static, Result<Bytes, reqwest::Error>> {
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
     match slot {
         None => chunks,
         Some(slot) => chunks::unfold((chunks, Some(slot)), |(mut chunks, slot)| async move {

@@ -54,7 +54,9 @@ pub fn headers(
     key: Option<&str>,
     passed: &Passed,
 ) -> Result<reqwest::header::HeaderMap, GatewayError> {
-    use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+    use reqwest::header::{
+        ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue,
+    };
     let value = |v: &str| {
         HeaderValue::from_str(v).map_err(|_| {
             GatewayError::new(
@@ -65,6 +67,7 @@ pub fn headers(
     };
     let mut h = HeaderMap::new();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(ACCEPT_ENCODING, super::decode::OFFERED);
     if let Some(accept) = &passed.accept {
         h.insert(ACCEPT, value(accept)?);
     }

@@ -71,7 +71,7 @@ impl Watched {
     /// client sees as an aborted answer.
     pub fn watch(
         self,
-        chunks: BoxStream<'static, Result<Bytes, reqwest::Error>>,
+        chunks: BoxStream<'static, Result<Bytes, std::io::Error>>,
     ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
         // A stream is watched from its commit point: it may last `timeouts.stream` from here.
         let until = Instant::now() + self.timeouts.stream;
@@ -90,7 +90,7 @@ impl Watched {
     /// The next piece of the body, and whether it is the last.
     async fn next(
         &self,
-        chunks: &mut BoxStream<'static, Result<Bytes, reqwest::Error>>,
+        chunks: &mut BoxStream<'static, Result<Bytes, std::io::Error>>,
         ending: &mut Ending,
         stream_until: Instant,
     ) -> Option<(Result<Bytes, std::io::Error>, bool)> {
@@ -192,7 +192,7 @@ mod tests {
             request_id: "r".into(),
             attempt: 1,
         };
-        let chunks: Vec<Result<Bytes, reqwest::Error>> = reads
+        let chunks: Vec<Result<Bytes, std::io::Error>> = reads
             .iter()
             .map(|r| Ok(Bytes::copy_from_slice(r)))
             .collect();

@@ -31,8 +31,8 @@ pub struct Guard {
 /// [`worker_client`]): connections are pooled and kept alive, HTTP/2 is used where the upstream
 /// offers it (ALPN), and no socket waits on Nagle's algorithm. Redirects are not followed: a
 /// redirect would carry the provider key to another host. Answers in gzip, br, deflate or zstd
-/// are decoded (and offered in `accept-encoding`): the client gets the bytes its content type
-/// names, and a compressed stream is read event by event like any other. No proxy, whatever
+/// are decoded by the attempt (`attempt::decode`), not here: the client's own decoding layer
+/// cost every answer, most of which come unencoded. No proxy, whatever
 /// the environment says: a provider goes through one only when it asks (`profile`).
 pub fn client(resolve: Resolve, allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
     builder(resolve, allow_private).no_proxy().build()
@@ -46,10 +46,6 @@ pub fn builder(resolve: Resolve, allow_private: bool) -> reqwest::ClientBuilder 
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .gzip(true)
-        .brotli(true)
-        .deflate(true)
-        .zstd(true)
         .dns_resolver(Arc::new(Guarded {
             resolve,
             allow_private,

@@ -112,7 +112,7 @@ fn broken(format: Format, e: &std::io::Error, id: &str, chosen: &Chosen) -> Http
         ),
     };
     log::warn!(request_id = id; "{}; the HTTP/1.0 caller is told {}", error.message, error.code);
-    super::refusal(format, &error, id, chosen)
+    super::refusal(format, &error, chosen)
 }
 
 #[cfg(test)]

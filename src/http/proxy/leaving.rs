@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use actix_web::http::Uri;
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream, StreamExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{BoxStream, Stream};
 use ulid::Ulid;
 
 /// What the note needs, kept as it came (the id's 16 bytes, the request target's shared
@@ -35,13 +38,36 @@ impl Leaving {
     }
 
     /// `body`, noting the caller's leaving if it is dropped before its end.
-    pub fn until_end(
-        self,
-        body: BoxStream<'static, Result<Bytes, std::io::Error>>,
-    ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
-        let end = stream::once(async move { self.finish() })
-            .filter_map(|()| async { None::<Result<Bytes, std::io::Error>> });
-        body.chain(end).boxed()
+    pub fn until_end(self, body: Chunks) -> Chunks {
+        Box::pin(Watched {
+            body,
+            leaving: self,
+        })
+    }
+}
+
+type Chunks = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// A body that knows whether it was read to its end. One small layer rather than a chain of
+/// stream adapters, as every answer goes through it.
+struct Watched {
+    body: Chunks,
+    leaving: Leaving,
+}
+
+impl Stream for Watched {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.body.as_mut().poll_next(cx);
+        if let Poll::Ready(None) = next {
+            self.leaving.done = true;
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.body.size_hint()
     }
 }
 

@@ -43,8 +43,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
     let surface = |path: &'static str, surface: Surface| {
         web::resource(path)
             .route(web::post().to(move |req, payload, state| proxy(req, payload, state, surface)))
-            .default_service(web::to(move |req: HttpRequest| async move {
-                not_allowed(surface.format(), "POST", &req)
+            .default_service(web::to(move || async move {
+                not_allowed(surface.format(), "POST")
             }))
     };
     cfg.service(
@@ -115,20 +115,21 @@ async fn proxy(
     match outcome {
         Err((error, chosen)) => {
             leaving.finish();
-            refusal(format, &error, &id, &chosen)
+            refusal(format, &error, &chosen)
         }
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = HttpResponse::build(status);
+            // The client's header types are another `http` release's than the server's.
             for (name, value) in &answer.headers {
                 if let (Ok(name), Ok(value)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_bytes(value),
+                    HeaderName::from_bytes(name.as_str().as_bytes()),
+                    HeaderValue::from_bytes(value.as_bytes()),
                 ) {
                     response.insert_header((name, value));
                 }
             }
-            tag(&mut response, &id, &answer.chosen);
+            tag(&mut response, &answer.chosen);
             framing::respond(&req, response, answer, leaving, format, &id).await
         }
     }
@@ -255,23 +256,30 @@ fn body_error(e: ApiError) -> (GatewayError, Chosen) {
 }
 
 /// A 405 in `format`'s shape, with the `Allow` header RFC 9110 requires.
-fn not_allowed(format: Format, allow: &'static str, req: &HttpRequest) -> HttpResponse {
+fn not_allowed(format: Format, allow: &'static str) -> HttpResponse {
     let error = GatewayError::new(
         Code::MethodNotAllowed,
         format!("this route takes {allow} only"),
     );
-    let mut response = refusal(format, &error, &RequestId::of(req), &Chosen::default());
+    let mut response = refusal(format, &error, &Chosen::default());
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
-fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen) {
-    response.insert_header((REQUEST_ID, id));
-    response.insert_header((ATTEMPTS, chosen.attempts));
-    response.insert_header((FALLBACKS, chosen.fallbacks));
-    for (name, value) in [(PROVIDER, &chosen.provider), (MODEL, &chosen.model)] {
+/// Names what the call chose. The request id is the front middleware's to write.
+fn tag(response: &mut actix_web::HttpResponseBuilder, chosen: &Chosen) {
+    const ATTEMPTS_NAME: HeaderName = HeaderName::from_static(ATTEMPTS);
+    const FALLBACKS_NAME: HeaderName = HeaderName::from_static(FALLBACKS);
+    const PROVIDER_NAME: HeaderName = HeaderName::from_static(PROVIDER);
+    const MODEL_NAME: HeaderName = HeaderName::from_static(MODEL);
+    response.insert_header((ATTEMPTS_NAME, chosen.attempts));
+    response.insert_header((FALLBACKS_NAME, chosen.fallbacks));
+    for (name, value) in [
+        (PROVIDER_NAME, &chosen.provider),
+        (MODEL_NAME, &chosen.model),
+    ] {
         if let Some(value) = value
             && let Ok(value) = HeaderValue::from_str(value)
         {
@@ -281,10 +289,10 @@ fn tag(response: &mut actix_web::HttpResponseBuilder, id: &str, chosen: &Chosen)
 }
 
 /// An error answer in `format`'s shape.
-fn refusal(format: Format, error: &GatewayError, id: &str, chosen: &Chosen) -> HttpResponse {
+fn refusal(format: Format, error: &GatewayError, chosen: &Chosen) -> HttpResponse {
     let status = StatusCode::from_u16(error.kind().status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
-    tag(&mut response, id, chosen);
+    tag(&mut response, chosen);
     if error.kind() == Kind::Unauthenticated {
         response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"modelgate\""));
     }
@@ -315,10 +323,5 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
             super::truncated(req.path(), 200)
         ),
     );
-    refusal(
-        format_of(&req),
-        &error,
-        &RequestId::of(&req),
-        &Chosen::default(),
-    )
+    refusal(format_of(&req), &error, &Chosen::default())
 }

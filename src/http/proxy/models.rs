@@ -15,14 +15,13 @@ use crate::gateway::Chosen;
 use crate::gateway::error::{Code, GatewayError};
 use crate::gateway::table::Snapshot;
 use crate::http::AppState;
-use crate::http::request_id::RequestId;
 
 /// Anthropic's own bounds and default for `limit`.
 const LIMIT: (usize, usize, usize) = (1, 1000, 20);
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let get_only =
-        || web::to(|req: HttpRequest| async move { not_allowed(format_of(&req), "GET", &req) });
+        || web::to(|req: HttpRequest| async move { not_allowed(format_of(&req), "GET") });
     cfg.service(
         web::resource("/models")
             .route(web::get().to(list))
@@ -73,16 +72,15 @@ fn shown(format: Format, entry: &Entry) -> Value {
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
-    let id = RequestId::of(&req);
     if let Err(error) = authenticate(&req, &state) {
-        return refusal(format, &error, &id, &Chosen::default());
+        return refusal(format, &error, &Chosen::default());
     }
     let all = entries(&state.gateway.snapshot(), format);
     // The parameters mean the same in both formats, so a bad one is refused in both; but
     // OpenAI's shape cannot say that more follow, so its list is whole.
     let (page, has_more) = match page(&all, req.query_string()) {
         Ok(paged) => paged,
-        Err(error) => return refusal(format, &error, &id, &Chosen::default()),
+        Err(error) => return refusal(format, &error, &Chosen::default()),
     };
     let body = match format {
         Format::OpenAi => json!({
@@ -96,9 +94,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             "last_id": page.last().map(|e| &e.id),
         }),
     };
-    HttpResponse::Ok()
-        .insert_header((super::REQUEST_ID, id))
-        .json(body)
+    HttpResponse::Ok().json(body)
 }
 
 /// Anthropic's paging: up to `limit` models after `after_id`, or just before `before_id`, or
@@ -174,9 +170,8 @@ fn cut(id: &str) -> String {
 
 async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
-    let id = RequestId::of(&req);
     if let Err(error) = authenticate(&req, &state) {
-        return refusal(format, &error, &id, &Chosen::default());
+        return refusal(format, &error, &Chosen::default());
     }
     // The router leaves `%2F` (and `%25`, `%2B`) encoded; the SDKs encode a `/` in an id so.
     let raw = req.match_info().get("model").unwrap_or_default();
@@ -184,9 +179,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let snapshot = state.gateway.snapshot();
     let all = entries(&snapshot, format);
     if let Some(entry) = find(&snapshot, &all, &wanted) {
-        return HttpResponse::Ok()
-            .insert_header((super::REQUEST_ID, id))
-            .json(shown(format, entry));
+        return HttpResponse::Ok().json(shown(format, entry));
     }
     let other = match format {
         Format::OpenAi => Format::Anthropic,
@@ -207,7 +200,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         ),
     };
     let error = GatewayError::new(Code::ModelNotFound, message).at("model");
-    refusal(format, &error, &id, &Chosen::default())
+    refusal(format, &error, &Chosen::default())
 }
 
 /// The listed model a call naming `wanted` would reach first: `providerId:modelId` when the

@@ -17,8 +17,9 @@ use zeroize::Zeroizing;
 
 use bytes::Bytes;
 use mask::{Held, Secrets};
+use reqwest::header::{HeaderName, HeaderValue};
 
-pub type Chunks = BoxStream<'static, Result<Bytes, reqwest::Error>>;
+pub type Chunks = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
 /// The secrets an attempt was made with (none for a keyless provider without credential
 /// headers), shared by the attempt's request and the body going back; zeroed when the last of
@@ -83,13 +84,15 @@ impl Scrub {
     }
 
     /// Masks the secrets in each header value.
-    pub fn headers(&self, headers: &mut [(String, Vec<u8>)]) {
+    pub fn headers(&self, headers: &mut [(HeaderName, HeaderValue)]) {
         let Some(secrets) = self.masking() else {
             return;
         };
         for (_, value) in headers {
-            if secrets.found_in(value) {
-                *value = secrets.masked(value);
+            if secrets.found_in(value.as_bytes()) {
+                // Masking puts only `*` where visible bytes were: still a valid value.
+                *value = HeaderValue::from_bytes(&secrets.masked(value.as_bytes()))
+                    .unwrap_or_else(|_| HeaderValue::from_static("********"));
             }
         }
     }
