@@ -5,6 +5,7 @@
 //! (expiry, a rotation's grace, requests per minute): `clocked`.
 
 mod clocked;
+mod configurations;
 
 use reqwest::Method;
 use serde_json::{Value, json};
