@@ -44,6 +44,8 @@ pub struct AppState {
     pub per_minute: Arc<crate::gateway::policy::per_minute::PerMinute>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
+    /// `gateway.require_access_keys`: the data plane refuses every other credential.
+    pub require_access_keys: bool,
 }
 
 impl AppState {

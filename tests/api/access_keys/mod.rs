@@ -6,6 +6,7 @@
 
 mod clocked;
 mod configurations;
+mod scope;
 
 use reqwest::Method;
 use serde_json::{Value, json};
