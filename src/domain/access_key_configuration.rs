@@ -117,7 +117,7 @@ pub trait KnownProviders {
 }
 
 /// A `providers.allow` entry: a `providerId` or a provider's `id`.
-fn provider_entry_shape(entry: &str) -> bool {
+pub(super) fn provider_entry_shape(entry: &str) -> bool {
     let slug = entry
         .as_bytes()
         .first()
@@ -129,7 +129,7 @@ fn provider_entry_shape(entry: &str) -> bool {
 }
 
 /// A `models.allow` entry: no white space, no control character.
-fn model_entry_shape(entry: &str) -> bool {
+pub(super) fn model_entry_shape(entry: &str) -> bool {
     !entry.is_empty() && entry.chars().all(|c| !c.is_whitespace() && !c.is_control())
 }
 

@@ -126,17 +126,22 @@ fn allow_list(entry: Object, description: &str) -> Object {
         .build()
 }
 
+/// A `providers.allow` entry: a `providerId` or a provider's `id`.
+pub fn provider_entry_pattern() -> String {
+    format!(
+        "^(?:{}|{})$",
+        PROVIDER_SLUG_PATTERN
+            .trim_start_matches('^')
+            .trim_end_matches('$'),
+        ULID_PATTERN.trim_start_matches('^').trim_end_matches('$')
+    )
+}
+
 /// ngrok's `AccessScope`, as a write sends it; `null` anywhere is the same as leaving it out
 /// (a PATCH's `access: null` clears the scope: allow-all).
 pub fn access() -> Object {
     let provider = string(1, MAX_TEXT_CHARS)
-        .pattern(Some(format!(
-            "^(?:{}|{})$",
-            PROVIDER_SLUG_PATTERN
-                .trim_start_matches('^')
-                .trim_end_matches('$'),
-            ULID_PATTERN.trim_start_matches('^').trim_end_matches('$')
-        )))
+        .pattern(Some(provider_entry_pattern()))
         .build();
     let model = string(1, MAX_TEXT_CHARS)
         .pattern(Some(model_id_pattern()))
@@ -391,6 +396,17 @@ mod tests {
             let spelled = ulid::Ulid(id).to_string();
             prop_assert_eq!(parse_id(&spelled), Some(ulid::Ulid(id)));
             prop_assert!(parse_id(&spelled.to_lowercase()).is_none() || spelled.bytes().all(|b| b.is_ascii_digit()));
+        }
+
+        #[test]
+        fn the_scope_entry_patterns_admit_what_the_scope_rules_admit(
+            s in prop_oneof![tricky(), "[0-9A-Za-z._-]{1,27}"]
+        ) {
+            use super::super::access_key_configuration::{model_entry_shape, provider_entry_shape};
+            let re = Regex::new(&provider_entry_pattern()).unwrap();
+            prop_assert_eq!(re.is_match(&s), provider_entry_shape(&s), "{:?}", s);
+            let re = Regex::new(&model_id_pattern()).unwrap();
+            prop_assert_eq!(re.is_match(&s), model_entry_shape(&s), "{:?}", s);
         }
 
         #[test]

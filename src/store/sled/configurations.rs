@@ -117,3 +117,83 @@ impl AccessKeyConfigurationStore for SledStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NewAccessKey, NewAccessKeyConfiguration, now_ms};
+    use crate::store::AccessKeyStore;
+
+    fn configuration() -> AccessKeyConfiguration {
+        NewAccessKeyConfiguration {
+            name: "c".into(),
+            description: None,
+            metadata: None,
+            access: None,
+        }
+        .into_configuration(now_ms(), "admin")
+    }
+
+    fn key(n: u8, configuration: Option<Ulid>) -> AccessKey {
+        NewAccessKey {
+            name: None,
+            description: None,
+            metadata: None,
+            expires_at_ms: None,
+            disabled: None,
+            requests_per_minute: None,
+            configuration,
+        }
+        .into_key([n; 32], "mga_…abcd".into(), now_ms(), "admin")
+    }
+
+    /// Keys scoped while a cascading delete runs: each one is either refused (its
+    /// configuration gone) or deleted with it; none is left naming a configuration that is
+    /// not there, and none the configuration did not scope is touched.
+    #[actix_web::test]
+    async fn a_cascade_racing_new_scoped_keys_leaves_none_unscoped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path(), 1 << 20).unwrap());
+        let c = configuration();
+        let id = c.id;
+        let made = store.create_configuration(c).await.unwrap().unwrap();
+        made.wait().await.unwrap();
+        let other = store
+            .create_access_key(key(0, None))
+            .await
+            .unwrap()
+            .unwrap();
+        let other = other.wait().await.unwrap();
+        let writers: Vec<_> = (1..=40u8)
+            .map(|n| {
+                let store = std::sync::Arc::clone(&store);
+                tokio::spawn(async move { store.create_access_key(key(n, Some(id))).await })
+            })
+            .collect();
+        let refused = store.delete_configuration(id, None, false).await.unwrap();
+        assert!(matches!(refused, Err(Rejection::InUse(_)) | Ok(_)));
+        let deleted = store.delete_configuration(id, None, true).await.unwrap();
+        let (_, with_it) = match deleted {
+            Ok(d) => d.wait().await.unwrap(),
+            // The first delete won: nothing was scoped yet.
+            Err(Rejection::NotFound) => (configuration(), Vec::new()),
+            Err(other) => panic!("{other:?}"),
+        };
+        for writer in writers {
+            match writer.await.unwrap().unwrap() {
+                Ok(done) => {
+                    done.wait().await.unwrap();
+                }
+                Err(Rejection::Invalid(v)) => {
+                    assert!(v.to_map().contains_key("accessKeyConfigurationId"));
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        let left = store.all_access_keys().unwrap();
+        assert_eq!(left, [other], "deleted with it: {}", with_it.len());
+        assert!(store.get_configuration(id).unwrap().is_none());
+        let e = store.engine().unwrap();
+        assert!(e.keys_by_configuration.is_empty() && e.configuration_uses.is_empty());
+    }
+}
