@@ -132,6 +132,7 @@ impl Application {
             uses,
             per_minute: Arc::default(),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
+            require_access_keys: settings.gateway.require_access_keys,
         };
         let server = build_server(settings, listener, state, credentials)?;
         Ok(Application {

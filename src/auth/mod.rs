@@ -221,6 +221,7 @@ mod tests {
                 kind: Kind::Management,
                 expires_at_ms: None,
                 requests_per_minute: None,
+                configuration: None,
             },
         );
         let found = creds.identify(&token).unwrap();

@@ -52,6 +52,8 @@ pub struct Identity {
     pub stored: Option<Ulid>,
     /// An access key's `requestsPerMinute`.
     pub requests_per_minute: Option<u32>,
+    /// The access key configuration that scopes an access key; `None`: allow-all.
+    pub configuration: Option<Ulid>,
 }
 
 impl Identity {
@@ -61,6 +63,7 @@ impl Identity {
             kind: Kind::Bootstrap,
             stored: None,
             requests_per_minute: None,
+            configuration: None,
         }
     }
 }
@@ -73,6 +76,7 @@ pub struct StoredCredential {
     /// Refused from this time on (ms since the Unix epoch).
     pub expires_at_ms: Option<u64>,
     pub requests_per_minute: Option<u32>,
+    pub configuration: Option<Ulid>,
 }
 
 #[derive(Default)]
@@ -90,6 +94,7 @@ impl Snapshot {
             kind: c.kind,
             stored: Some(c.id),
             requests_per_minute: c.requests_per_minute,
+            configuration: c.configuration,
         })
     }
 

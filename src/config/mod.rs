@@ -47,6 +47,9 @@ pub struct GatewaySettings {
     /// The browser origins whose pages may call `/v1` (CORS); none by default. Checked and
     /// normalised at start to the form browsers send (`scheme://host[:port]`).
     pub cors_origins: Vec<String>,
+    /// Whether `/v1` takes access keys only: the admin token, `[[auth.tokens]]` and management
+    /// API keys are then refused there (401 `access_key_required`), keeping the management API.
+    pub require_access_keys: bool,
 }
 
 impl Default for GatewaySettings {
@@ -58,6 +61,7 @@ impl Default for GatewaySettings {
             total_timeout_secs: 600,
             max_stream_secs: 3600,
             cors_origins: Vec::new(),
+            require_access_keys: false,
         }
     }
 }

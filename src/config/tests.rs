@@ -218,3 +218,24 @@ fn origins_are_held_to_what_a_browser_sends() {
         assert_eq!(normalized_origin(raw).ok().as_deref(), want, "{raw}");
     }
 }
+
+#[test]
+fn require_access_keys_is_off_unless_the_file_turns_it_on() {
+    assert!(
+        !load(None, &[], Overrides::default())
+            .unwrap()
+            .gateway
+            .require_access_keys
+    );
+    let file = "[gateway]\nrequire_access_keys = true\n";
+    let s = load(Some(file), &[], Overrides::default()).unwrap();
+    assert!(s.gateway.require_access_keys);
+    let err = load(
+        Some("[gateway]\nrequire_access_keys = 1\n"),
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("require_access_keys"), "{err}");
+}

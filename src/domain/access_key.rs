@@ -9,7 +9,7 @@ use validator::Validate;
 
 use super::fields::{self, sent, sent_whole, whole};
 use super::rules::{REQUESTS_PER_MINUTE, ROTATE_GRACE_SECS};
-use super::{Input, Violations, next_id, schema, version_tag};
+use super::{Input, Violations, next_id, parse_id, schema, version_tag};
 
 /// What every access key's token starts with.
 pub const ACCESS_KEY_PREFIX: &str = "mga_";
@@ -37,6 +37,8 @@ pub struct AccessKey {
     pub version: u64,
     /// The token a rotation replaced, while its grace lasts.
     pub previous: Option<PreviousToken>,
+    /// The access key configuration that scopes it; `None`: allow-all.
+    pub configuration: Option<Ulid>,
 }
 
 /// A replaced token that keeps working until `until_ms` (ms since the Unix epoch).
@@ -120,17 +122,30 @@ pub struct UpdateAccessKey {
     pub requests_per_minute: Option<Option<u32>>,
 }
 
-/// Configurations do not exist yet: only allow-all (`null`) can be asked for.
-fn no_configuration(v: &mut Violations, id: Option<&str>) {
-    if let Some(id) = id {
-        v.add(
-            "accessKeyConfigurationId",
-            format!(
-                "no access key configuration `{}` exists; omit it or send null for allow-all scope",
-                id.chars().take(64).collect::<String>()
-            ),
-        );
+/// The violation of an `accessKeyConfigurationId` that names no configuration.
+pub fn unknown_configuration(id: &str) -> Violations {
+    let mut v = Violations::default();
+    v.add(
+        "accessKeyConfigurationId",
+        format!(
+            "no access key configuration `{}` exists; give the id of one \
+             (GET /access-key-configurations), or null for allow-all scope",
+            id.chars().take(64).collect::<String>()
+        ),
+    );
+    v
+}
+
+/// An `accessKeyConfigurationId` as an id; whether one has it is the store's to say.
+fn configuration_id(v: &mut Violations, id: Option<&str>) -> Option<Ulid> {
+    let id = id?;
+    let parsed = parse_id(id);
+    if parsed.is_none() {
+        for (path, message) in unknown_configuration(id).to_map() {
+            v.add(path, message);
+        }
     }
+    parsed
 }
 
 /// An RFC 3339 time after `now_ms`, as ms since the Unix epoch.
@@ -163,6 +178,7 @@ pub struct NewAccessKey {
     pub expires_at_ms: Option<u64>,
     pub disabled: Option<bool>,
     pub requests_per_minute: Option<u32>,
+    pub configuration: Option<Ulid>,
 }
 
 impl NewAccessKey {
@@ -172,7 +188,7 @@ impl NewAccessKey {
         now_ms: u64,
     ) -> Result<NewAccessKey, Violations> {
         let (input, mut v) = input.into().checked();
-        no_configuration(&mut v, input.access_key_configuration_id.as_deref());
+        let configuration = configuration_id(&mut v, input.access_key_configuration_id.as_deref());
         let expires_at_ms = input
             .expires_at
             .as_deref()
@@ -187,6 +203,7 @@ impl NewAccessKey {
             expires_at_ms,
             disabled: input.disabled,
             requests_per_minute: input.requests_per_minute,
+            configuration,
         })
     }
 
@@ -208,6 +225,7 @@ impl NewAccessKey {
             last_used_ms: None,
             version: 1,
             previous: None,
+            configuration: self.configuration,
         }
     }
 }
@@ -280,6 +298,7 @@ pub struct AccessKeyChanges {
     pub expires_at_ms: Option<Option<u64>>,
     pub disabled: Option<Option<bool>>,
     pub requests_per_minute: Option<Option<u32>>,
+    pub configuration: Option<Option<Ulid>>,
 }
 
 impl AccessKeyChanges {
@@ -289,10 +308,9 @@ impl AccessKeyChanges {
         now_ms: u64,
     ) -> Result<AccessKeyChanges, Violations> {
         let (input, mut v) = input.into().checked();
-        no_configuration(
-            &mut v,
-            input.access_key_configuration_id.flatten().as_deref(),
-        );
+        let configuration = input
+            .access_key_configuration_id
+            .map(|id| configuration_id(&mut v, id.as_deref()));
         let expires_at_ms = match input.expires_at {
             None => None,
             Some(None) => Some(None),
@@ -308,6 +326,7 @@ impl AccessKeyChanges {
             expires_at_ms,
             disabled: input.disabled,
             requests_per_minute: input.requests_per_minute,
+            configuration,
         })
     }
 
@@ -332,6 +351,9 @@ impl AccessKeyChanges {
         if let Some(limit) = self.requests_per_minute {
             next.requests_per_minute = limit;
         }
+        if let Some(configuration) = self.configuration {
+            next.configuration = configuration;
+        }
         (next != *current).then(|| {
             next.updated_at_ms = now_ms.max(current.updated_at_ms);
             next.last_updated_by = by.to_owned();
@@ -346,14 +368,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expiry_must_be_a_future_rfc_3339_time_and_configurations_do_not_exist() {
+    fn expiry_must_be_a_future_rfc_3339_time_and_a_configuration_an_id() {
         let body = CreateAccessKey {
             expires_at: Some("2030-01-01T00:00:00Z".into()),
             access_key_configuration_id: Some("cfg".into()),
             ..Default::default()
         };
         let v = NewAccessKey::parse(body, 0).err().unwrap().to_map();
-        assert!(v["accessKeyConfigurationId"].contains("no access key configuration"));
+        assert!(v["accessKeyConfigurationId"].contains("no access key configuration `cfg`"));
         assert!(!v.contains_key("expiresAt"));
         let late = 1_800_000_000_000;
         for raw in ["2030-01-01T00:00:00Z", "tomorrow"] {

@@ -2,6 +2,7 @@
 //! input arrives as plain deserialized structs and leaves as parsed, trusted values.
 
 mod access_key;
+mod access_key_configuration;
 mod api_key;
 pub mod catalog;
 mod duration;
@@ -24,7 +25,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use access_key::{
     ACCESS_KEY_PREFIX, AccessKey, AccessKeyChanges, AccessKeyRotation, CreateAccessKey,
-    NewAccessKey, PreviousToken, RotateAccessKey, UpdateAccessKey,
+    NewAccessKey, PreviousToken, RotateAccessKey, UpdateAccessKey, unknown_configuration,
+};
+pub use access_key_configuration::{
+    AccessInput, AccessKeyConfiguration, AccessKeyConfigurationChanges, AccessScope,
+    CreateAccessKeyConfiguration, DimensionInput, EVERY_MODEL, KnownProviders,
+    NewAccessKeyConfiguration, UpdateAccessKeyConfiguration,
 };
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,

@@ -10,6 +10,8 @@ pub const MAX_SURFACES: usize = 32;
 pub const MAX_PARAMS_PER_SURFACE: usize = 256;
 pub const MAX_MODELS: usize = 1000;
 pub const MAX_KEY_VALUE_CHARS: usize = 8192;
+/// Entries of one `allow` list of an access key configuration's `access`.
+pub const MAX_SCOPE_ENTRIES: usize = 1000;
 
 /// The inclusive bounds of a whole-number field, its one source: the request types' rules
 /// name them (`range(min = "CONCURRENCY.min", max = "CONCURRENCY.max")`) and the schemas'

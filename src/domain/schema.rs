@@ -18,7 +18,7 @@ use utoipa::openapi::{Array, Object, RefOr};
 use super::catalog::{API_FORMATS, reserved_provider_ids};
 use super::rules::{
     MAX_BASE_URL_CHARS, MAX_KEY_VALUE_CHARS, MAX_METADATA_CHARS, MAX_MODELS,
-    MAX_PARAMS_PER_SURFACE, MAX_SURFACES, MAX_TEXT_CHARS,
+    MAX_PARAMS_PER_SURFACE, MAX_SCOPE_ENTRIES, MAX_SURFACES, MAX_TEXT_CHARS,
 };
 pub use super::rules::{
     NO_NUL_PATTERN, PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern,
@@ -101,13 +101,75 @@ pub fn optional_name() -> Object {
         .build()
 }
 
-/// Configurations do not exist yet: only `null` (allow-all) is accepted.
+/// An access key's configuration: an id, or `null` for allow-all.
 pub fn access_key_configuration_id() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Null)
+    nullable(string(26, 26))
+        .pattern(Some(ULID_PATTERN))
         .description(Some(
-            "ID of an access key configuration; none exist yet, so only `null` (allow-all \
-             scope, as omitting it) is accepted.",
+            "ID of an access key configuration (`/access-key-configurations`) whose `access` \
+             scopes the key; `null`, as omitting it, is allow-all. An id no configuration has \
+             is a 400.",
+        ))
+        .build()
+}
+
+/// One `allow` list of `access`: `null` or left out imposes no limit.
+fn allow_list(entry: Object, description: &str) -> Object {
+    let list = ArrayBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .items(entry)
+        .max_items(Some(MAX_SCOPE_ENTRIES))
+        .description(Some(description));
+    closed_object()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+        .property("allow", list)
+        .build()
+}
+
+/// A `providers.allow` entry: a `providerId` or a provider's `id`.
+pub fn provider_entry_pattern() -> String {
+    format!(
+        "^(?:{}|{})$",
+        PROVIDER_SLUG_PATTERN
+            .trim_start_matches('^')
+            .trim_end_matches('$'),
+        ULID_PATTERN.trim_start_matches('^').trim_end_matches('$')
+    )
+}
+
+/// ngrok's `AccessScope`, as a write sends it; `null` anywhere is the same as leaving it out
+/// (a PATCH's `access: null` clears the scope: allow-all).
+pub fn access() -> Object {
+    let provider = string(1, MAX_TEXT_CHARS)
+        .pattern(Some(provider_entry_pattern()))
+        .build();
+    let model = string(1, MAX_TEXT_CHARS)
+        .pattern(Some(model_id_pattern()))
+        .build();
+    closed_object()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+        .property(
+            "providers",
+            allow_list(
+                provider,
+                "Providers the key may call: a registered `providerId`, a provider's `id`, \
+                 or a catalog id (an entry naming no known provider is a 400). Left out: any \
+                 provider; `[]`: none.",
+            ),
+        )
+        .property(
+            "models",
+            allow_list(
+                model,
+                "Models the key may call: `providerId:modelId` (the model id matched ignoring \
+                 case; a prefix that is no registered providerId makes the whole entry a bare \
+                 model id), a bare model id (at any provider), or `providerId:*` (every model \
+                 of that provider; modelgate's). Left out: any model; `[]`: none.",
+            ),
+        )
+        .description(Some(
+            "Which providers and models the access keys under this configuration may call: a \
+             call's candidate must pass both dimensions. Left out or `null`: allow-all.",
         ))
         .build()
 }
@@ -334,6 +396,17 @@ mod tests {
             let spelled = ulid::Ulid(id).to_string();
             prop_assert_eq!(parse_id(&spelled), Some(ulid::Ulid(id)));
             prop_assert!(parse_id(&spelled.to_lowercase()).is_none() || spelled.bytes().all(|b| b.is_ascii_digit()));
+        }
+
+        #[test]
+        fn the_scope_entry_patterns_admit_what_the_scope_rules_admit(
+            s in prop_oneof![tricky(), "[0-9A-Za-z._-]{1,27}"]
+        ) {
+            use super::super::access_key_configuration::{model_entry_shape, provider_entry_shape};
+            let re = Regex::new(&provider_entry_pattern()).unwrap();
+            prop_assert_eq!(re.is_match(&s), provider_entry_shape(&s), "{:?}", s);
+            let re = Regex::new(&model_id_pattern()).unwrap();
+            prop_assert_eq!(re.is_match(&s), model_entry_shape(&s), "{:?}", s);
         }
 
         #[test]

@@ -70,6 +70,8 @@ pub struct CallContext {
     pub request_id: String,
     /// The id of the credential the caller presented (`admin`, a token's name).
     pub caller: String,
+    /// The access key configuration that scopes the caller; `None`: allow-all.
+    pub configuration: Option<ulid::Ulid>,
 }
 
 /// A model call as the HTTP layer read it.

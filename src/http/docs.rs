@@ -49,8 +49,10 @@ error_responses! {
     Forbidden => "`access_key_not_allowed`: the token is an access key, which makes model \
         calls on `/v1` only.",
     NotFound => "`not_found`: no such id.",
-    Conflict => "`provider_id_taken`, `provider_has_keys` (with the count) or \
-        `unknown_provider` (a key for a provider that is not registered).",
+    Conflict => "`provider_id_taken`, `provider_has_keys` (with the count), \
+        `unknown_provider` (a key for a provider that is not registered) or \
+        `configuration_in_use` (an access key configuration that scopes access keys; \
+        `details.accessKeys` is how many).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
     RequestTimeout => "`request_timeout`: the body did not arrive within \
@@ -259,6 +261,21 @@ impl IntoParams for IfNoneMatch {
 }
 
 pub struct Cascade;
+
+/// `?cascade=` of an access key configuration's delete.
+pub struct CascadeKeys;
+
+impl IntoParams for CascadeKeys {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "cascade",
+            ParameterIn::Query,
+            Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
+            "`true` deletes the access keys the configuration scopes with it, in the same \
+             transaction; otherwise a configuration that scopes keys is refused with 409.",
+        )]
+    }
+}
 
 impl IntoParams for Cascade {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {

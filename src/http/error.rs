@@ -57,6 +57,10 @@ pub enum ApiError {
         "the provider still has {0} provider key(s); delete them first, or delete with ?cascade=true"
     )]
     ProviderHasKeys(u64),
+    #[error(
+        "the access key configuration scopes {0} access key(s); delete them or move them to another configuration first, or delete with ?cascade=true, which deletes them too"
+    )]
+    ConfigurationInUse(u64),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -104,6 +108,7 @@ impl ApiError {
             }
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
             ApiError::ProviderHasKeys(_) => (StatusCode::CONFLICT, "provider_has_keys"),
+            ApiError::ConfigurationInUse(_) => (StatusCode::CONFLICT, "configuration_in_use"),
             ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
@@ -160,6 +165,7 @@ impl ApiError {
                 one("providerId", "is not a registered provider".into())
             }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
+            ApiError::ConfigurationInUse(n) => one("accessKeys", n.to_string()),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
             ApiError::Unauthorized { .. }
             | ApiError::AccessKeyNotAllowed

@@ -44,6 +44,8 @@ pub struct AppState {
     pub per_minute: Arc<crate::gateway::policy::per_minute::PerMinute>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
+    /// `gateway.require_access_keys`: the data plane refuses every other credential.
+    pub require_access_keys: bool,
 }
 
 impl AppState {
@@ -111,6 +113,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             Rejection::NotFound => not_found(req, noun),
             Rejection::PreconditionFailed => ApiError::PreconditionFailed,
             Rejection::HasKeys(count) => ApiError::ProviderHasKeys(count),
+            Rejection::InUse(count) => ApiError::ConfigurationInUse(count),
             Rejection::ProviderIdTaken(slug) => ApiError::ProviderIdTaken(slug),
             // 409, not 400: the body is well formed; the registry lacks what it names, and
             // registering that provider lets the same request succeed.

@@ -21,7 +21,10 @@ use super::docs::{
     UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
-use super::manage::{access_keys, api_keys, gateway_config, health, provider_keys, providers};
+use super::manage::{
+    access_key_configurations, access_keys, api_keys, gateway_config, health, provider_keys,
+    providers,
+};
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
 
@@ -60,6 +63,11 @@ use super::{admin, method_not_allowed};
         access_keys::update,
         access_keys::delete,
         access_keys::rotate,
+        access_key_configurations::list,
+        access_key_configurations::create,
+        access_key_configurations::get,
+        access_key_configurations::update,
+        access_key_configurations::delete,
         gateway_config::get,
         gateway_config::update,
         health::health,
@@ -87,6 +95,8 @@ use super::{admin, method_not_allowed};
             (the admin token, `[[auth.tokens]]`), read-only"),
         (name = "access-keys", description = "Data-plane credentials (`mga_…`, the token shown \
             once, on create): model calls on `/v1` only; every management route refuses them"),
+        (name = "access-key-configurations", description = "Scopes for access keys: which \
+            providers and models the keys under each may call"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
         (name = "operations", description = "Health and this document"),
@@ -240,6 +250,15 @@ impl ResourceLinks {
                 "updateAccessKey",
                 "rotateAccessKey",
                 "deleteAccessKey",
+            ],
+        ),
+        (
+            "/access-key-configurations",
+            "/access-key-configurations/{id}",
+            &[
+                "getAccessKeyConfiguration",
+                "updateAccessKeyConfiguration",
+                "deleteAccessKeyConfiguration",
             ],
         ),
         (

@@ -42,6 +42,22 @@ pub(super) fn params(
     Ok(found)
 }
 
+/// `?cascade=`: `true` or `false` (the default), and no other parameter.
+pub(super) fn cascade(req: &HttpRequest) -> Result<bool, ApiError> {
+    match params(req, &["cascade"])?
+        .get("cascade")
+        .map(String::as_str)
+    {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::InvalidQuery({
+            let mut v = Violations::default();
+            v.add("cascade", "must be `true` or `false`");
+            v
+        })),
+    }
+}
+
 /// For routes that take no parameters.
 pub(super) fn none(req: &HttpRequest) -> Result<(), ApiError> {
     params(req, &[]).map(drop)

@@ -21,6 +21,7 @@ pub fn access_credential_of(key: &AccessKey) -> StoredCredential {
         kind: Kind::Access,
         expires_at_ms: key.expires_at_ms,
         requests_per_minute: key.requests_per_minute,
+        configuration: key.configuration,
     }
 }
 
@@ -52,7 +53,7 @@ impl Registry {
         }
     }
 
-    fn unpublish_access_key(&self, key: &AccessKey) {
+    pub(super) fn unpublish_access_key(&self, key: &AccessKey) {
         self.credentials.remove(&key.digest);
         if let Some(previous) = &key.previous {
             self.credentials.remove(&previous.digest);

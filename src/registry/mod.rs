@@ -7,6 +7,7 @@
 
 mod access_keys;
 mod api_keys;
+mod configurations;
 mod gateway_config;
 mod keys;
 mod providers;

@@ -19,7 +19,9 @@ use ulid::Ulid;
 pub use durable::{Durable, FlushResult};
 
 use crate::domain::gateway_config::GatewayConfig;
-use crate::domain::{AccessKey, ApiKey, Precondition, Provider, ProviderKey};
+use crate::domain::{
+    AccessKey, AccessKeyConfiguration, ApiKey, Precondition, Provider, ProviderKey,
+};
 use crate::secrets::{CryptoError, Sealed};
 
 /// A request the store refused because of what it holds, as opposed to a [`StoreError`].
@@ -33,6 +35,8 @@ pub enum Rejection {
     UnknownProvider(String),
     /// The provider still has this many keys.
     HasKeys(u64),
+    /// The access key configuration scopes this many access keys.
+    InUse(u64),
     /// The change, applied to the record as stored, breaks a rule that spans fields.
     Invalid(crate::domain::Violations),
 }
@@ -150,6 +154,9 @@ pub trait ApiKeyStore: Send + Sync {
 }
 
 pub trait AccessKeyStore: Send + Sync {
+    /// Inserts the key; one scoped by a configuration only if that configuration exists
+    /// (checked in the same transaction, so a concurrent delete cannot leave it unscoped):
+    /// else [`Rejection::Invalid`] naming `accessKeyConfigurationId`.
     fn create_access_key(&self, key: AccessKey) -> Write<AccessKey>;
     fn get_access_key(&self, id: Ulid) -> Result<Option<AccessKey>, StoreError>;
     /// Up to `limit` keys with ids below `before` (all when `None`), newest first.
@@ -160,9 +167,40 @@ pub trait AccessKeyStore: Send + Sync {
     ) -> Result<Page<AccessKey>, StoreError>;
     /// Every key, for the credentials loaded at start.
     fn all_access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
+    /// As [`AccessKeyStore::create_access_key`], a configuration the change names must exist.
     fn update_access_key(&self, id: Ulid, change: UpdateFn<AccessKey>) -> Write<AccessKey>;
     /// Removes the key if `precondition` allows; answers it as it was.
     fn delete_access_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<AccessKey>;
+}
+
+/// A configuration deleted, and the access keys it scoped that went with it.
+pub type Deleted = (AccessKeyConfiguration, Vec<AccessKey>);
+
+pub trait AccessKeyConfigurationStore: Send + Sync {
+    fn create_configuration(&self, c: AccessKeyConfiguration) -> Write<AccessKeyConfiguration>;
+    fn get_configuration(&self, id: Ulid) -> Result<Option<AccessKeyConfiguration>, StoreError>;
+    /// Up to `limit` configurations with ids below `before` (all when `None`), newest first.
+    fn list_configurations(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<AccessKeyConfiguration>, StoreError>;
+    /// Every configuration, for the routing table loaded at start.
+    fn all_configurations(&self) -> Result<Vec<AccessKeyConfiguration>, StoreError>;
+    fn update_configuration(
+        &self,
+        id: Ulid,
+        change: UpdateFn<AccessKeyConfiguration>,
+    ) -> Write<AccessKeyConfiguration>;
+    /// Removes the configuration if `precondition` allows. One that scopes access keys is
+    /// refused with [`Rejection::InUse`] unless `cascade`, which deletes those keys in the same
+    /// transaction (never leaving one unscoped).
+    fn delete_configuration(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Write<Deleted>;
 }
 
 /// How the offline master-key rotation changes each record that holds a sealed secret:
@@ -193,7 +231,13 @@ pub trait SecretsStore: Send + Sync {
 
 /// The whole store, as one handle.
 pub trait Store:
-    ProviderStore + KeyStore + ApiKeyStore + AccessKeyStore + SecretsStore + GatewayConfigStore
+    ProviderStore
+    + KeyStore
+    + ApiKeyStore
+    + AccessKeyStore
+    + AccessKeyConfigurationStore
+    + SecretsStore
+    + GatewayConfigStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

@@ -114,6 +114,21 @@ fn notation(schema: &Value) -> Value {
         return json!(r.rsplit('/').next().unwrap());
     }
     let nullable = schema.get("nullable") == Some(&Value::Bool(true));
+    // `allOf` of one schema: that schema, with this one's description (`AccessScope`).
+    if let Some([only]) = schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        return match (notation(only), nullable) {
+            (Value::String(name), true) => json!(format!("{name}|null")),
+            (Value::Object(mut object), true) => {
+                object.insert(NULLABLE.into(), json!(true));
+                Value::Object(object)
+            }
+            (inner, _) => inner,
+        };
+    }
     let spelled = match schema.get("type").and_then(Value::as_str) {
         Some("array") => return json!([notation(&schema["items"])]),
         Some("object") => {

@@ -2,7 +2,10 @@
 settings, so that a body the schema admits and the server refuses is still a failure.
 
 An access key's `expiresAt` must be a time in the future: a positive case that sends one is
-given 2099-01-01T00:00:00Z.
+given 2099-01-01T00:00:00Z. Its `accessKeyConfigurationId` must name a configuration that
+exists, and an access key configuration's `access.providers.allow` entries and its
+`providerId:*` model entries a provider that exists: a positive case is given `null` for the
+one and has the others taken out (negative cases are left alone).
 
 `/gateway-config`'s timeouts are Go durations from 1s to 24h with `perRequestTimeout` <=
 `totalTimeout` (checked against the stored value of the one not sent): a positive case that
@@ -38,6 +41,10 @@ schemathesis.openapi.format("pem-certificates", st.just(CA_PEM))
 PROVIDER_WRITES = {("POST", "/providers"), ("PATCH", "/providers/{id}")}
 GATEWAY_CONFIG_WRITE = ("PATCH", "/gateway-config")
 ACCESS_KEY_WRITES = {("POST", "/access-keys"), ("PATCH", "/access-keys/{id}")}
+CONFIGURATION_WRITES = {
+    ("POST", "/access-key-configurations"),
+    ("PATCH", "/access-key-configurations/{id}"),
+}
 # An access key's `expiresAt` must be in the future when written, which no schema can say.
 FUTURE = "2099-01-01T00:00:00Z"
 
@@ -103,6 +110,18 @@ def _is_gateway_config_write(ctx):
     return op is not None and (op.method.upper(), op.path) == GATEWAY_CONFIG_WRITE
 
 
+def _known_providers_only(access):
+    """Entries that must name a registered provider, which a generated one does not."""
+    providers = access.get("providers")
+    if isinstance(providers, dict) and isinstance(providers.get("allow"), list):
+        providers["allow"] = []
+    models = access.get("models")
+    if isinstance(models, dict) and isinstance(models.get("allow"), list):
+        models["allow"] = [
+            m for m in models["allow"] if not (isinstance(m, str) and m.endswith(":*"))
+        ]
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     op = ctx.operation
@@ -114,6 +133,22 @@ def map_case(ctx, case):
         and isinstance(case.body.get("expiresAt"), str)
     ):
         case.body["expiresAt"] = FUTURE
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in ACCESS_KEY_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("accessKeyConfigurationId"), str)
+    ):
+        case.body["accessKeyConfigurationId"] = None
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in CONFIGURATION_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("access"), dict)
+    ):
+        _known_providers_only(case.body["access"])
     if _is_gateway_config_write(ctx) and _positive(case) and isinstance(case.body, dict):
         for field, value in (("perRequestTimeout", "1s"), ("totalTimeout", "24h")):
             if field in case.body:

@@ -111,6 +111,12 @@ codes! {
     InvalidCredential = "invalid_credential", Unauthenticated;
     /// An address the outbound rules refuse.
     OutboundRefused = "outbound_refused", Forbidden;
+    /// The caller's access key may not use the call's `model` (its configuration's `access`).
+    ModelNotAllowed = "model_not_allowed", Forbidden;
+    /// In `attempts`: a fallback model the caller's access key may not use, never tried.
+    NotAllowed = "not_allowed", Forbidden;
+    /// `gateway.require_access_keys`: the data plane takes access keys only.
+    AccessKeyRequired = "access_key_required", Unauthenticated;
     ModelNotFound = "model_not_found", ModelNotFound;
     UnknownRoute = "unknown_route", ModelNotFound;
     RequestTooLarge = "request_too_large", TooLarge;

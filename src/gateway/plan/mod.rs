@@ -8,7 +8,7 @@ pub mod resolve;
 
 use std::sync::Arc;
 
-use super::error::GatewayError;
+use super::error::{Code, GatewayError};
 use super::table::Snapshot;
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
@@ -75,15 +75,19 @@ impl Gateway {
         call: &Call<'_>,
     ) -> Result<Vec<Step>, GatewayError> {
         let fallbacks = if call.fallback { &body.models[..] } else { &[] };
+        let scope = snapshot.scope(call.context.configuration);
         let mut plan: Vec<Step> = Vec::new();
         for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
             if plan.len() >= MAX_CANDIDATES {
                 break;
             }
-            let targets = match candidates(snapshot, model, call.surface) {
+            let targets = match candidates(snapshot, model, call.surface, scope.as_deref()) {
                 Ok(targets) => targets,
                 Err(e) if name == 0 => return Err(e),
-                Err(error) => {
+                Err(mut error) => {
+                    if error.code == Code::ModelNotAllowed {
+                        error.code = Code::NotAllowed;
+                    }
                     plan.push(Step::Unroutable {
                         name,
                         model: model.clone(),

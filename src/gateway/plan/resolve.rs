@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::super::error::{Code, GatewayError};
-use super::super::table::{Route, Snapshot};
+use super::super::table::{Route, Scope, Snapshot};
 use crate::domain::surface::Surface;
 
 /// Where a call goes.
@@ -26,7 +26,7 @@ pub struct Target {
 /// routing tests ask).
 #[cfg(test)]
 pub fn resolve(snapshot: &Snapshot, model: &str, surface: Surface) -> Result<Target, GatewayError> {
-    let mut all = candidates(snapshot, model, surface)?;
+    let mut all = candidates(snapshot, model, surface, None)?;
     Ok(all.swap_remove(0))
 }
 
@@ -37,19 +37,32 @@ pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
 /// Every place a call for `model` may go, in the order to try them, never empty: a qualified
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
-/// those that declare it in another case — up to [`MAX_PROVIDERS_PER_MODEL`].
+/// those that declare it in another case — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
+/// (an access key's), only what it allows: a name it leaves nothing of is `model_not_allowed`,
+/// and what a `model_not_found` message lists is what it allows.
 pub fn candidates(
     snapshot: &Snapshot,
     model: &str,
     surface: Surface,
+    scope: Option<&Scope>,
 ) -> Result<Vec<Target>, GatewayError> {
     if let Some((prefix, rest)) = model.split_once(':')
         && let Some(route) = snapshot.route(prefix)
     {
-        return qualified(route, rest, surface).map(|t| vec![t]);
+        return qualified(snapshot, route, rest, surface, scope).map(|t| vec![t]);
     }
-    let (mut exact, mut folded, mut any) = (Vec::new(), Vec::new(), None);
+    let (mut exact, mut folded, mut any, mut refused) = (Vec::new(), Vec::new(), None, false);
     for route in snapshot.declaring(model) {
+        if let Some(scope) = scope
+            && !scope.allows(
+                snapshot,
+                route,
+                declared_spelling(route, model).unwrap_or(model),
+            )
+        {
+            refused = true;
+            continue;
+        }
         any.get_or_insert(route);
         if !route.serves(surface) {
             continue;
@@ -73,6 +86,7 @@ pub fn candidates(
             })
             .collect()),
         (true, Some(declaring)) => Err(unsupported(declaring, surface)),
+        (true, None) if refused => Err(not_allowed(model)),
         (true, None) => Err(not_found(format!(
             "no provider declares a model `{}`; address a model as providerId:modelId, or \
              declare it under the provider's models",
@@ -81,7 +95,18 @@ pub fn candidates(
     }
 }
 
-fn qualified(route: &Arc<Route>, model: &str, surface: Surface) -> Result<Target, GatewayError> {
+fn qualified(
+    snapshot: &Snapshot,
+    route: &Arc<Route>,
+    model: &str,
+    surface: Surface,
+    scope: Option<&Scope>,
+) -> Result<Target, GatewayError> {
+    if let Some(scope) = scope
+        && !scope.allows_provider(route)
+    {
+        return Err(not_allowed(&format!("{}:{model}", route.slug)));
+    }
     if model.is_empty() {
         return Err(GatewayError::new(
             Code::InvalidModel,
@@ -92,20 +117,30 @@ fn qualified(route: &Arc<Route>, model: &str, surface: Surface) -> Result<Target
     let upstream = match route.models.is_empty() {
         true => model,
         false => declared_spelling(route, model).ok_or_else(|| {
-            let known: Vec<&str> = route.models.iter().take(10).map(String::as_str).collect();
+            let mut usable = route
+                .models
+                .iter()
+                .filter(|m| scope.is_none_or(|s| s.allows(snapshot, route, m)));
+            let known: Vec<&str> = usable.by_ref().take(10).map(String::as_str).collect();
+            let more = usable.next().is_some();
             not_found(format!(
-                "provider `{}` declares no model `{}`; it declares: {}{}",
+                "provider `{}` declares no model `{}`{}: {}{}",
                 route.slug,
                 shown(model),
+                match scope {
+                    None => "; it declares",
+                    Some(_) => "; those this access key may use",
+                },
                 known.join(", "),
-                if route.models.len() > known.len() {
-                    ", …"
-                } else {
-                    ""
-                }
+                if more { ", …" } else { "" }
             ))
         })?,
     };
+    if let Some(scope) = scope
+        && !scope.allows(snapshot, route, upstream)
+    {
+        return Err(not_allowed(&format!("{}:{model}", route.slug)));
+    }
     if !route.serves(surface) {
         return Err(unsupported(route, surface));
     }
@@ -131,6 +166,19 @@ fn declared_spelling<'r>(route: &'r Route, model: &str) -> Option<&'r str> {
 
 fn not_found(message: String) -> GatewayError {
     GatewayError::new(Code::ModelNotFound, message).at("model")
+}
+
+/// A model the caller's access key may not use.
+pub fn not_allowed(model: &str) -> GatewayError {
+    GatewayError::new(
+        Code::ModelNotAllowed,
+        format!(
+            "this access key may not use model `{}`: its access key configuration does not \
+             allow it (GET /v1/models lists what it may use)",
+            shown(model)
+        ),
+    )
+    .at("model")
 }
 
 fn unsupported(route: &Route, surface: Surface) -> GatewayError {

@@ -15,15 +15,17 @@ use ulid::Ulid;
 
 pub mod calling;
 mod route;
+pub mod scope;
 
 pub use route::{ClientCell, ProfileClient, Route};
+pub use scope::Scope;
 
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{Provider, ProviderKey};
+use crate::domain::{AccessKeyConfiguration, Provider, ProviderKey};
 use crate::store::{Store, StoreError};
 
 /// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
@@ -90,6 +92,8 @@ pub struct Snapshot {
     catalog: HashMap<String, Arc<Route>>,
     /// `/gateway-config` as last written.
     gateway_config: Arc<GatewayConfig>,
+    /// Each access key configuration's scope, worked out when it was written.
+    scopes: HashMap<Ulid, Arc<Scope>>,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -102,6 +106,18 @@ impl Snapshot {
     /// The gateway's own settings (`/gateway-config`).
     pub fn gateway_config(&self) -> &GatewayConfig {
         &self.gateway_config
+    }
+
+    /// What a caller scoped by `configuration` may call: `None` (allow-all) for none; a
+    /// configuration the table does not hold (deleted as the call began) allows nothing.
+    pub fn scope(&self, configuration: Option<Ulid>) -> Option<Arc<Scope>> {
+        let id = configuration?;
+        Some(self.scopes.get(&id).cloned().unwrap_or_else(Scope::nothing))
+    }
+
+    /// Whether a registered provider has this `id`.
+    pub fn has_provider(&self, id: Ulid) -> bool {
+        self.created.contains_key(&id)
     }
 
     /// A registered provider or a catalog provider by its id.
@@ -258,6 +274,8 @@ pub enum Change<'a> {
     Key(&'a ProviderKey),
     KeyGone(Ulid),
     GatewayConfig(&'a GatewayConfig),
+    Configuration(&'a AccessKeyConfiguration),
+    ConfigurationGone(Ulid),
 }
 
 impl RoutingTable {
@@ -304,6 +322,12 @@ impl RoutingTable {
                 break;
             }
         }
+        for c in store.all_configurations()? {
+            snapshot.versions.insert(c.id, c.version);
+            snapshot
+                .scopes
+                .insert(c.id, Arc::new(Scope::of(c.access.as_ref())));
+        }
         let mut before = None;
         loop {
             let page = store.list_keys(None, before, 1000)?;
@@ -344,8 +368,20 @@ impl RoutingTable {
             Change::GatewayConfig(c) if c.version >= next.gateway_config.version => {
                 next.gateway_config = Arc::new(c.clone());
             }
+            Change::Configuration(c) if next.current(c.id, c.version) => {
+                next.versions.insert(c.id, c.version);
+                next.scopes
+                    .insert(c.id, Arc::new(Scope::of(c.access.as_ref())));
+            }
+            Change::ConfigurationGone(id) => {
+                next.bury(id);
+                next.scopes.remove(&id);
+            }
             // Older than what the table holds: a later write was published first.
-            Change::Provider(_) | Change::Key(_) | Change::GatewayConfig(_) => return,
+            Change::Provider(_)
+            | Change::Key(_)
+            | Change::GatewayConfig(_)
+            | Change::Configuration(_) => return,
         }
         self.current.store(Arc::new(next));
     }

@@ -19,6 +19,8 @@ pub struct Route {
     urls: Urls,
     /// The `providerId` (or catalog id).
     pub slug: String,
+    /// A registered provider's `id`; `None` for a catalog provider.
+    pub id: Option<ulid::Ulid>,
     pub base_url: String,
     pub surfaces: Vec<ApiSurface>,
     /// Declared model ids, in their declared spelling; empty when any model passes.
@@ -50,6 +52,7 @@ impl Route {
             client: ClientCell::default(),
             urls: Urls::default(),
             slug: provider.provider_id.as_str().to_owned(),
+            id: Some(provider.id),
             base_url: provider.base_url.clone(),
             surfaces: provider.surfaces.clone(),
             models: provider.models.iter().map(|m| m.model_id.clone()).collect(),
@@ -63,6 +66,7 @@ impl Route {
         Route {
             urls: Urls::default(),
             slug: entry.id.to_owned(),
+            id: None,
             base_url: base_url.to_owned(),
             surfaces: Vec::new(),
             models: Vec::new(),
@@ -110,6 +114,7 @@ struct Urls([OnceLock<Result<url::Url, ()>>; Surface::ALL.len()]);
 impl PartialEq for Route {
     fn eq(&self, other: &Route) -> bool {
         self.slug == other.slug
+            && self.id == other.id
             && self.base_url == other.base_url
             && self.surfaces == other.surfaces
             && self.models == other.models

@@ -229,6 +229,7 @@ fn a_model_a_whole_fleet_declares_stays_in_creation_order_through_changes() {
         &t.snapshot(),
         "llama3.1:8b",
         Surface::Embeddings,
+        None,
     )
     .unwrap()
     .into_iter()

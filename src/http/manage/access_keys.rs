@@ -9,6 +9,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
+use super::access_key_configurations::configuration_path;
 use crate::domain::{AccessKey, CreateAccessKey, Input, RotateAccessKey, UpdateAccessKey};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
@@ -80,7 +81,7 @@ pub(crate) async fn create(
         .create_access_key(input, &caller.id)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
-    let mut view = AccessKeyView::new(&key, &state);
+    let mut view = AccessKeyView::new(&key, &state)?;
     view.token = Some(token.as_str());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.uri.clone()))
@@ -113,7 +114,7 @@ pub(crate) async fn list(
             .items
             .iter()
             .map(|k| AccessKeyView::new(k, &state))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         uri: state.uri("/access-keys"),
         next_page_uri: query.next_page(&state, "/access-keys", page.has_more, last),
     }))
@@ -143,7 +144,7 @@ pub(crate) async fn get(
         .store()
         .get_access_key(id)?
         .ok_or_else(|| not_found(&req, NOUN))?;
-    Ok(tagged(&req, key.etag(), &AccessKeyView::new(&key, &state)))
+    Ok(tagged(&req, key.etag(), &AccessKeyView::new(&key, &state)?))
 }
 
 #[utoipa::path(
@@ -183,7 +184,7 @@ pub(crate) async fn update(
         .map_err(|e| write_failed(&req, NOUN, e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, key.etag()))
-        .json(AccessKeyView::new(&key, &state)))
+        .json(AccessKeyView::new(&key, &state)?))
 }
 
 #[utoipa::path(
@@ -250,7 +251,7 @@ pub(crate) async fn rotate(
         .rotate_access_key(id, input, precondition, &caller.id)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
-    let mut view = AccessKeyView::new(&key, &state);
+    let mut view = AccessKeyView::new(&key, &state)?;
     view.token = Some(token.as_str());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, key.etag()))
@@ -304,7 +305,7 @@ pub(crate) struct AccessKeyView<'a> {
     key_redacted: &'a str,
     #[schema(format = DateTime)]
     last_used: Option<String>,
-    /// `null`: allow-all scope (configurations come later).
+    /// `null`: allow-all scope.
     access_key_configuration: Option<ConfigurationRef>,
     /// modelgate's: when the key stops working; shown only when set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -321,8 +322,24 @@ pub(crate) struct AccessKeyView<'a> {
 }
 
 impl<'a> AccessKeyView<'a> {
-    fn new(key: &'a AccessKey, state: &AppState) -> AccessKeyView<'a> {
-        AccessKeyView {
+    /// The key's view, with its configuration's `{id, uri, name}` read from the store.
+    fn new(key: &'a AccessKey, state: &AppState) -> Result<AccessKeyView<'a>, ApiError> {
+        let access_key_configuration = match key.configuration {
+            None => None,
+            Some(id) => Some(ConfigurationRef {
+                id: id.to_string(),
+                uri: state.uri(&configuration_path(id)),
+                // A configuration is never deleted while a key names it (the store's
+                // transaction); a read racing that delete and its keys shows no name.
+                name: state
+                    .registry
+                    .store()
+                    .get_configuration(id)?
+                    .map(|c| c.name)
+                    .unwrap_or_default(),
+            }),
+        };
+        Ok(AccessKeyView {
             id: key.id.to_string(),
             uri: state.uri(&key_path(key.id)),
             name: key.name.as_deref(),
@@ -335,10 +352,10 @@ impl<'a> AccessKeyView<'a> {
             token: None,
             key_redacted: &key.key_redacted,
             last_used: key.last_used_ms.map(rfc3339),
-            access_key_configuration: None,
+            access_key_configuration,
             expires_at: key.expires_at_ms.map(rfc3339),
             disabled: key.disabled,
             requests_per_minute: key.requests_per_minute,
-        }
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! The management API, one module per resource, each with its own `configure`.
 
+pub(super) mod access_key_configurations;
 pub(super) mod access_keys;
 pub(super) mod api_keys;
 pub(super) mod gateway_config;
@@ -14,6 +15,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     provider_keys::configure(cfg);
     api_keys::configure(cfg);
     access_keys::configure(cfg);
+    access_key_configurations::configure(cfg);
     gateway_config::configure(cfg);
     health::configure(cfg);
 }

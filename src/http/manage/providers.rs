@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::schema;
 use crate::domain::settings::{NetworkBody, ProxyBody};
-use crate::domain::{CreateProvider, Input, Provider, UpdateProvider, Violations};
+use crate::domain::{CreateProvider, Input, Provider, UpdateProvider};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
 use crate::http::conditional::{if_match, tagged};
@@ -198,28 +198,13 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers())?;
-    let cascade = cascade_flag(&req)?;
+    let cascade = query::cascade(&req)?;
     state
         .registry
         .delete_provider(id, precondition, cascade)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn cascade_flag(req: &HttpRequest) -> Result<bool, ApiError> {
-    match query::params(req, &["cascade"])?
-        .get("cascade")
-        .map(String::as_str)
-    {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::InvalidQuery({
-            let mut v = Violations::default();
-            v.add("cascade", "must be `true` or `false`");
-            v
-        })),
-    }
 }
 
 fn provider_path(id: Ulid) -> String {

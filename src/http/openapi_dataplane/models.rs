@@ -19,7 +19,8 @@ pub(super) fn list() -> Operation {
         ))
         .description(Some(
             "The declared models of each registered provider that serves a route of the \
-             request's format, providers oldest first. The list and errors are OpenAI's shape, \
+             request's format, providers oldest first; for an access key under a \
+             configuration, only those its `access` allows. The list and errors are OpenAI's shape, \
              or Anthropic's when the request carries `anthropic-version`, so both SDKs' \
              `models.list()` read it. Anthropic's list pages: `limit` models from the start, \
              after `after_id` or just before `before_id`. OpenAI's shape cannot say that more \

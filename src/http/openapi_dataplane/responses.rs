@@ -9,8 +9,9 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response};
 use crate::domain::surface::Format;
 use crate::http::proxy::{ATTEMPTS, FALLBACKS, MODEL, PROVIDER, REQUEST_ID};
 
-pub(super) const UNAUTHENTICATED: &str =
-    "`missing_credential` or `invalid_credential`: no modelgate token, or not a valid one.";
+pub(super) const UNAUTHENTICATED: &str = "`missing_credential` or `invalid_credential`: no \
+    modelgate token, or not a valid one; `access_key_required`: a management credential where \
+    `gateway.require_access_keys` takes access keys only.";
 
 /// Each error status of a model call, what it means, and the codes that come with it.
 pub(super) const REFUSALS: &[(&str, &str)] = &[
@@ -26,7 +27,10 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
     ("401", UNAUTHENTICATED),
     (
         "403",
-        "`outbound_refused`: the provider's address is one the outbound guard refuses.",
+        "`outbound_refused`: the provider's address is one the outbound guard refuses; \
+         `model_not_allowed` (`permission_error`, `param: model`): the access key's \
+         configuration allows no candidate for `model` (a fallback it allows nothing of is \
+         listed in `attempts` as `not_allowed`).",
     ),
     (
         "404",

@@ -19,7 +19,7 @@ use super::AppState;
 use super::body::read_bytes;
 use super::error::ApiError;
 use super::request_id::RequestId;
-use crate::auth::{Credentials, Identity, bearer_token};
+use crate::auth::{Credentials, Identity, Kind as CredentialKind, bearer_token};
 use crate::domain::surface::{Format, Surface};
 use crate::gateway::attempt::request::Passed;
 use crate::gateway::error::{Code, GatewayError, Kind, wire};
@@ -80,7 +80,7 @@ async fn proxy(
     let format = surface.format();
     let leaving = leaving::Leaving::new(ulid, req.uri(), started);
     let answered = async {
-        let caller = authenticate(&req, &state)
+        let (caller, configuration) = authenticate(&req, &state)
             .and_then(|identity| within_rate(&req, &state, identity))
             .map_err(|e| (e, Chosen::default()))?;
         let limit = req.app_data::<ProxyBodyLimit>().map_or(32 << 20, |l| l.0);
@@ -93,6 +93,7 @@ async fn proxy(
             context: CallContext {
                 request_id: id.clone(),
                 caller,
+                configuration,
             },
         };
         state.gateway.call(call).await
@@ -138,7 +139,7 @@ async fn proxy(
 /// The caller must present a known token — the admin token, an `[[auth.tokens]]` one, a
 /// management API key or an access key — as `Authorization: Bearer` or `x-api-key` (the two
 /// SDK generations send one or the other; both is fine when they agree); the answer is the id
-/// of its credential.
+/// of its credential. With `gateway.require_access_keys`, only an access key passes.
 fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, GatewayError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
@@ -177,6 +178,13 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, Gateway
         .flatten()
         .find_map(|token| credentials.identify(token))
     {
+        Some(identity) if state.require_access_keys && identity.kind != CredentialKind::Access => {
+            Err(GatewayError::new(
+                Code::AccessKeyRequired,
+                "this gateway takes access keys only on /v1 (gateway.require_access_keys); \
+                 make one with POST /access-keys and send its `mga_` token",
+            ))
+        }
         Some(identity) => {
             super::auth::note_use(Some(state), &identity);
             Ok(identity)
@@ -189,12 +197,13 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, Gateway
 }
 
 /// An access key's model call counted against its `requestsPerMinute`; past it, a 429 that
-/// says when the next minute starts. Answers the caller's credential id.
+/// says when the next minute starts. Answers the caller's credential id and the configuration
+/// that scopes it.
 fn within_rate(
     req: &HttpRequest,
     state: &AppState,
     identity: Identity,
-) -> Result<String, GatewayError> {
+) -> Result<(String, Option<ulid::Ulid>), GatewayError> {
     if let (Some(limit), Some(key)) = (identity.requests_per_minute, identity.stored) {
         let now = req
             .app_data::<web::Data<Credentials>>()
@@ -208,7 +217,7 @@ fn within_rate(
             return Err(error);
         }
     }
-    Ok(identity.id)
+    Ok((identity.id, identity.configuration))
 }
 
 fn passed(req: &HttpRequest) -> Passed {

@@ -13,7 +13,7 @@ use super::{authenticate, format_of, not_allowed, refusal};
 use crate::domain::surface::Format;
 use crate::gateway::Chosen;
 use crate::gateway::error::{Code, GatewayError};
-use crate::gateway::table::Snapshot;
+use crate::gateway::table::{Scope, Snapshot};
 use crate::http::AppState;
 
 /// Anthropic's own bounds and default for `limit`.
@@ -44,9 +44,11 @@ struct Entry {
     model: String,
 }
 
-fn entries(snapshot: &Snapshot, format: Format) -> Vec<Entry> {
+/// What `format`'s routes accept, and of that only what `scope` (an access key's) allows.
+fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
     snapshot
         .listed(format)
+        .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
         .map(|(route, model)| Entry {
             id: format!("{}:{model}", route.slug),
             owner: route.slug.clone(),
@@ -72,10 +74,13 @@ fn shown(format: Format, entry: &Entry) -> Value {
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
-    if let Err(error) = authenticate(&req, &state) {
-        return refusal(format, &error, &Chosen::default());
-    }
-    let all = entries(&state.gateway.snapshot(), format);
+    let configuration = match authenticate(&req, &state) {
+        Ok(identity) => identity.configuration,
+        Err(error) => return refusal(format, &error, &Chosen::default()),
+    };
+    let snapshot = state.gateway.snapshot();
+    let scope = snapshot.scope(configuration);
+    let all = entries(&snapshot, format, scope.as_deref());
     // The parameters mean the same in both formats, so a bad one is refused in both; but
     // OpenAI's shape cannot say that more follow, so its list is whole.
     let (page, has_more) = match page(&all, req.query_string()) {
@@ -170,14 +175,16 @@ fn cut(id: &str) -> String {
 
 async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = format_of(&req);
-    if let Err(error) = authenticate(&req, &state) {
-        return refusal(format, &error, &Chosen::default());
-    }
+    let configuration = match authenticate(&req, &state) {
+        Ok(identity) => identity.configuration,
+        Err(error) => return refusal(format, &error, &Chosen::default()),
+    };
     // The router leaves `%2F` (and `%25`, `%2B`) encoded; the SDKs encode a `/` in an id so.
     let raw = req.match_info().get("model").unwrap_or_default();
     let wanted = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let snapshot = state.gateway.snapshot();
-    let all = entries(&snapshot, format);
+    let scope = snapshot.scope(configuration);
+    let all = entries(&snapshot, format, scope.as_deref());
     if let Some(entry) = find(&snapshot, &all, &wanted) {
         return HttpResponse::Ok().json(shown(format, entry));
     }
@@ -185,7 +192,12 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Format::OpenAi => Format::Anthropic,
         Format::Anthropic => Format::OpenAi,
     };
-    let elsewhere = find(&snapshot, &entries(&snapshot, other), &wanted).is_some();
+    let elsewhere = find(
+        &snapshot,
+        &entries(&snapshot, other, scope.as_deref()),
+        &wanted,
+    )
+    .is_some();
     let message = match elsewhere {
         true => format!(
             "model `{}` is served in the {} format only; this request asked in the {} format \

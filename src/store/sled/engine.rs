@@ -21,6 +21,10 @@ const META_TREE: &str = "meta";
 /// Since store format 4.
 const API_KEYS_TREE: &str = "api_keys";
 const ACCESS_KEYS_TREE: &str = "access_keys";
+/// Added within format 4, before its release; a store without them reads as having none.
+const CONFIGURATIONS_TREE: &str = "access_key_configurations";
+const KEYS_BY_CONFIGURATION_TREE: &str = "access_keys_by_configuration";
+const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -36,6 +40,13 @@ pub(super) struct Engine {
     pub(super) api_keys: sled::Tree,
     /// Data-plane access keys by id.
     pub(super) access_keys: sled::Tree,
+    /// Access key configurations by id.
+    pub(super) configurations: sled::Tree,
+    /// configuration-id key-id → (): the access keys a configuration scopes.
+    pub(super) keys_by_configuration: sled::Tree,
+    /// configuration-id → number of access keys it scopes (u64 BE), for the transaction of
+    /// a delete, which cannot scan.
+    pub(super) configuration_uses: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -77,6 +88,9 @@ impl Engine {
             meta: db.open_tree(META_TREE)?,
             api_keys: db.open_tree(API_KEYS_TREE)?,
             access_keys: db.open_tree(ACCESS_KEYS_TREE)?,
+            configurations: db.open_tree(CONFIGURATIONS_TREE)?,
+            keys_by_configuration: db.open_tree(KEYS_BY_CONFIGURATION_TREE)?,
+            configuration_uses: db.open_tree(CONFIGURATION_USES_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

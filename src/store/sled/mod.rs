@@ -7,6 +7,7 @@ mod api_keys;
 mod by_id;
 mod codec;
 mod commit;
+mod configurations;
 mod engine;
 mod files;
 mod gateway_config;

@@ -411,7 +411,7 @@ fn a_store_without_a_gateway_config_reads_it_as_never_written_and_keeps_one_writ
 
 #[test]
 fn a_data_dir_of_format_3_opens_as_format_4_with_no_api_keys() {
-    use crate::store::{ApiKeyStore, KeyStore};
+    use crate::store::{AccessKeyConfigurationStore, AccessKeyStore, ApiKeyStore, KeyStore};
     let dir = tempfile::tempdir().unwrap();
     fixture::store_format_3(dir.path());
     let store = SledStore::open(dir.path(), 1 << 20).unwrap();
@@ -425,6 +425,9 @@ fn a_data_dir_of_format_3_opens_as_format_4_with_no_api_keys() {
         format!("sk-…{}", &secret[secret.len() - 3..])
     );
     assert!(store.all_api_keys().unwrap().is_empty());
+    // Trees the format-3 release never made read as empty: no migration is needed for them.
+    assert!(store.all_access_keys().unwrap().is_empty());
+    assert!(store.all_configurations().unwrap().is_empty());
     assert_eq!(
         fs::read_to_string(dir.path().join("format-version"))
             .unwrap()

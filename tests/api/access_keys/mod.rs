@@ -5,6 +5,8 @@
 //! (expiry, a rotation's grace, requests per minute): `clocked`.
 
 mod clocked;
+mod configurations;
+mod scope;
 
 use reqwest::Method;
 use serde_json::{Value, json};
