@@ -165,5 +165,5 @@ async fn a_format_2_data_dir_has_its_plaintext_headers_sealed_at_start() {
     app.stop().await;
     no_file_holds(dir.path(), &FORMAT_2_SECRETS);
     let marker = std::fs::read_to_string(dir.path().join("format-version")).unwrap();
-    assert_eq!(marker.trim(), "4");
+    assert_eq!(marker.trim(), "5");
 }

@@ -343,6 +343,6 @@ async fn a_data_dir_written_by_the_previous_release_opens_after_the_upgrade() {
         std::fs::read_to_string(dir.path().join("format-version"))
             .unwrap()
             .trim(),
-        "4"
+        "5"
     );
 }

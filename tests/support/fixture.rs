@@ -35,6 +35,23 @@ pub fn store_format_3(to: &Path) {
     );
 }
 
+/// Copies `tests/fixtures/store-format-4` — a data dir the release before store format 5
+/// wrote: provider `fmt4` (model `tiny`) with its key `fmt4 key` of value [`FORMAT_4_KEY`], the
+/// management API key `fmt4 ops` ([`FORMAT_4_API_KEY`]) and the access key `fmt4 app`
+/// ([`FORMAT_4_ACCESS_KEY`], 1,000 requests per minute) — into `to`.
+pub fn store_format_4(to: &Path) {
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-format-4"),
+        to,
+    );
+}
+
+/// The tokens and provider key `store-format-4` was made with: only their digests (and the key,
+/// sealed) are in it.
+pub const FORMAT_4_KEY: &str = "sk-fmt4-upstream-8888";
+pub const FORMAT_4_API_KEY: &str = "mgk_HsdWQjQsRo1a4NNF23Rby2S6YfTD4z5LbivATOs6448";
+pub const FORMAT_4_ACCESS_KEY: &str = "mga__Fnse1WJljF5-9kiCKDSB13xpuZf7WnPXHq67qSDLl8";
+
 /// The value of the provider key `store-format-3` holds (sealed).
 pub const FORMAT_3_KEY: &str = "sk-fmt3-upstream-7777";
 

@@ -21,7 +21,7 @@ const META_TREE: &str = "meta";
 /// Since store format 4.
 const API_KEYS_TREE: &str = "api_keys";
 const ACCESS_KEYS_TREE: &str = "access_keys";
-/// Added within format 4, before its release; a store without them reads as having none.
+/// Since store format 5; a store without them reads as having none.
 const CONFIGURATIONS_TREE: &str = "access_key_configurations";
 const KEYS_BY_CONFIGURATION_TREE: &str = "access_keys_by_configuration";
 const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";

@@ -11,7 +11,7 @@ use crate::files::write_durably;
 /// Bumped whenever the on-disk layout changes incompatibly, with a migration from each earlier
 /// format in `migrate`. 2: providers gained their settings. 3: credential headers sealed.
 /// 4: management API keys and access keys (new trees; earlier records are read as they are).
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format `migrate` brings up to date.
 const OLDEST_MIGRATED: u32 = 1;
 pub(super) const FORMAT_FILE: &str = "format-version";

@@ -11,6 +11,8 @@
 //! and start-up seals them (`master_key::load`) before anything serves.
 //!
 //! Format 4 only added trees (the engine opens them, empty): format 3's records are format 4's.
+//! Format 5 gives each access key the configuration that scopes it: format 4's keys are
+//! rewritten as allow-all, which is what they were.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +26,7 @@ use super::engine::Engine;
 use super::files::FORMAT_VERSION;
 use super::rewrite::PLAINTEXT_PENDING;
 use crate::domain::settings::{HeaderValue, Network, Proxy, Settings};
-use crate::domain::{ApiSurface, Model, Provider, ProviderSlug};
+use crate::domain::{AccessKey, ApiSurface, Model, PreviousToken, Provider, ProviderSlug};
 use crate::store::StoreError;
 
 const FORMAT_KEY: &[u8] = b"format-version";
@@ -151,6 +153,51 @@ impl From<ProviderV2> for Provider {
     }
 }
 
+/// An access key as format 4 stored it: before configurations scoped it.
+#[derive(Deserialize)]
+struct AccessKeyV4 {
+    id: Ulid,
+    name: Option<String>,
+    description: Option<String>,
+    metadata: Option<String>,
+    digest: [u8; 32],
+    key_redacted: String,
+    expires_at_ms: Option<u64>,
+    disabled: Option<bool>,
+    requests_per_minute: Option<u32>,
+    created_at_ms: u64,
+    updated_at_ms: u64,
+    created_by: String,
+    last_updated_by: String,
+    last_used_ms: Option<u64>,
+    version: u64,
+    previous: Option<PreviousToken>,
+}
+
+impl From<AccessKeyV4> for AccessKey {
+    fn from(k: AccessKeyV4) -> AccessKey {
+        AccessKey {
+            id: k.id,
+            name: k.name,
+            description: k.description,
+            metadata: k.metadata,
+            digest: k.digest,
+            key_redacted: k.key_redacted,
+            expires_at_ms: k.expires_at_ms,
+            disabled: k.disabled,
+            requests_per_minute: k.requests_per_minute,
+            created_at_ms: k.created_at_ms,
+            updated_at_ms: k.updated_at_ms,
+            created_by: k.created_by,
+            last_updated_by: k.last_updated_by,
+            last_used_ms: k.last_used_ms,
+            version: k.version,
+            previous: k.previous,
+            configuration: None,
+        }
+    }
+}
+
 /// Migrates `engine`'s records from format `found` to [`FORMAT_VERSION`], durably; answers how
 /// many records it rewrote (0 when an interrupted migration had already written them).
 pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> {
@@ -170,9 +217,20 @@ pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> 
         };
         rewritten.push((key, encode(&provider)?));
     }
-    let result = (&engine.records, &engine.meta).transaction(|(records, meta)| {
+    // Formats before 4 had no access keys: their tree is empty.
+    let mut access_keys = Vec::new();
+    for entry in engine.access_keys.iter().filter(|_| found == 4) {
+        let (key, bytes) = entry?;
+        let access_key = AccessKey::from(decode::<AccessKeyV4>(&key, &bytes)?);
+        access_keys.push((key, encode(&access_key)?));
+    }
+    let trees = (&engine.records, &engine.meta, &engine.access_keys);
+    let result = trees.transaction(|(records, meta, access_key_tree)| {
         for (key, bytes) in &rewritten {
             records.insert(key, bytes.as_slice())?;
+        }
+        for (key, bytes) in &access_keys {
+            access_key_tree.insert(key, bytes.as_slice())?;
         }
         meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
         if found == 2 {
@@ -183,7 +241,7 @@ pub(super) fn migrate(engine: &Engine, found: u32) -> Result<usize, StoreError> 
     });
     result.map_err(|e| StoreError::Engine(format!("migrating the store: {e:?}").into()))?;
     engine.commits.sync()?;
-    Ok(rewritten.len())
+    Ok(rewritten.len() + access_keys.len())
 }
 
 /// The format a migration recorded inside the database, if any did.

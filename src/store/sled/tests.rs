@@ -410,7 +410,37 @@ fn a_store_without_a_gateway_config_reads_it_as_never_written_and_keeps_one_writ
 }
 
 #[test]
-fn a_data_dir_of_format_3_opens_as_format_4_with_no_api_keys() {
+fn a_data_dir_of_format_4_opens_with_its_access_keys_allow_all() {
+    use crate::auth::digest;
+    use crate::store::{AccessKeyStore, ApiKeyStore, KeyStore};
+    let dir = tempfile::tempdir().unwrap();
+    fixture::store_format_4(dir.path());
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let access = store.all_access_keys().unwrap();
+    assert_eq!(access.len(), 1);
+    assert_eq!(access[0].digest, digest(fixture::FORMAT_4_ACCESS_KEY));
+    assert_eq!(
+        (access[0].configuration, access[0].requests_per_minute),
+        (None, Some(1000))
+    );
+    let api = store.all_api_keys().unwrap();
+    assert_eq!(api[0].digest, digest(fixture::FORMAT_4_API_KEY));
+    let keys = store.list_keys(Some("fmt4"), None, 10).unwrap().items;
+    let secret = fixture::FORMAT_4_KEY;
+    assert_eq!(
+        keys[0].key_redacted,
+        format!("sk-…{}", &secret[secret.len() - 3..])
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("format-version"))
+            .unwrap()
+            .trim(),
+        "5"
+    );
+}
+
+#[test]
+fn a_data_dir_of_format_3_opens_as_format_5_with_no_api_keys() {
     use crate::store::{AccessKeyConfigurationStore, AccessKeyStore, ApiKeyStore, KeyStore};
     let dir = tempfile::tempdir().unwrap();
     fixture::store_format_3(dir.path());
@@ -434,7 +464,7 @@ fn a_data_dir_of_format_3_opens_as_format_4_with_no_api_keys() {
             .trim(),
         FORMAT_VERSION.to_string()
     );
-    assert_eq!(FORMAT_VERSION, 4);
+    assert_eq!(FORMAT_VERSION, 5);
 }
 
 #[actix_web::test]

@@ -7,6 +7,7 @@
 mod clocked;
 mod configurations;
 mod scope;
+mod upgrade;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -450,7 +450,7 @@ async fn a_format_3_data_dir_opens_with_its_records_and_no_stored_api_keys() {
         std::fs::read_to_string(dir.path().join("format-version"))
             .unwrap()
             .trim(),
-        "4"
+        "5"
     );
     let app = spawn_app_in(dir.path(), |_| {}).await;
     assert_eq!(get_as(&app, &token, "/providers").await.status(), 200);
