@@ -11,6 +11,7 @@ use validator::{Validate, ValidationError};
 use super::fields::{self, cleared, sent};
 use super::rules::{MAX_SCOPE_ENTRIES, MAX_TEXT_CHARS};
 use super::validation::at_paths;
+use super::wire::Object;
 use super::{Input, Violations, next_id, parse_id, schema, version_tag};
 
 /// What `models.allow` spells "every model of this provider" with (modelgate's extension).
@@ -54,8 +55,8 @@ pub struct DimensionInput {
 /// `access` as sent; `null` anywhere is the same as leaving it out.
 #[derive(Default, Deserialize)]
 pub struct AccessInput {
-    pub providers: Option<DimensionInput>,
-    pub models: Option<DimensionInput>,
+    pub providers: Option<Object<DimensionInput>>,
+    pub models: Option<Object<DimensionInput>>,
 }
 
 /// The body of `POST /access-key-configurations` (ngrok's
@@ -75,7 +76,7 @@ pub struct CreateAccessKeyConfiguration {
     #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<String>,
     #[schema(schema_with = schema::access)]
-    pub access: Option<AccessInput>,
+    pub access: Option<Object<AccessInput>>,
 }
 
 /// The body of `PATCH /access-key-configurations/{id}`: omitted keeps, `null` clears (`access:
@@ -98,7 +99,7 @@ pub struct UpdateAccessKeyConfiguration {
     pub metadata: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::access)]
-    pub access: Option<Option<AccessInput>>,
+    pub access: Option<Option<Object<AccessInput>>>,
 }
 
 fn keeps_name(input: &UpdateAccessKeyConfiguration) -> Result<(), ValidationError> {
@@ -166,8 +167,8 @@ fn check_list(
 /// `access` checked against its rules and against the providers `known` holds; every
 /// violation goes to `v`.
 fn parse_access(v: &mut Violations, input: AccessInput, known: &dyn KnownProviders) -> AccessScope {
-    let providers = input.providers.and_then(|d| d.allow);
-    let models = input.models.and_then(|d| d.allow);
+    let providers = input.providers.and_then(|d| d.0.allow);
+    let models = input.models.and_then(|d| d.0.allow);
     if let Some(list) = &providers {
         let path = "access.providers.allow";
         let before = v.count();
@@ -236,7 +237,7 @@ impl NewAccessKeyConfiguration {
         known: &dyn KnownProviders,
     ) -> Result<NewAccessKeyConfiguration, Violations> {
         let (input, mut v) = input.into().checked();
-        let access = input.access.map(|a| parse_access(&mut v, a, known));
+        let access = input.access.map(|a| parse_access(&mut v, a.0, known));
         if !v.is_empty() {
             return Err(v);
         }
@@ -281,7 +282,7 @@ impl AccessKeyConfigurationChanges {
         let (input, mut v) = input.into().checked();
         let access = input
             .access
-            .map(|a| a.map(|a| parse_access(&mut v, a, known)));
+            .map(|a| a.map(|a| parse_access(&mut v, a.0, known)));
         if !v.is_empty() {
             return Err(v);
         }

@@ -11,16 +11,18 @@ impl KnownProviders for Known {
     }
 }
 
-fn access(providers: Option<Vec<&str>>, models: Option<Vec<&str>>) -> AccessInput {
+fn access(providers: Option<Vec<&str>>, models: Option<Vec<&str>>) -> Object<AccessInput> {
     let list = |l: Option<Vec<&str>>| {
-        l.map(|l| DimensionInput {
-            allow: Some(l.into_iter().map(str::to_owned).collect()),
+        l.map(|l| {
+            Object(DimensionInput {
+                allow: Some(l.into_iter().map(str::to_owned).collect()),
+            })
         })
     };
-    AccessInput {
+    Object(AccessInput {
         providers: list(providers),
         models: list(models),
-    }
+    })
 }
 
 #[test]

@@ -178,6 +178,21 @@ async fn every_bad_field_is_named_and_unknown_providers_are_refused() {
         )
         .await;
     assert_violations(res, &["name", "access.providers.allow[0]"]).await;
+
+    // serde would fill a struct from an array by position: `access` and its dimensions are
+    // objects or nothing.
+    for (access, path) in [
+        (json!([null, null]), "access"),
+        (json!({"providers": [["up"]]}), "access.providers"),
+        (json!({"models": [null]}), "access.models"),
+    ] {
+        let res = app
+            .post_json(PATH, &json!({"name": "n", "access": access}))
+            .await;
+        assert_violations(res, &[path]).await;
+        let res = app.patch_json(uri, &json!({"access": access})).await;
+        assert_violations(res, &[path]).await;
+    }
 }
 
 #[actix_web::test]
