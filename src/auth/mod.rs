@@ -133,8 +133,8 @@ impl Credentials {
     }
 
     /// The credential whose token this is. Every bootstrap digest is compared, so the time
-    /// taken does not tell which one (if any) matched; a stored one is found by its digest,
-    /// which tells nothing of the token.
+    /// taken does not tell which one (if any) matched; a stored one is found by half its
+    /// digest and accepted on a constant-time comparison of the other half.
     pub fn identify(&self, token: &str) -> Option<Identity> {
         let digest = digest(token);
         let mut found = None;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
@@ -79,42 +80,108 @@ pub struct StoredCredential {
     pub configuration: Option<Ulid>,
 }
 
+/// The half of a digest a stored credential is found by; the other half is compared in
+/// constant time, so how long a lookup takes says nothing of whether the deciding bytes matched.
+type Selector = [u8; 16];
+type Verifier = [u8; 16];
+
+fn split(digest: &Digest) -> (Selector, Verifier) {
+    let (selector, verifier) = digest.split_at(16);
+    (
+        selector.try_into().expect("16 bytes"),
+        verifier.try_into().expect("16 bytes"),
+    )
+}
+
+/// Two tokens share a selector with probability 2^-128, so one credential per selector is
+/// enough; a token whose selector matches and verifier does not is refused like any other.
 #[derive(Default)]
-pub(super) struct Snapshot(ArcSwap<imbl::HashMap<Digest, StoredCredential>>);
+pub(super) struct Snapshot(ArcSwap<imbl::HashMap<Selector, (Verifier, StoredCredential)>>);
 
 impl Snapshot {
     pub(super) fn identify(&self, digest: &Digest, now_ms: u64) -> Option<Identity> {
+        let (selector, verifier) = split(digest);
         let set = self.0.load();
-        let found = set.get(digest)?;
+        let (kept, found) = set.get(&selector)?;
+        if !bool::from(kept.ct_eq(&verifier)) {
+            return None;
+        }
         if found.expires_at_ms.is_some_and(|at| at <= now_ms) {
             return None;
         }
-        Some(found).map(|c| Identity {
-            id: c.id.to_string(),
-            kind: c.kind,
-            stored: Some(c.id),
-            requests_per_minute: c.requests_per_minute,
-            configuration: c.configuration,
+        Some(Identity {
+            id: found.id.to_string(),
+            kind: found.kind,
+            stored: Some(found.id),
+            requests_per_minute: found.requests_per_minute,
+            configuration: found.configuration,
         })
     }
 
     pub(super) fn insert(&self, digest: Digest, credential: StoredCredential) {
+        let (selector, verifier) = split(&digest);
         self.0
-            .rcu(|set| Arc::new(set.update(digest, credential.clone())));
+            .rcu(|set| Arc::new(set.update(selector, (verifier, credential.clone()))));
     }
 
     pub(super) fn replace(&self, all: impl IntoIterator<Item = (Digest, StoredCredential)>) {
-        self.0.store(Arc::new(all.into_iter().collect()));
+        let set = all
+            .into_iter()
+            .map(|(digest, credential)| {
+                let (selector, verifier) = split(&digest);
+                (selector, (verifier, credential))
+            })
+            .collect();
+        self.0.store(Arc::new(set));
     }
 
+    /// Removes the credential of exactly this digest (not another that shared its selector).
     pub(super) fn remove(&self, digest: &Digest) {
-        self.0.rcu(|set| Arc::new(set.without(digest)));
+        let (selector, verifier) = split(digest);
+        self.0.rcu(|set| match set.get(&selector) {
+            Some((kept, _)) if bool::from(kept.ct_eq(&verifier)) => {
+                Arc::new(set.without(&selector))
+            }
+            _ => Arc::clone(set),
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn credential(id: Ulid) -> StoredCredential {
+        StoredCredential {
+            id,
+            kind: Kind::Access,
+            expires_at_ms: None,
+            requests_per_minute: None,
+            configuration: None,
+        }
+    }
+
+    #[test]
+    fn a_digest_is_found_only_when_its_verifier_half_matches_too() {
+        let set = Snapshot::default();
+        let token = new_token("mga_").unwrap();
+        let id = Ulid::new();
+        set.insert(digest(&token), credential(id));
+        assert_eq!(set.identify(&digest(&token), 0).unwrap().stored, Some(id));
+        let mut near = digest(&token);
+        near[31] ^= 1;
+        assert!(
+            set.identify(&near, 0).is_none(),
+            "same selector, other verifier"
+        );
+        set.remove(&near);
+        assert!(
+            set.identify(&digest(&token), 0).is_some(),
+            "kept: not its digest"
+        );
+        set.remove(&digest(&token));
+        assert!(set.identify(&digest(&token), 0).is_none());
+    }
 
     #[test]
     fn a_token_has_its_prefix_and_256_random_bits() {

@@ -148,17 +148,18 @@ fn configuration_id(v: &mut Violations, id: Option<&str>) -> Option<Ulid> {
     parsed
 }
 
-/// An RFC 3339 time after `now_ms`, as ms since the Unix epoch.
+/// An RFC 3339 time after `now_ms`, as ms since the Unix epoch. Any offset is taken (a client
+/// in Berlin sends `+01:00`); answers show the same instant in UTC.
 fn future_time(v: &mut Violations, raw: &str, now_ms: u64) -> Option<u64> {
-    let parsed = humantime::parse_rfc3339(raw)
+    let parsed = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
         .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as u64);
+        .and_then(|t| u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok());
     match parsed {
         None => {
             v.add(
                 "expiresAt",
-                "must be an RFC 3339 time in UTC, such as 2030-01-01T00:00:00Z",
+                "must be an RFC 3339 time, such as 2030-01-01T00:00:00Z or \
+                 2030-01-01T01:00:00+01:00",
             );
             None
         }
@@ -392,5 +393,16 @@ mod tests {
         };
         let new = NewAccessKey::parse(body, late).ok().unwrap();
         assert_eq!(new.expires_at_ms, Some(1_893_456_000_000));
+        for (raw, ms) in [
+            ("2030-01-01T01:00:00+01:00", 1_893_456_000_000),
+            ("2029-12-31T19:30:00.250-04:30", 1_893_456_000_250),
+        ] {
+            let body = CreateAccessKey {
+                expires_at: Some(raw.into()),
+                ..Default::default()
+            };
+            let new = NewAccessKey::parse(body, late).ok().unwrap();
+            assert_eq!(new.expires_at_ms, Some(ms), "{raw}");
+        }
     }
 }

@@ -174,7 +174,7 @@ pub fn access() -> Object {
         .build()
 }
 
-/// An RFC 3339 time in UTC, in the future when written; `null` clears it.
+/// An RFC 3339 time, in the future when written; `null` clears it.
 pub fn expires_at() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
@@ -182,11 +182,12 @@ pub fn expires_at() -> Object {
             utoipa::openapi::KnownFormat::DateTime,
         )))
         .pattern(Some(
-            "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
+            "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$",
         ))
         .description(Some(
-            "modelgate's: when the key stops working, RFC 3339 in UTC (`…Z`), in the future when \
-             written (else 400); after it the key is refused with 401.",
+            "modelgate's: when the key stops working, RFC 3339 (any offset; answers show it in \
+             UTC, `…Z`), in the future when written (else 400); after it the key is refused \
+             with 401.",
         ))
         .build()
 }
