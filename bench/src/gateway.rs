@@ -3,7 +3,8 @@
 //! gateway, one at a time, in one run. The mock and wrk share the load core; the target under
 //! test has the other core to itself. Non-streaming and streaming at concurrency 1, 32 and 64;
 //! then 200 paced streams one after another for the time to the first byte and to the first
-//! content byte.
+//! content byte. Beside modelgate's row, `scoped` measures its access keys against its admin
+//! token.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,11 +12,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::Opts;
 use crate::launch::{mock_upstream, stop};
 use crate::peers::{self, Peer, Target};
 use crate::report::{Check, Report, Run, SideBySideRow, Skipped};
 use crate::wrk::{LUA_DONE, Load, wrk};
+use crate::{Opts, scoped};
 
 const UPSTREAM: &str = "127.0.0.1:18095";
 const CONCURRENCY: [u32; 3] = [1, 32, 64];
@@ -120,7 +121,7 @@ async fn first_bytes(target: &Target, n: usize) -> (f64, f64, usize) {
 pub const PLAIN: &str = "chat completion";
 pub const STREAMED: &str = "chat completion, streamed";
 
-async fn measure(opts: &Opts, target: &Target, report: &mut Report) -> SideBySideRow {
+pub async fn measure(opts: &Opts, target: &Target, report: &mut Report) -> SideBySideRow {
     for (mode, stream) in [(PLAIN, false), (STREAMED, true)] {
         for c in CONCURRENCY {
             let script = lua(target, stream);
@@ -188,6 +189,9 @@ pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
         eprintln!("   starting {peer}");
         let started = match peer {
             Peer::Direct => unreachable!("the mock itself is measured first, never started"),
+            Peer::ModelgateKeyed | Peer::ModelgateRouted | Peer::ModelgateScoped => {
+                unreachable!("measured with modelgate, by `scoped`")
+            }
             Peer::Forwarder => peers::forwarder(UPSTREAM, dir).await,
             Peer::Modelgate => peers::modelgate(UPSTREAM, dir).await,
             Peer::TensorZero => peers::tensorzero(UPSTREAM, dir).await,
@@ -205,10 +209,15 @@ pub async fn run(opts: &Opts, report: &mut Report, dir: &Path) {
                 report.skipped.push(Skipped { target: peer, why });
             }
         }
+        if peer == Peer::Modelgate {
+            // Next to modelgate's own row, so the machine is in the same state for both.
+            rows.extend(scoped::run(opts, report, dir, UPSTREAM).await);
+        }
     }
     stop(mock);
     report.side_by_side = rows;
     bars(report);
+    scoped::bars(report);
 }
 
 /// The bars, as ratios within this run; a bar whose peer did not run is not judged.

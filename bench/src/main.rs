@@ -15,6 +15,7 @@ mod launch;
 mod load;
 mod peers;
 mod report;
+mod scoped;
 #[path = "../../tests/support/server.rs"]
 mod server;
 mod side_by_side;

@@ -20,23 +20,43 @@ pub enum Peer {
     /// The minimal Rust pass-through: the ceiling for any gateway.
     Forwarder,
     Modelgate,
+    /// modelgate with the admin token, its provider holding a stored key: the access keys'
+    /// baseline (`scoped`).
+    #[serde(rename = "modelgate-keyed")]
+    ModelgateKeyed,
+    /// modelgate with an access key whose configuration routes by 50 rules.
+    #[serde(rename = "modelgate-routed")]
+    ModelgateRouted,
+    /// modelgate with an access key scoped without a router: measured when a server refuses
+    /// `router`.
+    #[serde(rename = "modelgate-scoped")]
+    ModelgateScoped,
     TensorZero,
     Noveum,
     Portkey,
     LiteLLM,
 }
 
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Peer {
+    fn label(self) -> &'static str {
+        match self {
             Peer::Direct => "direct to mock",
             Peer::Forwarder => "Rust forwarder",
             Peer::Modelgate => "modelgate",
+            Peer::ModelgateKeyed => "modelgate, admin token, stored key",
+            Peer::ModelgateRouted => "modelgate, access key, 50 router rules",
+            Peer::ModelgateScoped => "modelgate, access key, no router (router refused)",
             Peer::TensorZero => "TensorZero",
             Peer::Noveum => "Noveum",
             Peer::Portkey => "Portkey",
             Peer::LiteLLM => "LiteLLM",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
     }
 }
 
@@ -54,7 +74,7 @@ pub struct Target {
 }
 
 enum Running {
-    /// Not ours to stop (the mock itself).
+    /// Not ours to stop (the mock itself, or a server another target's maker stops).
     Nothing,
     /// A process group of ours: wrappers (Python, Node) may have children.
     Group(Child),
@@ -216,6 +236,27 @@ pub async fn modelgate(upstream: &str, work: &Path) -> Result<Target, String> {
     answering(&target, Duration::from_secs(20))
         .await
         .map(|()| target)
+}
+
+/// `peer`: a caller with `token` of a modelgate `server` started (and stopped) by whoever
+/// made it, naming the mock provider's models; ready once a call with `token` answers.
+pub async fn caller(
+    peer: Peer,
+    server: &Server,
+    token: &str,
+    limit: Duration,
+) -> Result<Target, String> {
+    let target = Target {
+        peer,
+        name: peer.label(),
+        url: format!("{}/v1/chat/completions", server.base),
+        headers: bearer(token),
+        model: "mock:m".into(),
+        paced_model: "mock:paced".into(),
+        pid: server.pid(),
+        process: Running::Nothing,
+    };
+    answering(&target, limit).await.map(|()| target)
 }
 
 fn installed(var: &str) -> Result<String, String> {
