@@ -9,6 +9,17 @@ impl KnownProviders for Known {
     fn provider_id(&self, slug: &str) -> bool {
         self.provider(slug)
     }
+    fn slug_of(&self, entry: &str) -> Option<String> {
+        self.provider(entry).then(|| entry.to_owned())
+    }
+    fn key_owner(&self, key: Ulid) -> Option<String> {
+        // Keys 1 and 2 are `up`'s, 3 is `openai`'s.
+        match key.0 {
+            1 | 2 => Some("up".into()),
+            3 => Some("openai".into()),
+            _ => None,
+        }
+    }
 }
 
 fn access(providers: Option<Vec<&str>>, models: Option<Vec<&str>>) -> Object<AccessInput> {

@@ -1,0 +1,454 @@
+//! An access key configuration's `router` (ngrok's `Router`): per provider or per model, the
+//! ordered steps of provider keys the calls under the configuration use. A step key is kept as
+//! the id of a provider key; one written inline (`{name, value}`) becomes a new provider key
+//! of the rule's provider, created in the same store transaction as the configuration.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use zeroize::Zeroizing;
+
+use super::super::fields::check_name;
+use super::super::provider_key::parse_secret;
+use super::super::rules::{MAX_ROUTER_RULES, MAX_ROUTER_STEPS, MAX_STEP_KEYS, STEP_KEY_WEIGHT};
+use super::super::wire::Object;
+use super::super::{NewProviderKey, ProviderSlug, Violations, next_id, parse_id};
+use super::{KnownProviders, model_entry_shape, provider_entry_shape};
+
+/// How a step picks among its keys: ngrok's `ordered`, and modelgate's two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    Ordered,
+    RoundRobin,
+    Weighted,
+}
+
+impl Strategy {
+    pub const NAMES: [&str; 3] = ["ordered", "round-robin", "weighted"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Ordered => "ordered",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::Weighted => "weighted",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Strategy> {
+        [Strategy::Ordered, Strategy::RoundRobin, Strategy::Weighted]
+            .into_iter()
+            .find(|strategy| strategy.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Router {
+    pub rules: Vec<RouterRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterRule {
+    /// As written: a `providerId` (or catalog id) or a provider's `id`.
+    pub provider: Option<String>,
+    /// As written: `providerId:modelId`. A rule with a model is a model rule.
+    pub model: Option<String>,
+    /// The `providerId` the rule is for, worked out when written (a `providerId` never
+    /// changes): its keys are this provider's.
+    pub slug: String,
+    pub steps: Vec<RouterStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterStep {
+    /// As written; left out means `ordered`.
+    pub strategy: Option<Strategy>,
+    pub keys: Vec<StepKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepKey {
+    pub id: Ulid,
+    /// Only under `weighted`.
+    pub weight: Option<u32>,
+}
+
+impl Router {
+    /// Every provider key the rules name, each once.
+    pub fn key_ids(&self) -> HashSet<Ulid> {
+        self.rules
+            .iter()
+            .flat_map(|r| &r.steps)
+            .flat_map(|s| &s.keys)
+            .map(|k| k.id)
+            .collect()
+    }
+
+    /// The router without the keys `gone`: a step left with no keys goes, and a rule left
+    /// with no steps goes (its provider's own keys apply again). `None` when it names none.
+    pub fn without(&self, gone: &HashSet<Ulid>) -> Option<Router> {
+        if self.key_ids().is_disjoint(gone) {
+            return None;
+        }
+        let mut next = self.clone();
+        for rule in &mut next.rules {
+            for step in &mut rule.steps {
+                step.keys.retain(|k| !gone.contains(&k.id));
+            }
+            rule.steps.retain(|s| !s.keys.is_empty());
+        }
+        next.rules.retain(|r| !r.steps.is_empty());
+        Some(next)
+    }
+
+    /// Whether a rule uses modelgate's strategies (which show their `weight`s).
+    pub fn uses_extensions(&self) -> bool {
+        self.rules
+            .iter()
+            .flat_map(|r| &r.steps)
+            .any(|s| s.strategy.is_some_and(|st| st != Strategy::Ordered))
+    }
+}
+
+/// `router` as sent.
+#[derive(Default, Deserialize)]
+pub struct RouterInput {
+    pub rules: Option<Vec<Object<RuleInput>>>,
+}
+
+#[derive(Deserialize)]
+pub struct RuleInput {
+    provider: Option<String>,
+    model: Option<String>,
+    steps: Option<Vec<Object<StepInput>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInput {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    keys: Option<Vec<Object<StepKeyInput>>>,
+    key_selection_strategy: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct StepKeyInput {
+    id: Option<String>,
+    name: Option<String>,
+    /// Checked by `parse_secret`, never quoted in a message.
+    value: Option<Zeroizing<String>>,
+    weight: Option<u64>,
+}
+
+/// A provider key a step creates, under the id the step names it by.
+pub type InlineKey = (Ulid, NewProviderKey);
+
+/// `router` checked against its rules and against the providers and keys `known` holds;
+/// every violation goes to `v`.
+pub(super) fn parse_router(
+    v: &mut Violations,
+    input: RouterInput,
+    known: &dyn KnownProviders,
+) -> (Router, Vec<InlineKey>) {
+    let mut router = Router::default();
+    let mut inline = Vec::new();
+    let Some(rules) = input.rules else {
+        return (router, inline);
+    };
+    if rules.len() > MAX_ROUTER_RULES {
+        v.add(
+            "router.rules",
+            format!(
+                "must have at most {MAX_ROUTER_RULES} rules (got {})",
+                rules.len()
+            ),
+        );
+        return (router, inline);
+    }
+    let mut by_provider: HashMap<String, usize> = HashMap::new();
+    let mut by_model: HashMap<(String, String), usize> = HashMap::new();
+    for (i, Object(rule)) in rules.into_iter().enumerate() {
+        let path = format!("router.rules[{i}]");
+        let target = parse_target(v, &path, &rule, known);
+        if let Some((slug, model)) = &target {
+            let (field, first) = match model {
+                None => ("provider", by_provider.entry(slug.clone()).or_insert(i)),
+                Some(m) => (
+                    "model",
+                    by_model.entry((slug.clone(), m.clone())).or_insert(i),
+                ),
+            };
+            if *first != i {
+                v.add(
+                    format!("{path}.{field}"),
+                    format!(
+                        "at most one rule per {field}: router.rules[{first}] is already for \
+                         the same one"
+                    ),
+                );
+            }
+        }
+        let slug = target.map(|(slug, _)| slug);
+        let steps = parse_steps(v, &path, rule.steps, slug.as_deref(), known, &mut inline);
+        router.rules.push(RouterRule {
+            provider: rule.provider,
+            model: rule.model,
+            slug: slug.unwrap_or_default(),
+            steps,
+        });
+    }
+    (router, inline)
+}
+
+/// The `providerId` a rule is for, and its case-folded model id when it is a model rule.
+fn parse_target(
+    v: &mut Violations,
+    path: &str,
+    rule: &RuleInput,
+    known: &dyn KnownProviders,
+) -> Option<(String, Option<String>)> {
+    if rule.provider.is_none() && rule.model.is_none() {
+        v.add(
+            format!("{path}.provider"),
+            "a rule needs `provider` (a providerId or a provider's id) or `model` \
+             (`providerId:modelId`)",
+        );
+        return None;
+    }
+    let provider = rule.provider.as_deref().and_then(|entry| {
+        let slug = provider_entry_shape(entry)
+            .then(|| known.slug_of(entry))
+            .flatten();
+        if slug.is_none() {
+            v.add(
+                format!("{path}.provider"),
+                format!(
+                    "names no known provider: `{entry}` is neither a registered providerId, \
+                     a provider's id nor a built-in catalog id"
+                ),
+            );
+        }
+        slug
+    });
+    let model = rule.model.as_deref().and_then(|entry| {
+        let parsed = entry
+            .split_once(':')
+            .filter(|(prefix, model)| {
+                !model.is_empty() && model_entry_shape(entry) && known.provider_id(prefix)
+            })
+            .map(|(prefix, model)| (prefix.to_owned(), model.to_lowercase()));
+        if parsed.is_none() {
+            v.add(
+                format!("{path}.model"),
+                "must be `providerId:modelId` with a registered providerId (or a built-in \
+                 catalog id) and a model id without white space",
+            );
+        }
+        parsed
+    });
+    match (provider, model, rule.model.is_some()) {
+        (Some(p), Some((slug, _)), _) if p != slug => {
+            v.add(
+                format!("{path}.provider"),
+                format!("must name the provider of `model` (`{slug}`), or be left out"),
+            );
+            None
+        }
+        (_, Some((slug, model)), _) => Some((slug, Some(model))),
+        (Some(p), None, false) => Some((p, None)),
+        _ => None,
+    }
+}
+
+fn parse_steps(
+    v: &mut Violations,
+    path: &str,
+    steps: Option<Vec<Object<StepInput>>>,
+    slug: Option<&str>,
+    known: &dyn KnownProviders,
+    inline: &mut Vec<InlineKey>,
+) -> Vec<RouterStep> {
+    let path = format!("{path}.steps");
+    let steps = match steps {
+        None => {
+            v.add(path, "is required: a rule has at least one step");
+            return Vec::new();
+        }
+        Some(s) if s.is_empty() || s.len() > MAX_ROUTER_STEPS => {
+            let n = s.len();
+            v.add(
+                path,
+                format!("must have between 1 and {MAX_ROUTER_STEPS} steps (got {n})"),
+            );
+            return Vec::new();
+        }
+        Some(s) => s,
+    };
+    let mut parsed = Vec::with_capacity(steps.len());
+    for (j, Object(step)) in steps.into_iter().enumerate() {
+        let path = format!("{path}[{j}]");
+        match step.kind.as_deref() {
+            Some("user") => {}
+            Some("ngrok") => v.add(
+                format!("{path}.type"),
+                "`ngrok` steps (inference paid through ngrok) do not exist in a self-hosted \
+                 gateway: use `user` with your own provider keys",
+            ),
+            Some(_) => v.add(format!("{path}.type"), "must be `user`"),
+            None => v.add(format!("{path}.type"), "is required (`user`)"),
+        }
+        let strategy = step.key_selection_strategy.as_deref().and_then(|s| {
+            let parsed = Strategy::parse(s);
+            if parsed.is_none() {
+                v.add(
+                    format!("{path}.keySelectionStrategy"),
+                    format!("must be one of {}", Strategy::NAMES.join(", ")),
+                );
+            }
+            parsed
+        });
+        let keys = parse_keys(v, &path, step.keys, strategy, slug, known, inline);
+        parsed.push(RouterStep { strategy, keys });
+    }
+    parsed
+}
+
+fn parse_keys(
+    v: &mut Violations,
+    path: &str,
+    keys: Option<Vec<Object<StepKeyInput>>>,
+    strategy: Option<Strategy>,
+    slug: Option<&str>,
+    known: &dyn KnownProviders,
+    inline: &mut Vec<InlineKey>,
+) -> Vec<StepKey> {
+    let path = format!("{path}.keys");
+    let keys = match keys {
+        Some(k) if !k.is_empty() && k.len() <= MAX_STEP_KEYS => k,
+        other => {
+            let n = other.map_or(0, |k| k.len());
+            v.add(
+                path,
+                format!("a `user` step needs between 1 and {MAX_STEP_KEYS} keys (got {n})"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut parsed: Vec<StepKey> = Vec::with_capacity(keys.len());
+    for (k, Object(key)) in keys.into_iter().enumerate() {
+        let path = format!("{path}[{k}]");
+        let weight = key.weight.and_then(|w| {
+            let (min, max) = (STEP_KEY_WEIGHT.min, STEP_KEY_WEIGHT.max);
+            if strategy != Some(Strategy::Weighted) {
+                v.add(
+                    format!("{path}.weight"),
+                    "is allowed only with keySelectionStrategy `weighted`",
+                );
+            } else if w < u64::from(min) || w > u64::from(max) {
+                v.add(
+                    format!("{path}.weight"),
+                    format!("must be between {min} and {max} (got {w})"),
+                );
+            }
+            u32::try_from(w).ok()
+        });
+        let id = match (key.id, key.name, key.value) {
+            (Some(id), None, None) => existing_key(v, &path, &id, slug, known),
+            (None, name, value) if name.is_some() || value.is_some() => {
+                new_key(v, &path, name, value, slug, inline)
+            }
+            (None, ..) => {
+                v.add(
+                    path.clone(),
+                    "needs `id` (an existing provider key) or `name` and `value` (a new one)",
+                );
+                None
+            }
+            (Some(_), ..) => {
+                v.add(
+                    format!("{path}.id"),
+                    "give either `id` or `name` and `value`, not both",
+                );
+                None
+            }
+        };
+        let Some(id) = id else { continue };
+        if parsed.iter().any(|p| p.id == id) {
+            v.add(format!("{path}.id"), "names a key this step already has");
+            continue;
+        }
+        let weight = match strategy {
+            Some(Strategy::Weighted) => Some(weight.unwrap_or(STEP_KEY_WEIGHT.min)),
+            _ => None,
+        };
+        parsed.push(StepKey { id, weight });
+    }
+    parsed
+}
+
+fn existing_key(
+    v: &mut Violations,
+    path: &str,
+    id: &str,
+    slug: Option<&str>,
+    known: &dyn KnownProviders,
+) -> Option<Ulid> {
+    let path = format!("{path}.id");
+    let Some(id) = parse_id(id) else {
+        v.add(path, "must be a provider key's id (a ULID)");
+        return None;
+    };
+    match (known.key_owner(id), slug) {
+        (None, _) => v.add(path, format!("no provider key has the id `{id}`")),
+        (Some(owner), Some(slug)) if owner != slug => v.add(
+            path,
+            format!(
+                "is a key of provider `{owner}`, not of `{slug}`: a rule uses its own \
+                 provider's keys"
+            ),
+        ),
+        _ => return Some(id),
+    }
+    None
+}
+
+fn new_key(
+    v: &mut Violations,
+    path: &str,
+    name: Option<String>,
+    value: Option<Zeroizing<String>>,
+    slug: Option<&str>,
+    inline: &mut Vec<InlineKey>,
+) -> Option<Ulid> {
+    let name = match name {
+        None => v.check(
+            format!("{path}.name"),
+            Err("is required with `value`".into()),
+        ),
+        Some(name) => v.check(format!("{path}.name"), check_name(&name).map(|()| name)),
+    };
+    let secret = match value {
+        None => v.check(
+            format!("{path}.value"),
+            Err("is required with `name`".into()),
+        ),
+        Some(value) => v.check(format!("{path}.value"), parse_secret(value)),
+    };
+    let (Some(name), Some(secret), Some(slug)) = (name, secret, slug) else {
+        return None;
+    };
+    let provider_id = ProviderSlug::parse_shape(slug).ok()?;
+    let id = next_id();
+    inline.push((
+        id,
+        NewProviderKey {
+            provider_id,
+            name,
+            secret,
+            description: None,
+            metadata: None,
+        },
+    ));
+    Some(id)
+}
