@@ -209,3 +209,125 @@ pub(super) fn prune(
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use super::*;
+    use crate::domain::{
+        NewAccessKeyConfiguration, NewProviderKey, ProviderSlug, RouterRule, RouterStep,
+        SecretInput, StepKey,
+    };
+    use crate::secrets::MasterKey;
+    use crate::store::sled::SledStore;
+    use crate::store::{AccessKeyConfigurationStore, KeyStore};
+
+    #[derive(Serialize)]
+    struct Before<'a>(
+        Ulid,
+        &'a str,
+        Option<String>,
+        Option<String>,
+        Option<AccessScope>,
+        u64,
+        u64,
+        &'a str,
+        &'a str,
+        u64,
+    );
+
+    #[test]
+    fn a_record_written_before_routers_reads_as_one_without_rules() {
+        let id = Ulid::new();
+        let old = Before(id, "old", None, None, None, 1, 2, "admin", "admin", 3);
+        let bytes = encode(&old).unwrap();
+        let c = decode_configuration(&id.to_bytes(), &bytes).unwrap();
+        assert_eq!((c.name.as_str(), c.version, c.router), ("old", 3, None));
+        assert!(decode_configuration(&id.to_bytes(), &bytes[..4]).is_err());
+    }
+
+    fn key(master: &MasterKey) -> ProviderKey {
+        NewProviderKey {
+            provider_id: ProviderSlug::parse_shape("openai").unwrap(),
+            name: "k".into(),
+            secret: SecretInput::Env("OPENAI_API_KEY".into()),
+            description: None,
+            metadata: None,
+        }
+        .into_key(master, now_ms(), "admin")
+        .unwrap()
+    }
+
+    fn routed(keys: &[Ulid]) -> AccessKeyConfiguration {
+        let steps = keys
+            .iter()
+            .map(|id| RouterStep {
+                strategy: None,
+                keys: vec![StepKey {
+                    id: *id,
+                    weight: None,
+                }],
+            })
+            .collect();
+        NewAccessKeyConfiguration {
+            name: "c".into(),
+            description: None,
+            metadata: None,
+            access: None,
+            router: Some(Router {
+                rules: vec![RouterRule {
+                    provider: Some("openai".into()),
+                    model: None,
+                    slug: "openai".into(),
+                    steps,
+                }],
+            }),
+            new_keys: Vec::new(),
+        }
+        .into_configuration(now_ms(), "admin")
+    }
+
+    /// The index follows each write: an inline key made with its configuration, a key refused
+    /// while named, a cascade pruning it, and a configuration's delete leaving no entry.
+    #[actix_web::test]
+    async fn the_key_index_follows_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let master = MasterKey::generate().unwrap();
+        let (old, new) = (key(&master), key(&master));
+        let made = store.create_key(old.clone(), false).await.unwrap().unwrap();
+        made.wait().await.unwrap();
+        let c = routed(&[old.id, new.id]);
+        let id = c.id;
+        let made = store.create_configuration(c, vec![new.clone()]);
+        made.await.unwrap().unwrap().wait().await.unwrap();
+        assert!(store.get_key(new.id).unwrap().is_some());
+        let refused = store.delete_key(old.id, None, false).await.unwrap();
+        assert_eq!(refused.err(), Some(Rejection::KeyInUse(vec![id])));
+        let pruned = store.delete_key(old.id, None, true).await.unwrap().unwrap();
+        let changed = pruned.wait().await.unwrap();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].version, 2);
+        assert_eq!(changed[0].router, routed(&[new.id]).router);
+        assert_eq!(store.get_configuration(id).unwrap().unwrap(), changed[0]);
+        let e = store.engine().unwrap();
+        assert_eq!(e.key_rules.len(), 1);
+        let gone = store.delete_configuration(id, None, false).await.unwrap();
+        gone.unwrap().wait().await.unwrap();
+        assert!(e.key_rules.is_empty());
+        // A key of another provider is refused inside the transaction too.
+        let mut other = routed(&[new.id]);
+        if let Some(r) = other.router.as_mut() {
+            r.rules[0].slug = "anthropic".into();
+        }
+        let refused = store.create_configuration(other, Vec::new()).await.unwrap();
+        let Some(Rejection::Invalid(v)) = refused.err() else {
+            panic!("a key of another provider was taken")
+        };
+        assert!(
+            v.to_map()
+                .contains_key("router.rules[0].steps[0].keys[0].id")
+        );
+    }
+}

@@ -18,8 +18,7 @@ use utoipa::openapi::{Array, Object, RefOr};
 use super::catalog::{API_FORMATS, reserved_provider_ids};
 use super::rules::{
     MAX_BASE_URL_CHARS, MAX_KEY_VALUE_CHARS, MAX_METADATA_CHARS, MAX_MODELS,
-    MAX_PARAMS_PER_SURFACE, MAX_ROUTER_RULES, MAX_ROUTER_STEPS, MAX_SCOPE_ENTRIES, MAX_STEP_KEYS,
-    MAX_SURFACES, MAX_TEXT_CHARS, STEP_KEY_WEIGHT,
+    MAX_PARAMS_PER_SURFACE, MAX_SCOPE_ENTRIES, MAX_SURFACES, MAX_TEXT_CHARS,
 };
 pub use super::rules::{
     NO_NUL_PATTERN, PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern,
@@ -30,6 +29,9 @@ pub use super::settings::proxy::schema as proxy;
 pub use super::settings::{
     allow_private_network, buffer_size, concurrency, keyless, request_path_overrides,
 };
+pub use router::router;
+
+mod router;
 
 fn string(min: usize, max: usize) -> ObjectBuilder {
     ObjectBuilder::new()
@@ -171,89 +173,6 @@ pub fn access() -> Object {
         .description(Some(
             "Which providers and models the access keys under this configuration may call: a \
              call's candidate must pass both dimensions. Left out or `null`: allow-all.",
-        ))
-        .build()
-}
-
-fn array_of(item: Object, min: usize, max: usize) -> Array {
-    ArrayBuilder::new()
-        .items(item)
-        .min_items(Some(min))
-        .max_items(Some(max))
-        .build()
-}
-
-/// ngrok's `RouterWrite`, with modelgate's strategies and `weight`.
-pub fn router() -> Object {
-    let key = closed_object()
-        .property(
-            "id",
-            string(26, 26)
-                .pattern(Some(ULID_PATTERN))
-                .description(Some("An existing provider key of the rule's provider.")),
-        )
-        .property("name", name())
-        .property("value", key_value())
-        .property(
-            "weight",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(f64::from(STEP_KEY_WEIGHT.min)))
-                .maximum(Some(f64::from(STEP_KEY_WEIGHT.max)))
-                .description(Some(
-                    "modelgate's: the key's share under `weighted` (and only there).",
-                )),
-        )
-        .description(Some(
-            "`{id}` of a provider key of the rule's provider, or `{name, value}`: a new \
-             provider key of that provider, created with the configuration (the value is \
-             write-only).",
-        ))
-        .build();
-    let step = closed_object()
-        .property(
-            "type",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(["user"])),
-        )
-        .required("type")
-        .property("keys", array_of(key, 1, MAX_STEP_KEYS))
-        .required("keys")
-        .property(
-            "keySelectionStrategy",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(["ordered", "round-robin", "weighted"]))
-                .description(Some(
-                    "`ordered` (the default): keys in their order; modelgate's `round-robin` \
-                     (the first key moves on each call) and `weighted` (by each key's \
-                     `weight`); the others follow as fallbacks.",
-                )),
-        )
-        .build();
-    let rule = closed_object()
-        .property(
-            "provider",
-            string(1, MAX_TEXT_CHARS).pattern(Some(provider_entry_pattern())),
-        )
-        .property(
-            "model",
-            string(3, MAX_TEXT_CHARS).description(Some(
-                "`providerId:modelId`, the model id matched ignoring case; beats a provider \
-                 rule for the same provider.",
-            )),
-        )
-        .property("steps", array_of(step, 1, MAX_ROUTER_STEPS))
-        .required("steps")
-        .build();
-    closed_object()
-        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
-        .property("rules", array_of(rule, 0, MAX_ROUTER_RULES))
-        .description(Some(
-            "Which provider keys calls under this configuration use: per provider (at most one \
-             rule each) or per model, ordered steps of keys. A provider without a rule uses \
-             its own keys. `null` (in a PATCH): no rules.",
         ))
         .build()
 }

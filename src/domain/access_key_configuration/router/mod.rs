@@ -3,17 +3,16 @@
 //! the id of a provider key; one written inline (`{name, value}`) becomes a new provider key
 //! of the rule's provider, created in the same store transaction as the configuration.
 
+mod steps;
+
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
-use zeroize::Zeroizing;
 
-use super::super::fields::check_name;
-use super::super::provider_key::parse_secret;
-use super::super::rules::{MAX_ROUTER_RULES, MAX_ROUTER_STEPS, MAX_STEP_KEYS, STEP_KEY_WEIGHT};
+use super::super::rules::MAX_ROUTER_RULES;
 use super::super::wire::Object;
-use super::super::{NewProviderKey, ProviderSlug, Violations, next_id, parse_id};
+use super::super::{NewProviderKey, Violations};
 use super::{KnownProviders, model_entry_shape, provider_entry_shape};
 
 /// How a step picks among its keys: ngrok's `ordered`, and modelgate's two.
@@ -100,14 +99,6 @@ impl Router {
         next.rules.retain(|r| !r.steps.is_empty());
         Some(next)
     }
-
-    /// Whether a rule uses modelgate's strategies (which show their `weight`s).
-    pub fn uses_extensions(&self) -> bool {
-        self.rules
-            .iter()
-            .flat_map(|r| &r.steps)
-            .any(|s| s.strategy.is_some_and(|st| st != Strategy::Ordered))
-    }
 }
 
 /// `router` as sent.
@@ -120,25 +111,7 @@ pub struct RouterInput {
 pub struct RuleInput {
     provider: Option<String>,
     model: Option<String>,
-    steps: Option<Vec<Object<StepInput>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepInput {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    keys: Option<Vec<Object<StepKeyInput>>>,
-    key_selection_strategy: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct StepKeyInput {
-    id: Option<String>,
-    name: Option<String>,
-    /// Checked by `parse_secret`, never quoted in a message.
-    value: Option<Zeroizing<String>>,
-    weight: Option<u64>,
+    steps: Option<Vec<Object<steps::StepInput>>>,
 }
 
 /// A provider key a step creates, under the id the step names it by.
@@ -190,7 +163,7 @@ pub(super) fn parse_router(
             }
         }
         let slug = target.map(|(slug, _)| slug);
-        let steps = parse_steps(v, &path, rule.steps, slug.as_deref(), known, &mut inline);
+        let steps = steps::parse_steps(v, &path, rule.steps, slug.as_deref(), known, &mut inline);
         router.rules.push(RouterRule {
             provider: rule.provider,
             model: rule.model,
@@ -259,196 +232,4 @@ fn parse_target(
         (Some(p), None, false) => Some((p, None)),
         _ => None,
     }
-}
-
-fn parse_steps(
-    v: &mut Violations,
-    path: &str,
-    steps: Option<Vec<Object<StepInput>>>,
-    slug: Option<&str>,
-    known: &dyn KnownProviders,
-    inline: &mut Vec<InlineKey>,
-) -> Vec<RouterStep> {
-    let path = format!("{path}.steps");
-    let steps = match steps {
-        None => {
-            v.add(path, "is required: a rule has at least one step");
-            return Vec::new();
-        }
-        Some(s) if s.is_empty() || s.len() > MAX_ROUTER_STEPS => {
-            let n = s.len();
-            v.add(
-                path,
-                format!("must have between 1 and {MAX_ROUTER_STEPS} steps (got {n})"),
-            );
-            return Vec::new();
-        }
-        Some(s) => s,
-    };
-    let mut parsed = Vec::with_capacity(steps.len());
-    for (j, Object(step)) in steps.into_iter().enumerate() {
-        let path = format!("{path}[{j}]");
-        match step.kind.as_deref() {
-            Some("user") => {}
-            Some("ngrok") => v.add(
-                format!("{path}.type"),
-                "`ngrok` steps (inference paid through ngrok) do not exist in a self-hosted \
-                 gateway: use `user` with your own provider keys",
-            ),
-            Some(_) => v.add(format!("{path}.type"), "must be `user`"),
-            None => v.add(format!("{path}.type"), "is required (`user`)"),
-        }
-        let strategy = step.key_selection_strategy.as_deref().and_then(|s| {
-            let parsed = Strategy::parse(s);
-            if parsed.is_none() {
-                v.add(
-                    format!("{path}.keySelectionStrategy"),
-                    format!("must be one of {}", Strategy::NAMES.join(", ")),
-                );
-            }
-            parsed
-        });
-        let keys = parse_keys(v, &path, step.keys, strategy, slug, known, inline);
-        parsed.push(RouterStep { strategy, keys });
-    }
-    parsed
-}
-
-fn parse_keys(
-    v: &mut Violations,
-    path: &str,
-    keys: Option<Vec<Object<StepKeyInput>>>,
-    strategy: Option<Strategy>,
-    slug: Option<&str>,
-    known: &dyn KnownProviders,
-    inline: &mut Vec<InlineKey>,
-) -> Vec<StepKey> {
-    let path = format!("{path}.keys");
-    let keys = match keys {
-        Some(k) if !k.is_empty() && k.len() <= MAX_STEP_KEYS => k,
-        other => {
-            let n = other.map_or(0, |k| k.len());
-            v.add(
-                path,
-                format!("a `user` step needs between 1 and {MAX_STEP_KEYS} keys (got {n})"),
-            );
-            return Vec::new();
-        }
-    };
-    let mut parsed: Vec<StepKey> = Vec::with_capacity(keys.len());
-    for (k, Object(key)) in keys.into_iter().enumerate() {
-        let path = format!("{path}[{k}]");
-        let weight = key.weight.and_then(|w| {
-            let (min, max) = (STEP_KEY_WEIGHT.min, STEP_KEY_WEIGHT.max);
-            if strategy != Some(Strategy::Weighted) {
-                v.add(
-                    format!("{path}.weight"),
-                    "is allowed only with keySelectionStrategy `weighted`",
-                );
-            } else if w < u64::from(min) || w > u64::from(max) {
-                v.add(
-                    format!("{path}.weight"),
-                    format!("must be between {min} and {max} (got {w})"),
-                );
-            }
-            u32::try_from(w).ok()
-        });
-        let id = match (key.id, key.name, key.value) {
-            (Some(id), None, None) => existing_key(v, &path, &id, slug, known),
-            (None, name, value) if name.is_some() || value.is_some() => {
-                new_key(v, &path, name, value, slug, inline)
-            }
-            (None, ..) => {
-                v.add(
-                    path.clone(),
-                    "needs `id` (an existing provider key) or `name` and `value` (a new one)",
-                );
-                None
-            }
-            (Some(_), ..) => {
-                v.add(
-                    format!("{path}.id"),
-                    "give either `id` or `name` and `value`, not both",
-                );
-                None
-            }
-        };
-        let Some(id) = id else { continue };
-        if parsed.iter().any(|p| p.id == id) {
-            v.add(format!("{path}.id"), "names a key this step already has");
-            continue;
-        }
-        let weight = match strategy {
-            Some(Strategy::Weighted) => Some(weight.unwrap_or(STEP_KEY_WEIGHT.min)),
-            _ => None,
-        };
-        parsed.push(StepKey { id, weight });
-    }
-    parsed
-}
-
-fn existing_key(
-    v: &mut Violations,
-    path: &str,
-    id: &str,
-    slug: Option<&str>,
-    known: &dyn KnownProviders,
-) -> Option<Ulid> {
-    let path = format!("{path}.id");
-    let Some(id) = parse_id(id) else {
-        v.add(path, "must be a provider key's id (a ULID)");
-        return None;
-    };
-    match (known.key_owner(id), slug) {
-        (None, _) => v.add(path, format!("no provider key has the id `{id}`")),
-        (Some(owner), Some(slug)) if owner != slug => v.add(
-            path,
-            format!(
-                "is a key of provider `{owner}`, not of `{slug}`: a rule uses its own \
-                 provider's keys"
-            ),
-        ),
-        _ => return Some(id),
-    }
-    None
-}
-
-fn new_key(
-    v: &mut Violations,
-    path: &str,
-    name: Option<String>,
-    value: Option<Zeroizing<String>>,
-    slug: Option<&str>,
-    inline: &mut Vec<InlineKey>,
-) -> Option<Ulid> {
-    let name = match name {
-        None => v.check(
-            format!("{path}.name"),
-            Err("is required with `value`".into()),
-        ),
-        Some(name) => v.check(format!("{path}.name"), check_name(&name).map(|()| name)),
-    };
-    let secret = match value {
-        None => v.check(
-            format!("{path}.value"),
-            Err("is required with `name`".into()),
-        ),
-        Some(value) => v.check(format!("{path}.value"), parse_secret(value)),
-    };
-    let (Some(name), Some(secret), Some(slug)) = (name, secret, slug) else {
-        return None;
-    };
-    let provider_id = ProviderSlug::parse_shape(slug).ok()?;
-    let id = next_id();
-    inline.push((
-        id,
-        NewProviderKey {
-            provider_id,
-            name,
-            secret,
-            description: None,
-            metadata: None,
-        },
-    ));
-    Some(id)
 }
