@@ -83,7 +83,14 @@ pub fn router() -> Object {
         .build();
     closed_object()
         .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
-        .property("rules", array_of(rule, 0, MAX_ROUTER_RULES))
+        .property(
+            "rules",
+            ArrayBuilder::new()
+                .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+                .items(rule)
+                .max_items(Some(MAX_ROUTER_RULES))
+                .description(Some("`null`, as leaving it out: no rules.")),
+        )
         .description(Some(
             "Which provider keys calls under this configuration use: per provider (at most one \
              rule each) or per model, ordered steps of keys. A provider without a rule uses \
