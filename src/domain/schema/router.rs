@@ -4,10 +4,10 @@
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{Array, Object};
 
-use super::super::rules::{
+use super::{ULID_PATTERN, closed_object, key_value, name, provider_entry_pattern, string};
+use crate::domain::rules::{
     MAX_ROUTER_RULES, MAX_ROUTER_STEPS, MAX_STEP_KEYS, MAX_TEXT_CHARS, STEP_KEY_WEIGHT,
 };
-use super::{ULID_PATTERN, closed_object, key_value, name, provider_entry_pattern, string};
 
 fn array_of(item: Object, min: usize, max: usize) -> Array {
     ArrayBuilder::new()

@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::super::rules::MAX_ROUTER_RULES;
-use super::super::wire::Object;
-use super::super::{NewProviderKey, Violations};
 use super::{KnownProviders, model_entry_shape, provider_entry_shape};
+use crate::domain::rules::{MAX_ROUTER_RULES, MAX_TEXT_CHARS};
+use crate::domain::wire::Object;
+use crate::domain::{NewProviderKey, Violations};
 
 /// How a step picks among its keys: ngrok's `ordered`, and modelgate's two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,14 +208,20 @@ fn parse_target(
         let parsed = entry
             .split_once(':')
             .filter(|(prefix, model)| {
-                !model.is_empty() && model_entry_shape(entry) && known.provider_id(prefix)
+                !model.is_empty()
+                    && entry.chars().count() <= MAX_TEXT_CHARS
+                    && model_entry_shape(entry)
+                    && known.provider_id(prefix)
             })
             .map(|(prefix, model)| (prefix.to_owned(), model.to_lowercase()));
         if parsed.is_none() {
             v.add(
                 format!("{path}.model"),
-                "must be `providerId:modelId` with a registered providerId (or a built-in \
-                 catalog id) and a model id without white space",
+                format!(
+                    "must be `providerId:modelId`, at most {MAX_TEXT_CHARS} characters, with a \
+                     registered providerId (or a built-in catalog id) and a model id without \
+                     white space"
+                ),
             );
         }
         parsed

@@ -5,12 +5,12 @@ use serde::Deserialize;
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
-use super::super::super::fields::check_name;
-use super::super::super::provider_key::parse_secret;
-use super::super::super::rules::{MAX_ROUTER_STEPS, MAX_STEP_KEYS, STEP_KEY_WEIGHT};
-use super::super::super::wire::Object;
-use super::super::super::{NewProviderKey, ProviderSlug, Violations, next_id, parse_id};
 use super::{InlineKey, KnownProviders, RouterStep, StepKey, Strategy};
+use crate::domain::fields::check_name;
+use crate::domain::provider_key::parse_secret;
+use crate::domain::rules::{MAX_ROUTER_STEPS, MAX_STEP_KEYS, STEP_KEY_WEIGHT};
+use crate::domain::wire::Object;
+use crate::domain::{NewProviderKey, ProviderSlug, Violations, next_id, parse_id};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
