@@ -300,8 +300,9 @@ impl IntoParams for Cascade {
             "cascade",
             ParameterIn::Query,
             Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
-            "`true` deletes the provider's keys with it; otherwise a provider with keys is \
-             refused with 409.",
+            "`true` deletes the provider's keys with it, and takes them out of every access \
+             key configuration's router steps in the same transaction; otherwise a provider \
+             with keys is refused with 409.",
         )]
     }
 }
