@@ -352,3 +352,18 @@ async fn rules_and_what_they_name_outlive_a_restart() {
     app.stop().await;
     mock.stop().await;
 }
+
+#[actix_web::test]
+async fn a_provider_without_a_rule_uses_its_own_keys() {
+    let app = spawn_app().await;
+    let (mock, _) = boxed(&app).await;
+    let openai = add_key(&app, "openai", "sk-openai-key-0123456789").await;
+    let (token, _) = routed(
+        &app,
+        json!([{"provider": "openai", "steps": [step(&[openai["id"].as_str().unwrap()], None)]}]),
+    )
+    .await;
+    assert_eq!(chat_as(&app, &token, "box:m").await, 200);
+    assert_eq!(seen_keys(&mock, 0), [bearer(3)]);
+    mock.stop().await;
+}
