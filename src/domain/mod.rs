@@ -29,8 +29,9 @@ pub use access_key::{
 };
 pub use access_key_configuration::{
     AccessInput, AccessKeyConfiguration, AccessKeyConfigurationChanges, AccessScope,
-    CreateAccessKeyConfiguration, DimensionInput, EVERY_MODEL, KnownProviders,
-    NewAccessKeyConfiguration, UpdateAccessKeyConfiguration,
+    CreateAccessKeyConfiguration, DimensionInput, EVERY_MODEL, InlineKey, KnownProviders,
+    NewAccessKeyConfiguration, Router, RouterInput, RouterRule, RouterStep, StepKey, Strategy,
+    UpdateAccessKeyConfiguration,
 };
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,

@@ -119,7 +119,7 @@ impl SecretInput {
 /// Secrets shorter than this show nothing of themselves in `keyRedacted`.
 const MIN_CHARS_TO_SHOW_ANY: usize = 12;
 
-fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
+pub(super) fn parse_secret(value: Zeroizing<String>) -> Result<SecretInput, String> {
     if value.is_empty() {
         return Err("is required".into());
     }
@@ -267,7 +267,17 @@ impl NewProviderKey {
         now_ms: u64,
         by: &str,
     ) -> Result<ProviderKey, CryptoError> {
-        let id = next_id();
+        self.into_key_as(next_id(), master, now_ms, by)
+    }
+
+    /// As [`NewProviderKey::into_key`], under an id chosen before (a router step names it).
+    pub fn into_key_as(
+        self,
+        id: Ulid,
+        master: &MasterKey,
+        now_ms: u64,
+        by: &str,
+    ) -> Result<ProviderKey, CryptoError> {
         Ok(ProviderKey {
             id,
             key_redacted: self.secret.redacted(),

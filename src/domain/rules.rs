@@ -12,6 +12,12 @@ pub const MAX_MODELS: usize = 1000;
 pub const MAX_KEY_VALUE_CHARS: usize = 8192;
 /// Entries of one `allow` list of an access key configuration's `access`.
 pub const MAX_SCOPE_ENTRIES: usize = 1000;
+/// Rules of one access key configuration's `router`, steps of one rule, keys of one step.
+pub const MAX_ROUTER_RULES: usize = 256;
+pub const MAX_ROUTER_STEPS: usize = 16;
+pub const MAX_STEP_KEYS: usize = 16;
+/// A step key's `weight` under `keySelectionStrategy: weighted` (modelgate's).
+pub const STEP_KEY_WEIGHT: Bounds = Bounds { min: 1, max: 1000 };
 
 /// The inclusive bounds of a whole-number field, its one source: the request types' rules
 /// name them (`range(min = "CONCURRENCY.min", max = "CONCURRENCY.max")`) and the schemas'

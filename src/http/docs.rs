@@ -52,7 +52,8 @@ error_responses! {
     Conflict => "`provider_id_taken`, `provider_has_keys` (with the count), \
         `unknown_provider` (a key for a provider that is not registered) or \
         `configuration_in_use` (an access key configuration that scopes access keys; \
-        `details.accessKeys` is how many).",
+        `details.accessKeys` is how many) or `provider_key_in_use` (a key access key \
+        configurations' routers name; `details.accessKeyConfigurations` lists their ids).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
     RequestTimeout => "`request_timeout`: the body did not arrive within \
@@ -265,6 +266,22 @@ pub struct Cascade;
 /// `?cascade=` of an access key configuration's delete.
 pub struct CascadeKeys;
 
+/// `?cascade=` of a provider key's delete.
+pub struct CascadeRules;
+
+impl IntoParams for CascadeRules {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "cascade",
+            ParameterIn::Query,
+            Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
+            "`true` also takes the key out of every access key configuration's router steps, \
+             in the same transaction (a step left without keys goes, and a rule left without \
+             steps); otherwise a key a router names is refused with 409.",
+        )]
+    }
+}
+
 impl IntoParams for CascadeKeys {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![parameter(
@@ -283,8 +300,9 @@ impl IntoParams for Cascade {
             "cascade",
             ParameterIn::Query,
             Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
-            "`true` deletes the provider's keys with it; otherwise a provider with keys is \
-             refused with 409.",
+            "`true` deletes the provider's keys with it, and takes them out of every access \
+             key configuration's router steps in the same transaction; otherwise a provider \
+             with keys is refused with 409.",
         )]
     }
 }

@@ -61,6 +61,10 @@ pub enum ApiError {
         "the access key configuration scopes {0} access key(s); delete them or move them to another configuration first, or delete with ?cascade=true, which deletes them too"
     )]
     ConfigurationInUse(u64),
+    #[error(
+        "the provider key is a step key of the router of {} access key configuration(s); take it out of their rules first, or delete with ?cascade=true, which takes it out of them too", .0.len()
+    )]
+    ProviderKeyInUse(Vec<ulid::Ulid>),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -109,6 +113,7 @@ impl ApiError {
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
             ApiError::ProviderHasKeys(_) => (StatusCode::CONFLICT, "provider_has_keys"),
             ApiError::ConfigurationInUse(_) => (StatusCode::CONFLICT, "configuration_in_use"),
+            ApiError::ProviderKeyInUse(_) => (StatusCode::CONFLICT, "provider_key_in_use"),
             ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
@@ -166,6 +171,13 @@ impl ApiError {
             }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
             ApiError::ConfigurationInUse(n) => one("accessKeys", n.to_string()),
+            ApiError::ProviderKeyInUse(ids) => one(
+                "accessKeyConfigurations",
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
             ApiError::Unauthorized { .. }
             | ApiError::AccessKeyNotAllowed

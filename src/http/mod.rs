@@ -114,6 +114,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             Rejection::PreconditionFailed => ApiError::PreconditionFailed,
             Rejection::HasKeys(count) => ApiError::ProviderHasKeys(count),
             Rejection::InUse(count) => ApiError::ConfigurationInUse(count),
+            Rejection::KeyInUse(ids) => ApiError::ProviderKeyInUse(ids),
             Rejection::ProviderIdTaken(slug) => ApiError::ProviderIdTaken(slug),
             // 409, not 400: the body is well formed; the registry lacks what it names, and
             // registering that provider lets the same request succeed.

@@ -65,14 +65,24 @@ impl Registry {
         .await
     }
 
+    /// Deletes the key; with `cascade`, also from every router naming it (else such a key is
+    /// refused), and those configurations are published with it.
     pub async fn delete_key(
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
+        cascade: bool,
     ) -> Result<(), WriteError> {
-        self.commit(self.store.delete_key(id, precondition), |_, table| {
-            table.apply(Change::KeyGone(id))
-        })
+        self.commit(
+            self.store.delete_key(id, precondition, cascade),
+            |changed, table| {
+                table.apply(Change::KeyGone(id));
+                for c in changed {
+                    table.apply(Change::Configuration(c));
+                }
+            },
+        )
         .await
+        .map(|_| ())
     }
 }

@@ -58,9 +58,16 @@ impl Registry {
         precondition: Option<Precondition>,
         cascade: bool,
     ) -> Result<u64, WriteError> {
-        self.commit(self.store.delete(id, precondition, cascade), |_, table| {
-            table.apply(Change::ProviderGone(id))
-        })
+        self.commit(
+            self.store.delete(id, precondition, cascade),
+            |(_, changed), table| {
+                table.apply(Change::ProviderGone(id));
+                for c in changed {
+                    table.apply(Change::Configuration(c));
+                }
+            },
+        )
         .await
+        .map(|(count, _)| count)
     }
 }

@@ -37,6 +37,8 @@ pub enum Rejection {
     HasKeys(u64),
     /// The access key configuration scopes this many access keys.
     InUse(u64),
+    /// The provider key is named by the routers of these access key configurations.
+    KeyInUse(Vec<Ulid>),
     /// The change, applied to the record as stored, breaks a rule that spans fields.
     Invalid(crate::domain::Violations),
 }
@@ -112,8 +114,14 @@ pub trait ProviderStore: Send + Sync {
     fn update(&self, id: Ulid, change: UpdateFn<Provider>) -> Write<Provider>;
     /// Removes the provider (and frees its `providerId`) if `precondition` allows. A provider
     /// with keys is refused with [`Rejection::HasKeys`] unless `cascade`, which removes its
-    /// keys in the same transaction; answers how many keys went with it.
-    fn delete(&self, id: Ulid, precondition: Option<Precondition>, cascade: bool) -> Write<u64>;
+    /// keys in the same transaction, and takes them out of every router naming them; answers
+    /// how many keys went with it, and the configurations changed.
+    fn delete(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Write<(u64, Vec<AccessKeyConfiguration>)>;
 }
 
 pub trait KeyStore: Send + Sync {
@@ -129,7 +137,15 @@ pub trait KeyStore: Send + Sync {
         limit: usize,
     ) -> Result<Page<ProviderKey>, StoreError>;
     fn update_key(&self, id: Ulid, change: UpdateFn<ProviderKey>) -> Write<ProviderKey>;
-    fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()>;
+    /// Removes the key if `precondition` allows. One a router names is refused with
+    /// [`Rejection::KeyInUse`] unless `cascade`, which takes it out of those routers in the same
+    /// transaction (see [`crate::domain::Router::without`]); answers the configurations changed.
+    fn delete_key(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Write<Vec<AccessKeyConfiguration>>;
 }
 
 /// The gateway's own settings: one record, there from the start.
@@ -177,7 +193,14 @@ pub trait AccessKeyStore: Send + Sync {
 pub type Deleted = (AccessKeyConfiguration, Vec<AccessKey>);
 
 pub trait AccessKeyConfigurationStore: Send + Sync {
-    fn create_configuration(&self, c: AccessKeyConfiguration) -> Write<AccessKeyConfiguration>;
+    /// Inserts the configuration and the provider keys its router creates (`new_keys`), in one
+    /// transaction; every other key its router names must exist, as a key of the rule's
+    /// provider, else [`Rejection::Invalid`] naming the step key.
+    fn create_configuration(
+        &self,
+        c: AccessKeyConfiguration,
+        new_keys: Vec<ProviderKey>,
+    ) -> Write<AccessKeyConfiguration>;
     fn get_configuration(&self, id: Ulid) -> Result<Option<AccessKeyConfiguration>, StoreError>;
     /// Up to `limit` configurations with ids below `before` (all when `None`), newest first.
     fn list_configurations(
@@ -187,10 +210,13 @@ pub trait AccessKeyConfigurationStore: Send + Sync {
     ) -> Result<Page<AccessKeyConfiguration>, StoreError>;
     /// Every configuration, for the routing table loaded at start.
     fn all_configurations(&self) -> Result<Vec<AccessKeyConfiguration>, StoreError>;
+    /// As [`AccessKeyConfigurationStore::create_configuration`] for the router the change
+    /// leaves.
     fn update_configuration(
         &self,
         id: Ulid,
         change: UpdateFn<AccessKeyConfiguration>,
+        new_keys: Vec<ProviderKey>,
     ) -> Write<AccessKeyConfiguration>;
     /// Removes the configuration if `precondition` allows. One that scopes access keys is
     /// refused with [`Rejection::InUse`] unless `cascade`, which deletes those keys in the same

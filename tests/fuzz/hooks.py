@@ -5,7 +5,8 @@ An access key's `expiresAt` must be a time in the future: a positive case that s
 given 2099-01-01T00:00:00Z. Its `accessKeyConfigurationId` must name a configuration that
 exists, and an access key configuration's `access.providers.allow` entries and its
 `providerId:*` model entries a provider that exists: a positive case is given `null` for the
-one and has the others taken out (negative cases are left alone).
+one and has the others taken out (negative cases are left alone). Its `router.rules` name
+providers and their keys, so a positive case sends none.
 
 `/gateway-config`'s timeouts are Go durations from 1s to 24h with `perRequestTimeout` <=
 `totalTimeout` (checked against the stored value of the one not sent): a positive case that
@@ -149,6 +150,15 @@ def map_case(ctx, case):
         and isinstance(case.body.get("access"), dict)
     ):
         _known_providers_only(case.body["access"])
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in CONFIGURATION_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("router"), dict)
+    ):
+        # A rule names a provider and keys of it that exist, or none: no rules.
+        case.body["router"]["rules"] = []
     if _is_gateway_config_write(ctx) and _positive(case) and isinstance(case.body, dict):
         for field, value in (("perRequestTimeout", "1s"), ("totalTimeout", "24h")):
             if field in case.body:

@@ -1,7 +1,12 @@
 //! Access key configurations (`/access-key-configurations`): a reusable scope — which providers
 //! and models the access keys under it may call (ngrok's `AccessScope`). The entries are kept as
 //! written; what they mean for a call is worked out once per write, into the routing snapshot
-//! (`gateway::table::scope`), never per call.
+//! (`gateway::table::scope`), never per call. Its `router` (`router`) says which provider keys
+//! those calls use.
+
+mod router;
+
+pub use router::{InlineKey, Router, RouterInput, RouterRule, RouterStep, StepKey, Strategy};
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -30,6 +35,9 @@ pub struct AccessKeyConfiguration {
     pub created_by: String,
     pub last_updated_by: String,
     pub version: u64,
+    /// Last, so that a record written before routers existed is this one without it (see
+    /// `store::sled::configurations`). `None`: no rules.
+    pub router: Option<Router>,
 }
 
 impl AccessKeyConfiguration {
@@ -77,6 +85,8 @@ pub struct CreateAccessKeyConfiguration {
     pub metadata: Option<String>,
     #[schema(schema_with = schema::access)]
     pub access: Option<Object<AccessInput>>,
+    #[schema(schema_with = schema::router)]
+    pub router: Option<Object<RouterInput>>,
 }
 
 /// The body of `PATCH /access-key-configurations/{id}`: omitted keeps, `null` clears (`access:
@@ -100,6 +110,9 @@ pub struct UpdateAccessKeyConfiguration {
     #[serde(default, deserialize_with = "sent")]
     #[schema(schema_with = schema::access)]
     pub access: Option<Option<Object<AccessInput>>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(schema_with = schema::router)]
+    pub router: Option<Option<Object<RouterInput>>>,
 }
 
 fn keeps_name(input: &UpdateAccessKeyConfiguration) -> Result<(), ValidationError> {
@@ -115,6 +128,10 @@ pub trait KnownProviders {
     fn provider(&self, entry: &str) -> bool;
     /// A registered `providerId` or a catalog id: what a `providerId:` prefix may name.
     fn provider_id(&self, slug: &str) -> bool;
+    /// The `providerId` of what [`KnownProviders::provider`] accepts.
+    fn slug_of(&self, entry: &str) -> Option<String>;
+    /// The `providerId` of the provider key with this id, if there is one.
+    fn key_owner(&self, key: Ulid) -> Option<String>;
 }
 
 /// A `providers.allow` entry: a `providerId` or a provider's `id`.
@@ -229,6 +246,9 @@ pub struct NewAccessKeyConfiguration {
     pub description: Option<String>,
     pub metadata: Option<String>,
     pub access: Option<AccessScope>,
+    pub router: Option<Router>,
+    /// The provider keys its steps create.
+    pub new_keys: Vec<InlineKey>,
 }
 
 impl NewAccessKeyConfiguration {
@@ -238,6 +258,13 @@ impl NewAccessKeyConfiguration {
     ) -> Result<NewAccessKeyConfiguration, Violations> {
         let (input, mut v) = input.into().checked();
         let access = input.access.map(|a| parse_access(&mut v, a.0, known));
+        let (router, new_keys) = match input.router {
+            Some(r) => {
+                let (router, keys) = router::parse_router(&mut v, r.0, known);
+                (Some(router), keys)
+            }
+            None => (None, Vec::new()),
+        };
         if !v.is_empty() {
             return Err(v);
         }
@@ -246,6 +273,8 @@ impl NewAccessKeyConfiguration {
             description: input.description,
             metadata: input.metadata,
             access,
+            router,
+            new_keys,
         })
     }
 
@@ -256,6 +285,7 @@ impl NewAccessKeyConfiguration {
             description: self.description,
             metadata: self.metadata,
             access: self.access,
+            router: self.router,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             created_by: by.to_owned(),
@@ -266,12 +296,15 @@ impl NewAccessKeyConfiguration {
 }
 
 /// A parsed PATCH: each field `None` when left out, `Some(None)` when cleared.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Default)]
 pub struct AccessKeyConfigurationChanges {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub metadata: Option<Option<String>>,
     pub access: Option<Option<AccessScope>>,
+    pub router: Option<Option<Router>>,
+    /// The provider keys the new router's steps create.
+    pub new_keys: Vec<InlineKey>,
 }
 
 impl AccessKeyConfigurationChanges {
@@ -283,6 +316,14 @@ impl AccessKeyConfigurationChanges {
         let access = input
             .access
             .map(|a| a.map(|a| parse_access(&mut v, a.0, known)));
+        let mut new_keys = Vec::new();
+        let router = input.router.map(|r| {
+            r.map(|r| {
+                let (router, keys) = router::parse_router(&mut v, r.0, known);
+                new_keys = keys;
+                router
+            })
+        });
         if !v.is_empty() {
             return Err(v);
         }
@@ -291,6 +332,8 @@ impl AccessKeyConfigurationChanges {
             description: input.description,
             metadata: input.metadata,
             access,
+            router,
+            new_keys,
         })
     }
 
@@ -315,6 +358,9 @@ impl AccessKeyConfigurationChanges {
         }
         if let Some(access) = &self.access {
             next.access.clone_from(access);
+        }
+        if let Some(router) = &self.router {
+            next.router.clone_from(router);
         }
         (next != *current).then(|| {
             next.updated_at_ms = now_ms.max(current.updated_at_ms);

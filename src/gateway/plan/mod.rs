@@ -1,7 +1,8 @@
 //! A call's plan: its body read (`body`), its model names resolved against the routing
 //! snapshot (`resolve`), and every candidate laid out in the order to try them — for `model`,
 //! then each of the body's fallback `models`, every provider that serves it, and for each
-//! provider its keys (newest first, resting keys last).
+//! provider its keys (newest first, or as the caller's router rule orders them; resting keys
+//! last).
 
 pub mod body;
 pub mod resolve;
@@ -9,7 +10,7 @@ pub mod resolve;
 use std::sync::Arc;
 
 use super::error::{Code, GatewayError};
-use super::table::Snapshot;
+use super::table::{Rules, Snapshot};
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
 use body::CallBody;
@@ -76,6 +77,7 @@ impl Gateway {
     ) -> Result<Vec<Step>, GatewayError> {
         let fallbacks = if call.fallback { &body.models[..] } else { &[] };
         let scope = snapshot.scope(call.context.configuration);
+        let rules = snapshot.rules(call.context.configuration);
         let mut plan: Vec<Step> = Vec::new();
         for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
             if plan.len() >= MAX_CANDIDATES {
@@ -97,7 +99,7 @@ impl Gateway {
                 }
             };
             for target in targets {
-                for credential in self.credentials(snapshot, &target) {
+                for credential in self.credentials(snapshot, &target, rules) {
                     // At most 64 steps: a scan costs less than hashing owned copies of each.
                     let again = plan.iter().any(|step| {
                         matches!(step, Step::Try(c) if Arc::ptr_eq(&c.target.route, &target.route)
@@ -121,10 +123,17 @@ impl Gateway {
         Ok(plan)
     }
 
-    /// A provider's keys, newest first and resting ones last; none for a custom provider
-    /// without keys.
-    fn credentials(&self, snapshot: &Snapshot, target: &Target) -> Vec<Credential> {
-        let keys = snapshot.keys(&target.route.slug);
+    /// A provider's keys, newest first — or, when a router rule is for the target, the rule's
+    /// keys in its order — and resting ones last; none for a custom provider without keys.
+    fn credentials(
+        &self,
+        snapshot: &Snapshot,
+        target: &Target,
+        rules: Option<&Rules>,
+    ) -> Vec<Credential> {
+        let keys = rules
+            .and_then(|r| r.keys(snapshot, &target.route, &target.model))
+            .unwrap_or_else(|| snapshot.keys(&target.route.slug));
         if keys.is_empty() || target.route.calling.keyless {
             return vec![match target.route.catalog {
                 true => Credential::Missing,

@@ -15,9 +15,11 @@ use ulid::Ulid;
 
 pub mod calling;
 mod route;
+pub mod rules;
 pub mod scope;
 
 pub use route::{ClientCell, ProfileClient, Route};
+pub use rules::Rules;
 pub use scope::Scope;
 
 use super::state::ProviderState;
@@ -94,6 +96,8 @@ pub struct Snapshot {
     gateway_config: Arc<GatewayConfig>,
     /// Each access key configuration's scope, worked out when it was written.
     scopes: HashMap<Ulid, Arc<Scope>>,
+    /// The router rules of each configuration that has any, worked out when it was written.
+    rules: HashMap<Ulid, Arc<Rules>>,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -113,6 +117,21 @@ impl Snapshot {
     pub fn scope(&self, configuration: Option<Ulid>) -> Option<Arc<Scope>> {
         let id = configuration?;
         Some(self.scopes.get(&id).cloned().unwrap_or_else(Scope::nothing))
+    }
+
+    /// The router rules a caller scoped by `configuration` calls with, if it has any.
+    pub fn rules(&self, configuration: Option<Ulid>) -> Option<&Rules> {
+        self.rules.get(&configuration?).map(|r| &**r)
+    }
+
+    /// The `providerId` of the registered provider with this `id`.
+    pub fn slug_of(&self, id: Ulid) -> Option<&str> {
+        self.created.get(&id).map(|slug| &**slug)
+    }
+
+    /// The `providerId` (or catalog id) of the provider key with this id.
+    pub fn key_owner(&self, id: Ulid) -> Option<&str> {
+        self.key_owner.get(&id).map(String::as_str)
     }
 
     /// Whether a registered provider has this `id`.
@@ -246,6 +265,16 @@ impl Snapshot {
             .insert(key.id, Arc::new(key.clone()));
     }
 
+    fn set_configuration(&mut self, c: &AccessKeyConfiguration) {
+        self.versions.insert(c.id, c.version);
+        self.scopes
+            .insert(c.id, Arc::new(Scope::of(c.access.as_ref())));
+        match Rules::of(c.router.as_ref()) {
+            Some(rules) => self.rules.insert(c.id, Arc::new(rules)),
+            None => self.rules.remove(&c.id),
+        };
+    }
+
     fn remove_key(&mut self, id: Ulid) {
         if let Some(owner) = self.key_owner.remove(&id)
             && let Some(keys) = self.keys.get_mut(&owner)
@@ -323,10 +352,7 @@ impl RoutingTable {
             }
         }
         for c in store.all_configurations()? {
-            snapshot.versions.insert(c.id, c.version);
-            snapshot
-                .scopes
-                .insert(c.id, Arc::new(Scope::of(c.access.as_ref())));
+            snapshot.set_configuration(&c);
         }
         let mut before = None;
         loop {
@@ -368,14 +394,11 @@ impl RoutingTable {
             Change::GatewayConfig(c) if c.version >= next.gateway_config.version => {
                 next.gateway_config = Arc::new(c.clone());
             }
-            Change::Configuration(c) if next.current(c.id, c.version) => {
-                next.versions.insert(c.id, c.version);
-                next.scopes
-                    .insert(c.id, Arc::new(Scope::of(c.access.as_ref())));
-            }
+            Change::Configuration(c) if next.current(c.id, c.version) => next.set_configuration(c),
             Change::ConfigurationGone(id) => {
                 next.bury(id);
                 next.scopes.remove(&id);
+                next.rules.remove(&id);
             }
             // Older than what the table holds: a later write was published first.
             Change::Provider(_)

@@ -1,7 +1,7 @@
 //! `/access-key-configurations`: reusable scopes for access keys, in ngrok's
-//! `AIGatewayAccessKeyConfiguration` shape (its `access`; `router` rules are not built here). An
-//! access key names one by `accessKeyConfigurationId`; a change of its `access` applies to every
-//! such key from the next call on.
+//! `AIGatewayAccessKeyConfiguration` shape: its `access`, and its `router` (`routers`). An
+//! access key names one by `accessKeyConfigurationId`; a change of its `access` or `router`
+//! applies to every such key from the next call on.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
@@ -9,6 +9,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
+use super::routers::RouterView;
 use crate::domain::{
     AccessKeyConfiguration, AccessScope, CreateAccessKeyConfiguration, Input,
     UpdateAccessKeyConfiguration,
@@ -22,6 +23,7 @@ use crate::http::query;
 use crate::http::{
     AppState, Ref, docs, method_not_allowed, no_route, not_found, path_id, rfc3339, write_failed,
 };
+use crate::store::StoreError;
 
 const NOUN: &str = "access key configuration";
 const PATH: &str = "/access-key-configurations";
@@ -55,7 +57,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     summary = "Create an access key configuration",
     description = "A scope for access keys: `access.providers.allow` and `access.models.allow` \
         say what the keys under it may call (left out: no limit on that dimension; `[]`: \
-        nothing). An entry naming no known provider is a 400.",
+        nothing). An entry naming no known provider is a 400. `router.rules` say which \
+        provider keys those calls use, per provider or per model (`providerId:modelId`, which \
+        beats a provider rule); a step key is `{id}` of a key of the rule's provider or \
+        `{name, value}`, a new provider key created in the same transaction.",
     request_body = CreateAccessKeyConfiguration,
     responses(
         (status = 201, description = "Created; durable before this answer.",
@@ -80,7 +85,7 @@ pub(crate) async fn create(
         .create_configuration(input, &caller.id)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
-    let view = ConfigurationView::new(&configuration, &state);
+    let view = ConfigurationView::new(&configuration, &state)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.uri.clone()))
         .insert_header((header::ETAG, configuration.etag()))
@@ -113,7 +118,7 @@ pub(crate) async fn list(
             .items
             .iter()
             .map(|c| ConfigurationView::new(c, &state))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         uri: state.uri(PATH),
         next_page_uri: query.next_page(&state, PATH, page.has_more, last),
     }))
@@ -147,7 +152,7 @@ pub(crate) async fn get(
     Ok(tagged(
         &req,
         configuration.etag(),
-        &ConfigurationView::new(&configuration, &state),
+        &ConfigurationView::new(&configuration, &state)?,
     ))
 }
 
@@ -156,8 +161,9 @@ pub(crate) async fn get(
     operation_id = "updateAccessKeyConfiguration",
     summary = "Change an access key configuration",
     description = "Fields left out keep their value; `null` clears one (`access: null`: \
-        allow-all). `access` is replaced whole. The keys under the configuration are scoped \
-        by the new `access` from the next call on.",
+        allow-all; `router: null`: no rules). `access` and `router` are each replaced whole. \
+        The keys under the configuration are scoped and routed by the new ones from the next \
+        call on.",
     params(docs::Id, docs::IfMatch),
     request_body(content = UpdateAccessKeyConfiguration, content_type = "application/json",
         description = "Optional: no body changes nothing."),
@@ -189,7 +195,7 @@ pub(crate) async fn update(
         .map_err(|e| write_failed(&req, NOUN, e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, configuration.etag()))
-        .json(ConfigurationView::new(&configuration, &state)))
+        .json(ConfigurationView::new(&configuration, &state)?))
 }
 
 #[utoipa::path(
@@ -284,11 +290,22 @@ pub(crate) struct ConfigurationView<'a> {
     /// Left out: allow-all.
     #[serde(skip_serializing_if = "Option::is_none")]
     access: Option<AccessView<'a>>,
+    /// Left out: no rules; every provider's own keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    router: Option<RouterView<'a>>,
 }
 
 impl<'a> ConfigurationView<'a> {
-    fn new(c: &'a AccessKeyConfiguration, state: &AppState) -> ConfigurationView<'a> {
-        ConfigurationView {
+    fn new(
+        c: &'a AccessKeyConfiguration,
+        state: &AppState,
+    ) -> Result<ConfigurationView<'a>, StoreError> {
+        let router = c
+            .router
+            .as_ref()
+            .map(|r| RouterView::new(r, state.registry.store()))
+            .transpose()?;
+        Ok(ConfigurationView {
             id: c.id.to_string(),
             uri: state.uri(&configuration_path(c.id)),
             name: &c.name,
@@ -299,6 +316,7 @@ impl<'a> ConfigurationView<'a> {
             description: c.description.as_deref(),
             metadata: c.metadata.as_deref(),
             access: c.access.as_ref().map(AccessView::new),
-        }
+            router,
+        })
     }
 }

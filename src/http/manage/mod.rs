@@ -7,6 +7,7 @@ pub(super) mod gateway_config;
 pub(super) mod health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
+mod routers;
 
 use actix_web::web;
 

@@ -213,10 +213,11 @@ pub(crate) async fn rotate(
 #[utoipa::path(
     delete, path = "/provider-keys/{id}", tag = "provider-keys", operation_id = "deleteProviderKey",
     summary = "Delete a provider key",
-    params(docs::Id, docs::IfMatch),
+    params(docs::Id, docs::IfMatch, docs::CascadeRules),
     responses(
         (status = 204, description = "Deleted; durable before this answer."),
         (status = 404, response = docs::NotFound),
+        (status = 409, response = docs::Conflict),
         (status = 412, response = docs::PreconditionFailed),
         docs::AuthErrors,
     ),
@@ -226,12 +227,12 @@ pub(crate) async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    query::none(&req)?;
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers())?;
+    let cascade = query::cascade(&req)?;
     state
         .registry
-        .delete_key(id, precondition)
+        .delete_key(id, precondition, cascade)
         .await
         .map_err(|e| write_failed(&req, NOUN, e))?;
     Ok(HttpResponse::NoContent().finish())

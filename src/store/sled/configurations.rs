@@ -2,27 +2,55 @@
 //! access keys a configuration scopes from `configuration_uses` inside its transaction, and
 //! which they are from `keys_by_configuration`, scanned before it (a transaction cannot scan):
 //! when the two disagree a key was scoped or unscoped in between, and the delete reads again.
+//! A router's keys are kept in step by `routers`, in the transaction that writes it.
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use ulid::Ulid;
 
+use super::SledStore;
 use super::access_keys::use_entry;
-use super::codec::{count_of, decode, get_in};
-use super::engine::{Abort, failed, reject};
-use super::{SledStore, by_id};
-use crate::domain::{AccessKey, AccessKeyConfiguration, Precondition};
+use super::codec::{count_of, decode, encode, page_of};
+use super::engine::{Abort, Engine, failed, reject};
+use super::routers::{RouterTrees, decode_configuration, naming, set_ids};
+use crate::domain::{AccessKey, AccessKeyConfiguration, Precondition, ProviderKey};
 use crate::store::{
     AccessKeyConfigurationStore, Deleted, Page, Rejection, StoreError, UpdateFn, Write,
 };
 
 impl AccessKeyConfigurationStore for SledStore {
-    fn create_configuration(&self, c: AccessKeyConfiguration) -> Write<AccessKeyConfiguration> {
-        self.write(move |e| by_id::insert(e, &e.configurations, c.id, c))
+    fn create_configuration(
+        &self,
+        c: AccessKeyConfiguration,
+        new_keys: Vec<ProviderKey>,
+    ) -> Write<AccessKeyConfiguration> {
+        self.write(move |e| {
+            let (key, value) = (c.id.to_bytes(), encode(&c)?);
+            let result = router_trees(e).transaction(
+                |(records, keys, keys_by_provider, key_counts, providers, key_rules)| {
+                    let trees = RouterTrees {
+                        keys,
+                        keys_by_provider,
+                        key_counts,
+                        providers,
+                        key_rules,
+                    };
+                    trees.write(c.id, None, c.router.as_ref(), &new_keys)?;
+                    records.insert(&key[..], value.as_slice())?;
+                    Ok(((), true))
+                },
+            );
+            Ok(e.settle(result)?.map(|w| w.map(|()| c)))
+        })
     }
 
     fn get_configuration(&self, id: Ulid) -> Result<Option<AccessKeyConfiguration>, StoreError> {
-        get_in(&self.engine()?.configurations, id)
+        let key = id.to_bytes();
+        self.engine()?
+            .configurations
+            .get(key)?
+            .map(|bytes| decode_configuration(&key, &bytes))
+            .transpose()
     }
 
     fn list_configurations(
@@ -30,19 +58,60 @@ impl AccessKeyConfigurationStore for SledStore {
         before: Option<Ulid>,
         limit: usize,
     ) -> Result<Page<AccessKeyConfiguration>, StoreError> {
-        by_id::page(&self.engine()?.configurations, before, limit)
+        let e = self.engine()?;
+        let entries = match before {
+            Some(before) => e.configurations.range(..before.to_bytes()),
+            None => e.configurations.iter(),
+        };
+        page_of(entries.rev(), limit, |(key, bytes)| {
+            decode_configuration(&key, &bytes).map(Some)
+        })
     }
 
     fn all_configurations(&self) -> Result<Vec<AccessKeyConfiguration>, StoreError> {
-        by_id::all(&self.engine()?.configurations)
+        self.engine()?
+            .configurations
+            .iter()
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                decode_configuration(&key, &bytes)
+            })
+            .collect()
     }
 
     fn update_configuration(
         &self,
         id: Ulid,
         change: UpdateFn<AccessKeyConfiguration>,
+        new_keys: Vec<ProviderKey>,
     ) -> Write<AccessKeyConfiguration> {
-        self.write(move |e| e.update_in(&e.configurations, id, &change))
+        self.write(move |e| {
+            let key = id.to_bytes();
+            let result = router_trees(e).transaction(
+                |(records, keys, keys_by_provider, key_counts, providers, key_rules)| {
+                    let Some(bytes) = records.get(key)? else {
+                        return reject(Rejection::NotFound);
+                    };
+                    let current = decode_configuration(&key, &bytes).map_err(failed)?;
+                    let next = match change(&current) {
+                        Err(r) => return reject(r),
+                        Ok(None) => return Ok((current, false)),
+                        Ok(Some(next)) => next,
+                    };
+                    let trees = RouterTrees {
+                        keys,
+                        keys_by_provider,
+                        key_counts,
+                        providers,
+                        key_rules,
+                    };
+                    trees.write(id, current.router.as_ref(), next.router.as_ref(), &new_keys)?;
+                    records.insert(&key[..], encode(&next).map_err(failed)?.as_slice())?;
+                    Ok((next, true))
+                },
+            );
+            e.settle(result)
+        })
     }
 
     fn delete_configuration(
@@ -73,42 +142,49 @@ impl AccessKeyConfigurationStore for SledStore {
                     &e.access_keys,
                     &e.keys_by_configuration,
                     &e.configuration_uses,
+                    &e.key_rules,
                 );
-                let result = trees.transaction(|(records, keys, by_configuration, counts)| {
-                    let Some(bytes) = records.get(key)? else {
-                        return reject(Rejection::NotFound);
-                    };
-                    let current: AccessKeyConfiguration = decode(&key, &bytes).map_err(failed)?;
-                    if precondition
-                        .as_ref()
-                        .is_some_and(|p| !p.allows(&current.etag()))
-                    {
-                        return reject(Rejection::PreconditionFailed);
-                    }
-                    let count = count_of(counts.get(key)?);
-                    if count > 0 && !cascade {
-                        return reject(Rejection::InUse(count));
-                    }
-                    if count != users.len() as u64 {
-                        return Err(ConflictableTransactionError::Abort(Abort::Retry));
-                    }
-                    let mut gone: Vec<AccessKey> = Vec::with_capacity(users.len());
-                    for user in &users {
-                        // Counted and each still indexed: exactly the keys it scopes now.
-                        let entry = use_entry(id, *user);
-                        let (Some(_), Some(bytes)) =
-                            (by_configuration.get(entry)?, keys.get(user.to_bytes())?)
-                        else {
-                            return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                let result =
+                    trees.transaction(|(records, keys, by_configuration, counts, rules)| {
+                        let Some(bytes) = records.get(key)? else {
+                            return reject(Rejection::NotFound);
                         };
-                        gone.push(decode(&user.to_bytes(), &bytes).map_err(failed)?);
-                        by_configuration.remove(&entry[..])?;
-                        keys.remove(&user.to_bytes()[..])?;
-                    }
-                    counts.remove(&key[..])?;
-                    records.remove(&key[..])?;
-                    Ok(((current, gone), true))
-                });
+                        let current = decode_configuration(&key, &bytes).map_err(failed)?;
+                        if precondition
+                            .as_ref()
+                            .is_some_and(|p| !p.allows(&current.etag()))
+                        {
+                            return reject(Rejection::PreconditionFailed);
+                        }
+                        let count = count_of(counts.get(key)?);
+                        if count > 0 && !cascade {
+                            return reject(Rejection::InUse(count));
+                        }
+                        if count != users.len() as u64 {
+                            return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                        }
+                        let mut gone: Vec<AccessKey> = Vec::with_capacity(users.len());
+                        for user in &users {
+                            // Counted and each still indexed: exactly the keys it scopes now.
+                            let entry = use_entry(id, *user);
+                            let (Some(_), Some(bytes)) =
+                                (by_configuration.get(entry)?, keys.get(user.to_bytes())?)
+                            else {
+                                return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                            };
+                            gone.push(decode(&user.to_bytes(), &bytes).map_err(failed)?);
+                            by_configuration.remove(&entry[..])?;
+                            keys.remove(&user.to_bytes()[..])?;
+                        }
+                        for named in current.router.iter().flat_map(|r| r.key_ids()) {
+                            let mut ids = naming(rules, named)?;
+                            ids.retain(|c| *c != id);
+                            set_ids(rules, named, &ids)?;
+                        }
+                        counts.remove(&key[..])?;
+                        records.remove(&key[..])?;
+                        Ok(((current, gone), true))
+                    });
                 if matches!(result, Err(TransactionError::Abort(Abort::Retry))) {
                     continue;
                 }
@@ -116,6 +192,27 @@ impl AccessKeyConfigurationStore for SledStore {
             }
         })
     }
+}
+
+/// The configurations and what their routers keep in step.
+fn router_trees(
+    e: &Engine,
+) -> (
+    &sled::Tree,
+    &sled::Tree,
+    &sled::Tree,
+    &sled::Tree,
+    &sled::Tree,
+    &sled::Tree,
+) {
+    (
+        &e.configurations,
+        &e.keys,
+        &e.keys_by_provider,
+        &e.key_counts,
+        &e.index,
+        &e.key_rules,
+    )
 }
 
 #[cfg(test)]
@@ -130,6 +227,8 @@ mod tests {
             description: None,
             metadata: None,
             access: None,
+            router: None,
+            new_keys: Vec::new(),
         }
         .into_configuration(now_ms(), "admin")
     }
@@ -156,7 +255,11 @@ mod tests {
         let store = std::sync::Arc::new(SledStore::open(dir.path(), 1 << 20).unwrap());
         let c = configuration();
         let id = c.id;
-        let made = store.create_configuration(c).await.unwrap().unwrap();
+        let made = store
+            .create_configuration(c, Vec::new())
+            .await
+            .unwrap()
+            .unwrap();
         made.wait().await.unwrap();
         let other = store
             .create_access_key(key(0, None))

@@ -25,6 +25,8 @@ const ACCESS_KEYS_TREE: &str = "access_keys";
 const CONFIGURATIONS_TREE: &str = "access_key_configurations";
 const KEYS_BY_CONFIGURATION_TREE: &str = "access_keys_by_configuration";
 const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";
+/// Since routers; empty in a store written before them, which is right: no rule named a key.
+const KEY_RULES_TREE: &str = "provider_key_rules";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -47,6 +49,9 @@ pub(super) struct Engine {
     /// configuration-id → number of access keys it scopes (u64 BE), for the transaction of
     /// a delete, which cannot scan.
     pub(super) configuration_uses: sled::Tree,
+    /// provider-key-id → the ids (16 bytes each, ascending) of the configurations whose
+    /// router names the key, for the transaction of a key's delete, which cannot scan.
+    pub(super) key_rules: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -91,6 +96,7 @@ impl Engine {
             configurations: db.open_tree(CONFIGURATIONS_TREE)?,
             keys_by_configuration: db.open_tree(KEYS_BY_CONFIGURATION_TREE)?,
             configuration_uses: db.open_tree(CONFIGURATION_USES_TREE)?,
+            key_rules: db.open_tree(KEY_RULES_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -1,6 +1,8 @@
 //! Provider keys: the keys tree, the per-provider index and the per-provider counter, always
 //! changed together; and the master-key check value beside them.
 
+use std::collections::HashSet;
+
 use sled::Transactional;
 use ulid::Ulid;
 
@@ -10,7 +12,8 @@ use super::codec::{
     provider_prefix,
 };
 use super::engine::{failed, reject};
-use crate::domain::{Precondition, Provider, ProviderKey};
+use super::routers::{naming, prune};
+use crate::domain::{AccessKeyConfiguration, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
 use crate::store::{KeyStore, Page, Rejection, Rewrap, SecretsStore, StoreError, UpdateFn, Write};
 
@@ -76,30 +79,48 @@ impl KeyStore for SledStore {
         self.write(move |e| e.update_in(&e.keys, id, &change))
     }
 
-    fn delete_key(&self, id: Ulid, precondition: Option<Precondition>) -> Write<()> {
+    fn delete_key(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Write<Vec<AccessKeyConfiguration>> {
         self.write(move |e| {
             let key = id.to_bytes();
-            let trees = (&e.keys, &e.keys_by_provider, &e.key_counts);
-            let result = trees.transaction(|(keys, keys_by_provider, key_counts)| {
-                let Some(bytes) = keys.get(key)? else {
-                    return reject(Rejection::NotFound);
-                };
-                let current: ProviderKey = decode(&key, &bytes).map_err(failed)?;
-                if precondition
-                    .as_ref()
-                    .is_some_and(|p| !p.allows(&current.etag()))
-                {
-                    return reject(Rejection::PreconditionFailed);
-                }
-                let slug = current.provider_id.as_str();
-                keys.remove(&key[..])?;
-                keys_by_provider.remove(key_index_entry(slug, &key))?;
-                match count_of(key_counts.get(slug.as_bytes())?) {
-                    0 | 1 => key_counts.remove(slug.as_bytes())?,
-                    n => key_counts.insert(slug.as_bytes(), &(n - 1).to_be_bytes()[..])?,
-                };
-                Ok(((), true))
-            });
+            let trees = (
+                &e.keys,
+                &e.keys_by_provider,
+                &e.key_counts,
+                &e.configurations,
+                &e.key_rules,
+            );
+            let result = trees.transaction(
+                |(keys, keys_by_provider, key_counts, configurations, key_rules)| {
+                    let Some(bytes) = keys.get(key)? else {
+                        return reject(Rejection::NotFound);
+                    };
+                    let current: ProviderKey = decode(&key, &bytes).map_err(failed)?;
+                    if precondition
+                        .as_ref()
+                        .is_some_and(|p| !p.allows(&current.etag()))
+                    {
+                        return reject(Rejection::PreconditionFailed);
+                    }
+                    let named = naming(key_rules, id)?;
+                    if !named.is_empty() && !cascade {
+                        return reject(Rejection::KeyInUse(named));
+                    }
+                    let changed = prune(configurations, key_rules, &HashSet::from([id]))?;
+                    let slug = current.provider_id.as_str();
+                    keys.remove(&key[..])?;
+                    keys_by_provider.remove(key_index_entry(slug, &key))?;
+                    match count_of(key_counts.get(slug.as_bytes())?) {
+                        0 | 1 => key_counts.remove(slug.as_bytes())?,
+                        n => key_counts.insert(slug.as_bytes(), &(n - 1).to_be_bytes()[..])?,
+                    };
+                    Ok((changed, true))
+                },
+            );
             e.settle(result)
         })
     }

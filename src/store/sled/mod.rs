@@ -15,6 +15,7 @@ mod keys;
 mod migrate;
 mod providers;
 mod rewrite;
+mod routers;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,7 @@
-//! Providers: the records tree and the `providerId` index, always changed together.
+//! Providers: the records tree and the `providerId` index, always changed together; a
+//! cascading delete also takes the provider's keys out of every router (`routers::prune`).
+
+use std::collections::HashSet;
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -7,7 +10,8 @@ use ulid::Ulid;
 use super::SledStore;
 use super::codec::{count_of, decode, decode_entry, encode, get_in, key_index_entry, page_of};
 use super::engine::{Abort, failed, reject};
-use crate::domain::{Precondition, Provider};
+use super::routers::prune;
+use crate::domain::{AccessKeyConfiguration, Precondition, Provider};
 use crate::store::{Page, ProviderStore, Rejection, StoreError, UpdateFn, Write};
 
 impl ProviderStore for SledStore {
@@ -45,7 +49,12 @@ impl ProviderStore for SledStore {
         self.write(move |e| e.update_in(&e.records, id, &change))
     }
 
-    fn delete(&self, id: Ulid, precondition: Option<Precondition>, cascade: bool) -> Write<u64> {
+    fn delete(
+        &self,
+        id: Ulid,
+        precondition: Option<Precondition>,
+        cascade: bool,
+    ) -> Write<(u64, Vec<AccessKeyConfiguration>)> {
         self.write(move |e| {
             let key = id.to_bytes();
             loop {
@@ -64,9 +73,19 @@ impl ProviderStore for SledStore {
                     &e.keys,
                     &e.keys_by_provider,
                     &e.key_counts,
+                    &e.configurations,
+                    &e.key_rules,
                 );
-                let result =
-                    trees.transaction(|(records, index, keys, keys_by_provider, key_counts)| {
+                let result = trees.transaction(
+                    |(
+                        records,
+                        index,
+                        keys,
+                        keys_by_provider,
+                        key_counts,
+                        configurations,
+                        rules,
+                    )| {
                         let Some(bytes) = records.get(key)? else {
                             return reject(Rejection::NotFound);
                         };
@@ -88,11 +107,15 @@ impl ProviderStore for SledStore {
                             keys.remove(&key_id[..])?;
                             keys_by_provider.remove(key_index_entry(slug, key_id))?;
                         }
+                        let gone: HashSet<Ulid> =
+                            key_ids.iter().map(|k| Ulid::from_bytes(*k)).collect();
+                        let changed = prune(configurations, rules, &gone)?;
                         key_counts.remove(slug.as_bytes())?;
                         records.remove(&key[..])?;
                         index.remove(slug.as_bytes())?;
-                        Ok((count, true))
-                    });
+                        Ok(((count, changed), true))
+                    },
+                );
                 if matches!(result, Err(TransactionError::Abort(Abort::Retry))) {
                     continue;
                 }

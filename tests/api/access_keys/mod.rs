@@ -6,6 +6,7 @@
 
 mod clocked;
 mod configurations;
+mod router;
 mod scope;
 mod upgrade;
 

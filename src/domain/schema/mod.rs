@@ -29,6 +29,9 @@ pub use super::settings::proxy::schema as proxy;
 pub use super::settings::{
     allow_private_network, buffer_size, concurrency, keyless, request_path_overrides,
 };
+pub use router::router;
+
+mod router;
 
 fn string(min: usize, max: usize) -> ObjectBuilder {
     ObjectBuilder::new()
