@@ -5,8 +5,11 @@ An access key's `expiresAt` must be a time in the future: a positive case that s
 given 2099-01-01T00:00:00Z. Its `accessKeyConfigurationId` must name a configuration that
 exists, and an access key configuration's `access.providers.allow` entries and its
 `providerId:*` model entries a provider that exists: a positive case is given `null` for the
-one and has the others taken out (negative cases are left alone). Its `router.rules` name
-providers and their keys, so a positive case sends none.
+one and has the others taken out (negative cases are left alone). The stateful phase fills
+`accessKeyConfigurationId` from links after that, with any id an answer held (an access key's
+own, say), so just before a positive case is sent an id no configuration created in this run
+has is replaced by `null` too. Its `router.rules` name providers and their keys, so a positive
+case sends none.
 
 `/gateway-config`'s timeouts are Go durations from 1s to 24h with `perRequestTimeout` <=
 `totalTimeout` (checked against the stored value of the one not sent): a positive case that
@@ -168,3 +171,37 @@ def map_case(ctx, case):
         if isinstance(network, dict) and isinstance(network.get("caCertPem"), str):
             network["caCertPem"] = CA_PEM
     return case
+
+
+# Configurations created in this run and not deleted since: the ids a linked
+# `accessKeyConfigurationId` may keep.
+CONFIGURATIONS = set()
+
+
+@schemathesis.hook
+def after_call(ctx, case, response):
+    op = ctx.operation
+    if op is None:
+        return
+    key = (op.method.upper(), op.path)
+    if key == ("POST", "/access-key-configurations") and response.status_code == 201:
+        try:
+            CONFIGURATIONS.add(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    elif key == ("DELETE", "/access-key-configurations/{id}") and response.status_code < 300:
+        CONFIGURATIONS.discard((case.path_parameters or {}).get("id"))
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    op = ctx.operation
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in ACCESS_KEY_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("accessKeyConfigurationId"), str)
+        and case.body["accessKeyConfigurationId"] not in CONFIGURATIONS
+    ):
+        case.body["accessKeyConfigurationId"] = None
