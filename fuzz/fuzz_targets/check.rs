@@ -85,7 +85,7 @@ fn round_trip(new: NewProvider) -> Option<Provider> {
     );
     assert!(url::Url::parse(&back.base_url).is_ok());
     RUNTIME
-        .block_on(store.delete(provider.id, None, false))
+        .block_on(store.delete(provider.id, None, None))
         .unwrap()
         .unwrap()
         .wait_blocking()

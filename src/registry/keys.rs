@@ -8,6 +8,7 @@ use crate::domain::{
     ProviderKeyChanges, RotateProviderKey, Rotation, UpdateProviderKey, now_ms,
 };
 use crate::gateway::table::Change;
+use crate::store::Cascade;
 
 impl Registry {
     pub async fn create_key(
@@ -71,7 +72,7 @@ impl Registry {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Result<(), WriteError> {
         self.commit(
             self.store.delete_key(id, precondition, cascade),

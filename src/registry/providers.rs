@@ -8,7 +8,7 @@ use crate::domain::{
     UpdateProvider, now_ms,
 };
 use crate::gateway::table::Change;
-use crate::store::Rejection;
+use crate::store::{Cascade, Rejection};
 
 impl Registry {
     pub async fn create_provider(
@@ -56,7 +56,7 @@ impl Registry {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Result<u64, WriteError> {
         self.commit(
             self.store.delete(id, precondition, cascade),

@@ -120,9 +120,14 @@ pub trait ProviderStore: Send + Sync {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Write<(u64, Vec<AccessKeyConfiguration>)>;
 }
+
+/// A delete's `?cascade=true`, with the credential it is done by: the records it changes on
+/// the way (the routers that named a deleted key) name it as `lastUpdatedBy`. `None` refuses
+/// to delete what others depend on.
+pub type Cascade = Option<String>;
 
 pub trait KeyStore: Send + Sync {
     /// Inserts the key; when `needs_provider`, only if a provider with its `providerId` exists
@@ -144,7 +149,7 @@ pub trait KeyStore: Send + Sync {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Write<Vec<AccessKeyConfiguration>>;
 }
 

@@ -226,10 +226,11 @@ pub(crate) async fn rotate(
 pub(crate) async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers())?;
-    let cascade = query::cascade(&req)?;
+    let cascade = query::cascade(&req)?.then_some(caller.id);
     state
         .registry
         .delete_key(id, precondition, cascade)

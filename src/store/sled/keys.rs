@@ -15,7 +15,9 @@ use super::engine::{failed, reject};
 use super::routers::{naming, prune};
 use crate::domain::{AccessKeyConfiguration, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
-use crate::store::{KeyStore, Page, Rejection, Rewrap, SecretsStore, StoreError, UpdateFn, Write};
+use crate::store::{
+    Cascade, KeyStore, Page, Rejection, Rewrap, SecretsStore, StoreError, UpdateFn, Write,
+};
 
 const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 
@@ -83,7 +85,7 @@ impl KeyStore for SledStore {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Write<Vec<AccessKeyConfiguration>> {
         self.write(move |e| {
             let key = id.to_bytes();
@@ -107,10 +109,13 @@ impl KeyStore for SledStore {
                         return reject(Rejection::PreconditionFailed);
                     }
                     let named = naming(key_rules, id)?;
-                    if !named.is_empty() && !cascade {
+                    if !named.is_empty() && cascade.is_none() {
                         return reject(Rejection::KeyInUse(named));
                     }
-                    let changed = prune(configurations, key_rules, &HashSet::from([id]))?;
+                    // Without cascade no router names the key: nothing is changed on anyone's behalf.
+                    let by = cascade.as_deref().unwrap_or_default();
+                    let gone = HashSet::from([id]);
+                    let changed = prune(configurations, key_rules, &gone, by)?;
                     let slug = current.provider_id.as_str();
                     keys.remove(&key[..])?;
                     keys_by_provider.remove(key_index_entry(slug, &key))?;

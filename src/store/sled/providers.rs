@@ -12,7 +12,7 @@ use super::codec::{count_of, decode, decode_entry, encode, get_in, key_index_ent
 use super::engine::{Abort, failed, reject};
 use super::routers::prune;
 use crate::domain::{AccessKeyConfiguration, Precondition, Provider};
-use crate::store::{Page, ProviderStore, Rejection, StoreError, UpdateFn, Write};
+use crate::store::{Cascade, Page, ProviderStore, Rejection, StoreError, UpdateFn, Write};
 
 impl ProviderStore for SledStore {
     fn create(&self, provider: Provider) -> Write<Provider> {
@@ -53,7 +53,7 @@ impl ProviderStore for SledStore {
         &self,
         id: Ulid,
         precondition: Option<Precondition>,
-        cascade: bool,
+        cascade: Cascade,
     ) -> Write<(u64, Vec<AccessKeyConfiguration>)> {
         self.write(move |e| {
             let key = id.to_bytes();
@@ -62,7 +62,7 @@ impl ProviderStore for SledStore {
                     return Ok(Err(Rejection::NotFound));
                 };
                 let slug = found.provider_id.as_str();
-                let key_ids = if cascade {
+                let key_ids = if cascade.is_some() {
                     e.key_ids_of(slug)?
                 } else {
                     Vec::new()
@@ -97,7 +97,7 @@ impl ProviderStore for SledStore {
                             return reject(Rejection::PreconditionFailed);
                         }
                         let count = count_of(key_counts.get(slug.as_bytes())?);
-                        if count > 0 && !cascade {
+                        if count > 0 && cascade.is_none() {
                             return reject(Rejection::HasKeys(count));
                         }
                         if count != key_ids.len() as u64 {
@@ -109,7 +109,8 @@ impl ProviderStore for SledStore {
                         }
                         let gone: HashSet<Ulid> =
                             key_ids.iter().map(|k| Ulid::from_bytes(*k)).collect();
-                        let changed = prune(configurations, rules, &gone)?;
+                        let by = cascade.as_deref().unwrap_or_default();
+                        let changed = prune(configurations, rules, &gone, by)?;
                         key_counts.remove(slug.as_bytes())?;
                         records.remove(&key[..])?;
                         index.remove(slug.as_bytes())?;

@@ -176,11 +176,12 @@ impl RouterTrees<'_> {
 
 /// Takes the keys `gone` (being deleted in the same transaction) out of every router naming
 /// them, and their index entries out of `key_rules`; answers the configurations changed, each
-/// at its next version.
+/// at its next version and last updated `by` the credential deleting the keys.
 pub(super) fn prune(
     configurations: &TransactionalTree,
     key_rules: &TransactionalTree,
     gone: &HashSet<Ulid>,
+    by: &str,
 ) -> TxResult<Vec<AccessKeyConfiguration>> {
     let mut named: Vec<Ulid> = Vec::new();
     for key in gone {
@@ -204,6 +205,7 @@ pub(super) fn prune(
         c.router = Some(router);
         c.version += 1;
         c.updated_at_ms = now_ms().max(c.updated_at_ms);
+        by.clone_into(&mut c.last_updated_by);
         configurations.insert(&key[..], encode(&c).map_err(failed)?.as_slice())?;
         changed.push(c);
     }
@@ -303,12 +305,14 @@ mod tests {
         let made = store.create_configuration(c, vec![new.clone()]);
         made.await.unwrap().unwrap().wait().await.unwrap();
         assert!(store.get_key(new.id).unwrap().is_some());
-        let refused = store.delete_key(old.id, None, false).await.unwrap();
+        let refused = store.delete_key(old.id, None, None).await.unwrap();
         assert_eq!(refused.err(), Some(Rejection::KeyInUse(vec![id])));
-        let pruned = store.delete_key(old.id, None, true).await.unwrap().unwrap();
+        let by = Some("deleter".to_owned());
+        let pruned = store.delete_key(old.id, None, by).await.unwrap().unwrap();
         let changed = pruned.wait().await.unwrap();
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].version, 2);
+        assert_eq!(changed[0].last_updated_by, "deleter");
         assert_eq!(changed[0].router, routed(&[new.id]).router);
         assert_eq!(store.get_configuration(id).unwrap().unwrap(), changed[0]);
         let e = store.engine().unwrap();

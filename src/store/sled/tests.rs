@@ -135,7 +135,7 @@ fn delete_removes_the_record_and_its_index_entry_together() {
             .await
             .unwrap();
         store
-            .delete(p.id, None, false)
+            .delete(p.id, None, None)
             .await
             .unwrap()
             .unwrap()
@@ -145,7 +145,7 @@ fn delete_removes_the_record_and_its_index_entry_together() {
         assert!(store.get(p.id).unwrap().is_none());
         assert!(store.engine().unwrap().index.is_empty());
         assert!(matches!(
-            store.delete(p.id, None, false).await.unwrap(),
+            store.delete(p.id, None, None).await.unwrap(),
             Err(Rejection::NotFound)
         ));
     });

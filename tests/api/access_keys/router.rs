@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::configurations::PATH;
 use super::{create as create_key, json as answer};
 use crate::helpers::data_plane::{add_key, chat, failing, registered};
-use crate::helpers::{ADMIN_TOKEN, TestApp, assert_error, assert_violations, spawn_app};
+use crate::helpers::{
+    ADMIN_TOKEN, CI_ID, CI_TOKEN, TestApp, assert_error, assert_violations, spawn_app,
+};
 use crate::schema::assert_valid;
 use crate::upstream::Mock;
 
@@ -289,10 +291,20 @@ async fn a_key_a_rule_names_is_in_use_until_a_cascade_takes_it_out() {
         ids[0].as_str()
     );
 
-    let gone = app.delete(&format!("{first}?cascade=true")).await;
+    // Deleted by another credential than the one that wrote the configuration: the cascade
+    // names it as the configuration's last updater.
+    let gone = app
+        .client
+        .delete(app.url(&format!("{first}?cascade=true")))
+        .bearer_auth(CI_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), 204);
     let after = answer(app.get(&uri).await, 200).await;
     assert_ngrok_shape(&after);
+    assert_eq!(made["lastUpdatedBy"]["id"], "admin");
+    assert_eq!(after["lastUpdatedBy"]["id"], CI_ID, "{after}");
     assert_eq!(
         after["router"]["rules"][0]["steps"],
         json!([{"type": "user", "keys": [made["router"]["rules"][0]["steps"][1]["keys"][0]]}])
