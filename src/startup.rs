@@ -6,7 +6,7 @@
 //! requests and flushes the store.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -54,10 +54,16 @@ const KEY_USE_PERIOD: Duration = Duration::from_secs(1);
 
 const BLOCKING_THREADS_PER_WORKER: usize = 8;
 
+/// How long shutdown waits for the last holder of the store: 500 polls of 10 ms.
+const STORE_CLOSE_POLLS: u32 = 500;
+const STORE_CLOSE_POLL: Duration = Duration::from_millis(10);
+
 pub struct Application {
     port: u16,
     server: Server,
     registry: Arc<Registry>,
+    /// Gone once the last holder of the store drops it, which unlocks the data dir.
+    store: Weak<dyn Store>,
 }
 
 impl Application {
@@ -120,6 +126,7 @@ impl Application {
                 resolve: crate::gateway::client::outbound::system(),
             },
         )?);
+        let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
             store,
             master_key,
@@ -139,6 +146,7 @@ impl Application {
             port,
             server,
             registry,
+            store: closed,
         })
     }
 
@@ -157,11 +165,33 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM (or the server handle stops it), then flushes the store.
+    /// Returns once the store is closed, so the same data dir can be opened again at once by
+    /// this process (a restart in tests, an embedder's reload).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        match self.registry.store().flush().await {
+        let Application {
+            server,
+            registry,
+            store,
+            ..
+        } = self;
+        let served = server.await;
+        match registry.store().flush().await {
             Ok(()) => log::info!("store flushed; bye"),
             Err(e) => log::error!("final flush failed: {e}"),
+        }
+        drop(registry);
+        // The server's future can resolve while its worker threads are still dropping their
+        // copies of the app's state, and so of the store; wait for them, within reason.
+        for _ in 0..STORE_CLOSE_POLLS {
+            if store.strong_count() == 0 {
+                break;
+            }
+            actix_web::rt::time::sleep(STORE_CLOSE_POLL).await;
+        }
+        if store.strong_count() != 0 {
+            log::warn!(
+                "the store is still held by a task after shutdown; its data dir stays locked until that ends"
+            );
         }
         served
     }
