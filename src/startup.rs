@@ -110,22 +110,25 @@ impl Application {
             Arc::downgrade(&store),
             KEY_USE_PERIOD,
         ));
-        let gateway = Arc::new(Gateway::new(
-            Arc::clone(&table),
-            Arc::clone(&master_key),
-            Timeouts {
-                attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
-                idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
-                total: Duration::from_secs(settings.gateway.total_timeout_secs),
-                stream: Duration::from_secs(settings.gateway.max_stream_secs),
-            },
-            Arc::clone(&uses),
-            crate::gateway::policy::clock::system(),
-            crate::gateway::client::Outbound {
-                allow_private: settings.outbound.allow_private_networks,
-                resolve: crate::gateway::client::outbound::system(),
-            },
-        )?);
+        let gateway = Arc::new(
+            Gateway::new(
+                Arc::clone(&table),
+                Arc::clone(&master_key),
+                Timeouts {
+                    attempt: Duration::from_secs(settings.gateway.request_timeout_secs),
+                    idle: Duration::from_secs(settings.gateway.stream_idle_timeout_secs),
+                    total: Duration::from_secs(settings.gateway.total_timeout_secs),
+                    stream: Duration::from_secs(settings.gateway.max_stream_secs),
+                },
+                Arc::clone(&uses),
+                crate::gateway::policy::clock::system(),
+                crate::gateway::client::Outbound {
+                    allow_private: settings.outbound.allow_private_networks,
+                    resolve: crate::gateway::client::outbound::system(),
+                },
+            )?
+            .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms)),
+        );
         let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
             store,

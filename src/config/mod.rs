@@ -50,6 +50,9 @@ pub struct GatewaySettings {
     /// Whether `/v1` takes access keys only: the admin token, `[[auth.tokens]]` and management
     /// API keys are then refused there (401 `access_key_required`), keeping the management API.
     pub require_access_keys: bool,
+    /// How long a provider's probe (`POST /providers/{id}/test`, `?validate=true`) may take,
+    /// all its pages included, in milliseconds.
+    pub probe_timeout_ms: u64,
 }
 
 impl Default for GatewaySettings {
@@ -62,6 +65,7 @@ impl Default for GatewaySettings {
             max_stream_secs: 3600,
             cors_origins: Vec::new(),
             require_access_keys: false,
+            probe_timeout_ms: 10_000,
         }
     }
 }
@@ -283,6 +287,9 @@ impl Settings {
         }
         if self.gateway.max_body_bytes < 1024 {
             return fail("gateway.max_body_bytes must be at least 1024".into());
+        }
+        if self.gateway.probe_timeout_ms == 0 {
+            return fail("gateway.probe_timeout_ms must be above 0".into());
         }
         if self.gateway.request_timeout_secs == 0
             || self.gateway.stream_idle_timeout_secs == 0

@@ -7,7 +7,8 @@
 //! `attempt` (one upstream request, its queue slot, its stream's commit point and watch),
 //! `client` (HTTP clients and the outbound guard), `policy` (what each failure means), `table`
 //! (the routing snapshot), `state` (what the gateway learns of each provider as it runs) and
-//! `error` (codes and their wire shapes).
+//! `error` (codes and their wire shapes). Beside the call, `probe` reads a provider's model
+//! list the way a call would reach it (`POST /providers/{id}/test`).
 
 pub mod attempt;
 mod call;
@@ -15,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod plan;
 pub mod policy;
+pub mod probe;
 pub mod state;
 pub mod table;
 pub mod usage;
@@ -48,6 +50,8 @@ pub struct Gateway {
     clients: Clients,
     /// `outbound.allow_private_networks`.
     allow_private: bool,
+    /// How long a probe of a provider may take (`gateway.probe_timeout_ms`).
+    probe_timeout: Duration,
 }
 
 /// How long an answer may take.
@@ -130,7 +134,14 @@ impl Gateway {
             clock,
             clients: Clients::new(outbound.resolve),
             allow_private: outbound.allow_private,
+            probe_timeout: probe::DEFAULT_TIMEOUT,
         })
+    }
+
+    /// The most a probe of a provider may take (10 s unless set).
+    pub fn with_probe_timeout(mut self, timeout: Duration) -> Gateway {
+        self.probe_timeout = timeout;
+        self
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

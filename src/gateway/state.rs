@@ -1,5 +1,6 @@
-//! What the gateway learns of each provider while it runs — its circuit breaker and its queue
-//! (`concurrency`/`bufferSize`), and the home for any per-provider runtime state to come —
+//! What the gateway learns of each provider while it runs — its circuit breaker, its queue
+//! (`concurrency`/`bufferSize`) and the last check of it (`probe`), and the home for any
+//! per-provider runtime state to come —
 //! kept in one place per provider. The routing table hands the same state to every new version
 //! of a provider's route (by the provider's id), so a change to its record keeps what calls
 //! have taught the gateway and the calls in flight keep counting.
@@ -16,6 +17,25 @@ pub struct ProviderState {
     breaker: Mutex<Breaker>,
     /// `None` while the provider sets no `concurrency`.
     limiter: ArcSwapOption<Limiter>,
+    /// The last probe of the provider's model list (`POST /providers/{id}/test`, or of one of
+    /// its keys); in memory only, so a restart forgets it.
+    last_check: ArcSwapOption<Check>,
+}
+
+/// What one probe of a provider's model list found; `None` where it is not known (no answer
+/// came, or none was asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// When the probe ended (ms since the epoch).
+    pub at_ms: u64,
+    /// The provider key it was made with, if any.
+    pub key: Option<ulid::Ulid>,
+    pub ok: bool,
+    pub status_code: Option<u16>,
+    pub latency_ms: Option<u64>,
+    pub models_found: Option<u64>,
+    /// Why it failed: the gateway's words, or the upstream's, scrubbed of credentials.
+    pub error: Option<String>,
 }
 
 impl ProviderState {
@@ -30,6 +50,14 @@ impl ProviderState {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
         self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn record_check(&self, check: Check) {
+        self.last_check.store(Some(Arc::new(check)));
+    }
+
+    pub fn last_check(&self) -> Option<Arc<Check>> {
+        self.last_check.load_full()
     }
 
     pub fn limiter(&self) -> Option<Arc<Limiter>> {
@@ -67,5 +95,23 @@ mod tests {
         assert_eq!(state.limiter().unwrap().concurrency, 2);
         state.size_queue(None);
         assert!(state.limiter().is_none());
+    }
+
+    #[test]
+    fn the_last_check_replaces_the_one_before() {
+        let state = ProviderState::default();
+        assert!(state.last_check().is_none());
+        let check = |ok| Check {
+            at_ms: 1,
+            key: None,
+            ok,
+            status_code: None,
+            latency_ms: None,
+            models_found: None,
+            error: None,
+        };
+        state.record_check(check(false));
+        state.record_check(check(true));
+        assert!(state.last_check().unwrap().ok);
     }
 }

@@ -65,6 +65,9 @@ error_responses! {
         why: it is set in the config file or the environment.",
     UriTooLong => "`uri_too_long`: the path and query are longer than 8 KiB.",
     Internal => "`internal`: the server log has the cause; nothing was changed.",
+    ProbeFailed => "`provider_probe_failed` (`?validate=true`): the provider's probe failed, \
+        so nothing was written. `details` holds what it found, each as a string (`null` \
+        where unknown): `ok`, `statusCode`, `latencyMs`, `modelsFound`, `error`.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
         below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
         the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
@@ -262,6 +265,22 @@ impl IntoParams for IfNoneMatch {
 }
 
 pub struct Cascade;
+
+/// `?validate=` of a provider's create and PATCH.
+pub struct Validate;
+
+impl IntoParams for Validate {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "validate",
+            ParameterIn::Query,
+            Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build()),
+            "`true` probes the provider as it would be written (its model list, as `POST \
+             /providers/{id}/test` does) and writes nothing if the probe fails (422 \
+             `provider_probe_failed`); a 401 or 403 while the provider has no key yet passes.",
+        )]
+    }
+}
 
 /// `?cascade=` of an access key configuration's delete.
 pub struct CascadeKeys;

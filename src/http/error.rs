@@ -89,6 +89,11 @@ pub enum ApiError {
         "the store met an I/O error; writes are refused until the fault is gone (the store then reopens by itself, holding exactly what reached the disk; reads go on meanwhile), and a write answered with this error may or may not have been stored"
     )]
     StorageFailed,
+    #[error(
+        "the provider did not pass its probe (?validate=true), so nothing was written: {}; details has all it found",
+        .0.get("error").map_or("see details", String::as_str)
+    )]
+    ProbeFailed(BTreeMap<String, String>),
     #[error("internal error; the server log has the cause")]
     Internal,
 }
@@ -129,6 +134,7 @@ impl ApiError {
             ApiError::StorageFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
             ApiError::StorageReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
             ApiError::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
+            ApiError::ProbeFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "provider_probe_failed"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -179,6 +185,7 @@ impl ApiError {
                     .join(","),
             ),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
+            ApiError::ProbeFailed(found) => found.clone(),
             ApiError::Unauthorized { .. }
             | ApiError::AccessKeyNotAllowed
             | ApiError::NotFound(_)

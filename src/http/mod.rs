@@ -121,6 +121,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
             Rejection::Invalid(v) => InputError::Invalid(v).into(),
         },
+        WriteError::Refused(found) => ApiError::ProbeFailed(found),
         WriteError::Invalid(e) => e.into(),
         WriteError::Store(e) => e.into(),
         WriteError::Crypto(e) => e.into(),

@@ -17,13 +17,13 @@ use utoipa::{Modify, OpenApi};
 
 use super::docs::{
     BadRequest, Conflict, Forbidden, Internal, MethodNotAllowed, NotFound, NotModified,
-    PayloadTooLarge, PreconditionFailed, RequestTimeout, Unauthorized, Unavailable,
+    PayloadTooLarge, PreconditionFailed, ProbeFailed, RequestTimeout, Unauthorized, Unavailable,
     UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
 use super::manage::{
-    access_key_configurations, access_keys, api_keys, gateway_config, health, provider_keys,
-    providers,
+    access_key_configurations, access_keys, api_keys, gateway_config, health, probes,
+    provider_keys, providers,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -46,12 +46,14 @@ use super::{admin, method_not_allowed};
         providers::get,
         providers::update,
         providers::delete,
+        probes::test_provider,
         provider_keys::list,
         provider_keys::create,
         provider_keys::get,
         provider_keys::update,
         provider_keys::delete,
         provider_keys::rotate,
+        probes::test_key,
         api_keys::list,
         api_keys::create,
         api_keys::get,
@@ -80,7 +82,7 @@ use super::{admin, method_not_allowed};
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
-            NotModified, MethodNotAllowed, UriTooLong
+            NotModified, MethodNotAllowed, UriTooLong, ProbeFailed
         )
     ),
     modifiers(
@@ -235,7 +237,12 @@ impl ResourceLinks {
         (
             "/providers",
             "/providers/{id}",
-            &["getProvider", "updateProvider", "deleteProvider"],
+            &[
+                "getProvider",
+                "updateProvider",
+                "testProvider",
+                "deleteProvider",
+            ],
         ),
         (
             "/api-keys",
@@ -268,6 +275,7 @@ impl ResourceLinks {
                 "getProviderKey",
                 "updateProviderKey",
                 "rotateProviderKey",
+                "testProviderKey",
                 "deleteProviderKey",
             ],
         ),
@@ -281,7 +289,8 @@ impl ResourceLinks {
             .parameter("id", "$response.body#/id")
             .description(format!("`{operation_id}` on this resource"))
             .extensions(Some(spelled_right.into_iter().collect()));
-        if !operation_id.starts_with("get") {
+        // A test takes no If-Match.
+        if !operation_id.starts_with("get") && !operation_id.starts_with("test") {
             link = link.parameter("header.If-Match", "$response.header.ETag");
         }
         link.build()

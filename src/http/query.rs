@@ -44,15 +44,17 @@ pub(super) fn params(
 
 /// `?cascade=`: `true` or `false` (the default), and no other parameter.
 pub(super) fn cascade(req: &HttpRequest) -> Result<bool, ApiError> {
-    match params(req, &["cascade"])?
-        .get("cascade")
-        .map(String::as_str)
-    {
+    flag(req, "cascade")
+}
+
+/// `?name=`: `true` or `false` (the default), and no other parameter.
+pub(super) fn flag(req: &HttpRequest, name: &'static str) -> Result<bool, ApiError> {
+    match params(req, &[name])?.get(name).map(String::as_str) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(ApiError::InvalidQuery({
             let mut v = Violations::default();
-            v.add("cascade", "must be `true` or `false`");
+            v.add(name, "must be `true` or `false`");
             v
         })),
     }

@@ -30,6 +30,10 @@ pub enum WriteError {
     Invalid(InputError),
     #[error("refused: {0:?}")]
     Rejected(Rejection),
+    /// A caller's check of the record before it is written (a provider's probe) said no;
+    /// what it found, as field → text.
+    #[error("refused by its check: {0:?}")]
+    Refused(std::collections::BTreeMap<String, String>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

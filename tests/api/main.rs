@@ -24,6 +24,7 @@ mod models;
 mod openapi;
 mod openapi_dataplane;
 mod persistence;
+mod probe;
 mod provider_keys;
 mod raw;
 mod read;

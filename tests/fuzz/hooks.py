@@ -20,11 +20,19 @@ Three rules span fields or look inside a value, and no schema keyword can expres
 `retryBackoffInitialMs` <= `retryBackoffMaxMs` (with their defaults 500 and 5000), and a
 `caCertPem` that holds X.509 certificates. Positive cases are kept within them (filtered, or
 given a real certificate); negative cases are left alone, as they must be refused anyway.
+
+A provider's test (`POST /providers/{id}/test`, `?validate=true`) calls its base URL (or its
+proxy): a positive provider write has its `baseUrl` and its proxy's `url` pointed at
+127.0.0.1:9, so no generated address is ever called (tests/fuzz/run's server refuses loopback
+too, so most probes end at the outbound guard).
 """
 
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
+
+# Where every generated provider is, and its proxy: loopback, where nothing listens.
+NOWHERE = "127.0.0.1:9"
 
 # A CA certificate made for these tests (its key was never kept).
 CA_PEM = """-----BEGIN CERTIFICATE-----
@@ -170,7 +178,19 @@ def map_case(ctx, case):
         network = case.body.get("network")
         if isinstance(network, dict) and isinstance(network.get("caCertPem"), str):
             network["caCertPem"] = CA_PEM
+        _nowhere(case.body)
     return case
+
+
+def _nowhere(body):
+    """The provider's base URL and proxy, kept on loopback (see the module's docstring)."""
+    if isinstance(body.get("baseUrl"), str):
+        scheme = body["baseUrl"].split(":", 1)[0].lower()
+        body["baseUrl"] = f"{scheme}://{NOWHERE}/v1"
+    proxy = body.get("proxy")
+    if isinstance(proxy, dict) and isinstance(proxy.get("url"), str):
+        scheme = proxy["url"].split(":", 1)[0].lower()
+        proxy["url"] = f"{scheme}://{NOWHERE}"
 
 
 # Configurations created in this run and not deleted since: the ids a linked

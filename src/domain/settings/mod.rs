@@ -189,20 +189,31 @@ impl Settings {
     }
 }
 
-/// The `requestPathOverrides` rule: known surfaces, each to an absolute path.
+/// The `requestPathOverrides` entry of the model list, which the provider's probe reads
+/// (`POST /providers/{id}/test`): not a surface model calls go to, but a path like theirs.
+pub const MODELS_PATH: &str = "models";
+
+/// The names `requestPathOverrides` takes: every surface's, and the model list's.
+pub fn overridable() -> impl Iterator<Item = &'static str> {
+    Surface::ALL
+        .iter()
+        .map(|s| s.name())
+        .chain(std::iter::once(MODELS_PATH))
+}
+
+/// The `requestPathOverrides` rule: known surfaces (or `models`), each to an absolute path.
 pub fn path_overrides(paths: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     static PATH: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(&rules::request_path_shape()).expect("pattern compiles"));
     let mut found = Vec::new();
     for (surface, path) in paths {
-        if !Surface::ALL.iter().any(|s| s.name() == surface) {
+        if !overridable().any(|name| name == surface) {
             found.push((
                 format!("requestPathOverrides.{surface}"),
                 format!(
                     "is not a surface: must be one of {}",
-                    Surface::ALL
-                        .iter()
-                        .map(|s| format!("`{}`", s.name()))
+                    overridable()
+                        .map(|name| format!("`{name}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -289,13 +300,14 @@ pub fn allow_private_network() -> Schema {
 }
 
 pub fn request_path_overrides() -> Schema {
-    let names: Vec<&str> = Surface::ALL.iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = overridable().collect();
     json_schema(json!({
         "type": ["object", "null"],
         "propertyNames": {"enum": names},
         "additionalProperties": {"type": "string", "maxLength": MAX_BASE_URL_CHARS,
                                  "pattern": request_path_pattern()},
         "description": "Per surface, the absolute path that replaces the standard one at the \
-            base URL's host (`{\"chat-completions\": \"/api/chat\"}`). `null` clears them."
+            base URL's host (`{\"chat-completions\": \"/api/chat\"}`); `models`, the model list the \
+            provider's test reads (`GET …/models` by default). `null` clears them."
     }))
 }

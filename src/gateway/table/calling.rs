@@ -39,6 +39,8 @@ pub struct Calling {
     /// `None`: the gateway's shared client will do.
     pub network: Option<Arc<NetworkSpec>>,
     pub path_overrides: Vec<(Surface, String)>,
+    /// `requestPathOverrides.models`: where the provider's probe reads its model list.
+    pub models_path: Option<String>,
 }
 
 /// What picks an HTTP client other than the shared one.
@@ -112,6 +114,7 @@ impl Calling {
                     Some((surface, path.clone()))
                 })
                 .collect(),
+            models_path: s.path_overrides.get(settings::MODELS_PATH).cloned(),
         }
     }
 

@@ -62,6 +62,12 @@ impl Route {
         }
     }
 
+    /// The route `provider` would have, for a record not (yet) in the table: with a state of
+    /// its own, which nothing else shares.
+    pub fn unpublished(provider: &Provider) -> Route {
+        Route::of(provider, None)
+    }
+
     pub(super) fn of_catalog(entry: &CatalogProvider, base_url: &str) -> Route {
         Route {
             urls: Urls::default(),

@@ -5,6 +5,7 @@ pub(super) mod access_keys;
 pub(super) mod api_keys;
 pub(super) mod gateway_config;
 pub(super) mod health;
+pub(super) mod probes;
 pub(super) mod provider_keys;
 pub(super) mod providers;
 mod routers;

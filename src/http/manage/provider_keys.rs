@@ -44,6 +44,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(rotate))
                     .default_service(method_not_allowed("POST")),
             )
+            .service(
+                web::resource("/{id}/test")
+                    .route(web::post().to(super::probes::test_key))
+                    .default_service(method_not_allowed("POST")),
+            )
             .default_service(web::to(no_route)),
     );
 }

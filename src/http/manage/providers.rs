@@ -8,6 +8,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
+use super::probes;
 use crate::domain::schema;
 use crate::domain::settings::{NetworkBody, ProxyBody};
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider};
@@ -42,6 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(delete))
                     .default_service(method_not_allowed("GET, HEAD, PATCH, DELETE")),
             )
+            .service(
+                web::resource("/{id}/test")
+                    .route(web::post().to(probes::test_provider))
+                    .default_service(method_not_allowed("POST")),
+            )
             .default_service(web::to(no_route)),
     );
 }
@@ -49,12 +55,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(
     post, path = "/providers", tag = "providers", operation_id = "createProvider",
     summary = "Register a provider",
+    params(docs::Validate),
     request_body = CreateProvider,
     responses(
         (status = 201, description = "Created; durable before this answer.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"),
                     ("Location" = String, description = "URI of the new provider"))),
         (status = 409, response = docs::Conflict),
+        (status = 422, response = docs::ProbeFailed),
         docs::BodyErrors,
         docs::AuthErrors,
     ),
@@ -66,13 +74,20 @@ pub(crate) async fn create(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    query::none(&req)?;
+    let validate = probes::validate(&req)?;
     let input: Input<CreateProvider> = read_json(&req, body, Empty::Refuse).await?;
-    let provider = state
-        .registry
-        .create_provider(input, &caller.id)
-        .await
-        .map_err(|e| write_failed(&req, NOUN, e))?;
+    let registry = &state.registry;
+    let written = match validate {
+        false => registry.create_provider(input, &caller.id).await,
+        true => {
+            let gateway = &state.gateway;
+            let check = |p| probes::passes(gateway, p);
+            registry
+                .create_provider_checked(input, &caller.id, check)
+                .await
+        }
+    };
+    let provider = written.map_err(|e| write_failed(&req, NOUN, e))?;
     let uri = state.uri(&provider_path(provider.id));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, uri))
@@ -144,7 +159,7 @@ pub(crate) async fn get(
     summary = "Change some fields of a provider",
     description = "Fields left out keep their value; `null` clears an optional field. An empty \
         body changes nothing. `providerId` cannot change.",
-    params(docs::Id, docs::IfMatch),
+    params(docs::Id, docs::IfMatch, docs::Validate),
     request_body(content = UpdateProvider, content_type = "application/json",
         description = "Optional: no body changes nothing."),
     responses(
@@ -153,6 +168,7 @@ pub(crate) async fn get(
             headers(("ETag" = String, description = "Entity tag of this version"))),
         (status = 404, response = docs::NotFound),
         (status = 412, response = docs::PreconditionFailed),
+        (status = 422, response = docs::ProbeFailed),
         docs::BodyErrors,
         docs::AuthErrors,
     ),
@@ -164,15 +180,26 @@ pub(crate) async fn update(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    query::none(&req)?;
+    let validate = probes::validate(&req)?;
     let id = path_id(&req, NOUN)?;
     let precondition = if_match(req.headers())?;
     let input: Input<UpdateProvider> = read_json(&req, body, Empty::NoChange).await?;
-    let provider = state
-        .registry
-        .update_provider(id, input, precondition, &caller.id)
-        .await
-        .map_err(|e| write_failed(&req, NOUN, e))?;
+    let registry = &state.registry;
+    let written = match validate {
+        false => {
+            registry
+                .update_provider(id, input, precondition, &caller.id)
+                .await
+        }
+        true => {
+            let gateway = &state.gateway;
+            let check = |p| probes::passes(gateway, p);
+            registry
+                .update_provider_checked(id, input, precondition, &caller.id, check)
+                .await
+        }
+    };
+    let provider = written.map_err(|e| write_failed(&req, NOUN, e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, provider.etag()))
         .json(ProviderView::new(&provider, &state)))

@@ -73,7 +73,7 @@ impl Scrub {
     }
 
     /// `text` with every occurrence of a secret masked.
-    fn text(&self, text: String) -> String {
+    pub fn text(&self, text: String) -> String {
         match self.masking() {
             Some(secrets) if secrets.found_in(text.as_bytes()) => {
                 // The secrets are valid UTF-8, so their runs start and end on characters.
