@@ -10,7 +10,7 @@ pub mod resolve;
 use std::sync::Arc;
 
 use super::error::{Code, GatewayError};
-use super::table::{Rules, Snapshot};
+use super::table::{Rules, Snapshot, Taken};
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
 use body::CallBody;
@@ -78,6 +78,7 @@ impl Gateway {
         let fallbacks = if call.fallback { &body.models[..] } else { &[] };
         let scope = snapshot.scope(call.context.configuration);
         let rules = snapshot.rules(call.context.configuration);
+        let mut taken = Taken::default();
         let mut plan: Vec<Step> = Vec::new();
         for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
             if plan.len() >= MAX_CANDIDATES {
@@ -99,7 +100,7 @@ impl Gateway {
                 }
             };
             for target in targets {
-                for credential in self.credentials(snapshot, &target, rules) {
+                for credential in self.credentials(snapshot, &target, rules, &mut taken) {
                     // At most 64 steps: a scan costs less than hashing owned copies of each.
                     let again = plan.iter().any(|step| {
                         matches!(step, Step::Try(c) if Arc::ptr_eq(&c.target.route, &target.route)
@@ -130,9 +131,10 @@ impl Gateway {
         snapshot: &Snapshot,
         target: &Target,
         rules: Option<&Rules>,
+        taken: &mut Taken,
     ) -> Vec<Credential> {
         let keys = rules
-            .and_then(|r| r.keys(snapshot, &target.route, &target.model))
+            .and_then(|r| r.keys(snapshot, &target.route, &target.model, taken))
             .unwrap_or_else(|| snapshot.keys(&target.route.slug));
         if keys.is_empty() || target.route.calling.keyless {
             return vec![match target.route.catalog {

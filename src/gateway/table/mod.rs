@@ -19,7 +19,7 @@ pub mod rules;
 pub mod scope;
 
 pub use route::{ClientCell, ProfileClient, Route};
-pub use rules::Rules;
+pub use rules::{Rules, Taken};
 pub use scope::Scope;
 
 use super::state::ProviderState;

@@ -126,27 +126,32 @@ impl Rules {
         Some(rules)
     }
 
-    /// The rule for `model` at `route`: its model rule, else its provider rule.
-    fn rule(&self, route: &Route, model: &str) -> Option<&Rule> {
+    /// The index of the rule for `model` at `route`: its model rule, else its provider rule.
+    fn rule(&self, route: &Route, model: &str) -> Option<usize> {
         let slug = route.slug.as_str();
         let by_model = self
             .by_model
             .get(slug)
             .and_then(|models| models.get(folded(model).as_ref()));
-        by_model
-            .or_else(|| self.by_provider.get(slug))
-            .map(|at| &self.rules[*at])
+        by_model.or_else(|| self.by_provider.get(slug)).copied()
     }
 
     /// The keys a call of `model` at `route` walks, in order, when a rule is for it and any
-    /// of its keys still exists; `None` leaves the provider's own keys.
+    /// of its keys still exists; `None` leaves the provider's own keys. A rule that serves
+    /// several of one call's targets (fallback models at one provider) gives each the order
+    /// `taken` kept from the first, so its counters move once per call.
     pub fn keys(
         &self,
         snapshot: &Snapshot,
         route: &Route,
         model: &str,
+        taken: &mut Taken,
     ) -> Option<Vec<Arc<ProviderKey>>> {
-        let rule = self.rule(route, model)?;
+        let at = self.rule(route, model)?;
+        if let Some((_, keys)) = taken.0.iter().find(|(rule, _)| *rule == at) {
+            return (!keys.is_empty()).then(|| keys.clone());
+        }
+        let rule = &self.rules[at];
         let held = snapshot.keys.get(route.slug.as_str())?;
         let mut keys = Vec::with_capacity(rule.steps.iter().map(|s| s.keys.len()).sum());
         for step in &rule.steps {
@@ -155,9 +160,14 @@ impl Rules {
                     .filter_map(|i| held.get(&step.keys[i]).cloned()),
             );
         }
+        taken.0.push((at, keys.clone()));
         (!keys.is_empty()).then_some(keys)
     }
 }
+
+/// The key orders one call's plan has taken from its rules, by rule.
+#[derive(Default)]
+pub struct Taken(Vec<(usize, Vec<Arc<ProviderKey>>)>);
 
 #[cfg(test)]
 mod tests {
