@@ -259,6 +259,13 @@ async fn the_model_lists_path_can_be_overridden() {
         ("/api/tags", "x=1")
     );
     assert!(!seen.headers.contains_key("authorization"));
+
+    // A key filed for a keyless provider is never sent by its calls, nor by its test.
+    let key = add_key(&app, "tags", "sk-unsent").await;
+    mock.then(ok_json(models(2)));
+    let path = format!("/provider-keys/{}/test", key["id"].as_str().unwrap());
+    assert_eq!(test(&app, &path).await["ok"], true);
+    assert!(!mock.last().headers.contains_key("authorization"));
 }
 
 #[actix_web::test]
@@ -330,6 +337,24 @@ async fn validate_refuses_a_provider_whose_probe_fails_and_takes_one_that_passes
         .patch_json(&format!("/providers/{id}?validate=maybe"), &json!({}))
         .await;
     assert_error(res, 400, "invalid_query").await;
+
+    // A create naming a taken providerId and another base URL: probed with no key (the
+    // stored one never goes to the body's URL), then refused as a duplicate.
+    let elsewhere = Mock::start().await;
+    elsewhere.then(ok_json(models(1)));
+    let res = app
+        .post_json(
+            "/providers?validate=true",
+            &registered("fresh", &format!("{}/v1", elsewhere.base), &[], json!([])),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let seen = elsewhere.last();
+    assert!(
+        !seen.headers.contains_key("authorization"),
+        "{:?}",
+        seen.headers
+    );
 }
 
 #[actix_web::test]

@@ -74,16 +74,26 @@ impl Gateway {
         let slug = snapshot.key_owner(id)?;
         let route = Arc::clone(snapshot.route(slug)?);
         let key = snapshot.keys(slug).into_iter().find(|k| k.id == id)?;
-        let probed = self.probe(&route, Using::Key(&key)).await;
+        // A keyless provider's calls carry no key: neither does its probe.
+        let using = match route.calling.keyless {
+            true => Using::Nothing { no_key_yet: false },
+            false => Using::Key(&key),
+        };
+        let probed = self.probe(&route, using).await;
         route.state.record_check(probed.check.clone());
         Some(probed.check)
     }
 
-    /// Probes `provider` as written, before it is (`?validate=true`): with the newest usable
-    /// key its `providerId` has. Kept nowhere: the record may never be stored.
-    pub async fn probe_record(&self, provider: &Provider) -> Probed {
+    /// Probes `provider` as written, before it is (`?validate=true`). A change of a stored
+    /// provider goes with the newest usable key its `providerId` has; a new one with none,
+    /// even when its `providerId` is taken (the create is refused later), so that no stored
+    /// key is sent to a base URL the body names. Kept nowhere: the record may never be stored.
+    pub async fn probe_record(&self, provider: &Provider, new: bool) -> Probed {
         let route = Route::unpublished(provider);
-        let keys = self.snapshot().keys(provider.provider_id.as_str());
+        let keys = match new {
+            true => Vec::new(),
+            false => self.snapshot().keys(provider.provider_id.as_str()),
+        };
         self.probe(&route, self.newest(&route, &keys)).await
     }
 
@@ -121,7 +131,7 @@ impl Gateway {
                 check.ok = true;
                 check.models_found = Some(count);
             }
-            Err(why) => check.error = Some(why),
+            Err(why) => check.error = Some(text::cut(why)),
         }
         check.at_ms = now_ms();
         Probed { check, no_key_yet }
@@ -204,11 +214,15 @@ impl Gateway {
                 Err(Missed::Send(e)) => {
                     return Err(match outbound::refusal_in(&e) {
                         Some(refused) => format!("may not be called: {refused}"),
-                        None => format!("could not be reached: {}", scrub.described(e).1),
+                        None => {
+                            let why = text::cleaned(&scrub, &scrub.described(e).1);
+                            format!("could not be reached: {why}")
+                        }
                     });
                 }
                 Err(Missed::Body(status, why)) => {
                     check.status_code = Some(status);
+                    let why = text::cleaned(&scrub, &why);
                     return Err(format!("the model list could not be read: {why}"));
                 }
             };

@@ -32,10 +32,16 @@ pub fn cleaned(scrub: &Scrub, text: &str) -> String {
             _ => MASK.to_owned(),
         }
     });
-    match masked.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((at, _)) => masked[..at].to_owned(),
-        None => masked.into_owned(),
+    cut(masked.into_owned())
+}
+
+/// `text` cut to [`MAX_ERROR_CHARS`]: for the gateway's own words, which hold no secret but
+/// may quote a long URL or setting.
+pub fn cut(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(MAX_ERROR_CHARS) {
+        text.truncate(at);
     }
+    text
 }
 
 #[cfg(test)]

@@ -84,8 +84,9 @@ pub(super) fn validate(req: &HttpRequest) -> Result<bool, ApiError> {
 pub(super) async fn passes(
     gateway: &Gateway,
     provider: Provider,
+    new: bool,
 ) -> Result<(), BTreeMap<String, String>> {
-    let probed = gateway.probe_record(&provider).await;
+    let probed = gateway.probe_record(&provider, new).await;
     let c = &probed.check;
     if c.ok || (probed.no_key_yet && matches!(c.status_code, Some(401 | 403))) {
         return Ok(());

@@ -81,7 +81,7 @@ pub(crate) async fn create(
         false => registry.create_provider(input, &caller.id).await,
         true => {
             let gateway = &state.gateway;
-            let check = |p| probes::passes(gateway, p);
+            let check = |p| probes::passes(gateway, p, true);
             registry
                 .create_provider_checked(input, &caller.id, check)
                 .await
@@ -193,7 +193,7 @@ pub(crate) async fn update(
         }
         true => {
             let gateway = &state.gateway;
-            let check = |p| probes::passes(gateway, p);
+            let check = |p| probes::passes(gateway, p, false);
             registry
                 .update_provider_checked(id, input, precondition, &caller.id, check)
                 .await
