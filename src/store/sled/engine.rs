@@ -4,12 +4,13 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use ulid::Ulid;
 
-use super::codec::{decode, encode, key_id_from_index, provider_prefix};
+use super::codec::{count_of, decode, encode, key_id_from_index, key_index_entry, provider_prefix};
 use super::commit::GroupCommit;
 use super::files::DB_DIR;
+use crate::domain::ProviderKey;
 use crate::store::{Durable, Rejection, StoreError, UpdateFn};
 
 const RECORDS_TREE: &str = "providers";
@@ -69,6 +70,24 @@ pub(super) enum Abort {
 }
 
 pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+/// Inserts a provider key with its entry in its provider's index and its provider's count, in
+/// the caller's transaction (a key created alone, or by a router step); the caller has checked
+/// that its provider may hold it.
+pub(super) fn insert_key(
+    keys: &TransactionalTree,
+    keys_by_provider: &TransactionalTree,
+    key_counts: &TransactionalTree,
+    key: &ProviderKey,
+) -> TxResult<()> {
+    let slug = key.provider_id.as_str();
+    let id = key.id.to_bytes();
+    let count = count_of(key_counts.get(slug.as_bytes())?);
+    keys.insert(&id[..], encode(key).map_err(failed)?.as_slice())?;
+    keys_by_provider.insert(key_index_entry(slug, &id), &[][..])?;
+    key_counts.insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
+    Ok(())
+}
 
 pub(super) fn reject<T>(r: Rejection) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(Abort::Rejected(r)))

@@ -11,7 +11,7 @@ use super::codec::{
     count_of, decode, decode_entry, encode, get_in, key_id_from_index, key_index_entry, page_of,
     provider_prefix,
 };
-use super::engine::{failed, reject};
+use super::engine::{failed, insert_key, reject};
 use super::routers::{naming, prune};
 use crate::domain::{AccessKeyConfiguration, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
@@ -24,18 +24,13 @@ const MASTER_KEY_CHECK: &[u8] = b"master_key_check";
 impl KeyStore for SledStore {
     fn create_key(&self, key: ProviderKey, needs_provider: bool) -> Write<ProviderKey> {
         self.write(move |e| {
-            let id = key.id.to_bytes();
-            let value = encode(&key)?;
             let slug = key.provider_id.as_str();
             let trees = (&e.keys, &e.keys_by_provider, &e.key_counts, &e.index);
             let result = trees.transaction(|(keys, keys_by_provider, key_counts, providers)| {
                 if needs_provider && providers.get(slug.as_bytes())?.is_none() {
                     return reject(Rejection::UnknownProvider(slug.to_owned()));
                 }
-                let count = count_of(key_counts.get(slug.as_bytes())?);
-                keys.insert(&id[..], value.as_slice())?;
-                keys_by_provider.insert(key_index_entry(slug, &id), &[][..])?;
-                key_counts.insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
+                insert_key(keys, keys_by_provider, key_counts, &key)?;
                 Ok(((), true))
             });
             Ok(e.settle(result)?.map(|w| w.map(|()| key)))

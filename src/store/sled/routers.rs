@@ -10,8 +10,8 @@ use serde::Deserialize;
 use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 use ulid::Ulid;
 
-use super::codec::{count_of, decode, encode, key_index_entry};
-use super::engine::{TxResult, failed, reject};
+use super::codec::{decode, encode};
+use super::engine::{TxResult, failed, insert_key, reject};
 use crate::domain::{AccessKeyConfiguration, AccessScope, ProviderKey, Router, Violations, now_ms};
 use crate::store::{Rejection, StoreError};
 
@@ -162,15 +162,7 @@ impl RouterTrees<'_> {
         if custom && self.providers.get(slug.as_bytes())?.is_none() {
             return reject(Rejection::UnknownProvider(slug.to_owned()));
         }
-        let id = key.id.to_bytes();
-        let count = count_of(self.key_counts.get(slug.as_bytes())?);
-        self.keys
-            .insert(&id[..], encode(key).map_err(failed)?.as_slice())?;
-        self.keys_by_provider
-            .insert(key_index_entry(slug, &id), &[][..])?;
-        self.key_counts
-            .insert(slug.as_bytes(), &(count + 1).to_be_bytes()[..])?;
-        Ok(())
+        insert_key(self.keys, self.keys_by_provider, self.key_counts, key)
     }
 }
 
