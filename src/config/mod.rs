@@ -11,8 +11,10 @@ use serde::Deserialize;
 use crate::auth::{self, Credential};
 
 mod log_settings;
+mod usage_settings;
 
 pub use log_settings::{LogFormat, LogSettings};
+pub use usage_settings::UsageSettings;
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
@@ -26,6 +28,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub gateway: GatewaySettings,
     pub outbound: OutboundSettings,
+    pub usage: UsageSettings,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
     pub catalog: BTreeMap<String, CatalogSettings>,
 }
@@ -326,6 +329,7 @@ impl Settings {
             }
         }
         self.log.validate()?;
+        self.usage.validate()?;
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());
         }

@@ -16,6 +16,7 @@ pub mod rules;
 pub mod schema;
 pub mod settings;
 pub mod surface;
+pub mod usage;
 mod validation;
 pub mod wire;
 

@@ -325,3 +325,108 @@ impl IntoParams for Cascade {
         )]
     }
 }
+
+fn time_parameter(name: &str, required: bool, description: &str) -> Parameter {
+    let mut p = parameter(
+        name,
+        ParameterIn::Query,
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::DateTime,
+                )))
+                .build(),
+        ),
+        description,
+    );
+    if required {
+        p.required = Required::True;
+    }
+    p
+}
+
+fn enum_parameter(name: &str, values: &[&str], description: &str) -> Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build();
+    parameter(
+        name,
+        ParameterIn::Query,
+        Schema::Object(schema),
+        description,
+    )
+}
+
+/// The parameters of `GET /usage`.
+pub struct UsageQuery;
+
+impl IntoParams for UsageQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let boolean = Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build());
+        vec![
+            time_parameter(
+                "startTime",
+                true,
+                "Only events with `eventTime` at or after this.",
+            ),
+            time_parameter(
+                "endTime",
+                false,
+                "Only events at or before this; now by default.",
+            ),
+            parameter(
+                "accessKeyId",
+                ParameterIn::Query,
+                string_schema(None),
+                "Only the events of this access key (or management credential, such as `admin`).",
+            ),
+            parameter(
+                "includeRetries",
+                ParameterIn::Query,
+                boolean,
+                "`true` lists every attempt; by default only each request's final one.",
+            ),
+            parameter(
+                "cursor",
+                ParameterIn::Query,
+                string_schema(Some(ULID_PATTERN)),
+                "Where the previous page ended: take it from its `nextPageUri`.",
+            ),
+            limit(),
+            enum_parameter(
+                "include",
+                &["timing"],
+                "`timing` adds `latencyMs`, `ttfbMs`, `cacheWriteTokens` and `tokensKnown` to \
+                 each event (modelgate's extension).",
+            ),
+        ]
+    }
+}
+
+/// The parameters of `GET /usage/overview`.
+pub struct UsageOverviewQuery;
+
+impl IntoParams for UsageOverviewQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            time_parameter(
+                "startTime",
+                true,
+                "Start of the window; the buckets are the whole UTC days it overlaps.",
+            ),
+            time_parameter("endTime", false, "End of the window; now by default."),
+            enum_parameter(
+                "groupBy",
+                &["provider", "accessKey"],
+                "What each day's series is broken down by; `provider` by default.",
+            ),
+            enum_parameter(
+                "include",
+                &["tokens"],
+                "`tokens` adds each bucket's and the totals' token sums (modelgate's extension).",
+            ),
+        ]
+    }
+}

@@ -46,6 +46,8 @@ pub struct AppState {
     pub public_url: String,
     /// `gateway.require_access_keys`: the data plane refuses every other credential.
     pub require_access_keys: bool,
+    /// Where `/usage` reads the data plane's usage events.
+    pub usage: Arc<dyn crate::store::usage::UsageStore>,
 }
 
 impl AppState {

@@ -23,7 +23,7 @@ use super::docs::{
 use super::error::ErrorBody;
 use super::manage::{
     access_key_configurations, access_keys, api_keys, gateway_config, health, probes,
-    provider_keys, providers,
+    provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -73,6 +73,8 @@ use super::{admin, method_not_allowed};
         gateway_config::get,
         gateway_config::update,
         health::health,
+        usage::list,
+        usage::overview,
         openapi_json,
         admin::index,
         admin::asset,

@@ -9,6 +9,7 @@
 
 mod durable;
 pub mod sled;
+pub mod usage;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -9,6 +9,7 @@ pub(super) mod probes;
 pub(super) mod provider_keys;
 pub(super) mod providers;
 mod routers;
+pub(super) mod usage;
 
 use actix_web::web;
 
@@ -20,4 +21,5 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     access_key_configurations::configure(cfg);
     gateway_config::configure(cfg);
     health::configure(cfg);
+    usage::configure(cfg);
 }

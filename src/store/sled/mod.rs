@@ -16,6 +16,7 @@ mod migrate;
 mod providers;
 mod rewrite;
 mod routers;
+pub mod usage;
 
 use std::io;
 use std::path::{Path, PathBuf};
