@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
+use crate::gateway::meter::{Recorder, Writer, retention};
 use crate::gateway::table::RoutingTable;
 use crate::gateway::usage::{self, KeyUse};
 use crate::gateway::{Gateway, Timeouts};
@@ -24,7 +25,9 @@ use crate::http::{self, AppState};
 use crate::master_key;
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::store::sled::usage::{SledUsage, USAGE_DIR};
 use crate::store::sled::{OpenError, SledStore};
+use crate::store::usage::UsageStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -45,6 +48,11 @@ pub enum StartupError {
     Routing(#[from] crate::store::StoreError),
     #[error("cannot read the stored API keys and access keys: {0}")]
     StoredCredentials(#[source] crate::store::StoreError),
+    #[error("cannot open the usage store in {path}: {source}")]
+    Usage {
+        path: std::path::PathBuf,
+        source: crate::store::StoreError,
+    },
     #[error("cannot build the upstream HTTP client: {0}")]
     Upstream(#[from] reqwest::Error),
 }
@@ -64,6 +72,10 @@ pub struct Application {
     registry: Arc<Registry>,
     /// Gone once the last holder of the store drops it, which unlocks the data dir.
     store: Weak<dyn Store>,
+    /// Likewise for the usage store, which locks its own files.
+    usage: Weak<dyn UsageStore>,
+    /// Writes the usage events still queued at shutdown.
+    usage_writer: Writer,
 }
 
 impl Application {
@@ -104,6 +116,13 @@ impl Application {
                 .and_then(|c| c.base_url.clone())
                 .unwrap_or_else(|| entry.base_url.to_owned())
         })?);
+        let usage_store = open_usage(settings)?;
+        let (recorder, usage_writer) =
+            Recorder::start(Arc::clone(&usage_store), settings.usage.queue);
+        actix_web::rt::spawn(retention::run(
+            Arc::downgrade(&usage_store),
+            settings.usage.clone(),
+        ));
         let uses = Arc::new(KeyUse::default());
         actix_web::rt::spawn(usage::write_periodically(
             Arc::clone(&uses),
@@ -127,7 +146,8 @@ impl Application {
                     resolve: crate::gateway::client::outbound::system(),
                 },
             )?
-            .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms)),
+            .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
+            .with_recorder(recorder),
         );
         let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
@@ -143,13 +163,18 @@ impl Application {
             per_minute: Arc::default(),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
             require_access_keys: settings.gateway.require_access_keys,
+            usage: Arc::clone(&usage_store),
         };
+        let usage = Arc::downgrade(&usage_store);
+        drop(usage_store);
         let server = build_server(settings, listener, state, credentials)?;
         Ok(Application {
             port,
             server,
             registry,
             store: closed,
+            usage,
+            usage_writer,
         })
     }
 
@@ -175,9 +200,13 @@ impl Application {
             server,
             registry,
             store,
+            usage,
+            usage_writer,
             ..
         } = self;
         let served = server.await;
+        // The calls are over: what they recorded is written before the store's last flush.
+        usage_writer.finish().await;
         match registry.store().flush().await {
             Ok(()) => log::info!("store flushed; bye"),
             Err(e) => log::error!("final flush failed: {e}"),
@@ -186,12 +215,12 @@ impl Application {
         // The server's future can resolve while its worker threads are still dropping their
         // copies of the app's state, and so of the store; wait for them, within reason.
         for _ in 0..STORE_CLOSE_POLLS {
-            if store.strong_count() == 0 {
+            if store.strong_count() == 0 && usage.strong_count() == 0 {
                 break;
             }
             actix_web::rt::time::sleep(STORE_CLOSE_POLL).await;
         }
-        if store.strong_count() != 0 {
+        if store.strong_count() != 0 || usage.strong_count() != 0 {
             log::warn!(
                 "the store is still held by a task after shutdown; its data dir stays locked until that ends"
             );
@@ -207,6 +236,22 @@ pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
         settings.storage.cache_capacity_mib * 1024 * 1024,
     )?
     .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
+}
+
+/// Opens the usage store under the data dir. Its reserve sits above the registry's, so a disk
+/// filling with usage stops usage first.
+fn open_usage(settings: &Settings) -> Result<Arc<dyn UsageStore>, StartupError> {
+    let mib = 1024 * 1024;
+    let usage = SledUsage::open(
+        &settings.storage.data_dir,
+        settings.usage.cache_capacity_mib * mib,
+        (settings.storage.min_free_mib + settings.usage.reserve_mib) * mib,
+    )
+    .map_err(|source| StartupError::Usage {
+        path: settings.storage.data_dir.join(USAGE_DIR),
+        source: source.into(),
+    })?;
+    Ok(Arc::new(usage))
 }
 
 /// Every credential, and where the admin token came from (told once start-up has succeeded).

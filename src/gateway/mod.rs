@@ -14,6 +14,7 @@ pub mod attempt;
 mod call;
 pub mod client;
 pub mod error;
+pub mod meter;
 pub mod plan;
 pub mod policy;
 pub mod probe;
@@ -52,6 +53,8 @@ pub struct Gateway {
     allow_private: bool,
     /// How long a probe of a provider may take (`gateway.probe_timeout_ms`).
     probe_timeout: Duration,
+    /// Where each attempt's usage event goes; `None` records nothing.
+    recorder: Option<Arc<meter::Recorder>>,
 }
 
 /// How long an answer may take.
@@ -135,12 +138,19 @@ impl Gateway {
             clients: Clients::new(outbound.resolve),
             allow_private: outbound.allow_private,
             probe_timeout: probe::DEFAULT_TIMEOUT,
+            recorder: None,
         })
     }
 
     /// The most a probe of a provider may take (10 s unless set).
     pub fn with_probe_timeout(mut self, timeout: Duration) -> Gateway {
         self.probe_timeout = timeout;
+        self
+    }
+
+    /// Records each attempt's usage event through `recorder`.
+    pub fn with_recorder(mut self, recorder: Arc<meter::Recorder>) -> Gateway {
+        self.recorder = Some(recorder);
         self
     }
 

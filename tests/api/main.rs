@@ -39,5 +39,6 @@ mod streams;
 mod time_limits;
 mod update;
 mod upstream;
+mod usage;
 mod validation;
 mod wire;
