@@ -5,6 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -84,9 +85,13 @@ impl Draft {
     }
 }
 
+/// The 80 bits after a ULID's time: a process-wide count above 40 random bits, so that the
+/// events of one millisecond (a call's failed attempts, recorded together) list in the order
+/// they were made, and ids from two processes still differ.
 fn rand_bits() -> u128 {
-    // The random part of a ULID; ids made in one millisecond sort apart by it.
-    Ulid::new().random()
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let count = u128::from(MADE.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1));
+    (count << 40) | (Ulid::new().random() & ((1 << 40) - 1))
 }
 
 /// `body`, the final attempt's answer, read as it passes for its counts; its event is
