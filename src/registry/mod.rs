@@ -10,6 +10,7 @@ mod api_keys;
 mod configurations;
 mod gateway_config;
 mod keys;
+mod model_aliases;
 mod providers;
 
 use std::sync::Arc;

@@ -13,11 +13,13 @@ use arc_swap::ArcSwap;
 use imbl::{HashMap, HashSet, OrdMap};
 use ulid::Ulid;
 
+pub mod aliases;
 pub mod calling;
 mod route;
 pub mod rules;
 pub mod scope;
 
+pub use aliases::Aliases;
 pub use route::{ClientCell, ProfileClient, Route};
 pub use rules::{Rules, Taken};
 pub use scope::Scope;
@@ -27,7 +29,7 @@ use super::state::ProviderState;
 use crate::domain::catalog::{CATALOG, CatalogProvider};
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{AccessKeyConfiguration, Provider, ProviderKey};
+use crate::domain::{AccessKeyConfiguration, ModelAlias, Provider, ProviderKey};
 use crate::store::{Store, StoreError};
 
 /// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
@@ -98,6 +100,8 @@ pub struct Snapshot {
     scopes: HashMap<Ulid, Arc<Scope>>,
     /// The router rules of each configuration that has any, worked out when it was written.
     rules: HashMap<Ulid, Arc<Rules>>,
+    /// Model aliases (`aliases`).
+    aliases: Aliases,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -305,6 +309,8 @@ pub enum Change<'a> {
     GatewayConfig(&'a GatewayConfig),
     Configuration(&'a AccessKeyConfiguration),
     ConfigurationGone(Ulid),
+    Alias(&'a ModelAlias),
+    AliasGone(Ulid),
 }
 
 impl RoutingTable {
@@ -354,6 +360,7 @@ impl RoutingTable {
         for c in store.all_configurations()? {
             snapshot.set_configuration(&c);
         }
+        snapshot.load_aliases(store)?;
         let mut before = None;
         loop {
             let page = store.list_keys(None, before, 1000)?;
@@ -400,11 +407,17 @@ impl RoutingTable {
                 next.scopes.remove(&id);
                 next.rules.remove(&id);
             }
+            Change::Alias(a) if next.current(a.id, a.version) => next.set_alias(a),
+            Change::AliasGone(id) => {
+                next.bury(id);
+                next.remove_alias(id);
+            }
             // Older than what the table holds: a later write was published first.
             Change::Provider(_)
             | Change::Key(_)
             | Change::GatewayConfig(_)
-            | Change::Configuration(_) => return,
+            | Change::Configuration(_)
+            | Change::Alias(_) => return,
         }
         self.current.store(Arc::new(next));
     }
