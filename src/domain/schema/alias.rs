@@ -55,3 +55,33 @@ pub fn alias_fallbacks() -> Array {
         ))
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::catalog::catalog_provider;
+
+    fn pattern_of(schema: Object) -> fancy_regex::Regex {
+        fancy_regex::Regex::new(schema.pattern.as_deref().unwrap()).unwrap()
+    }
+
+    proptest! {
+        /// What the parser admits, less what names a catalog provider's model (which the
+        /// registry refuses, as every catalog id is routed).
+        #[test]
+        fn the_alias_pattern_admits_a_model_string_that_names_no_catalog_model(
+            s in prop_oneof![
+                "[a-zA-Z0-9:._ -]{1,20}",
+                "(openai|anthropic|OpenAI|open-ai|gemini)(:|-)?[a-z0-9: ]{0,6}",
+            ]
+        ) {
+            let by_schema = pattern_of(model_alias()).is_match(&s).unwrap();
+            let shaped = !s.chars().any(|c| c.is_whitespace() || c.is_control());
+            let catalog = s.split_once(':').is_some_and(|(p, _)| catalog_provider(p).is_some());
+            prop_assert_eq!(by_schema, shaped && !catalog, "{:?}", s);
+            prop_assert_eq!(pattern_of(alias_target()).is_match(&s).unwrap(), shaped, "{:?}", s);
+        }
+    }
+}
