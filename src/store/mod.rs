@@ -1,4 +1,4 @@
-//! Where providers, their keys, the management API keys, the access keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys, the management API keys, the access keys, the model aliases and the gateway's own settings are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!

@@ -369,11 +369,23 @@ async fn a_provider_prefix_always_wins_and_a_deleted_target_is_model_not_found()
     alias(&app, json!({"alias": "later:m", "target": "a:m1"})).await;
     let res = call(&app, "/v1/chat/completions", chat("later:m")).await;
     assert_eq!(header(&res, "x-modelgate-provider"), "a");
+    let aliases_listed = || async {
+        let list = json(app.get("/v1/models").await, 200).await;
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["owned_by"] == "modelgate-alias")
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(aliases_listed().await, ["later:m"]);
     // A provider registered after the alias owns its `providerId:` names.
     let later = upstream(&app, "later").await;
     let res = call(&app, "/v1/chat/completions", chat("later:m")).await;
     assert_eq!(header(&res, "x-modelgate-provider"), "later");
     assert_eq!(later.last().body["model"], "m");
+    assert!(aliases_listed().await.is_empty());
 
     // Deleting the target's provider keeps the alias; it routes as any name then.
     let made = alias(&app, json!({"alias": "big", "target": "a:m2"})).await;

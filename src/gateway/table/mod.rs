@@ -1,7 +1,7 @@
 //! The routing table: an immutable snapshot of what the data plane routes to — providers by
-//! `providerId`, the models they declare, their sealed keys, and the catalog providers — swapped
-//! whole and atomically, with the gateway's own settings (`/gateway-config`). Model calls read
-//! it and never the store.
+//! `providerId`, the models they declare, their sealed keys, the catalog providers and the model
+//! aliases — swapped whole and atomically, with the gateway's own settings (`/gateway-config`).
+//! Model calls read it and never the store.
 //!
 //! The snapshot's maps are persistent (`imbl`): a change copies only the path to what changed,
 //! so the registry applies each durable write in microseconds however many providers there are,
@@ -19,7 +19,6 @@ mod route;
 pub mod rules;
 pub mod scope;
 
-pub use aliases::Aliases;
 pub use route::{ClientCell, ProfileClient, Route};
 pub use rules::{Rules, Taken};
 pub use scope::Scope;
@@ -100,8 +99,7 @@ pub struct Snapshot {
     scopes: HashMap<Ulid, Arc<Scope>>,
     /// The router rules of each configuration that has any, worked out when it was written.
     rules: HashMap<Ulid, Arc<Rules>>,
-    /// Model aliases (`aliases`).
-    aliases: Aliases,
+    aliases: aliases::Aliases,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to

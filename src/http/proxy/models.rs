@@ -65,7 +65,8 @@ fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<En
     let aliases = snapshot
         .aliases()
         .iter()
-        .filter(|a| reachable(&a.target))
+        // An alias a provider registered since took the prefix of is not called any more.
+        .filter(|a| snapshot.alias_for(&a.alias).is_some() && reachable(&a.target))
         .map(|a| Entry {
             alias: true,
             id: a.alias.clone(),
