@@ -6,6 +6,11 @@ use std::iter::once;
 
 use super::super::error::GatewayError;
 use super::super::table::Snapshot;
+use super::body::MAX_FALLBACK_MODELS;
+use crate::domain::rules::MAX_ALIAS_FALLBACKS;
+
+// An alias lists as many fallbacks as a call may: the two bounds are one promise.
+const _: () = assert!(MAX_ALIAS_FALLBACKS == MAX_FALLBACK_MODELS);
 
 /// The names to resolve, in order; the alias's fallbacks only when the call may fall back.
 pub(super) fn names<'a>(

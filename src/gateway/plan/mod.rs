@@ -2,9 +2,8 @@
 //! snapshot (`resolve`), model aliases first (`alias`), and every candidate laid out in the
 //! order to try them — for `model` (or an alias's target, then its fallbacks), then each of
 //! the body's fallback `models` (each alias among them likewise), every provider that serves
-//! it, and for each
-//! provider its keys (newest first, or as the caller's router rule orders them; resting keys
-//! last).
+//! it, and for each provider its keys (newest first, or as the caller's router rule orders
+//! them; resting keys last).
 
 mod alias;
 pub mod body;
