@@ -8,6 +8,7 @@ pub mod catalog;
 mod duration;
 mod fields;
 pub mod gateway_config;
+mod model_alias;
 mod provider;
 mod provider_fields;
 mod provider_input;
@@ -36,6 +37,10 @@ pub use access_key_configuration::{
 };
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,
+};
+pub use model_alias::{
+    AliasRefusal, CreateModelAlias, KnownNames, ModelAlias, ModelAliasChanges, NewModelAlias,
+    UpdateModelAlias, check_against as check_alias, fold as fold_model,
 };
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};

@@ -53,7 +53,8 @@ error_responses! {
         `unknown_provider` (a key for a provider that is not registered) or \
         `configuration_in_use` (an access key configuration that scopes access keys; \
         `details.accessKeys` is how many) or `provider_key_in_use` (a key access key \
-        configurations' routers name; `details.accessKeyConfigurations` lists their ids).",
+        configurations' routers name; `details.accessKeyConfigurations` lists their ids) or \
+        `alias_taken` (another model alias has that name, in any case).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
     RequestTimeout => "`request_timeout`: the body did not arrive within \

@@ -65,6 +65,8 @@ pub enum ApiError {
         "the provider key is a step key of the router of {} access key configuration(s); take it out of their rules first, or delete with ?cascade=true, which takes it out of them too", .0.len()
     )]
     ProviderKeyInUse(Vec<ulid::Ulid>),
+    #[error("model alias `{0}` already has this name (names match ignoring case)")]
+    AliasTaken(String),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -120,6 +122,7 @@ impl ApiError {
             ApiError::ConfigurationInUse(_) => (StatusCode::CONFLICT, "configuration_in_use"),
             ApiError::ProviderKeyInUse(_) => (StatusCode::CONFLICT, "provider_key_in_use"),
             ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
+            ApiError::AliasTaken(_) => (StatusCode::CONFLICT, "alias_taken"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
@@ -176,6 +179,7 @@ impl ApiError {
                 one("providerId", "is not a registered provider".into())
             }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
+            ApiError::AliasTaken(_) => one("alias", "is already taken".into()),
             ApiError::ConfigurationInUse(n) => one("accessKeys", n.to_string()),
             ApiError::ProviderKeyInUse(ids) => one(
                 "accessKeyConfigurations",

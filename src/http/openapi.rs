@@ -22,8 +22,8 @@ use super::docs::{
 };
 use super::error::ErrorBody;
 use super::manage::{
-    access_key_configurations, access_keys, api_keys, gateway_config, health, probes,
-    provider_keys, providers, usage,
+    access_key_configurations, access_keys, api_keys, gateway_config, health, model_aliases,
+    probes, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -70,6 +70,11 @@ use super::{admin, method_not_allowed};
         access_key_configurations::get,
         access_key_configurations::update,
         access_key_configurations::delete,
+        model_aliases::list,
+        model_aliases::create,
+        model_aliases::get,
+        model_aliases::update,
+        model_aliases::delete,
         gateway_config::get,
         gateway_config::update,
         health::health,
@@ -101,6 +106,8 @@ use super::{admin, method_not_allowed};
             once, on create): model calls on `/v1` only; every management route refuses them"),
         (name = "access-key-configurations", description = "Scopes for access keys: which \
             providers and models the keys under each may call"),
+        (name = "model-aliases", description = "Model names apps send, routed to another \
+            model with its fallbacks (modelgate's extension)"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
         (name = "operations", description = "Health and this document"),

@@ -1,4 +1,4 @@
-//! Where providers, their keys, the management API keys, the access keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys, the management API keys, the access keys, the model aliases and the gateway's own settings are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
@@ -21,7 +21,7 @@ pub use durable::{Durable, FlushResult};
 
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::{
-    AccessKey, AccessKeyConfiguration, ApiKey, Precondition, Provider, ProviderKey,
+    AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, Precondition, Provider, ProviderKey,
 };
 use crate::secrets::{CryptoError, Sealed};
 
@@ -42,6 +42,8 @@ pub enum Rejection {
     KeyInUse(Vec<Ulid>),
     /// The change, applied to the record as stored, breaks a rule that spans fields.
     Invalid(crate::domain::Violations),
+    /// Another model alias has this name (in any case).
+    AliasTaken(String),
 }
 
 /// The error an engine or the system gave, kept as the cause of a [`StoreError`] so that logs
@@ -235,6 +237,25 @@ pub trait AccessKeyConfigurationStore: Send + Sync {
     ) -> Write<Deleted>;
 }
 
+/// Model aliases (`/model-aliases`). A name's uniqueness and the rules between aliases are the
+/// registry's to check (its writes of aliases take turns, against the routing table).
+pub trait ModelAliasStore: Send + Sync {
+    fn create_model_alias(&self, alias: ModelAlias) -> Write<ModelAlias>;
+    fn get_model_alias(&self, id: Ulid) -> Result<Option<ModelAlias>, StoreError>;
+    /// Up to `limit` aliases with ids below `before` (all when `None`), newest first.
+    fn list_model_aliases(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ModelAlias>, StoreError>;
+    /// Every alias, for the routing table loaded at start.
+    fn all_model_aliases(&self) -> Result<Vec<ModelAlias>, StoreError>;
+    fn update_model_alias(&self, id: Ulid, change: UpdateFn<ModelAlias>) -> Write<ModelAlias>;
+    /// Removes the alias if `precondition` allows; answers it as it was.
+    fn delete_model_alias(&self, id: Ulid, precondition: Option<Precondition>)
+    -> Write<ModelAlias>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -270,6 +291,7 @@ pub trait Store:
     + AccessKeyConfigurationStore
     + SecretsStore
     + GatewayConfigStore
+    + ModelAliasStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

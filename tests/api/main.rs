@@ -3,6 +3,7 @@
 mod abandoned;
 mod access_keys;
 mod admin;
+mod aliases;
 mod api_keys;
 mod auth;
 mod cors;

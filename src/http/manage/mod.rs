@@ -5,6 +5,7 @@ pub(super) mod access_keys;
 pub(super) mod api_keys;
 pub(super) mod gateway_config;
 pub(super) mod health;
+pub(super) mod model_aliases;
 pub(super) mod probes;
 pub(super) mod provider_keys;
 pub(super) mod providers;
@@ -22,4 +23,5 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     gateway_config::configure(cfg);
     health::configure(cfg);
     usage::configure(cfg);
+    model_aliases::configure(cfg);
 }

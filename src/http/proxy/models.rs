@@ -3,6 +3,9 @@
 //! `anthropic-version` (so both SDKs' `models.list()` and `models.retrieve()` work against the
 //! same URLs). Anthropic's list pages as Anthropic's does (`limit`, `after_id`, `before_id`);
 //! OpenAI's shape has no paging, so its list is whole, though bad parameters are refused alike.
+//! Model aliases come first (they win a call for their name), owned by [`ALIAS_OWNER`], each
+//! listed where its target is: in a format whose routes serve it, for a caller whose scope
+//! allows it.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -10,9 +13,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{authenticate, format_of, not_allowed, refusal};
-use crate::domain::surface::Format;
+use crate::domain::surface::{Format, Surface};
 use crate::gateway::Chosen;
 use crate::gateway::error::{Code, GatewayError};
+use crate::gateway::plan::resolve::candidates;
 use crate::gateway::table::{Scope, Snapshot};
 use crate::http::AppState;
 
@@ -35,8 +39,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// One listed model: its `providerId:modelId`, its provider, when that was registered (ms).
+/// What an alias's entry shows as its owner.
+const ALIAS_OWNER: &str = "modelgate-alias";
+
+/// One listed model: its `providerId:modelId` (or an alias), its provider, when that was
+/// registered (ms).
 struct Entry {
+    /// A model alias: `id` and `model` are its name.
+    alias: bool,
     id: String,
     owner: String,
     created_ms: u64,
@@ -46,15 +56,37 @@ struct Entry {
 
 /// What `format`'s routes accept, and of that only what `scope` (an access key's) allows.
 fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
-    snapshot
-        .listed(format)
-        .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
-        .map(|(route, model)| Entry {
-            id: format!("{}:{model}", route.slug),
-            owner: route.slug.clone(),
-            created_ms: route.created_ms,
-            model: model.to_owned(),
-        })
+    let reachable = |target: &str| {
+        Surface::ALL
+            .into_iter()
+            .filter(|s| s.format() == format)
+            .any(|s| candidates(snapshot, target, s, scope).is_ok())
+    };
+    let aliases = snapshot
+        .aliases()
+        .iter()
+        // An alias a provider registered since took the prefix of is not called any more.
+        .filter(|a| snapshot.alias_for(&a.alias).is_some() && reachable(&a.target))
+        .map(|a| Entry {
+            alias: true,
+            id: a.alias.clone(),
+            owner: ALIAS_OWNER.to_owned(),
+            created_ms: a.created_at_ms,
+            model: a.alias.clone(),
+        });
+    aliases
+        .chain(
+            snapshot
+                .listed(format)
+                .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
+                .map(|(route, model)| Entry {
+                    alias: false,
+                    id: format!("{}:{model}", route.slug),
+                    owner: route.slug.clone(),
+                    created_ms: route.created_ms,
+                    model: model.to_owned(),
+                }),
+        )
         .collect()
 }
 
@@ -224,8 +256,10 @@ fn find<'e>(snapshot: &Snapshot, all: &'e [Entry], wanted: &str) -> Option<&'e E
         _ => (None, wanted),
     };
     let mine = || {
-        all.iter()
-            .filter(move |e| owner.is_none_or(|o| e.owner == o))
+        all.iter().filter(move |e| match owner {
+            None => true,
+            Some(o) => !e.alias && e.owner == o,
+        })
     };
     let folded = model.to_lowercase();
     mine()

@@ -13,6 +13,7 @@ mod files;
 mod gateway_config;
 mod keys;
 mod migrate;
+mod model_aliases;
 mod providers;
 mod rewrite;
 mod routers;
