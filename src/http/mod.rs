@@ -120,6 +120,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             // registering that provider lets the same request succeed.
             Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
             Rejection::Invalid(v) => InputError::Invalid(v).into(),
+            Rejection::Discovery(refusal) => refusal.into(),
         },
         WriteError::Refused(found) => ApiError::ProbeFailed(found),
         WriteError::Invalid(e) => e.into(),

@@ -41,6 +41,8 @@ pub enum Rejection {
     KeyInUse(Vec<Ulid>),
     /// The change, applied to the record as stored, breaks a rule that spans fields.
     Invalid(crate::domain::Violations),
+    /// Discovered models cannot be added to the record as stored.
+    Discovery(crate::domain::discovery::DiscoveryRefusal),
 }
 
 /// The error an engine or the system gave, kept as the cause of a [`StoreError`] so that logs
