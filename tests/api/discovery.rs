@@ -362,3 +362,237 @@ async fn a_failed_probe_is_a_clear_502_with_what_it_found_never_a_500() {
     .await;
     assert_eq!(failed["details"]["statusCode"], "null", "{failed}");
 }
+
+/// An app whose catalog `openai` is `mock`, in `dir` (so it can restart on it).
+async fn catalog_app(dir: &std::path::Path, mock: &Mock) -> TestApp {
+    let base = format!("{}/v1", mock.base);
+    crate::helpers::spawn_app_in(dir, |s| {
+        s.gateway.probe_timeout_ms = 2000;
+        s.catalog.insert(
+            "openai".into(),
+            modelgate::config::CatalogSettings {
+                base_url: Some(base),
+            },
+        );
+    })
+    .await
+}
+
+fn answered() -> Reply {
+    Reply::Json {
+        status: 200,
+        headers: vec![],
+        body: json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": []}),
+    }
+}
+
+async fn chat_for(app: &TestApp, model: &str) -> Response {
+    crate::helpers::data_plane::call(
+        app,
+        "/v1/chat/completions",
+        crate::helpers::data_plane::chat(model),
+    )
+    .await
+}
+
+async fn listed_ids(app: &TestApp, token: &str) -> Vec<String> {
+    let res = app
+        .client
+        .get(app.url("/v1/models"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_catalog_providers_discovered_models_are_called_by_bare_name_after_custom_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Mock::start().await;
+    let app = catalog_app(dir.path(), &catalog).await;
+
+    // Before discovery a bare name reaches nothing, and discovery needs a key.
+    crate::helpers::data_plane::openai_error(
+        chat_for(&app, "gpt-4o-mini").await,
+        404,
+        "model_not_found",
+    )
+    .await;
+    let refused = assert_error(
+        discover(&app, "openai", "?apply=true", None).await,
+        409,
+        "provider_key_required",
+    )
+    .await;
+    assert!(
+        refused["msg"].as_str().unwrap().contains("`openai`"),
+        "{refused}"
+    );
+    assert!(catalog.seen().is_empty());
+    add_key(&app, "openai", "sk-catalog-key-0000").await;
+
+    catalog.then(listing(&["gpt-4o-mini", "gpt-4o"]));
+    let (diff, tag) = found(&app, discover(&app, "openai", "", None).await).await;
+    assert_eq!(
+        diff,
+        json!({"added": ["gpt-4o-mini", "gpt-4o"], "missing": [], "unchanged": []})
+    );
+    assert_eq!(catalog.last().path, "/v1/models");
+    assert_eq!(
+        catalog.last().headers["authorization"],
+        "Bearer sk-catalog-key-0000"
+    );
+    crate::helpers::data_plane::openai_error(
+        chat_for(&app, "gpt-4o-mini").await,
+        404,
+        "model_not_found",
+    )
+    .await;
+
+    // Applied (no confirm: a catalog provider still takes any qualified name).
+    catalog.then(listing(&["gpt-4o-mini", "gpt-4o"]));
+    let (diff, applied) = found(
+        &app,
+        discover(&app, "openai", "?apply=true", Some(&tag)).await,
+    )
+    .await;
+    assert_eq!(diff["added"], json!(["gpt-4o-mini", "gpt-4o"]));
+    assert_ne!(applied, tag);
+    assert_error(
+        discover(&app, "openai", "?apply=true", Some(&tag)).await,
+        412,
+        "precondition_failed",
+    )
+    .await;
+
+    catalog.then(answered());
+    assert_eq!(chat_for(&app, "gpt-4o-mini").await.status(), 200);
+    let seen = catalog.last();
+    assert_eq!(seen.path, "/v1/chat/completions");
+    assert_eq!(seen.body["model"], "gpt-4o-mini");
+    assert_eq!(seen.headers["authorization"], "Bearer sk-catalog-key-0000");
+    catalog.then(answered());
+    assert_eq!(chat_for(&app, "openai:not-listed").await.status(), 200);
+    assert_eq!(catalog.last().body["model"], "not-listed");
+
+    // A registered provider declaring the same name comes first.
+    let mine = Mock::start().await;
+    app.create(&registered(
+        "mine",
+        &format!("{}/v1", mine.base),
+        &["gpt-4o"],
+        json!([]),
+    ))
+    .await;
+    mine.then(answered());
+    assert_eq!(chat_for(&app, "gpt-4o").await.status(), 200);
+    assert_eq!(mine.last().body["model"], "gpt-4o");
+    let calls = catalog.seen().len();
+    // ... and fails over to the catalog provider.
+    mine.then(crate::helpers::data_plane::failing(500, vec![]));
+    catalog.then(answered());
+    assert_eq!(chat_for(&app, "gpt-4o").await.status(), 200);
+    assert_eq!(catalog.seen().len(), calls + 1);
+    assert_eq!(catalog.last().body["model"], "gpt-4o");
+
+    // Listed after the registered providers' models.
+    let ids = listed_ids(&app, crate::helpers::ADMIN_TOKEN).await;
+    assert_eq!(ids, ["mine:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4o"]);
+
+    // An access key's scope still applies to catalog candidates.
+    let made = app
+        .post_json(
+            "/access-key-configurations",
+            &json!({"name": "only-mine", "access": {"providers": {"allow": ["mine"]}}}),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    let key = app
+        .post_json(
+            "/access-keys",
+            &json!({"accessKeyConfigurationId": made["id"]}),
+        )
+        .await;
+    assert_eq!(key.status(), 201);
+    let key: Value = key.json().await.unwrap();
+    let token = key["token"].as_str().unwrap();
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(token)
+        .json(&crate::helpers::data_plane::chat("gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::data_plane::openai_error(res, 403, "model_not_allowed").await;
+    assert_eq!(listed_ids(&app, token).await, ["mine:gpt-4o"]);
+
+    // Kept across a restart.
+    app.stop().await;
+    let app = catalog_app(dir.path(), &catalog).await;
+    catalog.then(answered());
+    assert_eq!(chat_for(&app, "gpt-4o-mini").await.status(), 200);
+    assert_eq!(catalog.last().body["model"], "gpt-4o-mini");
+    let ids = listed_ids(&app, crate::helpers::ADMIN_TOKEN).await;
+    assert_eq!(ids, ["mine:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4o"]);
+
+    // Applying again replaces the list: a model no longer listed goes.
+    catalog.then(listing(&["gpt-4o", "o3"]));
+    let (diff, _) = found(&app, discover(&app, "openai", "?apply=true", None).await).await;
+    assert_eq!(
+        diff,
+        json!({"added": ["o3"], "missing": ["gpt-4o-mini"], "unchanged": ["gpt-4o"]})
+    );
+    crate::helpers::data_plane::openai_error(
+        chat_for(&app, "gpt-4o-mini").await,
+        404,
+        "model_not_found",
+    )
+    .await;
+    let ids = listed_ids(&app, crate::helpers::ADMIN_TOKEN).await;
+    assert_eq!(ids, ["mine:gpt-4o", "openai:gpt-4o", "openai:o3"]);
+}
+
+#[actix_web::test]
+async fn a_catalog_providers_list_past_the_limit_or_failing_is_refused_and_what_was_kept_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Mock::start().await;
+    let app = catalog_app(dir.path(), &catalog).await;
+    add_key(&app, "openai", "sk-catalog-key-0000").await;
+    catalog.then(numbered(1000));
+    let (diff, _) = found(&app, discover(&app, "openai", "?apply=true", None).await).await;
+    assert_eq!(diff["added"].as_array().unwrap().len(), 1000);
+    catalog.then(numbered(1001));
+    assert_error(
+        discover(&app, "openai", "?apply=true", None).await,
+        422,
+        "too_many_models",
+    )
+    .await;
+    catalog.then(Reply::Json {
+        status: 401,
+        headers: vec![],
+        body: json!({"error": "no"}),
+    });
+    let failed = assert_error(
+        discover(&app, "openai", "", None).await,
+        502,
+        "discovery_failed",
+    )
+    .await;
+    assert_eq!(failed["details"]["statusCode"], "401", "{failed}");
+    catalog.then(answered());
+    assert_eq!(chat_for(&app, "m999").await.status(), 200);
+    assert_eq!(catalog.last().body["model"], "m999");
+    crate::helpers::data_plane::openai_error(chat_for(&app, "m1000").await, 404, "model_not_found")
+        .await;
+}

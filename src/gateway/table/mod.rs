@@ -14,6 +14,7 @@ use imbl::{HashMap, HashSet, OrdMap};
 use ulid::Ulid;
 
 pub mod calling;
+mod catalog_models;
 mod route;
 pub mod rules;
 pub mod scope;
@@ -25,6 +26,7 @@ pub use scope::Scope;
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{AccessKeyConfiguration, Provider, ProviderKey};
@@ -92,6 +94,8 @@ pub struct Snapshot {
     keys: HashMap<String, OrdMap<Ulid, Arc<ProviderKey>>>,
     key_owner: HashMap<Ulid, String>,
     catalog: HashMap<String, Arc<Route>>,
+    /// The catalog providers' discovered models (`catalog_models`).
+    discovered: catalog_models::Discovered,
     /// `/gateway-config` as last written.
     gateway_config: Arc<GatewayConfig>,
     /// Each access key configuration's scope, worked out when it was written.
@@ -305,6 +309,7 @@ pub enum Change<'a> {
     GatewayConfig(&'a GatewayConfig),
     Configuration(&'a AccessKeyConfiguration),
     ConfigurationGone(Ulid),
+    CatalogModels(&'a CatalogModels),
 }
 
 impl RoutingTable {
@@ -351,6 +356,7 @@ impl RoutingTable {
                 break;
             }
         }
+        snapshot.load_discovered(store)?;
         for c in store.all_configurations()? {
             snapshot.set_configuration(&c);
         }
@@ -395,6 +401,7 @@ impl RoutingTable {
                 next.gateway_config = Arc::new(c.clone());
             }
             Change::Configuration(c) if next.current(c.id, c.version) => next.set_configuration(c),
+            Change::CatalogModels(c) => next.discovered.set(c),
             Change::ConfigurationGone(id) => {
                 next.bury(id);
                 next.scopes.remove(&id);

@@ -4,6 +4,8 @@
 //! provider declares nothing, so what is kept for it is its discovered list, by which calls
 //! reach its models by bare name. Routed by `providers`, which owns the path.
 
+use std::collections::HashSet;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ulid::Ulid;
@@ -86,16 +88,17 @@ pub(crate) async fn discover_models(
     let raw = req.match_info().get("id").unwrap_or_default();
     match (parse_id(raw), catalog_provider(raw)) {
         (Some(id), _) => registered(&req, &state, &caller, id, ask).await,
-        (None, _) => Err(not_found(&req, NOUN)),
+        (None, Some(entry)) => catalog(&req, &state, entry.id, ask).await,
+        (None, None) => Err(not_found(&req, NOUN)),
     }
 }
 
 /// What the request asks of discovery.
-pub(super) struct Ask {
-    pub apply: bool,
-    pub confirm: bool,
-    pub precondition: Option<Precondition>,
-    pub model_ids: Option<Vec<String>>,
+struct Ask {
+    apply: bool,
+    confirm: bool,
+    precondition: Option<Precondition>,
+    model_ids: Option<Vec<String>>,
 }
 
 /// `?apply=` and `?confirm=`: each `true` or `false` (the default).
@@ -117,7 +120,7 @@ fn flags(req: &HttpRequest) -> Result<(bool, bool), ApiError> {
     }
 }
 
-pub(super) fn stale(precondition: Option<&Precondition>, etag: &str) -> Result<(), ApiError> {
+fn stale(precondition: Option<&Precondition>, etag: &str) -> Result<(), ApiError> {
     match precondition {
         Some(p) if !p.allows(etag) => Err(ApiError::PreconditionFailed),
         _ => Ok(()),
@@ -125,7 +128,7 @@ pub(super) fn stale(precondition: Option<&Precondition>, etag: &str) -> Result<(
 }
 
 /// The list the probe read, or why there is none to use.
-pub(super) fn listed(found: Discovered) -> Result<Vec<String>, ApiError> {
+fn listed(found: Discovered) -> Result<Vec<String>, ApiError> {
     let mut details = check_details(&found.check);
     if !found.check.ok {
         return Err(ApiError::DiscoveryFailed(details));
@@ -140,7 +143,7 @@ pub(super) fn listed(found: Discovered) -> Result<Vec<String>, ApiError> {
     Ok(found.ids)
 }
 
-pub(super) fn answer(etag: String, diff: &Diff) -> HttpResponse {
+fn answer(etag: String, diff: &Diff) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .json(diff)
@@ -173,6 +176,55 @@ async fn registered(
     let written = state
         .registry
         .add_discovered_models(id, add.clone(), ask.confirm, ask.precondition, &caller.id)
+        .await
+        .map_err(|e| write_failed(req, NOUN, e))?;
+    Ok(answer(
+        written.etag(),
+        &Diff {
+            added: add,
+            ..found
+        },
+    ))
+}
+
+/// A catalog provider's discovery: against its kept list; applied, the list becomes what is
+/// listed (`unchanged` and the chosen of `added`), so the `missing` go.
+async fn catalog(
+    req: &HttpRequest,
+    state: &AppState,
+    catalog_id: &str,
+    ask: Ask,
+) -> Result<HttpResponse, ApiError> {
+    let kept = state.registry.store().catalog_models(catalog_id)?;
+    stale(ask.precondition.as_ref(), &kept.etag())?;
+    if state.gateway.snapshot().keys(catalog_id).is_empty() {
+        return Err(ApiError::CatalogKeyRequired(catalog_id.to_owned()));
+    }
+    let found = state
+        .gateway
+        .discover(catalog_id)
+        .await
+        .ok_or_else(|| not_found(req, NOUN))?;
+    let ids = listed(found)?;
+    let found = diff(kept.models.iter().map(String::as_str), &ids);
+    if !ask.apply {
+        return Ok(answer(kept.etag(), &found));
+    }
+    let add = chosen(&found, ask.model_ids)?;
+    let chosen: HashSet<&str> = found
+        .unchanged
+        .iter()
+        .chain(&add)
+        .map(String::as_str)
+        .collect();
+    let models = ids
+        .iter()
+        .filter(|m| chosen.contains(m.as_str()))
+        .cloned()
+        .collect();
+    let written = state
+        .registry
+        .keep_catalog_models(catalog_id, models, ask.precondition)
         .await
         .map_err(|e| write_failed(req, NOUN, e))?;
     Ok(answer(

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{authenticate, format_of, not_allowed, refusal};
-use crate::domain::surface::Format;
+use crate::domain::surface::{Format, Surface};
 use crate::gateway::Chosen;
 use crate::gateway::error::{Code, GatewayError};
 use crate::gateway::table::{Scope, Snapshot};
@@ -44,15 +44,24 @@ struct Entry {
     model: String,
 }
 
-/// What `format`'s routes accept, and of that only what `scope` (an access key's) allows.
+/// What `format`'s routes accept — the registered providers' declared models, then the
+/// catalog providers' discovered ones — and of that only what `scope` (an access key's)
+/// allows.
 fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
+    let discovered = snapshot.discovered_listed().filter(|(route, _, _)| {
+        Surface::ALL
+            .into_iter()
+            .any(|s| s.format() == format && route.serves(s))
+    });
     snapshot
         .listed(format)
-        .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
-        .map(|(route, model)| Entry {
+        .map(|(route, model)| (route, model, route.created_ms))
+        .chain(discovered)
+        .filter(|(route, model, _)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
+        .map(|(route, model, created_ms)| Entry {
             id: format!("{}:{model}", route.slug),
             owner: route.slug.clone(),
-            created_ms: route.created_ms,
+            created_ms,
             model: model.to_owned(),
         })
         .collect()
