@@ -76,8 +76,11 @@ pub fn chosen(diff: &Diff, model_ids: Option<Vec<String>>) -> Result<Vec<String>
         } else if !added.contains(id.as_str()) {
             v.add(
                 format!("modelIds[{i}]"),
-                "is not among the models this discovery would add (`added`): it is already \
-                 declared, or the provider does not list it",
+                format!(
+                    "`{}` is not among the models this discovery would add (`added`): it is \
+                     already declared, or the provider does not list it",
+                    cut(id)
+                ),
             );
         } else {
             first.insert(id, i);
@@ -86,6 +89,14 @@ pub fn chosen(diff: &Diff, model_ids: Option<Vec<String>>) -> Result<Vec<String>
     match v.is_empty() {
         true => Ok(ids),
         false => Err(v),
+    }
+}
+
+/// A client's id quoted in a message, cut so it cannot bloat the answer.
+fn cut(id: &str) -> String {
+    match id.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &id[..at]),
+        None => id.to_owned(),
     }
 }
 

@@ -200,7 +200,11 @@ async fn a_subset_body_applies_only_its_models_and_bad_bodies_are_refused_whole(
         .unwrap();
     let details = assert_violations(res, &["modelIds[0]", "modelIds[1]", "modelIds[3]"]).await;
     assert!(
-        details["modelIds[0]"].as_str().unwrap().contains("added"),
+        details["modelIds[0]"].as_str().unwrap().contains("`q`"),
+        "{details}"
+    );
+    assert!(
+        details["modelIds[1]"].as_str().unwrap().contains("added"),
         "{details}"
     );
     assert_eq!(names(&declared(&app, &id).await), ["w", "y"]);

@@ -88,9 +88,11 @@ impl Snapshot {
         &'s self,
         model: &str,
     ) -> impl Iterator<Item = (&'s Arc<Route>, &'s str)> + 's {
-        self.discovered
-            .by_model
-            .get(model.to_lowercase().as_str())
+        // A gateway that discovered no catalog models pays no case-folding for them per call.
+        let by_model = &self.discovered.by_model;
+        (!by_model.is_empty())
+            .then(|| by_model.get(model.to_lowercase().as_str()))
+            .flatten()
             .into_iter()
             .flat_map(|listing| listing.iter())
             .filter_map(|(id, spelling)| Some((self.catalog.get(&**id)?, &**spelling)))
