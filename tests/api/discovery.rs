@@ -511,6 +511,14 @@ async fn a_catalog_providers_discovered_models_are_called_by_bare_name_after_cus
     let ids = listed_ids(&app, crate::helpers::ADMIN_TOKEN).await;
     assert_eq!(ids, ["mine:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4o"]);
 
+    let one: Value = app
+        .get("/v1/models/gpt-4o-mini")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["id"], "openai:gpt-4o-mini", "{one}");
+
     // An access key's scope still applies to catalog candidates.
     let made = app
         .post_json(

@@ -61,3 +61,46 @@ impl CatalogModelsStore for SledStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Rejection;
+
+    #[test]
+    fn a_catalog_providers_models_are_kept_by_its_id_and_read_back_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.catalog_models("openai").unwrap(), empty("openai"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let set = |models: Vec<String>| -> UpdateFn<CatalogModels> {
+                Box::new(move |c: &CatalogModels| {
+                    c.with(models.clone(), 5).map_err(Rejection::Discovery)
+                })
+            };
+            let kept = store
+                .update_catalog_models("openai", set(vec!["gpt-4o".into()]))
+                .await
+                .unwrap()
+                .unwrap()
+                .wait()
+                .await
+                .unwrap();
+            assert_eq!((kept.version, kept.models.len()), (1, 1));
+            let refused = store
+                .update_catalog_models("openai", set(vec!["m".into(); 1001]))
+                .await
+                .unwrap();
+            assert!(matches!(refused, Err(Rejection::Discovery(_))));
+        });
+        drop(store);
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let all = store.all_catalog_models().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].catalog_id, "openai");
+        assert_eq!(all[0].models, ["gpt-4o"]);
+    }
+}
