@@ -5,6 +5,7 @@ mod access_key;
 mod access_key_configuration;
 mod api_key;
 pub mod catalog;
+pub mod discovery;
 mod duration;
 mod fields;
 pub mod gateway_config;

@@ -69,6 +69,16 @@ error_responses! {
     ProbeFailed => "`provider_probe_failed` (`?validate=true`): the provider's probe failed, \
         so nothing was written. `details` holds what it found, each as a string (`null` \
         where unknown): `ok`, `statusCode`, `latencyMs`, `modelsFound`, `error`.",
+    DiscoveryConflict => "`confirm_required`: applying would make a provider that declares no \
+        models (and so takes any) declare some; send `?confirm=true` to mean it. \
+        `provider_key_required`: a catalog provider's list needs a provider key, and none is \
+        filed.",
+    TooManyModels => "`too_many_models`: the provider would declare more than 1000 models; \
+        nothing was written. Choose fewer with a `modelIds` body.",
+    DiscoveryFailed => "`discovery_failed`: the provider's model list could not be read (its \
+        probe failed), so nothing was discovered or written. `details` holds what the probe \
+        found, each as a string (`null` where unknown): `ok`, `statusCode`, `latencyMs`, \
+        `modelsFound`, `error`.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
         below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
         the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
@@ -280,6 +290,36 @@ impl IntoParams for Validate {
              /providers/{id}/test` does) and writes nothing if the probe fails (422 \
              `provider_probe_failed`); a 401 or 403 while the provider has no key yet passes.",
         )]
+    }
+}
+
+/// `?apply=` and `?confirm=` of a provider's model discovery.
+pub struct Discover;
+
+impl IntoParams for Discover {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let flag = || Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build());
+        vec![
+            parameter(
+                "id",
+                ParameterIn::Path,
+                string_schema(None),
+                "A registered provider's id (a ULID), or a catalog provider's id (`openai`).",
+            ),
+            parameter(
+                "apply",
+                ParameterIn::Query,
+                flag(),
+                "`true` writes what was discovered (default `false`: only answers the diff).",
+            ),
+            parameter(
+                "confirm",
+                ParameterIn::Query,
+                flag(),
+                "`true` lets `apply` declare models on a provider that declares none, which \
+                 narrows it from any model to those.",
+            ),
+        ]
     }
 }
 

@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::domain::discovery::DiscoveryRefusal;
 use crate::domain::{InputError, Violations};
 use crate::secrets::CryptoError;
 use crate::store::StoreError;
@@ -96,6 +97,23 @@ pub enum ApiError {
         .0.get("error").map_or("see details", String::as_str)
     )]
     ProbeFailed(BTreeMap<String, String>),
+    #[error(
+        "the provider declares no models, so it takes any model name; declaring the discovered ones narrows it to those: send ?confirm=true to mean it"
+    )]
+    ConfirmRequired,
+    #[error(
+        "the provider would declare {} models, past the limit of {max}: it declares {declared} and this would add {adding}; choose fewer with a `modelIds` body", declared + adding, max = crate::domain::rules::MAX_MODELS
+    )]
+    TooManyModels { declared: usize, adding: usize },
+    #[error(
+        "the provider's model list could not be read, so nothing was discovered: {}; details has all the probe found",
+        .0.get("error").map_or("see details", String::as_str)
+    )]
+    DiscoveryFailed(BTreeMap<String, String>),
+    #[error(
+        "catalog provider `{0}` has no provider key filed, and its model list needs one: add one with POST /provider-keys first"
+    )]
+    CatalogKeyRequired(String),
     #[error("internal error; the server log has the cause")]
     Internal,
 }
@@ -138,6 +156,10 @@ impl ApiError {
             ApiError::StorageReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
             ApiError::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
             ApiError::ProbeFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "provider_probe_failed"),
+            ApiError::ConfirmRequired => (StatusCode::CONFLICT, "confirm_required"),
+            ApiError::TooManyModels { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_models"),
+            ApiError::DiscoveryFailed(_) => (StatusCode::BAD_GATEWAY, "discovery_failed"),
+            ApiError::CatalogKeyRequired(_) => (StatusCode::CONFLICT, "provider_key_required"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -189,7 +211,22 @@ impl ApiError {
                     .join(","),
             ),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
-            ApiError::ProbeFailed(found) => found.clone(),
+            ApiError::ProbeFailed(found) | ApiError::DiscoveryFailed(found) => found.clone(),
+            ApiError::ConfirmRequired => one(
+                "confirm",
+                "must be `true` to declare models on a provider that declares none".into(),
+            ),
+            ApiError::TooManyModels { declared, adding } => one(
+                "models",
+                format!(
+                    "must have at most {} entries (would have {})",
+                    crate::domain::rules::MAX_MODELS,
+                    declared + adding
+                ),
+            ),
+            ApiError::CatalogKeyRequired(_) => {
+                one("providerKeys", "none is filed for this provider".into())
+            }
             ApiError::Unauthorized { .. }
             | ApiError::AccessKeyNotAllowed
             | ApiError::NotFound(_)
@@ -262,6 +299,17 @@ impl From<StoreError> for ApiError {
 impl From<CryptoError> for ApiError {
     fn from(e: CryptoError) -> ApiError {
         ApiError::internal(e)
+    }
+}
+
+impl From<DiscoveryRefusal> for ApiError {
+    fn from(r: DiscoveryRefusal) -> ApiError {
+        match r {
+            DiscoveryRefusal::ConfirmRequired => ApiError::ConfirmRequired,
+            DiscoveryRefusal::TooManyModels { declared, adding } => {
+                ApiError::TooManyModels { declared, adding }
+            }
+        }
     }
 }
 

@@ -16,14 +16,14 @@ use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::docs::{
-    BadRequest, Conflict, Forbidden, Internal, MethodNotAllowed, NotFound, NotModified,
-    PayloadTooLarge, PreconditionFailed, ProbeFailed, RequestTimeout, Unauthorized, Unavailable,
-    UnsupportedMediaType, UriTooLong,
+    BadRequest, Conflict, DiscoveryConflict, DiscoveryFailed, Forbidden, Internal,
+    MethodNotAllowed, NotFound, NotModified, PayloadTooLarge, PreconditionFailed, ProbeFailed,
+    RequestTimeout, TooManyModels, Unauthorized, Unavailable, UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
 use super::manage::{
-    access_key_configurations, access_keys, api_keys, gateway_config, health, model_aliases,
-    probes, provider_keys, providers, usage,
+    access_key_configurations, access_keys, api_keys, discovery, gateway_config, health,
+    model_aliases, probes, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -47,6 +47,7 @@ use super::{admin, method_not_allowed};
         providers::update,
         providers::delete,
         probes::test_provider,
+        discovery::discover_models,
         provider_keys::list,
         provider_keys::create,
         provider_keys::get,
@@ -89,7 +90,8 @@ use super::{admin, method_not_allowed};
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
-            NotModified, MethodNotAllowed, UriTooLong, ProbeFailed
+            NotModified, MethodNotAllowed, UriTooLong, ProbeFailed, DiscoveryConflict,
+            TooManyModels, DiscoveryFailed
         )
     ),
     modifiers(

@@ -8,6 +8,7 @@
 mod access_keys;
 mod api_keys;
 mod configurations;
+mod discovery;
 mod gateway_config;
 mod keys;
 mod model_aliases;

@@ -19,6 +19,7 @@ use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
 
+use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::{
     AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, Precondition, Provider, ProviderKey,
@@ -44,6 +45,8 @@ pub enum Rejection {
     Invalid(crate::domain::Violations),
     /// Another model alias has this name (in any case).
     AliasTaken(String),
+    /// Discovered models cannot be added to the record as stored.
+    Discovery(crate::domain::discovery::DiscoveryRefusal),
 }
 
 /// The error an engine or the system gave, kept as the cause of a [`StoreError`] so that logs
@@ -256,6 +259,20 @@ pub trait ModelAliasStore: Send + Sync {
     -> Write<ModelAlias>;
 }
 
+/// Each catalog provider's discovered models, by catalog id.
+pub trait CatalogModelsStore: Send + Sync {
+    /// The record of `catalog_id`; one never discovered reads as an empty list at version 0.
+    fn catalog_models(&self, catalog_id: &str) -> Result<CatalogModels, StoreError>;
+    /// Every record, for the routing table loaded at start.
+    fn all_catalog_models(&self) -> Result<Vec<CatalogModels>, StoreError>;
+    /// Applies `change` atomically, to the empty record when none was written.
+    fn update_catalog_models(
+        &self,
+        catalog_id: &str,
+        change: UpdateFn<CatalogModels>,
+    ) -> Write<CatalogModels>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -292,6 +309,7 @@ pub trait Store:
     + SecretsStore
     + GatewayConfigStore
     + ModelAliasStore
+    + CatalogModelsStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

@@ -15,6 +15,7 @@ use ulid::Ulid;
 
 pub mod aliases;
 pub mod calling;
+mod catalog_models;
 mod route;
 pub mod rules;
 pub mod scope;
@@ -26,6 +27,7 @@ pub use scope::Scope;
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{AccessKeyConfiguration, ModelAlias, Provider, ProviderKey};
@@ -93,6 +95,8 @@ pub struct Snapshot {
     keys: HashMap<String, OrdMap<Ulid, Arc<ProviderKey>>>,
     key_owner: HashMap<Ulid, String>,
     catalog: HashMap<String, Arc<Route>>,
+    /// The catalog providers' discovered models (`catalog_models`).
+    discovered: catalog_models::Discovered,
     /// `/gateway-config` as last written.
     gateway_config: Arc<GatewayConfig>,
     /// Each access key configuration's scope, worked out when it was written.
@@ -309,6 +313,7 @@ pub enum Change<'a> {
     ConfigurationGone(Ulid),
     Alias(&'a ModelAlias),
     AliasGone(Ulid),
+    CatalogModels(&'a CatalogModels),
 }
 
 impl RoutingTable {
@@ -355,6 +360,7 @@ impl RoutingTable {
                 break;
             }
         }
+        snapshot.load_discovered(store)?;
         for c in store.all_configurations()? {
             snapshot.set_configuration(&c);
         }
@@ -400,6 +406,7 @@ impl RoutingTable {
                 next.gateway_config = Arc::new(c.clone());
             }
             Change::Configuration(c) if next.current(c.id, c.version) => next.set_configuration(c),
+            Change::CatalogModels(c) => next.discovered.set(c),
             Change::ConfigurationGone(id) => {
                 next.bury(id);
                 next.scopes.remove(&id);

@@ -3,6 +3,7 @@
 pub(super) mod access_key_configurations;
 pub(super) mod access_keys;
 pub(super) mod api_keys;
+pub(super) mod discovery;
 pub(super) mod gateway_config;
 pub(super) mod health;
 pub(super) mod model_aliases;

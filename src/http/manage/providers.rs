@@ -8,7 +8,7 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::probes;
+use super::{discovery, probes};
 use crate::domain::schema;
 use crate::domain::settings::{NetworkBody, ProxyBody};
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider};
@@ -46,6 +46,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/{id}/test")
                     .route(web::post().to(probes::test_provider))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/{id}/discover-models")
+                    .route(web::post().to(discovery::discover_models))
                     .default_service(method_not_allowed("POST")),
             )
             .default_service(web::to(no_route)),

@@ -54,7 +54,9 @@ struct Entry {
     model: String,
 }
 
-/// What `format`'s routes accept, and of that only what `scope` (an access key's) allows.
+/// What `format`'s routes accept — the registered providers' declared models, then the
+/// catalog providers' discovered ones — and of that only what `scope` (an access key's)
+/// allows.
 fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
     let reachable = |target: &str| {
         Surface::ALL
@@ -74,16 +76,25 @@ fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<En
             created_ms: a.created_at_ms,
             model: a.alias.clone(),
         });
+    let discovered = snapshot.discovered_listed().filter(|(route, _, _)| {
+        Surface::ALL
+            .into_iter()
+            .any(|s| s.format() == format && route.serves(s))
+    });
     aliases
         .chain(
             snapshot
                 .listed(format)
-                .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
-                .map(|(route, model)| Entry {
+                .map(|(route, model)| (route, model, route.created_ms))
+                .chain(discovered)
+                .filter(|(route, model, _)| {
+                    scope.is_none_or(|s| s.allows(snapshot, route, model))
+                })
+                .map(|(route, model, created_ms)| Entry {
                     alias: false,
                     id: format!("{}:{model}", route.slug),
                     owner: route.slug.clone(),
-                    created_ms: route.created_ms,
+                    created_ms,
                     model: model.to_owned(),
                 }),
         )

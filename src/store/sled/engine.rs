@@ -30,6 +30,8 @@ const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";
 const KEY_RULES_TREE: &str = "provider_key_rules";
 /// Since model aliases; a store without it reads as having none.
 const MODEL_ALIASES_TREE: &str = "model_aliases";
+/// Since model discovery; a store without it reads as no catalog provider discovered.
+const CATALOG_MODELS_TREE: &str = "catalog_models";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -57,6 +59,8 @@ pub(super) struct Engine {
     pub(super) key_rules: sled::Tree,
     /// Model aliases by id.
     pub(super) model_aliases: sled::Tree,
+    /// catalog id → its discovered models (`domain::discovery::CatalogModels`).
+    pub(super) catalog_models: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -121,6 +125,7 @@ impl Engine {
             configuration_uses: db.open_tree(CONFIGURATION_USES_TREE)?,
             key_rules: db.open_tree(KEY_RULES_TREE)?,
             model_aliases: db.open_tree(MODEL_ALIASES_TREE)?,
+            catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -5,6 +5,7 @@
 mod access_keys;
 mod api_keys;
 mod by_id;
+mod catalog_models;
 mod codec;
 mod commit;
 mod configurations;
