@@ -8,6 +8,7 @@ pub mod catalog;
 mod duration;
 mod fields;
 pub mod gateway_config;
+pub mod health;
 mod provider;
 mod provider_fields;
 mod provider_input;

@@ -14,6 +14,7 @@ pub mod attempt;
 mod call;
 pub mod client;
 pub mod error;
+pub mod health;
 pub mod plan;
 pub mod policy;
 pub mod probe;
@@ -52,6 +53,8 @@ pub struct Gateway {
     allow_private: bool,
     /// How long a probe of a provider may take (`gateway.probe_timeout_ms`).
     probe_timeout: Duration,
+    /// Background checks, the clock and store of health (`health`).
+    health: health::Health,
 }
 
 /// How long an answer may take.
@@ -135,6 +138,7 @@ impl Gateway {
             clients: Clients::new(outbound.resolve),
             allow_private: outbound.allow_private,
             probe_timeout: probe::DEFAULT_TIMEOUT,
+            health: health::Health::default(),
         })
     }
 

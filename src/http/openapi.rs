@@ -23,7 +23,7 @@ use super::docs::{
 use super::error::ErrorBody;
 use super::manage::{
     access_key_configurations, access_keys, api_keys, gateway_config, health, probes,
-    provider_keys, providers,
+    provider_health, provider_keys, providers,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -47,6 +47,7 @@ use super::{admin, method_not_allowed};
         providers::update,
         providers::delete,
         probes::test_provider,
+        provider_health::health,
         provider_keys::list,
         provider_keys::create,
         provider_keys::get,

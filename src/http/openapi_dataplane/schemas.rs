@@ -154,6 +154,8 @@ pub(super) fn openai_model() -> Schema {
         .required("created")
         .property("owned_by", string("The `providerId`."))
         .required("owned_by")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
 }
 
@@ -195,7 +197,20 @@ pub(super) fn anthropic_model() -> Schema {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
         )
         .required("created_at")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
+}
+
+/// modelgate's own field of a listed model: its provider's status.
+fn status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["online", "degraded", "offline", "unknown"]))
+        .description(Some(
+            "The status of the model's provider, as `GET /providers/{id}/health` shows it \
+             (modelgate's own field); `gateway.hide_offline_models` leaves offline ones out.",
+        ))
 }
 
 pub(super) fn anthropic_models() -> Schema {

@@ -11,6 +11,7 @@ mod configurations;
 mod engine;
 mod files;
 mod gateway_config;
+mod health;
 mod keys;
 mod migrate;
 mod providers;
