@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::data_plane::{add_key, call, chat, closed_port, registered};
 use crate::helpers::{TestApp, assert_error, spawn_app_clocks, spawn_app_in, spawn_app_with};
 use crate::raw::scripted;
-use crate::upstream::{Mock, Reply};
+use crate::upstream::{Mock, Reply, Tls};
 
 fn models(n: usize) -> Reply {
     let data: Vec<Value> = (0..n).map(|i| json!({"id": format!("m{i}")})).collect();
@@ -82,6 +82,8 @@ async fn each_probe_outcome_gives_its_status_and_check() {
             .to_vec(),
     ])
     .await;
+    // A certificate the gateway does not trust: the handshake fails.
+    let untrusted = Mock::start_tls(&Tls::new()).await;
     let cases: Vec<(&str, String, Option<Reply>, &str, Value)> = vec![
         (
             "healthy",
@@ -117,6 +119,13 @@ async fn each_probe_outcome_gives_its_status_and_check() {
             None,
             "degraded",
             json!(200),
+        ),
+        (
+            "tls",
+            format!("{}/v1", untrusted.base),
+            None,
+            "offline",
+            Value::Null,
         ),
         (
             "unreachable",
@@ -291,8 +300,7 @@ async fn the_history_survives_a_restart_and_goes_with_its_provider() {
     mock.then(status(500));
     probe(&app, &id).await;
     let before = health(&app, &id).await;
-    // The check is written by a task of its own: wait until it is durable by stopping,
-    // which flushes the store after the tasks ran.
+    // Each check was durable before its test answered.
     app.stop().await;
 
     let app = spawn_app_in(dir.path(), |_| {}).await;

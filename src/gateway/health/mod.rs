@@ -1,7 +1,7 @@
 //! What the gateway knows of each provider's health, and what it tells: each check of its
 //! model list (`probe`, run by `POST /providers/{id}/test` or by the background checks of
 //! `probe/schedule`) is kept in the provider's state and, for a registered provider, written
-//! to the store off the caller's path; a check that finds the provider down counts once in its
+//! to the store (never on a call's path: a call only notes its success); a check that finds the provider down counts once in its
 //! breaker, and one that succeeds closes a half-open breaker. A call's success counts too
 //! (`ProviderState::passed`). `status` turns all that into one word.
 
@@ -79,8 +79,9 @@ impl Gateway {
     }
 
     /// Keeps a check of `route`: in its state, in its breaker, and (a registered provider's)
-    /// in the store, written by a task of its own so that no caller waits on the disk.
-    pub(super) fn keep(&self, route: &Route, check: &Check) {
+    /// durably in the store before it returns, so a test's answer tells of a kept check. No
+    /// call waits on it: checks are made beside the data plane, never in a call.
+    pub(super) async fn keep(&self, route: &Route, check: &Check) {
         route.state.record_check(check.clone());
         let kept = check.kept();
         route.state.add_checks([kept.clone()]);
@@ -98,17 +99,15 @@ impl Gateway {
         };
         let write = store.add_health_check(id, kept);
         drop(store);
-        tokio::spawn(async move {
-            let written = match write.await {
-                Ok(Ok(applied)) => applied.wait().await.map(drop),
-                // Deleted meanwhile: nothing to keep.
-                Ok(Err(_)) => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = written {
-                log::warn!("a health check of provider {id} was not kept: {e}");
-            }
-        });
+        let written = match write.await {
+            Ok(Ok(applied)) => applied.wait().await.map(drop),
+            // Deleted meanwhile: nothing to keep.
+            Ok(Err(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            log::warn!("a health check of provider {id} was not kept: {e}");
+        }
     }
 
     /// Puts the checks the store kept into the providers' states (at start).

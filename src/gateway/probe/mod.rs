@@ -70,7 +70,7 @@ impl Gateway {
     pub async fn probe_route(&self, route: &Route) -> Check {
         let keys = self.snapshot().keys(&route.slug);
         let probed = self.probe(route, self.newest(route, &keys)).await;
-        self.keep(route, &probed.check);
+        self.keep(route, &probed.check).await;
         probed.check
     }
 
@@ -87,7 +87,7 @@ impl Gateway {
             false => Using::Key(&key),
         };
         let probed = self.probe(&route, using).await;
-        self.keep(&route, &probed.check);
+        self.keep(&route, &probed.check).await;
         Some(probed.check)
     }
 

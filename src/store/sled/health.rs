@@ -45,3 +45,67 @@ impl HealthStore for SledStore {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::health::HISTORY;
+    use crate::domain::{CreateProvider, NewProvider, Provider, now_ms};
+    use crate::secrets::MasterKey;
+    use crate::store::ProviderStore;
+
+    fn provider() -> Provider {
+        let new = NewProvider::parse(CreateProvider {
+            provider_id: Some("watched".into()),
+            name: Some("Watched".into()),
+            base_url: Some("http://127.0.0.1:11434/v1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        Provider::create(new, &MasterKey::generate().unwrap(), now_ms(), "admin").unwrap()
+    }
+
+    fn check(at_ms: u64) -> HealthCheck {
+        HealthCheck {
+            at_ms,
+            ok: at_ms.is_multiple_of(2),
+            status_code: Some(200),
+            latency_ms: Some(3),
+            error: None,
+            down: false,
+        }
+    }
+
+    #[test]
+    fn checks_are_kept_bounded_across_a_reopen_and_go_with_their_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = provider();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+            // None for a provider that is not there.
+            let refused = store.add_health_check(p.id, check(1)).await.unwrap();
+            assert!(matches!(refused, Err(Rejection::NotFound)));
+            let created = store.create(p.clone()).await.unwrap().unwrap();
+            created.wait().await.unwrap();
+            for at in 0..(HISTORY as u64 + 5) {
+                let added = store.add_health_check(p.id, check(at)).await.unwrap();
+                added.unwrap().wait().await.unwrap();
+            }
+            drop(store);
+            let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+            let all = store.all_health().unwrap();
+            assert_eq!(all.len(), 1);
+            let (id, kept) = &all[0];
+            assert_eq!(*id, p.id);
+            assert_eq!(kept.len(), HISTORY);
+            assert_eq!(kept[0], check(HISTORY as u64 + 4), "newest first");
+            let deleted = store.delete(p.id, None, None).await.unwrap().unwrap();
+            deleted.wait().await.unwrap();
+            assert!(store.all_health().unwrap().is_empty());
+        });
+    }
+}
