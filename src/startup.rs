@@ -232,7 +232,6 @@ impl Application {
 fn health_of(settings: &Settings, wall: auth::WallClock, store: &Arc<dyn Store>) -> Health {
     Health {
         interval: Duration::from_secs(settings.health.interval_secs),
-        enabled: settings.health.enabled,
         hide_offline: settings.gateway.hide_offline_models,
         wall,
         store: Some(Arc::downgrade(store)),

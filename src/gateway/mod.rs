@@ -8,7 +8,8 @@
 //! `client` (HTTP clients and the outbound guard), `policy` (what each failure means), `table`
 //! (the routing snapshot), `state` (what the gateway learns of each provider as it runs) and
 //! `error` (codes and their wire shapes). Beside the call, `probe` reads a provider's model
-//! list the way a call would reach it (`POST /providers/{id}/test`).
+//! list the way a call would reach it (`POST /providers/{id}/test`, and the background checks
+//! of `probe::schedule`), and `health` keeps what each check found and tells a status.
 
 pub mod attempt;
 mod call;

@@ -1,6 +1,6 @@
 //! What the gateway learns of each provider while it runs — its circuit breaker, its queue
-//! (`concurrency`/`bufferSize`) and the last check of it (`probe`), and the home for any
-//! per-provider runtime state to come —
+//! (`concurrency`/`bufferSize`), the last check of it (`probe`), its health checks and its last
+//! successful call (`health`), and the home for any per-provider runtime state to come —
 //! kept in one place per provider. The routing table hands the same state to every new version
 //! of a provider's route (by the provider's id), so a change to its record keeps what calls
 //! have taught the gateway and the calls in flight keep counting.

@@ -26,8 +26,6 @@ use status::{Signals, Status};
 pub struct Health {
     /// How often each provider is checked in the background; a success counts for two.
     pub interval: Duration,
-    /// Whether the background checks run (`health.enabled`).
-    pub enabled: bool,
     /// `gateway.hide_offline_models`: `/v1/models` leaves out offline providers' models.
     pub hide_offline: bool,
     /// The wall clock (ms since the epoch) that checks and successes are timed by; tests move
@@ -41,7 +39,6 @@ impl Default for Health {
     fn default() -> Health {
         Health {
             interval: Duration::from_secs(60),
-            enabled: false,
             hide_offline: false,
             wall: Arc::new(now_ms),
             store: None,

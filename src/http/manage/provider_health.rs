@@ -171,7 +171,7 @@ impl Include {
         };
         let mut bad = BTreeSet::new();
         for value in raw.split(',') {
-            match value.trim() {
+            match value {
                 "status" => include.status = true,
                 "capabilities" => include.capabilities = true,
                 other => {
