@@ -4,12 +4,13 @@
 //! check comes an interval after start, or after the provider appears. Each check goes as
 //! `POST /providers/{id}/test` goes (`Gateway::probe_route`) and is kept the same way.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::time::Instant;
+use ulid::Ulid;
 
 use crate::domain::catalog::CATALOG;
 use crate::gateway::Gateway;
@@ -20,32 +21,38 @@ pub const IN_FLIGHT: usize = 4;
 /// How often the schedule is looked at: the finest interval is 1 s.
 const TICK: Duration = Duration::from_millis(250);
 
+/// A provider in the schedule: no allocation per provider per tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Registered(Ulid),
+    Catalog(&'static str),
+}
+
 /// Runs the checks for as long as the gateway lives (its owner aborts the task at shutdown).
 pub async fn run(gateway: Weak<Gateway>) {
-    let mut due: HashMap<String, Instant> = HashMap::new();
+    // When each provider is due, and the pass that last saw it (to forget deleted ones).
+    let mut due: HashMap<Key, (Instant, u64)> = HashMap::new();
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for pass in 0u64.. {
         ticks.tick().await;
         let Some(gateway) = gateway.upgrade() else {
             return;
         };
         let interval = gateway.health().interval;
         let now = Instant::now();
-        let mut present = HashSet::new();
         let mut ready = Vec::new();
-        for route in checked(&gateway.snapshot()) {
-            let key = route
-                .id
-                .map_or_else(|| route.slug.clone(), |id| id.to_string());
-            present.insert(key.clone());
-            let at = due.entry(key).or_insert_with(|| now + jittered(interval));
+        for (key, route) in checked(&gateway.snapshot()) {
+            let (at, seen) = due
+                .entry(key)
+                .or_insert_with(|| (now + jittered(interval), pass));
+            *seen = pass;
             if *at <= now {
                 *at = now + jittered(interval);
                 ready.push(route);
             }
         }
-        due.retain(|key, _| present.contains(key));
+        due.retain(|_, (_, seen)| *seen == pass);
         futures_util::stream::iter(ready)
             .for_each_concurrent(IN_FLIGHT, |route| {
                 let gateway = &gateway;
@@ -58,13 +65,18 @@ pub async fn run(gateway: Weak<Gateway>) {
 }
 
 /// The providers checked: every registered one, and the catalog's that have a key.
-fn checked(snapshot: &Snapshot) -> Vec<Arc<Route>> {
+fn checked(snapshot: &Snapshot) -> Vec<(Key, Arc<Route>)> {
+    let registered = snapshot
+        .providers()
+        .filter_map(|route| Some((Key::Registered(route.id?), Arc::clone(route))));
     let catalog = CATALOG
         .iter()
         .filter(|entry| !snapshot.keys(entry.id).is_empty())
-        .filter_map(|entry| snapshot.route(entry.id))
-        .filter(|route| route.catalog);
-    snapshot.providers().chain(catalog).cloned().collect()
+        .filter_map(|entry| {
+            let route = snapshot.route(entry.id).filter(|r| r.catalog)?;
+            Some((Key::Catalog(entry.id), Arc::clone(route)))
+        });
+    registered.chain(catalog).collect()
 }
 
 /// `interval` moved by up to a tenth either way.
