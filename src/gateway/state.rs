@@ -103,10 +103,12 @@ impl ProviderState {
 
     /// The history, newest first.
     pub fn checks(&self) -> Vec<HealthCheck> {
-        self.checks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.read_checks(<[HealthCheck]>::to_vec)
+    }
+
+    /// What `read` makes of the history (newest first), without copying it.
+    pub fn read_checks<T>(&self, read: impl FnOnce(&[HealthCheck]) -> T) -> T {
+        read(&self.checks.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn limiter(&self) -> Option<Arc<Limiter>> {

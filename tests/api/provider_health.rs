@@ -297,9 +297,21 @@ async fn the_history_survives_a_restart_and_goes_with_its_provider() {
     let id = provider_at(&app, "kept", &format!("{}/v1", mock.base), &[]).await;
     mock.then(models(1));
     probe(&app, &id).await;
+    // A key's test is one of its provider's checks too.
+    let key = add_key(&app, "kept", "sk-kept").await;
     mock.then(status(500));
-    probe(&app, &id).await;
+    let res = app
+        .req(
+            Method::POST,
+            &format!("/provider-keys/{}/test", key["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let before = health(&app, &id).await;
+    assert_eq!(before["checks"].as_array().unwrap().len(), 2, "{before}");
+    assert_eq!(before["checks"][0]["statusCode"], 500);
     // Each check was durable before its test answered.
     app.stop().await;
 
@@ -309,7 +321,7 @@ async fn the_history_survives_a_restart_and_goes_with_its_provider() {
     assert_eq!(after["status"], "offline");
     assert_eq!(after["lastCheckedAt"], before["lastCheckedAt"]);
 
-    let res = app.delete(&format!("/providers/{id}")).await;
+    let res = app.delete(&format!("/providers/{id}?cascade=true")).await;
     assert_eq!(res.status(), 204);
     assert_error(
         app.get(&format!("/providers/{id}/health")).await,

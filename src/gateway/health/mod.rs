@@ -138,8 +138,9 @@ impl Gateway {
 
     /// The status word of `route`.
     pub fn status_of(&self, route: &Route) -> Status {
-        let checks = route.state.checks();
-        self.signals(route, &checks).status()
+        route
+            .state
+            .read_checks(|checks| self.signals(route, checks).status())
     }
 
     fn signals<'c>(&self, route: &Route, checks: &'c [HealthCheck]) -> Signals<'c> {
