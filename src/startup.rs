@@ -15,6 +15,8 @@ use actix_web::{App, HttpServer, middleware, web};
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
 use crate::gateway::meter::{Recorder, Writer, retention};
+use crate::gateway::health::Health;
+use crate::gateway::probe::schedule;
 use crate::gateway::table::RoutingTable;
 use crate::gateway::usage::{self, KeyUse};
 use crate::gateway::{Gateway, Timeouts};
@@ -76,6 +78,8 @@ pub struct Application {
     usage: Weak<dyn UsageStore>,
     /// Writes the usage events still queued at shutdown.
     usage_writer: Writer,
+    /// The background health checks, when `health.enabled`: stopped with the server.
+    checks: Option<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -91,6 +95,18 @@ impl Application {
         settings: &Settings,
         clock: auth::WallClock,
     ) -> Result<Application, StartupError> {
+        let policy = crate::gateway::policy::clock::system();
+        Application::build_with_clocks(settings, clock, policy)
+    }
+
+    /// [`Application::build_with_clock`] with the gateway's monotonic clock too (providers'
+    /// breakers, keys' rests), so tests can move both. The wall clock also times providers'
+    /// health checks and successes.
+    pub fn build_with_clocks(
+        settings: &Settings,
+        clock: auth::WallClock,
+        policy: crate::gateway::policy::clock::Clock,
+    ) -> Result<Application, StartupError> {
         let bind_error = |source| StartupError::Bind {
             bind: settings.server.bind.clone(),
             source,
@@ -103,7 +119,7 @@ impl Application {
         let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
         announce(origin, &local_url(settings, port));
-        let credentials = Arc::new(Credentials::with_clock(credentials, clock));
+        let credentials = Arc::new(Credentials::with_clock(credentials, Arc::clone(&clock)));
         let store: Arc<dyn Store> = Arc::new(store);
         credentials.replace_stored(
             crate::registry::stored_credentials(store.as_ref())
@@ -140,15 +156,21 @@ impl Application {
                     stream: Duration::from_secs(settings.gateway.max_stream_secs),
                 },
                 Arc::clone(&uses),
-                crate::gateway::policy::clock::system(),
+                policy,
                 crate::gateway::client::Outbound {
                     allow_private: settings.outbound.allow_private_networks,
                     resolve: crate::gateway::client::outbound::system(),
                 },
             )?
             .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
-            .with_recorder(recorder),
+            .with_recorder(recorder)
+            .with_health(health_of(settings, clock, &store)),
         );
+        gateway.restore_health(store.all_health()?);
+        let checks = settings
+            .health
+            .enabled
+            .then(|| actix_web::rt::spawn(schedule::run(Arc::downgrade(&gateway))));
         let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
             store,
@@ -175,6 +197,7 @@ impl Application {
             store: closed,
             usage,
             usage_writer,
+            checks,
         })
     }
 
@@ -202,9 +225,13 @@ impl Application {
             store,
             usage,
             usage_writer,
+            checks,
             ..
         } = self;
         let served = server.await;
+        if let Some(checks) = checks {
+            checks.abort();
+        }
         // The calls are over: what they recorded is written before the store's last flush.
         usage_writer.finish().await;
         match registry.store().flush().await {
@@ -226,6 +253,17 @@ impl Application {
             );
         }
         served
+    }
+}
+
+/// The health settings of the gateway: `[health]`, `gateway.hide_offline_models`, the wall
+/// clock, and the store checks are kept in.
+fn health_of(settings: &Settings, wall: auth::WallClock, store: &Arc<dyn Store>) -> Health {
+    Health {
+        interval: Duration::from_secs(settings.health.interval_secs),
+        hide_offline: settings.gateway.hide_offline_models,
+        wall,
+        store: Some(Arc::downgrade(store)),
     }
 }
 

@@ -29,6 +29,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub outbound: OutboundSettings,
     pub usage: UsageSettings,
+    pub health: HealthSettings,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
     pub catalog: BTreeMap<String, CatalogSettings>,
 }
@@ -56,6 +57,8 @@ pub struct GatewaySettings {
     /// How long a provider's probe (`POST /providers/{id}/test`, `?validate=true`) may take,
     /// all its pages included, in milliseconds.
     pub probe_timeout_ms: u64,
+    /// Whether `GET /v1/models` leaves out the models of providers whose status is `offline`.
+    pub hide_offline_models: bool,
 }
 
 impl Default for GatewaySettings {
@@ -69,6 +72,27 @@ impl Default for GatewaySettings {
             cors_origins: Vec::new(),
             require_access_keys: false,
             probe_timeout_ms: 10_000,
+            hide_offline_models: false,
+        }
+    }
+}
+
+/// Background checks of providers (`GET /providers/{id}/health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Whether providers are checked in the background (also `MODELGATE_HEALTH_ENABLED`).
+    pub enabled: bool,
+    /// Seconds between two checks of a provider (jittered by a tenth); a success counts for
+    /// two intervals.
+    pub interval_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            enabled: true,
+            interval_secs: 60,
         }
     }
 }
@@ -220,6 +244,17 @@ impl Settings {
         if let Some(v) = env("MODELGATE_MASTER_KEY") {
             settings.auth.master_key = Some(v);
         }
+        if let Some(v) = env("MODELGATE_HEALTH_ENABLED") {
+            settings.health.enabled = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError(format!(
+                        "MODELGATE_HEALTH_ENABLED: `{v}` is not true, false, 1 or 0"
+                    )));
+                }
+            };
+        }
         settings.log.apply_env(&env)?;
         if let Some(v) = &overrides.bind {
             settings.server.bind.clone_from(v);
@@ -290,6 +325,9 @@ impl Settings {
         }
         if self.gateway.max_body_bytes < 1024 {
             return fail("gateway.max_body_bytes must be at least 1024".into());
+        }
+        if self.health.interval_secs == 0 {
+            return fail("health.interval_secs must be at least 1".into());
         }
         if self.gateway.probe_timeout_ms == 0 {
             return fail("gateway.probe_timeout_ms must be above 0".into());

@@ -10,6 +10,7 @@ mod duration;
 mod fields;
 pub mod gateway_config;
 mod model_alias;
+pub mod health;
 mod provider;
 mod provider_fields;
 mod provider_input;

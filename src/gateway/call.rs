@@ -179,6 +179,7 @@ impl Gateway {
                 let missed = match sent {
                     Ok(mut answer) => {
                         route.state.record((self.clock)(), &route.slug, false);
+                        route.state.passed(self.wall_ms());
                         answer.chosen.attempts = number;
                         answer.chosen.fallbacks = fallbacks;
                         tried.record_events(self, false);

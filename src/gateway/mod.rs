@@ -8,13 +8,15 @@
 //! `client` (HTTP clients and the outbound guard), `policy` (what each failure means), `table`
 //! (the routing snapshot), `state` (what the gateway learns of each provider as it runs) and
 //! `error` (codes and their wire shapes). Beside the call, `probe` reads a provider's model
-//! list the way a call would reach it (`POST /providers/{id}/test`).
+//! list the way a call would reach it (`POST /providers/{id}/test`, and the background checks
+//! of `probe::schedule`), and `health` keeps what each check found and tells a status.
 
 pub mod attempt;
 mod call;
 pub mod client;
 pub mod error;
 pub mod meter;
+pub mod health;
 pub mod plan;
 pub mod policy;
 pub mod probe;
@@ -55,6 +57,8 @@ pub struct Gateway {
     probe_timeout: Duration,
     /// Where each attempt's usage event goes; `None` records nothing.
     recorder: Option<Arc<meter::Recorder>>,
+    /// Background checks, the clock and store of health (`health`).
+    health: health::Health,
 }
 
 /// How long an answer may take.
@@ -139,6 +143,7 @@ impl Gateway {
             allow_private: outbound.allow_private,
             probe_timeout: probe::DEFAULT_TIMEOUT,
             recorder: None,
+            health: health::Health::default(),
         })
     }
 

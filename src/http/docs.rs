@@ -471,3 +471,19 @@ impl IntoParams for UsageOverviewQuery {
         ]
     }
 }
+
+/// `?include=` of a provider's get and list.
+pub struct Include;
+
+impl IntoParams for Include {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "include",
+            ParameterIn::Query,
+            string_schema(Some("^(status|capabilities)(,(status|capabilities))*$")),
+            "Adds modelgate's own fields to each provider, which ngrok's shape has not: \
+             `status` (as `GET /providers/{id}/health` works it out) and `capabilities` \
+             (`llm`, `embedding`); comma-separated.",
+        )]
+    }
+}

@@ -23,7 +23,7 @@ use super::docs::{
 use super::error::ErrorBody;
 use super::manage::{
     access_key_configurations, access_keys, api_keys, discovery, gateway_config, health,
-    model_aliases, probes, provider_keys, providers, usage,
+    model_aliases, probes, provider_health, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -48,6 +48,7 @@ use super::{admin, method_not_allowed};
         providers::delete,
         probes::test_provider,
         discovery::discover_models,
+        provider_health::health,
         provider_keys::list,
         provider_keys::create,
         provider_keys::get,

@@ -21,6 +21,7 @@ pub use durable::{Durable, FlushResult};
 
 use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
+use crate::domain::health::HealthCheck;
 use crate::domain::{
     AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, Precondition, Provider, ProviderKey,
 };
@@ -167,6 +168,16 @@ pub trait GatewayConfigStore: Send + Sync {
     fn update_gateway_config(&self, change: UpdateFn<GatewayConfig>) -> Write<GatewayConfig>;
 }
 
+/// Each registered provider's health checks, newest first and bounded
+/// ([`crate::domain::health::HISTORY`]); a provider's delete removes them in its transaction.
+pub trait HealthStore: Send + Sync {
+    /// Puts `check` into provider `id`'s history; [`Rejection::NotFound`] when the provider is
+    /// gone (a check that ended after its delete keeps nothing).
+    fn add_health_check(&self, id: Ulid, check: HealthCheck) -> Write<()>;
+    /// Every provider's history, for the runtime state loaded at start.
+    fn all_health(&self) -> Result<Vec<(Ulid, Vec<HealthCheck>)>, StoreError>;
+}
+
 pub trait ApiKeyStore: Send + Sync {
     fn create_api_key(&self, key: ApiKey) -> Write<ApiKey>;
     fn get_api_key(&self, id: Ulid) -> Result<Option<ApiKey>, StoreError>;
@@ -310,6 +321,7 @@ pub trait Store:
     + GatewayConfigStore
     + ModelAliasStore
     + CatalogModelsStore
+    + HealthStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

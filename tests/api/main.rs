@@ -27,6 +27,7 @@ mod openapi;
 mod openapi_dataplane;
 mod persistence;
 mod probe;
+mod provider_health;
 mod provider_keys;
 mod raw;
 mod read;

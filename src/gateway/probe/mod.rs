@@ -8,6 +8,7 @@
 //! What it found is a [`Check`]; one of a registered provider is kept in its runtime state.
 
 pub mod discover;
+pub mod schedule;
 pub mod text;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use super::client::{self, outbound};
 use super::state::Check;
 use super::table::Route;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{Provider, ProviderKey, now_ms};
+use crate::domain::{Provider, ProviderKey};
 
 /// How long a probe may take, all pages included, unless the provider's request timeout is
 /// shorter.
@@ -65,10 +66,16 @@ impl Gateway {
         let snapshot = self.snapshot();
         let slug = snapshot.slug_of(id)?;
         let route = Arc::clone(snapshot.route(slug)?);
-        let keys = snapshot.keys(slug);
-        let probed = self.probe(&route, self.newest(&route, &keys)).await;
-        route.state.record_check(probed.check.clone());
-        Some(probed.check)
+        drop(snapshot);
+        Some(self.probe_route(&route).await)
+    }
+
+    /// Probes `route` (registered or catalog) with its newest usable key, and keeps the check.
+    pub async fn probe_route(&self, route: &Route) -> Check {
+        let keys = self.snapshot().keys(&route.slug);
+        let probed = self.probe(route, self.newest(route, &keys)).await;
+        self.keep(route, &probed.check).await;
+        probed.check
     }
 
     /// Probes the provider of key `id` with that key, and keeps the check in the provider's
@@ -84,7 +91,7 @@ impl Gateway {
             false => Using::Key(&key),
         };
         let probed = self.probe(&route, using).await;
-        route.state.record_check(probed.check.clone());
+        self.keep(&route, &probed.check).await;
         Some(probed.check)
     }
 
@@ -134,6 +141,7 @@ impl Gateway {
             latency_ms: None,
             models_found: None,
             error: None,
+            down: false,
         };
         let mut ids = Ids::default();
         match self.read_models(route, using, &mut check, &mut ids).await {
@@ -146,7 +154,7 @@ impl Gateway {
                 ids = Ids::default();
             }
         }
-        check.at_ms = now_ms();
+        check.at_ms = self.wall_ms();
         (Probed { check, no_key_yet }, ids)
     }
 
@@ -224,11 +232,15 @@ impl Gateway {
             let page = page(&client, page_url, &headers, deadline);
             let (status, body) = match page.await {
                 Ok(answer) => answer,
-                Err(Missed::TimedOut) => return Err(timed_out()),
+                Err(Missed::TimedOut) => {
+                    check.down = true;
+                    return Err(timed_out());
+                }
                 Err(Missed::Send(e)) => {
                     return Err(match outbound::refusal_in(&e) {
                         Some(refused) => format!("may not be called: {refused}"),
                         None => {
+                            check.down = true;
                             let why = text::cleaned(&scrub, &scrub.described(e).1);
                             format!("could not be reached: {why}")
                         }
@@ -236,6 +248,7 @@ impl Gateway {
                 }
                 Err(Missed::Body(status, why)) => {
                     check.status_code = Some(status);
+                    check.down = true;
                     let why = text::cleaned(&scrub, &why);
                     return Err(format!("the model list could not be read: {why}"));
                 }
@@ -244,6 +257,7 @@ impl Gateway {
             check.latency_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if !(200..300).contains(&status) {
+                check.down = status >= 500;
                 let said = String::from_utf8_lossy(&body);
                 return Err(match said.trim() {
                     "" => format!("the provider answered {status} with no body"),

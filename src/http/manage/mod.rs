@@ -8,6 +8,7 @@ pub(super) mod gateway_config;
 pub(super) mod health;
 pub(super) mod model_aliases;
 pub(super) mod probes;
+pub(super) mod provider_health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
 mod routers;

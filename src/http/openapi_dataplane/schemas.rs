@@ -160,6 +160,8 @@ pub(super) fn openai_model() -> Schema {
             string("The `providerId`; `modelgate-alias` for a model alias."),
         )
         .required("owned_by")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
 }
 
@@ -201,7 +203,20 @@ pub(super) fn anthropic_model() -> Schema {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
         )
         .required("created_at")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
+}
+
+/// modelgate's own field of a listed model: its provider's status.
+fn status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["online", "degraded", "offline", "unknown"]))
+        .description(Some(
+            "The status of the model's provider, as `GET /providers/{id}/health` shows it \
+             (modelgate's own field); `gateway.hide_offline_models` leaves offline ones out.",
+        ))
 }
 
 pub(super) fn anthropic_models() -> Schema {

@@ -7,6 +7,7 @@
 //! listed where its target is: in a format whose routes serve it, for a caller whose scope
 //! allows it.
 
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -14,10 +15,11 @@ use serde_json::{Value, json};
 
 use super::{authenticate, format_of, not_allowed, refusal};
 use crate::domain::surface::{Format, Surface};
-use crate::gateway::Chosen;
 use crate::gateway::error::{Code, GatewayError};
+use crate::gateway::health::status::Status;
 use crate::gateway::plan::resolve::candidates;
-use crate::gateway::table::{Scope, Snapshot};
+use crate::gateway::table::{Route, Scope, Snapshot};
+use crate::gateway::{Chosen, Gateway};
 use crate::http::AppState;
 
 /// Anthropic's own bounds and default for `limit`.
@@ -52,29 +54,45 @@ struct Entry {
     created_ms: u64,
     /// The model id as the provider declares it.
     model: String,
+    /// Its provider's status word (`GET /providers/{id}/health`).
+    status: &'static str,
 }
 
-/// What `format`'s routes accept — the registered providers' declared models, then the
-/// catalog providers' discovered ones — and of that only what `scope` (an access key's)
-/// allows.
-fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
-    let reachable = |target: &str| {
+/// What `format`'s routes accept — the model aliases, the registered providers' declared
+/// models, then the catalog providers' discovered ones — and of that only what `scope` (an
+/// access key's) allows; without offline providers' models when
+/// `gateway.hide_offline_models`.
+fn entries(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    format: Format,
+    scope: Option<&Scope>,
+) -> Vec<Entry> {
+    let statuses = Statuses::new(gateway);
+    // Where an alias's call goes first, if it can go anywhere for this caller.
+    let first_route = |target: &str| {
         Surface::ALL
             .into_iter()
             .filter(|s| s.format() == format)
-            .any(|s| candidates(snapshot, target, s, scope).is_ok())
+            .find_map(|s| candidates(snapshot, target, s, scope).ok())
+            .and_then(|mut found| (!found.is_empty()).then(|| found.swap_remove(0).route))
     };
     let aliases = snapshot
         .aliases()
         .iter()
         // An alias a provider registered since took the prefix of is not called any more.
-        .filter(|a| snapshot.alias_for(&a.alias).is_some() && reachable(&a.target))
-        .map(|a| Entry {
-            alias: true,
-            id: a.alias.clone(),
-            owner: ALIAS_OWNER.to_owned(),
-            created_ms: a.created_at_ms,
-            model: a.alias.clone(),
+        .filter(|a| snapshot.alias_for(&a.alias).is_some())
+        .filter_map(|a| {
+            let route = first_route(&a.target)?;
+            Some(Entry {
+                alias: true,
+                id: a.alias.clone(),
+                owner: ALIAS_OWNER.to_owned(),
+                created_ms: a.created_at_ms,
+                model: a.alias.clone(),
+                // Its target's: an alias with fallbacks stays listed when that is offline.
+                status: gateway.status_of(&route).as_str(),
+            })
         });
     let discovered = snapshot.discovered_listed().filter(|(route, _, _)| {
         Surface::ALL
@@ -90,27 +108,60 @@ fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<En
                 .filter(|(route, model, _)| {
                     scope.is_none_or(|s| s.allows(snapshot, route, model))
                 })
-                .map(|(route, model, created_ms)| Entry {
-                    alias: false,
-                    id: format!("{}:{model}", route.slug),
-                    owner: route.slug.clone(),
-                    created_ms,
-                    model: model.to_owned(),
+                .filter_map(|(route, model, created_ms)| {
+                    Some(Entry {
+                        alias: false,
+                        id: format!("{}:{model}", route.slug),
+                        owner: route.slug.clone(),
+                        created_ms,
+                        model: model.to_owned(),
+                        status: statuses.of(route)?,
+                    })
                 }),
         )
         .collect()
+}
+
+/// Each listed provider's status, worked out once however many models it lists.
+struct Statuses<'g> {
+    gateway: &'g Gateway,
+    last: std::cell::Cell<Option<(*const Route, Status)>>,
+}
+
+impl<'g> Statuses<'g> {
+    fn new(gateway: &'g Gateway) -> Statuses<'g> {
+        Statuses {
+            gateway,
+            last: std::cell::Cell::new(None),
+        }
+    }
+
+    /// `route`'s status word; `None` when its models are hidden.
+    fn of(&self, route: &Arc<Route>) -> Option<&'static str> {
+        let status = match self.last.get() {
+            Some((at, status)) if std::ptr::eq(at, Arc::as_ptr(route)) => status,
+            _ => {
+                let status = self.gateway.status_of(route);
+                self.last.set(Some((Arc::as_ptr(route), status)));
+                status
+            }
+        };
+        let hidden = status == Status::Offline && self.gateway.health().hide_offline;
+        (!hidden).then(|| status.as_str())
+    }
 }
 
 fn shown(format: Format, entry: &Entry) -> Value {
     match format {
         Format::OpenAi => json!({
             "id": entry.id, "object": "model", "created": entry.created_ms / 1000,
-            "owned_by": entry.owner,
+            "owned_by": entry.owner, "modelgate_status": entry.status,
         }),
         Format::Anthropic => json!({
             "type": "model", "id": entry.id, "display_name": entry.id,
             "created_at": humantime::format_rfc3339_seconds(
                 UNIX_EPOCH + Duration::from_millis(entry.created_ms)).to_string(),
+            "modelgate_status": entry.status,
         }),
     }
 }
@@ -123,7 +174,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     };
     let snapshot = state.gateway.snapshot();
     let scope = snapshot.scope(configuration);
-    let all = entries(&snapshot, format, scope.as_deref());
+    let all = entries(&state.gateway, &snapshot, format, scope.as_deref());
     // The parameters mean the same in both formats, so a bad one is refused in both; but
     // OpenAI's shape cannot say that more follow, so its list is whole.
     let (page, has_more) = match page(&all, req.query_string()) {
@@ -227,7 +278,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let wanted = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let snapshot = state.gateway.snapshot();
     let scope = snapshot.scope(configuration);
-    let all = entries(&snapshot, format, scope.as_deref());
+    let all = entries(&state.gateway, &snapshot, format, scope.as_deref());
     if let Some(entry) = find(&snapshot, &all, &wanted) {
         return HttpResponse::Ok().json(shown(format, entry));
     }
@@ -237,7 +288,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let elsewhere = find(
         &snapshot,
-        &entries(&snapshot, other, scope.as_deref()),
+        &entries(&state.gateway, &snapshot, other, scope.as_deref()),
         &wanted,
     )
     .is_some();

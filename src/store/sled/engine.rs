@@ -32,6 +32,8 @@ const KEY_RULES_TREE: &str = "provider_key_rules";
 const MODEL_ALIASES_TREE: &str = "model_aliases";
 /// Since model discovery; a store without it reads as no catalog provider discovered.
 const CATALOG_MODELS_TREE: &str = "catalog_models";
+/// Since provider health; a store without it reads as having no checks.
+const HEALTH_TREE: &str = "provider_health";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -61,6 +63,8 @@ pub(super) struct Engine {
     pub(super) model_aliases: sled::Tree,
     /// catalog id → its discovered models (`domain::discovery::CatalogModels`).
     pub(super) catalog_models: sled::Tree,
+    /// provider-id → its health checks, newest first (`domain::health`).
+    pub(super) health: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -126,6 +130,7 @@ impl Engine {
             key_rules: db.open_tree(KEY_RULES_TREE)?,
             model_aliases: db.open_tree(MODEL_ALIASES_TREE)?,
             catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
+            health: db.open_tree(HEALTH_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -12,6 +12,7 @@ mod configurations;
 mod engine;
 mod files;
 mod gateway_config;
+mod health;
 mod keys;
 mod migrate;
 mod model_aliases;
