@@ -14,8 +14,8 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
-use crate::gateway::meter::{Recorder, Writer, retention};
 use crate::gateway::health::Health;
+use crate::gateway::meter::{Recorder, Writer, retention};
 use crate::gateway::probe::schedule;
 use crate::gateway::table::RoutingTable;
 use crate::gateway::usage::{self, KeyUse};
@@ -167,10 +167,6 @@ impl Application {
             .with_health(health_of(settings, clock, &store)),
         );
         gateway.restore_health(store.all_health()?);
-        let checks = settings
-            .health
-            .enabled
-            .then(|| actix_web::rt::spawn(schedule::run(Arc::downgrade(&gateway))));
         let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
             store,
@@ -178,6 +174,12 @@ impl Application {
             table,
             Arc::clone(&credentials),
         ));
+        let checks = settings.health.enabled.then(|| {
+            actix_web::rt::spawn(schedule::run(
+                Arc::downgrade(&gateway),
+                Some(keep_listed(Arc::downgrade(&registry))),
+            ))
+        });
         let state = AppState {
             registry: Arc::clone(&registry),
             gateway,
@@ -274,6 +276,21 @@ pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
         settings.storage.cache_capacity_mib * 1024 * 1024,
     )?
     .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
+}
+
+/// A background check's catalog listing, kept as that provider's discovered models.
+fn keep_listed(registry: Weak<Registry>) -> schedule::OnListed {
+    Arc::new(move |catalog_id, ids| {
+        let registry = registry.clone();
+        Box::pin(async move {
+            let Some(registry) = registry.upgrade() else {
+                return;
+            };
+            if let Err(e) = registry.refresh_catalog_models(catalog_id, &ids).await {
+                log::warn!("the models `{catalog_id}` listed could not be kept: {e}");
+            }
+        })
+    })
 }
 
 /// Opens the usage store under the data dir. Its reserve sits above the registry's, so a disk

@@ -532,4 +532,17 @@ async fn background_checks_probe_custom_providers_and_catalog_ones_with_a_key() 
     .await;
     let seen = catalog.seen();
     assert_eq!(seen[0].headers["authorization"], "Bearer sk-catalog");
+    // A catalog provider's check also discovers its models: `m0` is then listed, and so
+    // reachable by its bare name.
+    let mut listed = Value::Null;
+    for _ in 0..1500 {
+        listed = app.get("/v1/models").await.json().await.unwrap();
+        let ids = listed["data"].as_array().unwrap();
+        if ids.iter().any(|m| m["id"] == "openai:m0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids = listed["data"].as_array().unwrap();
+    assert!(ids.iter().any(|m| m["id"] == "openai:m0"), "{listed}");
 }

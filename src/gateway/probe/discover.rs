@@ -28,7 +28,8 @@ impl Gateway {
         let keys = snapshot.keys(slug);
         let (probed, Ids { ids, cut, .. }) =
             self.probe_listing(&route, self.newest(&route, &keys)).await;
-        route.state.record_check(probed.check.clone());
+        // Kept as any probe's check is: state, breaker, history.
+        self.keep(&route, &probed.check).await;
         Some(Discovered {
             check: probed.check,
             ids,

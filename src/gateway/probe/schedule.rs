@@ -28,8 +28,15 @@ enum Key {
     Catalog(&'static str),
 }
 
+/// What a catalog provider's check found listed is handed to: the registry keeps it as the
+/// provider's discovered models (the gateway writes no record itself).
+pub type OnListed = Arc<
+    dyn Fn(&'static str, Vec<String>) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync,
+>;
+
 /// Runs the checks for as long as the gateway lives (its owner aborts the task at shutdown).
-pub async fn run(gateway: Weak<Gateway>) {
+/// A catalog provider's check also discovers its models, handed to `on_listed`.
+pub async fn run(gateway: Weak<Gateway>, on_listed: Option<OnListed>) {
     // When each provider is due, and the pass that last saw it (to forget deleted ones).
     let mut due: HashMap<Key, (Instant, u64)> = HashMap::new();
     let mut ticks = tokio::time::interval(TICK);
@@ -43,21 +50,34 @@ pub async fn run(gateway: Weak<Gateway>) {
         let now = Instant::now();
         let mut ready = Vec::new();
         for (key, route) in checked(&gateway.snapshot()) {
+            let key_of = key;
             let (at, seen) = due
                 .entry(key)
                 .or_insert_with(|| (now + jittered(interval), pass));
             *seen = pass;
             if *at <= now {
                 *at = now + jittered(interval);
-                ready.push(route);
+                ready.push((key_of, route));
             }
         }
         due.retain(|_, (_, seen)| *seen == pass);
         futures_util::stream::iter(ready)
-            .for_each_concurrent(IN_FLIGHT, |route| {
-                let gateway = &gateway;
+            .for_each_concurrent(IN_FLIGHT, |(key, route)| {
+                let (gateway, on_listed) = (&gateway, &on_listed);
                 async move {
-                    gateway.probe_route(&route).await;
+                    match (key, on_listed) {
+                        (Key::Catalog(id), Some(on_listed)) => {
+                            if let Some(found) = gateway.discover(id).await
+                                && found.check.ok
+                                && !found.cut
+                            {
+                                on_listed(id, found.ids).await;
+                            }
+                        }
+                        _ => {
+                            gateway.probe_route(&route).await;
+                        }
+                    }
                 }
             })
             .await;

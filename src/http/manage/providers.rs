@@ -8,8 +8,8 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::{discovery, probes};
 use super::provider_health::{self, Capability, Include, StatusWord};
+use super::{discovery, probes};
 use crate::domain::schema;
 use crate::domain::settings::{NetworkBody, ProxyBody};
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider};

@@ -105,9 +105,7 @@ fn entries(
                 .listed(format)
                 .map(|(route, model)| (route, model, route.created_ms))
                 .chain(discovered)
-                .filter(|(route, model, _)| {
-                    scope.is_none_or(|s| s.allows(snapshot, route, model))
-                })
+                .filter(|(route, model, _)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
                 .filter_map(|(route, model, created_ms)| {
                     Some(Entry {
                         alias: false,
