@@ -164,6 +164,9 @@ impl Application {
             )?
             .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
             .with_recorder(recorder)
+            .with_prices(crate::domain::usage::Prices::new(crate::config::prices(
+                &settings.prices,
+            )?))
             .with_health(health_of(settings, clock, &store)),
         );
         gateway.restore_health(store.all_health()?);

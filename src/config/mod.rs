@@ -14,7 +14,7 @@ mod log_settings;
 mod usage_settings;
 
 pub use log_settings::{LogFormat, LogSettings};
-pub use usage_settings::UsageSettings;
+pub use usage_settings::{PriceSettings, UsageSettings, prices};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
@@ -30,6 +30,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     pub usage: UsageSettings,
     pub health: HealthSettings,
+    /// What each model's tokens cost, for usage events' `totalCost`.
+    pub prices: BTreeMap<String, PriceSettings>,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
     pub catalog: BTreeMap<String, CatalogSettings>,
 }
@@ -368,6 +370,7 @@ impl Settings {
         }
         self.log.validate()?;
         self.usage.validate()?;
+        prices(&self.prices)?;
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());
         }

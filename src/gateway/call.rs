@@ -297,6 +297,7 @@ impl Gateway {
                 Credential::None | Credential::Missing => KeySource::None,
             },
             started: Instant::now(),
+            price: self.prices.of(&route.slug, &c.target.model),
         })
     }
 }

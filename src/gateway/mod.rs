@@ -57,6 +57,8 @@ pub struct Gateway {
     probe_timeout: Duration,
     /// Where each attempt's usage event goes; `None` records nothing.
     recorder: Option<Arc<meter::Recorder>>,
+    /// What each model's tokens cost (`[prices]`).
+    prices: crate::domain::usage::Prices,
     /// Background checks, the clock and store of health (`health`).
     health: health::Health,
 }
@@ -143,6 +145,7 @@ impl Gateway {
             allow_private: outbound.allow_private,
             probe_timeout: probe::DEFAULT_TIMEOUT,
             recorder: None,
+            prices: Default::default(),
             health: health::Health::default(),
         })
     }
@@ -150,6 +153,12 @@ impl Gateway {
     /// The most a probe of a provider may take (10 s unless set).
     pub fn with_probe_timeout(mut self, timeout: Duration) -> Gateway {
         self.probe_timeout = timeout;
+        self
+    }
+
+    /// Prices usage events' tokens at `prices`.
+    pub fn with_prices(mut self, prices: crate::domain::usage::Prices) -> Gateway {
+        self.prices = prices;
         self
     }
 

@@ -503,3 +503,50 @@ async fn events_survive_a_restart() {
     assert_eq!(list[0]["outputTokens"], 2);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn tokens_are_priced_at_the_configured_rates() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        let price = |input, output| modelgate::config::PriceSettings {
+            input,
+            output,
+            cache_read: 0.5,
+            cache_write: 0.0,
+        };
+        s.prices.insert("a:m".into(), price(1.0, 2.0));
+        // A bare model id prices it at every provider without a qualified price.
+        s.prices.insert("m".into(), price(100.0, 100.0));
+    })
+    .await;
+    let mock = Mock::start().await;
+    let base = format!("{}/v1", mock.base);
+    app.create(&registered("a", &base, &["m"], json!(null)))
+        .await;
+    app.create(&registered("b", &base, &["m"], json!(null)))
+        .await;
+    // 1,000,002 prompt tokens, 2 of them cached; 500,000 out.
+    for model in ["a:m", "b:m"] {
+        mock.then(openai_body(1_000_002, 500_000));
+        call(
+            &app,
+            "/v1/chat/completions",
+            json!({"model": model, "messages": []}),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    }
+    let list = events(&app, "", 2).await;
+    // $1 for a million uncached in, $1 for half a million out, $0.000001 for 2 cached.
+    assert_eq!(list[1]["totalCost"], "2.00000", "{}", list[1]);
+    assert_eq!(list[0]["totalCost"], "150.00000", "{}", list[0]);
+    let overview: Value = app
+        .get(&format!("/usage/overview?startTime={}", yesterday()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overview["totals"]["cost"], "152.00000", "{overview}");
+    app.stop().await;
+}

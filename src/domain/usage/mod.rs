@@ -123,6 +123,27 @@ impl Price {
     }
 }
 
+/// Every model's price, by `providerId:modelId` or by bare model id (the qualified one wins).
+#[derive(Debug, Clone, Default)]
+pub struct Prices(std::collections::HashMap<String, Price>);
+
+impl Prices {
+    pub fn new(prices: impl IntoIterator<Item = (String, Price)>) -> Prices {
+        Prices(prices.into_iter().collect())
+    }
+
+    /// The price of `model` at `provider`, when one is set.
+    pub fn of(&self, provider: &str, model: &str) -> Option<Price> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0
+            .get(&format!("{provider}:{model}"))
+            .or_else(|| self.0.get(model))
+            .copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +172,18 @@ mod tests {
         // 150 000 + 300 000 + 150 000 + 100 000 nano-dollars.
         assert_eq!(cost_of(&tokens, &price), 700_000);
         assert_eq!(show_cost(cost_of(&tokens, &price)), "0.00070");
+    }
+
+    #[test]
+    fn a_qualified_price_wins_over_the_bare_one() {
+        let p = |n| Price::from_usd(n, 0.0, 0.0, 0.0).unwrap();
+        let prices = Prices::new([
+            ("gpt-4o".to_owned(), p(1.0)),
+            ("box:gpt-4o".to_owned(), p(2.0)),
+        ]);
+        assert_eq!(prices.of("box", "gpt-4o"), Some(p(2.0)));
+        assert_eq!(prices.of("other", "gpt-4o"), Some(p(1.0)));
+        assert_eq!(prices.of("box", "gpt-4o-mini"), None);
     }
 
     #[test]

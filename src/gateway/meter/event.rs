@@ -17,7 +17,7 @@ use super::Recorder;
 use super::tokens::Meter;
 use crate::domain::now_ms;
 use crate::domain::surface::Surface;
-use crate::domain::usage::{KeySource, Tokens, UsageEvent};
+use crate::domain::usage::{KeySource, Price, Tokens, UsageEvent, cost_of};
 
 /// The stop reason of an answer whose caller left before its end.
 pub const CLIENT_DISCONNECTED: &str = "client_disconnected";
@@ -33,6 +33,8 @@ pub struct Draft {
     pub is_streaming: bool,
     pub key: KeySource,
     pub started: Instant,
+    /// The model's price, when one is set.
+    pub price: Option<Price>,
 }
 
 /// How an attempt ended.
@@ -77,7 +79,11 @@ impl Draft {
             is_streaming: self.is_streaming,
             stop_reason: ended.stop_reason,
             tokens: ended.tokens,
-            cost_nanos: None,
+            // Counts the upstream did not report cost nothing rather than a guess.
+            cost_nanos: self
+                .price
+                .filter(|_| ended.tokens.known)
+                .map(|price| cost_of(&ended.tokens, &price)),
             key: self.key,
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttfb_ms: ended.ttfb_ms,
