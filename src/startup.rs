@@ -163,7 +163,8 @@ impl Application {
                 },
             )?
             .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
-            .with_recorder(recorder)
+            .with_recorder(settings.usage.enabled.then_some(recorder))
+            .with_stream_usage(settings.usage.inject_stream_usage)
             .with_prices(crate::domain::usage::Prices::new(crate::config::prices(
                 &settings.prices,
             )?))

@@ -43,6 +43,9 @@ pub fn prices(
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsageSettings {
+    /// Records a usage event per attempt; off, calls record nothing (what was recorded stays
+    /// readable, and retention still runs).
+    pub enabled: bool,
     /// Days events (and their daily sums) are kept.
     pub retention_days: u32,
     /// The most the usage store may take on disk, in MiB; 0 for no bound but retention. The
@@ -56,16 +59,21 @@ pub struct UsageSettings {
     /// Events waiting for the writer at most; more are dropped (and counted), never waited
     /// on.
     pub queue: usize,
+    /// Asks OpenAI-format streams for their usage (`stream_options.include_usage`) when the
+    /// caller did not, and takes the usage-only chunk out again, so streams are counted.
+    pub inject_stream_usage: bool,
 }
 
 impl Default for UsageSettings {
     fn default() -> Self {
         UsageSettings {
+            enabled: true,
             retention_days: 30,
             max_mib: 1024,
             cache_capacity_mib: 16,
             reserve_mib: 64,
             queue: 65_536,
+            inject_stream_usage: true,
         }
     }
 }

@@ -11,6 +11,7 @@ mod fields;
 pub mod gateway_config;
 pub mod health;
 mod model_alias;
+pub mod price;
 mod provider;
 mod provider_fields;
 mod provider_input;
@@ -44,6 +45,7 @@ pub use model_alias::{
     AliasRefusal, CreateModelAlias, KnownNames, ModelAlias, ModelAliasChanges, NewModelAlias,
     UpdateModelAlias, check_against as check_alias, fold as fold_model,
 };
+pub use price::{CreatePrice, ModelPrice, PriceChanges, UpdatePrice};
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
 pub use provider_input::{

@@ -13,11 +13,14 @@ use tokio::time::Instant;
 use super::attempt::{Missed, Told};
 use super::error::{Attempt, Code, GatewayError};
 use super::meter::event::{Draft, Ended, metered};
+use super::meter::strip::without_usage_chunk;
 use super::plan::body::CallBody;
 use super::plan::{Candidate, Credential, Step};
 use super::policy::breaker;
 use super::policy::{self, Class, Failure};
+use super::table::Snapshot;
 use super::{Answer, Call, Chosen, Gateway};
+use crate::domain::surface::Surface;
 use crate::domain::usage::{KeySource, UsageEvent};
 
 /// What a call's attempts came to so far.
@@ -115,6 +118,15 @@ impl Gateway {
         if let Some(most) = config.max_output_tokens {
             body.cap_output(most, call.surface.output_cap_field());
         }
+        // Counted without changing what the caller sees: the usage-only chunk asked for here
+        // is taken out of the answer again (`meter::strip`).
+        let strip_usage = self.recorder.is_some()
+            && self.inject_stream_usage
+            && matches!(
+                call.surface,
+                Surface::ChatCompletions | Surface::Completions
+            )
+            && body.ask_usage();
         let mut plan = self.plan(&snapshot, &body, &call).map_err(nothing)?;
         // A provider whose circuit is open goes after the others serving the same name (a
         // lone candidate, the usual call, has no one to go after).
@@ -174,7 +186,7 @@ impl Gateway {
                     fallbacks,
                 };
                 let number = last.attempts;
-                let draft = self.draft(&call, body.stream, candidate, number);
+                let draft = self.draft(&call, &snapshot, body.stream, candidate, number);
                 let sent = self.attempt(&call, &body, candidate, budget, number).await;
                 let missed = match sent {
                     Ok(mut answer) => {
@@ -192,6 +204,9 @@ impl Gateway {
                                 draft,
                                 Arc::clone(recorder),
                             );
+                            if strip_usage && answer.streamed {
+                                answer.body = without_usage_chunk(answer.body);
+                            }
                         }
                         return Ok(answer);
                     }
@@ -278,7 +293,14 @@ impl Gateway {
     }
 
     /// An attempt's usage event as it starts, when usage is recorded.
-    fn draft(&self, call: &Call<'_>, stream: bool, c: &Candidate, number: u32) -> Option<Draft> {
+    fn draft(
+        &self,
+        call: &Call<'_>,
+        snapshot: &Snapshot,
+        stream: bool,
+        c: &Candidate,
+        number: u32,
+    ) -> Option<Draft> {
         self.recorder.as_ref()?;
         let route = &c.target.route;
         Some(Draft {
@@ -297,7 +319,10 @@ impl Gateway {
                 Credential::None | Credential::Missing => KeySource::None,
             },
             started: Instant::now(),
-            price: self.prices.of(&route.slug, &c.target.model),
+            // `/prices` first, then the config file's `[prices]`.
+            price: snapshot
+                .price_of(&route.slug, &c.target.model)
+                .or_else(|| self.prices.of(&route.slug, &c.target.model)),
         })
     }
 }

@@ -59,6 +59,8 @@ pub struct Gateway {
     recorder: Option<Arc<meter::Recorder>>,
     /// What each model's tokens cost (`[prices]`).
     prices: crate::domain::usage::Prices,
+    /// `usage.inject_stream_usage`: OpenAI-format streams asked for their usage.
+    inject_stream_usage: bool,
     /// Background checks, the clock and store of health (`health`).
     health: health::Health,
 }
@@ -146,6 +148,7 @@ impl Gateway {
             probe_timeout: probe::DEFAULT_TIMEOUT,
             recorder: None,
             prices: Default::default(),
+            inject_stream_usage: true,
             health: health::Health::default(),
         })
     }
@@ -162,9 +165,16 @@ impl Gateway {
         self
     }
 
-    /// Records each attempt's usage event through `recorder`.
-    pub fn with_recorder(mut self, recorder: Arc<meter::Recorder>) -> Gateway {
-        self.recorder = Some(recorder);
+    /// Whether OpenAI-format streams whose callers did not ask for their usage are asked
+    /// for it, to be counted (on unless turned off).
+    pub fn with_stream_usage(mut self, inject: bool) -> Gateway {
+        self.inject_stream_usage = inject;
+        self
+    }
+
+    /// Records each attempt's usage event through `recorder` (`None`: records none).
+    pub fn with_recorder(mut self, recorder: Option<Arc<meter::Recorder>>) -> Gateway {
+        self.recorder = recorder;
         self
     }
 

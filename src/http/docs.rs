@@ -54,7 +54,8 @@ error_responses! {
         `configuration_in_use` (an access key configuration that scopes access keys; \
         `details.accessKeys` is how many) or `provider_key_in_use` (a key access key \
         configurations' routers name; `details.accessKeyConfigurations` lists their ids) or \
-        `alias_taken` (another model alias has that name, in any case).",
+        `alias_taken` (another model alias has that name, in any case) or `price_taken` \
+        (another price is for that model, in any case).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
     RequestTimeout => "`request_timeout`: the body did not arrive within \

@@ -68,6 +68,8 @@ pub enum ApiError {
     ProviderKeyInUse(Vec<ulid::Ulid>),
     #[error("model alias `{0}` already has this name (names match ignoring case)")]
     AliasTaken(String),
+    #[error("a price for `{0}` exists already (model names match ignoring case); change that one")]
+    PriceTaken(String),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -141,6 +143,7 @@ impl ApiError {
             ApiError::ProviderKeyInUse(_) => (StatusCode::CONFLICT, "provider_key_in_use"),
             ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
             ApiError::AliasTaken(_) => (StatusCode::CONFLICT, "alias_taken"),
+            ApiError::PriceTaken(_) => (StatusCode::CONFLICT, "price_taken"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
@@ -202,6 +205,7 @@ impl ApiError {
             }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
             ApiError::AliasTaken(_) => one("alias", "is already taken".into()),
+            ApiError::PriceTaken(_) => one("model", "is already priced".into()),
             ApiError::ConfigurationInUse(n) => one("accessKeys", n.to_string()),
             ApiError::ProviderKeyInUse(ids) => one(
                 "accessKeyConfigurations",

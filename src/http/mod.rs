@@ -123,6 +123,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
             Rejection::Invalid(v) => InputError::Invalid(v).into(),
             Rejection::AliasTaken(other) => ApiError::AliasTaken(other),
+            Rejection::PriceTaken(other) => ApiError::PriceTaken(other),
             Rejection::Discovery(refusal) => refusal.into(),
         },
         WriteError::Refused(found) => ApiError::ProbeFailed(found),

@@ -23,7 +23,7 @@ use super::docs::{
 use super::error::ErrorBody;
 use super::manage::{
     access_key_configurations, access_keys, api_keys, discovery, gateway_config, health,
-    model_aliases, probes, provider_health, provider_keys, providers, usage,
+    model_aliases, prices, probes, provider_health, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -77,6 +77,11 @@ use super::{admin, method_not_allowed};
         model_aliases::get,
         model_aliases::update,
         model_aliases::delete,
+        prices::list,
+        prices::create,
+        prices::get,
+        prices::update,
+        prices::delete,
         gateway_config::get,
         gateway_config::update,
         health::health,
@@ -111,6 +116,8 @@ use super::{admin, method_not_allowed};
             providers and models the keys under each may call"),
         (name = "model-aliases", description = "Model names apps send, routed to another \
             model with its fallbacks (modelgate's extension)"),
+        (name = "prices", description = "What models' tokens cost, for usage events' cost \
+            (modelgate's extension)"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
         (name = "operations", description = "Health and this document"),

@@ -12,6 +12,7 @@ mod discovery;
 mod gateway_config;
 mod keys;
 mod model_aliases;
+mod prices;
 mod providers;
 
 use std::sync::Arc;

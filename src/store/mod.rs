@@ -23,7 +23,8 @@ use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::health::HealthCheck;
 use crate::domain::{
-    AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, Precondition, Provider, ProviderKey,
+    AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, ModelPrice, Precondition, Provider,
+    ProviderKey,
 };
 use crate::secrets::{CryptoError, Sealed};
 
@@ -46,6 +47,8 @@ pub enum Rejection {
     Invalid(crate::domain::Violations),
     /// Another model alias has this name (in any case).
     AliasTaken(String),
+    /// Another price is for this model (in any case).
+    PriceTaken(String),
     /// Discovered models cannot be added to the record as stored.
     Discovery(crate::domain::discovery::DiscoveryRefusal),
 }
@@ -270,6 +273,24 @@ pub trait ModelAliasStore: Send + Sync {
     -> Write<ModelAlias>;
 }
 
+/// Model prices (`/prices`). A name's uniqueness is the registry's to check (its writes of
+/// prices take turns, against the routing table).
+pub trait PriceStore: Send + Sync {
+    fn create_price(&self, price: ModelPrice) -> Write<ModelPrice>;
+    fn get_price(&self, id: Ulid) -> Result<Option<ModelPrice>, StoreError>;
+    /// Up to `limit` prices with ids below `before` (all when `None`), newest first.
+    fn list_prices(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ModelPrice>, StoreError>;
+    /// Every price, for the routing table loaded at start.
+    fn all_prices(&self) -> Result<Vec<ModelPrice>, StoreError>;
+    fn update_price(&self, id: Ulid, change: UpdateFn<ModelPrice>) -> Write<ModelPrice>;
+    /// Removes the price if `precondition` allows; answers it as it was.
+    fn delete_price(&self, id: Ulid, precondition: Option<Precondition>) -> Write<ModelPrice>;
+}
+
 /// Each catalog provider's discovered models, by catalog id.
 pub trait CatalogModelsStore: Send + Sync {
     /// The record of `catalog_id`; one never discovered reads as an empty list at version 0.
@@ -320,6 +341,7 @@ pub trait Store:
     + SecretsStore
     + GatewayConfigStore
     + ModelAliasStore
+    + PriceStore
     + CatalogModelsStore
     + HealthStore
 {

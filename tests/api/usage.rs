@@ -23,7 +23,7 @@ fn yesterday() -> String {
 
 /// The events `query` lists once there are at least `n` (they are written in batches, a
 /// tenth of a second apart), checked against ngrok's shapes.
-async fn events(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
     let path = format!("/usage?startTime={SINCE}&{query}");
     for _ in 0..200 {
         let res = app.get(&path).await;
@@ -41,7 +41,7 @@ async fn events(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
     panic!("fewer than {n} events for {path}");
 }
 
-fn openai_body(prompt: u64, completion: u64) -> Reply {
+pub(crate) fn openai_body(prompt: u64, completion: u64) -> Reply {
     Reply::Json {
         status: 200,
         headers: vec![],

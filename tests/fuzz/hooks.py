@@ -26,6 +26,9 @@ target or fallback, and its target and fallbacks are no alias. Just before a pos
 sent, its `alias` is given a prefix of its own (`a<n>-`) and its `target` and `fallbacks` the
 prefix `t-`, so no generated alias ever meets another's name or points at one.
 
+A price's `model` is unique ignoring case: a positive price write has it given a prefix of its
+own (`p<n>-`), so no generated price meets another's model.
+
 A provider's test (`POST /providers/{id}/test`, `?validate=true`) calls its base URL (or its
 proxy): a positive provider write has its `baseUrl` and its proxy's `url` pointed at
 127.0.0.1:9, so no generated address is ever called (tests/fuzz/run's server refuses loopback
@@ -67,6 +70,8 @@ CONFIGURATION_WRITES = {
 ALIAS_WRITES = {("POST", "/model-aliases"), ("PATCH", "/model-aliases/{id}")}
 # Each positive alias write's own prefix for its name (see the module's docstring).
 ALIAS_NUMBERS = itertools.count()
+PRICE_WRITES = {("POST", "/prices"), ("PATCH", "/prices/{id}")}
+PRICE_NUMBERS = itertools.count()
 # The longest model string.
 MODEL_CHARS = 255
 # An access key's `expiresAt` must be in the future when written, which no schema can say.
@@ -247,6 +252,14 @@ def before_call(ctx, case, kwargs):
         and isinstance(case.body, dict)
     ):
         _aliases_apart(case.body)
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in PRICE_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("model"), str)
+    ):
+        case.body["model"] = f"p{next(PRICE_NUMBERS)}-{case.body['model']}"[:MODEL_CHARS]
     if (
         op is not None
         and (op.method.upper(), op.path) in ACCESS_KEY_WRITES

@@ -17,3 +17,4 @@ mod logs;
 mod secrets;
 mod shutdown;
 mod startup;
+mod usage_crash;

@@ -31,10 +31,12 @@ pub use super::settings::{
 };
 pub use access::{access, access_key_configuration_id, expires_at, provider_entry_pattern};
 pub use alias::{alias_fallbacks, alias_target, model_alias};
+pub use price::{price_model, rate};
 pub use router::router;
 
 mod access;
 mod alias;
+mod price;
 mod router;
 
 fn string(min: usize, max: usize) -> ObjectBuilder {

@@ -4,6 +4,7 @@
 pub mod event;
 pub mod recorder;
 pub mod retention;
+pub mod strip;
 pub mod tokens;
 
 pub use recorder::{Recorder, Writer};

@@ -59,3 +59,6 @@ pub async fn run(store: Weak<dyn UsageStore>, settings: UsageSettings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

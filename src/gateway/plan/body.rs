@@ -31,6 +31,8 @@ pub struct CallBody<'a> {
     pub models: Vec<String>,
     /// `"stream": true`.
     pub stream: bool,
+    /// Usage asked of the upstream for the caller, who did not ask (`plan::stream_usage`).
+    usage_asked: bool,
     /// The most output tokens the upstream may be asked for, and the field that says so when
     /// the call sends none (`None`: the call's surface has none).
     output_cap: Option<(u32, Option<&'static str>)>,
@@ -91,6 +93,7 @@ impl<'a> CallBody<'a> {
             model,
             models,
             stream,
+            usage_asked: false,
             output_cap: None,
         })
     }
@@ -124,6 +127,18 @@ impl<'a> CallBody<'a> {
         self.output_cap = Some((most, field));
     }
 
+    /// Asks an OpenAI-format stream's upstream to report its usage when the caller did not;
+    /// answers whether it did (the usage-only chunk is then the gateway's to take out).
+    pub fn ask_usage(&mut self) -> bool {
+        let sent = self.raw("stream_options");
+        self.usage_asked = self.stream && !super::stream_usage::asked(sent);
+        self.usage_asked
+    }
+
+    fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
     /// The body for the upstream: `model` replaced by `upstream_model`, `models` left out,
     /// every other field as received.
     pub fn rewritten(&self, upstream_model: &str) -> Vec<u8> {
@@ -140,6 +155,9 @@ impl<'a> CallBody<'a> {
             let value = match (name.as_str(), self.output_cap) {
                 ("models", _) => continue,
                 ("model", _) => serde_json::to_string(upstream_model).unwrap_or_default(),
+                ("stream_options", _) if self.usage_asked => {
+                    super::stream_usage::with_usage(Some(raw))
+                }
                 (field, Some((most, _))) if OUTPUT_CAP_FIELDS.contains(&field) => {
                     capped = true;
                     lowered(raw, most)
@@ -153,6 +171,14 @@ impl<'a> CallBody<'a> {
             out.extend_from_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
             out.push(b':');
             out.extend_from_slice(value.as_bytes());
+        }
+        if self.usage_asked && self.raw("stream_options").is_none() {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(br#""stream_options":"#);
+            out.extend_from_slice(super::stream_usage::with_usage(None).as_bytes());
         }
         if let Some((most, Some(field))) = self.output_cap
             && !capped

@@ -8,6 +8,7 @@
 mod alias;
 pub mod body;
 pub mod resolve;
+pub mod stream_usage;
 
 use std::sync::Arc;
 

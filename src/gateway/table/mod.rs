@@ -1,7 +1,7 @@
 //! The routing table: an immutable snapshot of what the data plane routes to — providers by
-//! `providerId`, the models they declare, their sealed keys, the catalog providers and the model
-//! aliases — swapped whole and atomically, with the gateway's own settings (`/gateway-config`).
-//! Model calls read it and never the store.
+//! `providerId`, the models they declare, their sealed keys, the catalog providers, the model
+//! aliases and prices — swapped whole and atomically, with the gateway's own settings
+//! (`/gateway-config`). Model calls read it and never the store.
 //!
 //! The snapshot's maps are persistent (`imbl`): a change copies only the path to what changed,
 //! so the registry applies each durable write in microseconds however many providers there are,
@@ -16,6 +16,7 @@ use ulid::Ulid;
 pub mod aliases;
 pub mod calling;
 mod catalog_models;
+pub mod prices;
 mod route;
 pub mod rules;
 pub mod scope;
@@ -30,7 +31,7 @@ use crate::domain::catalog::{CATALOG, CatalogProvider};
 use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{AccessKeyConfiguration, ModelAlias, Provider, ProviderKey};
+use crate::domain::{AccessKeyConfiguration, ModelAlias, ModelPrice, Provider, ProviderKey};
 use crate::store::{Store, StoreError};
 
 /// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
@@ -104,6 +105,7 @@ pub struct Snapshot {
     /// The router rules of each configuration that has any, worked out when it was written.
     rules: HashMap<Ulid, Arc<Rules>>,
     aliases: aliases::Aliases,
+    prices: prices::Prices,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -313,6 +315,8 @@ pub enum Change<'a> {
     ConfigurationGone(Ulid),
     Alias(&'a ModelAlias),
     AliasGone(Ulid),
+    Price(&'a ModelPrice),
+    PriceGone(Ulid),
     CatalogModels(&'a CatalogModels),
 }
 
@@ -365,6 +369,7 @@ impl RoutingTable {
             snapshot.set_configuration(&c);
         }
         snapshot.load_aliases(store)?;
+        snapshot.load_prices(store)?;
         let mut before = None;
         loop {
             let page = store.list_keys(None, before, 1000)?;
@@ -417,12 +422,18 @@ impl RoutingTable {
                 next.bury(id);
                 next.remove_alias(id);
             }
+            Change::Price(p) if next.current(p.id, p.version) => next.set_price(p),
+            Change::PriceGone(id) => {
+                next.bury(id);
+                next.remove_price(id);
+            }
             // Older than what the table holds: a later write was published first.
             Change::Provider(_)
             | Change::Key(_)
             | Change::GatewayConfig(_)
             | Change::Configuration(_)
-            | Change::Alias(_) => return,
+            | Change::Alias(_)
+            | Change::Price(_) => return,
         }
         self.current.store(Arc::new(next));
     }

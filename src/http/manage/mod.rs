@@ -7,6 +7,7 @@ pub(super) mod discovery;
 pub(super) mod gateway_config;
 pub(super) mod health;
 pub(super) mod model_aliases;
+pub(super) mod prices;
 pub(super) mod probes;
 pub(super) mod provider_health;
 pub(super) mod provider_keys;
@@ -26,4 +27,5 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     usage::configure(cfg);
     model_aliases::configure(cfg);
+    prices::configure(cfg);
 }

@@ -30,6 +30,8 @@ const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";
 const KEY_RULES_TREE: &str = "provider_key_rules";
 /// Since model aliases; a store without it reads as having none.
 const MODEL_ALIASES_TREE: &str = "model_aliases";
+/// Since model prices; a store without it reads as having none.
+const PRICES_TREE: &str = "prices";
 /// Since model discovery; a store without it reads as no catalog provider discovered.
 const CATALOG_MODELS_TREE: &str = "catalog_models";
 /// Since provider health; a store without it reads as having no checks.
@@ -61,6 +63,8 @@ pub(super) struct Engine {
     pub(super) key_rules: sled::Tree,
     /// Model aliases by id.
     pub(super) model_aliases: sled::Tree,
+    /// Model prices by id.
+    pub(super) prices: sled::Tree,
     /// catalog id → its discovered models (`domain::discovery::CatalogModels`).
     pub(super) catalog_models: sled::Tree,
     /// provider-id → its health checks, newest first (`domain::health`).
@@ -129,6 +133,7 @@ impl Engine {
             configuration_uses: db.open_tree(CONFIGURATION_USES_TREE)?,
             key_rules: db.open_tree(KEY_RULES_TREE)?,
             model_aliases: db.open_tree(MODEL_ALIASES_TREE)?,
+            prices: db.open_tree(PRICES_TREE)?,
             catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
             health: db.open_tree(HEALTH_TREE)?,
             commits: GroupCommit::new(db.clone()),

@@ -16,6 +16,7 @@ mod health;
 mod keys;
 mod migrate;
 mod model_aliases;
+mod prices;
 mod providers;
 mod rewrite;
 mod routers;
