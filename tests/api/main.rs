@@ -44,6 +44,7 @@ mod time_limits;
 mod update;
 mod upstream;
 mod usage;
+mod usage_responses;
 mod usage_switches;
 mod validation;
 mod wire;
