@@ -10,12 +10,12 @@ use crate::userns;
 
 /// A small tmpfs of its own, unmounted when dropped: a disk that can be filled and made
 /// read-only without touching the machine's.
-struct SmallDisk {
-    path: std::path::PathBuf,
+pub(crate) struct SmallDisk {
+    pub(crate) path: std::path::PathBuf,
 }
 
 impl SmallDisk {
-    fn mount(path: &Path, mib: u64) -> SmallDisk {
+    pub(crate) fn mount(path: &Path, mib: u64) -> SmallDisk {
         use nix::mount::{MsFlags, mount};
         std::fs::create_dir_all(path).unwrap();
         mount(
@@ -40,13 +40,13 @@ impl SmallDisk {
         mount(None::<&str>, &self.path, None::<&str>, flags, None::<&str>).unwrap();
     }
 
-    fn free_bytes(&self) -> u64 {
+    pub(crate) fn free_bytes(&self) -> u64 {
         let s = nix::sys::statvfs::statvfs(&self.path).unwrap();
         s.blocks_available() as u64 * s.fragment_size() as u64
     }
 
     /// Fills the disk until `leave` bytes are free.
-    fn fill_leaving(&self, leave: u64) -> std::path::PathBuf {
+    pub(crate) fn fill_leaving(&self, leave: u64) -> std::path::PathBuf {
         let ballast = self.path.join("ballast");
         let size = self.free_bytes().saturating_sub(leave);
         std::fs::write(&ballast, vec![0u8; size as usize]).unwrap();

@@ -18,3 +18,4 @@ mod secrets;
 mod shutdown;
 mod startup;
 mod usage_crash;
+mod usage_disk;

@@ -17,7 +17,7 @@ const ANSWER: &str = r#"{"id":"c","object":"chat.completion","choices":[{"index"
 
 /// A chat-completions upstream on loopback: every request read to its blank line and its
 /// body's length, then answered with `ANSWER`.
-async fn upstream() -> String {
+pub(crate) async fn upstream() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -66,7 +66,7 @@ async fn upstream() -> String {
     format!("http://{addr}/v1")
 }
 
-async fn all_events(http: &reqwest::Client, base: &str) -> Vec<Value> {
+pub(crate) async fn all_events(http: &reqwest::Client, base: &str) -> Vec<Value> {
     let mut events = Vec::new();
     let mut url =
         format!("{base}/usage?startTime=2020-01-01T00:00:00Z&includeRetries=true&limit=100");
