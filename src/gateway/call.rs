@@ -298,6 +298,7 @@ impl Gateway {
             },
             started: Instant::now(),
             price: self.prices.of(&route.slug, &c.target.model),
+            wall: Arc::clone(&self.health.wall),
         })
     }
 }
