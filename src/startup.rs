@@ -15,6 +15,7 @@ use actix_web::{App, HttpServer, middleware, web};
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
 use crate::gateway::health::Health;
+use crate::gateway::meter::spend::Spend;
 use crate::gateway::meter::{Recorder, Writer, retention};
 use crate::gateway::probe::schedule;
 use crate::gateway::table::RoutingTable;
@@ -55,6 +56,8 @@ pub enum StartupError {
         path: std::path::PathBuf,
         source: crate::store::StoreError,
     },
+    #[error("cannot rebuild the access keys' spend from the usage store: {0}")]
+    Spend(#[source] crate::store::StoreError),
     #[error("cannot build the upstream HTTP client: {0}")]
     Upstream(#[from] reqwest::Error),
 }
@@ -133,8 +136,17 @@ impl Application {
                 .unwrap_or_else(|| entry.base_url.to_owned())
         })?);
         let usage_store = open_usage(settings)?;
-        let (recorder, usage_writer) =
-            Recorder::start(Arc::clone(&usage_store), settings.usage.queue);
+        // Budgets and token limits count on from what the store holds, not from zero.
+        let spend = Arc::new(Spend::default());
+        spend
+            .rebuild(usage_store.as_ref(), clock())
+            .map_err(StartupError::Spend)?;
+        let (recorder, usage_writer) = Recorder::start_counting(
+            Arc::clone(&usage_store),
+            settings.usage.queue,
+            Some(Arc::clone(&spend)),
+        );
+        recorder.keep_events(settings.usage.enabled);
         actix_web::rt::spawn(retention::run(
             Arc::downgrade(&usage_store),
             settings.usage.clone(),
@@ -163,7 +175,7 @@ impl Application {
                 },
             )?
             .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
-            .with_recorder(settings.usage.enabled.then_some(recorder))
+            .with_recorder(recorder)
             .with_stream_usage(settings.usage.inject_stream_usage)
             .with_prices(crate::domain::usage::Prices::new(crate::config::prices(
                 &settings.prices,
@@ -189,6 +201,7 @@ impl Application {
             gateway,
             uses,
             per_minute: Arc::default(),
+            spend,
             public_url: settings.server.public_url.clone().unwrap_or_default(),
             require_access_keys: settings.gateway.require_access_keys,
             usage: Arc::clone(&usage_store),

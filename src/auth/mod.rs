@@ -221,6 +221,8 @@ mod tests {
                 kind: Kind::Management,
                 expires_at_ms: None,
                 requests_per_minute: None,
+                tokens_per_minute: None,
+                budget: None,
                 configuration: None,
             },
         );

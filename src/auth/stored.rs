@@ -12,6 +12,8 @@ use subtle::ConstantTimeEq;
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
+use crate::domain::budget::Budget;
+
 /// The SHA-256 of a token.
 pub type Digest = [u8; 32];
 
@@ -53,6 +55,9 @@ pub struct Identity {
     pub stored: Option<Ulid>,
     /// An access key's `requestsPerMinute`.
     pub requests_per_minute: Option<u32>,
+    /// An access key's `tokensPerMinute` and `budget`.
+    pub tokens_per_minute: Option<u32>,
+    pub budget: Option<Budget>,
     /// The access key configuration that scopes an access key; `None`: allow-all.
     pub configuration: Option<Ulid>,
 }
@@ -64,6 +69,8 @@ impl Identity {
             kind: Kind::Bootstrap,
             stored: None,
             requests_per_minute: None,
+            tokens_per_minute: None,
+            budget: None,
             configuration: None,
         }
     }
@@ -77,6 +84,8 @@ pub struct StoredCredential {
     /// Refused from this time on (ms since the Unix epoch).
     pub expires_at_ms: Option<u64>,
     pub requests_per_minute: Option<u32>,
+    pub tokens_per_minute: Option<u32>,
+    pub budget: Option<Budget>,
     pub configuration: Option<Ulid>,
 }
 
@@ -114,6 +123,8 @@ impl Snapshot {
             kind: found.kind,
             stored: Some(found.id),
             requests_per_minute: found.requests_per_minute,
+            tokens_per_minute: found.tokens_per_minute,
+            budget: found.budget,
             configuration: found.configuration,
         })
     }
@@ -157,6 +168,8 @@ mod tests {
             kind: Kind::Access,
             expires_at_ms: None,
             requests_per_minute: None,
+            tokens_per_minute: None,
+            budget: None,
             configuration: None,
         }
     }

@@ -44,7 +44,8 @@ pub fn prices(
 #[serde(deny_unknown_fields, default)]
 pub struct UsageSettings {
     /// Records a usage event per attempt; off, calls record nothing (what was recorded stays
-    /// readable, and retention still runs).
+    /// readable, and retention still runs). Access keys' budgets and token limits still
+    /// count each call in memory, but start from zero after a restart.
     pub enabled: bool,
     /// Days events (and their daily sums) are kept.
     pub retention_days: u32,

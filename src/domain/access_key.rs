@@ -1,14 +1,16 @@
 //! Data-plane access keys (`/access-keys`): credentials for model calls on `/v1` only. Like
 //! a management API key, the record holds the token's digest and redacted form, never the
-//! token. modelgate's extensions — `expiresAt`, `disabled` — are kept only when written.
+//! token. modelgate's extensions — `expiresAt`, `disabled`, the limits `requestsPerMinute`,
+//! `tokensPerMinute` and `budget` — are kept only when written.
 
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::budget::{Budget, BudgetInput};
 use super::fields::{self, sent, sent_whole, whole};
-use super::rules::{REQUESTS_PER_MINUTE, ROTATE_GRACE_SECS};
+use super::rules::{REQUESTS_PER_MINUTE, ROTATE_GRACE_SECS, TOKENS_PER_MINUTE};
 use super::{Input, Violations, next_id, parse_id, schema, version_tag};
 
 /// What every access key's token starts with.
@@ -39,6 +41,11 @@ pub struct AccessKey {
     pub previous: Option<PreviousToken>,
     /// The access key configuration that scopes it; `None`: allow-all.
     pub configuration: Option<Ulid>,
+    /// What it may spend per UTC day or month. Last, with `tokens_per_minute`: a record
+    /// written before they existed ends before them (the store reads it as neither set).
+    pub budget: Option<Budget>,
+    /// Input and output tokens its calls may use per minute, counted in memory.
+    pub tokens_per_minute: Option<u32>,
 }
 
 /// A replaced token that keeps working until `until_ms` (ms since the Unix epoch).
@@ -87,6 +94,16 @@ pub struct CreateAccessKey {
     #[serde(default, deserialize_with = "whole")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
     pub requests_per_minute: Option<u32>,
+    /// Input and output tokens its calls may use per minute (1 to 1000000000); once a
+    /// minute's calls reach it, 429 until the next minute. A call's tokens are known only
+    /// when it ends, so the limit stops the calls after.
+    #[validate(range(min = "TOKENS_PER_MINUTE.min", max = "TOKENS_PER_MINUTE.max"))]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000000)]
+    pub tokens_per_minute: Option<u32>,
+    /// What the key may spend per UTC day or month; once spent, 402 until the next period.
+    #[validate(nested)]
+    pub budget: Option<BudgetInput>,
 }
 
 /// The body of `PATCH /access-keys/{id}`: `null` clears.
@@ -120,6 +137,16 @@ pub struct UpdateAccessKey {
     #[serde(default, deserialize_with = "sent_whole")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
     pub requests_per_minute: Option<Option<u32>>,
+    /// Input and output tokens per minute (1 to 1000000000); `null` removes the limit.
+    #[validate(range(min = "TOKENS_PER_MINUTE.min", max = "TOKENS_PER_MINUTE.max"))]
+    #[serde(default, deserialize_with = "sent_whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000000)]
+    pub tokens_per_minute: Option<Option<u32>>,
+    /// The spending limit, replaced whole; `null` removes it.
+    #[serde(default, deserialize_with = "sent")]
+    #[validate(nested)]
+    #[schema(value_type = Option<BudgetInput>)]
+    pub budget: Option<Option<BudgetInput>>,
 }
 
 /// The violation of an `accessKeyConfigurationId` that names no configuration.
@@ -179,6 +206,8 @@ pub struct NewAccessKey {
     pub expires_at_ms: Option<u64>,
     pub disabled: Option<bool>,
     pub requests_per_minute: Option<u32>,
+    pub tokens_per_minute: Option<u32>,
+    pub budget: Option<Budget>,
     pub configuration: Option<Ulid>,
 }
 
@@ -204,6 +233,8 @@ impl NewAccessKey {
             expires_at_ms,
             disabled: input.disabled,
             requests_per_minute: input.requests_per_minute,
+            tokens_per_minute: input.tokens_per_minute,
+            budget: input.budget.and_then(Budget::of),
             configuration,
         })
     }
@@ -227,6 +258,8 @@ impl NewAccessKey {
             version: 1,
             previous: None,
             configuration: self.configuration,
+            budget: self.budget,
+            tokens_per_minute: self.tokens_per_minute,
         }
     }
 }
@@ -299,6 +332,8 @@ pub struct AccessKeyChanges {
     pub expires_at_ms: Option<Option<u64>>,
     pub disabled: Option<Option<bool>>,
     pub requests_per_minute: Option<Option<u32>>,
+    pub tokens_per_minute: Option<Option<u32>>,
+    pub budget: Option<Option<Budget>>,
     pub configuration: Option<Option<Ulid>>,
 }
 
@@ -327,6 +362,8 @@ impl AccessKeyChanges {
             expires_at_ms,
             disabled: input.disabled,
             requests_per_minute: input.requests_per_minute,
+            tokens_per_minute: input.tokens_per_minute,
+            budget: input.budget.map(|b| b.and_then(Budget::of)),
             configuration,
         })
     }
@@ -351,6 +388,12 @@ impl AccessKeyChanges {
         }
         if let Some(limit) = self.requests_per_minute {
             next.requests_per_minute = limit;
+        }
+        if let Some(limit) = self.tokens_per_minute {
+            next.tokens_per_minute = limit;
+        }
+        if let Some(budget) = self.budget {
+            next.budget = budget;
         }
         if let Some(configuration) = self.configuration {
             next.configuration = configuration;

@@ -4,6 +4,7 @@
 mod access_key;
 mod access_key_configuration;
 mod api_key;
+pub mod budget;
 pub mod catalog;
 pub mod discovery;
 mod duration;

@@ -39,6 +39,12 @@ pub const REQUESTS_PER_MINUTE: Bounds = Bounds {
     max: 1_000_000,
 };
 
+/// An access key's input and output tokens per minute (`tokensPerMinute`).
+pub const TOKENS_PER_MINUTE: Bounds = Bounds {
+    min: 1,
+    max: 1_000_000_000,
+};
+
 /// A provider's own settings (`network`, `proxy`, `concurrency`, `bufferSize`).
 pub const REQUEST_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };
 pub const STREAM_IDLE_TIMEOUT_SECS: Bounds = Bounds { min: 1, max: 3600 };

@@ -323,6 +323,7 @@ impl Gateway {
             price: snapshot
                 .price_of(&route.slug, &c.target.model)
                 .or_else(|| self.prices.of(&route.slug, &c.target.model)),
+            wall: Arc::clone(&self.health.wall),
         })
     }
 }

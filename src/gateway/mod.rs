@@ -172,9 +172,9 @@ impl Gateway {
         self
     }
 
-    /// Records each attempt's usage event through `recorder` (`None`: records none).
-    pub fn with_recorder(mut self, recorder: Option<Arc<meter::Recorder>>) -> Gateway {
-        self.recorder = recorder;
+    /// Records each attempt's usage event through `recorder`.
+    pub fn with_recorder(mut self, recorder: Arc<meter::Recorder>) -> Gateway {
+        self.recorder = Some(recorder);
         self
     }
 

@@ -42,6 +42,9 @@ pub struct AppState {
     pub uses: Arc<crate::gateway::usage::KeyUse>,
     /// Each access key's `requestsPerMinute`, counted.
     pub per_minute: Arc<crate::gateway::policy::per_minute::PerMinute>,
+    /// What each access key spent this day and month and used this minute, for its `budget`
+    /// and `tokensPerMinute`.
+    pub spend: Arc<crate::gateway::meter::spend::Spend>,
     /// Prefix of returned URIs: the configured public URL, or empty for path-only URIs.
     pub public_url: String,
     /// `gateway.require_access_keys`: the data plane refuses every other credential.

@@ -21,6 +21,8 @@ pub fn access_credential_of(key: &AccessKey) -> StoredCredential {
         kind: Kind::Access,
         expires_at_ms: key.expires_at_ms,
         requests_per_minute: key.requests_per_minute,
+        tokens_per_minute: key.tokens_per_minute,
+        budget: key.budget,
         configuration: key.configuration,
     }
 }

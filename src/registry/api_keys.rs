@@ -20,6 +20,8 @@ pub fn credential_of(key: &ApiKey) -> StoredCredential {
         kind: Kind::Management,
         expires_at_ms: None,
         requests_per_minute: None,
+        tokens_per_minute: None,
+        budget: None,
         configuration: None,
     }
 }

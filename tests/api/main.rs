@@ -6,6 +6,7 @@ mod admin;
 mod aliases;
 mod api_keys;
 mod auth;
+mod budgets;
 mod cors;
 mod create;
 mod delete;

@@ -31,7 +31,7 @@ const DATA_PLANE: &[(&str, &str, Option<&str>)] = &[
 
 /// The statuses a model call can be refused with, all in the route's format.
 const CALL_REFUSALS: &[&str] = &[
-    "400", "401", "403", "404", "405", "408", "413", "429", "500", "502", "503", "504",
+    "400", "401", "402", "403", "404", "405", "408", "413", "429", "500", "502", "503", "504",
 ];
 
 const HEADERS: &[&str] = &[

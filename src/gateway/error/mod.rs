@@ -31,8 +31,10 @@ pub enum Kind {
     Unreachable,
     /// The upstream did not answer in time, or the call ran out of time: 504.
     Timeout,
-    /// Every attempt was rate-limited upstream: 429.
+    /// Every attempt was rate-limited upstream, or the caller's own limit is used up: 429.
     RateLimited,
+    /// The caller's access key spent its budget for the period: 402.
+    OutOfBudget,
     /// The upstream refused every key tried: 502.
     CredentialsExhausted,
     /// Several attempts failed in different ways: 503.
@@ -55,6 +57,7 @@ impl Kind {
             Kind::Unreachable => 502,
             Kind::Timeout => 504,
             Kind::RateLimited => 429,
+            Kind::OutOfBudget => 402,
             Kind::CredentialsExhausted => 502,
             Kind::Unavailable => 503,
             Kind::Internal => 500,
@@ -146,6 +149,10 @@ codes! {
     ProviderBusy = "provider_busy", RateLimited;
     /// The access key's `requestsPerMinute` is used up for this minute.
     RequestsPerMinuteExceeded = "requests_per_minute_exceeded", RateLimited;
+    /// The access key's `tokensPerMinute` is used up for this minute.
+    TokensPerMinuteExceeded = "tokens_per_minute_exceeded", RateLimited;
+    /// The access key's `budget` is spent for its day or month (OpenAI's own name for it).
+    InsufficientQuota = "insufficient_quota", OutOfBudget;
     UpstreamCredentialsExhausted = "upstream_credentials_exhausted", CredentialsExhausted;
     /// One attempt's key refused (401/402/403), in `attempts`.
     UpstreamRefusedCredentials = "upstream_refused_credentials", CredentialsExhausted;

@@ -17,6 +17,7 @@ fn openai_type(kind: Kind) -> &'static str {
         Kind::Unauthenticated => "authentication_error",
         Kind::Forbidden => "permission_error",
         Kind::RateLimited => "rate_limit_error",
+        Kind::OutOfBudget => "insufficient_quota",
         Kind::NoUsableKey
         | Kind::Unreachable
         | Kind::Timeout
@@ -35,6 +36,7 @@ fn anthropic_type(kind: Kind) -> &'static str {
         Kind::Forbidden => "permission_error",
         Kind::TooLarge => "request_too_large",
         Kind::RateLimited => "rate_limit_error",
+        Kind::OutOfBudget => "billing_error",
         Kind::Unavailable => "overloaded_error",
         Kind::NoUsableKey
         | Kind::Unreachable
@@ -96,6 +98,16 @@ mod tests {
         assert_eq!(
             error_body(Format::Anthropic, &e),
             json!({"type": "error", "error": {"type": "not_found_error", "message": "no such model"}})
+        );
+        let spent = GatewayError::new(Code::InsufficientQuota, "spent");
+        assert_eq!(
+            error_body(Format::OpenAi, &spent)["error"],
+            json!({"message": "spent", "type": "insufficient_quota",
+                   "code": "insufficient_quota", "param": null})
+        );
+        assert_eq!(
+            error_body(Format::Anthropic, &spent),
+            json!({"type": "error", "error": {"type": "billing_error", "message": "spent"}})
         );
         let event = stream_error_event(Format::Anthropic, &e);
         assert!(event.starts_with(b"event: error\ndata: {") && event.ends_with(b"\n\n"));

@@ -15,9 +15,9 @@ use ulid::Ulid;
 
 use super::Recorder;
 use super::tokens::Meter;
-use crate::domain::now_ms;
 use crate::domain::surface::Surface;
 use crate::domain::usage::{KeySource, Price, Tokens, UsageEvent, cost_of};
+use crate::gateway::policy::clock::Clock;
 
 /// The stop reason of an answer whose caller left before its end.
 pub const CLIENT_DISCONNECTED: &str = "client_disconnected";
@@ -35,6 +35,9 @@ pub struct Draft {
     pub started: Instant,
     /// The model's price, when one is set.
     pub price: Option<Price>,
+    /// The wall clock the event is timed by (the gateway's, which tests move): the time the
+    /// usage store files it under and budgets count it for.
+    pub wall: Clock,
 }
 
 /// How an attempt ended.
@@ -63,7 +66,7 @@ impl Ended {
 
 impl Draft {
     pub fn finish(self, ended: Ended, is_final: bool) -> UsageEvent {
-        let at_ms = now_ms();
+        let at_ms = (self.wall)();
         UsageEvent {
             id: Ulid::from_parts(at_ms, rand_bits()),
             request_id: self.request_id,

@@ -1,16 +1,18 @@
 //! Usage events leave the data plane through a bounded channel into one writer task, which
 //! makes them durable in batches (at most one every [`BATCH_EVERY`]). A call never waits on
 //! the store: when the channel is full the event is counted as dropped, and a warning says
-//! so at most once a minute.
+//! so at most once a minute. Each event is counted for the access keys' limits (`spend`)
+//! before it is queued, so the next call's check sees it whether or not it is written yet.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::spend::Spend;
 use crate::domain::now_ms;
 use crate::domain::usage::UsageEvent;
 use crate::store::usage::UsageStore;
@@ -23,6 +25,11 @@ const WARN_EVERY_MS: u64 = 60_000;
 
 pub struct Recorder {
     tx: mpsc::Sender<UsageEvent>,
+    /// Where each event is counted for budgets and token limits; `None`: nowhere.
+    spend: Option<Arc<Spend>>,
+    /// `usage.enabled`: events are written; off, they are only counted in `spend`, so that
+    /// budgets and token limits still hold.
+    keep: AtomicBool,
     dropped: AtomicU64,
     last_warned_ms: AtomicU64,
 }
@@ -37,10 +44,21 @@ impl Recorder {
     /// A recorder with room for `capacity` events not yet written, and its writer, which
     /// runs on the current tokio runtime.
     pub fn start(store: Arc<dyn UsageStore>, capacity: usize) -> (Arc<Recorder>, Writer) {
+        Recorder::start_counting(store, capacity, None)
+    }
+
+    /// [`Recorder::start`], counting each event in `spend` too.
+    pub fn start_counting(
+        store: Arc<dyn UsageStore>,
+        capacity: usize,
+        spend: Option<Arc<Spend>>,
+    ) -> (Arc<Recorder>, Writer) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stop = Arc::new(Notify::new());
         let recorder = Arc::new(Recorder {
             tx,
+            spend,
+            keep: AtomicBool::new(true),
             dropped: AtomicU64::new(0),
             last_warned_ms: AtomicU64::new(0),
         });
@@ -56,9 +74,20 @@ impl Recorder {
     /// Hands `event` to the writer, or counts it as dropped when the writer is that far
     /// behind.
     pub fn record(&self, event: UsageEvent) {
+        if let Some(spend) = &self.spend {
+            spend.count(&event);
+        }
+        if !self.keep.load(Ordering::Relaxed) {
+            return;
+        }
         if self.tx.try_send(event).is_err() {
             self.lost(1, "the usage writer is behind");
         }
+    }
+
+    /// Whether events are written (`usage.enabled`), or only counted for the keys' limits.
+    pub fn keep_events(&self, keep: bool) {
+        self.keep.store(keep, Ordering::Relaxed);
     }
 
     /// Events that were never written: the channel was full, or their batch failed.

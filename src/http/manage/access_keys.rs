@@ -1,7 +1,8 @@
 //! `/access-keys`: data-plane credentials in ngrok's `AIGatewayAccessKey` shape. The `token`
 //! (`mga_…`) is answered once, on create; only its digest is kept. An access key makes model
 //! calls on `/v1` and nothing else: every management route refuses it (`http/auth`).
-//! modelgate's `expiresAt` and `disabled` show only when set.
+//! modelgate's `expiresAt`, `disabled` and limits (`requestsPerMinute`, `tokensPerMinute`,
+//! `budget`) show only when set.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
@@ -10,6 +11,7 @@ use ulid::Ulid;
 use utoipa::ToSchema;
 
 use super::access_key_configurations::configuration_path;
+use crate::domain::budget::BudgetView;
 use crate::domain::{AccessKey, CreateAccessKey, Input, RotateAccessKey, UpdateAccessKey};
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
@@ -319,6 +321,14 @@ pub(crate) struct AccessKeyView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = u32, minimum = 1, maximum = 1000000)]
     requests_per_minute: Option<u32>,
+    /// modelgate's: input and output tokens allowed per minute; shown only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u32, minimum = 1, maximum = 1000000000)]
+    tokens_per_minute: Option<u32>,
+    /// modelgate's: what the key may spend per UTC day or month; shown only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = BudgetView)]
+    budget: Option<BudgetView>,
 }
 
 impl<'a> AccessKeyView<'a> {
@@ -356,6 +366,8 @@ impl<'a> AccessKeyView<'a> {
             expires_at: key.expires_at_ms.map(rfc3339),
             disabled: key.disabled,
             requests_per_minute: key.requests_per_minute,
+            tokens_per_minute: key.tokens_per_minute,
+            budget: key.budget.map(BudgetView::from),
         })
     }
 }

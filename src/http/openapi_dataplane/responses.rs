@@ -26,6 +26,12 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
     ),
     ("401", UNAUTHENTICATED),
     (
+        "402",
+        "`insufficient_quota` (OpenAI's `insufficient_quota` type, Anthropic's \
+         `billing_error`): the access key's `budget` is spent for this UTC day or month; calls \
+         pass again when the next period starts.",
+    ),
+    (
         "403",
         "`outbound_refused`: the provider's address is one the outbound guard refuses; \
          `model_not_allowed` (`permission_error`, `param: model`): the access key's \
@@ -52,7 +58,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
         "`upstream_rate_limited` (every attempt was; `retry-after` is the shortest wait asked \
          for), `provider_busy` (its `concurrency` and `bufferSize` are taken) or \
          `requests_per_minute_exceeded` (the access key's `requestsPerMinute` is used up; \
-         `retry-after` says when the next minute starts).",
+         `retry-after` says when the next minute starts) or `tokens_per_minute_exceeded` (its \
+         `tokensPerMinute` is: its calls of this minute used that many tokens; `retry-after` \
+         says when the next minute starts).",
     ),
     (
         "500",

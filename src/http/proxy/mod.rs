@@ -8,6 +8,7 @@ pub mod cors;
 pub mod framing;
 mod leaving;
 mod models;
+mod quota;
 
 use std::time::Instant;
 
@@ -196,26 +197,27 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Identity, Gateway
     }
 }
 
-/// An access key's model call counted against its `requestsPerMinute`; past it, a 429 that
-/// says when the next minute starts. Answers the caller's credential id and the configuration
-/// that scopes it.
+/// An access key's model call checked against its `budget` and `tokensPerMinute` (`quota`),
+/// then counted against its `requestsPerMinute`; past it, a 429 that says when the next
+/// minute starts. Answers the caller's credential id and the configuration that scopes it.
 fn within_rate(
     req: &HttpRequest,
     state: &AppState,
     identity: Identity,
 ) -> Result<(String, Option<ulid::Ulid>), GatewayError> {
-    if let (Some(limit), Some(key)) = (identity.requests_per_minute, identity.stored) {
-        let now = req
-            .app_data::<web::Data<Credentials>>()
-            .map_or_else(crate::domain::now_ms, |c| c.now_ms());
-        if let Err(wait) = state.per_minute.admit(key, limit, now) {
-            let mut error = GatewayError::new(
-                Code::RequestsPerMinuteExceeded,
-                format!("this access key may make {limit} model calls per minute; retry later"),
-            );
-            error.retry_after = Some(wait);
-            return Err(error);
-        }
+    let now = req
+        .app_data::<web::Data<Credentials>>()
+        .map_or_else(crate::domain::now_ms, |c| c.now_ms());
+    quota::within_quota(&state.spend, &identity, now)?;
+    if let (Some(limit), Some(key)) = (identity.requests_per_minute, identity.stored)
+        && let Err(wait) = state.per_minute.admit(key, limit, now)
+    {
+        let mut error = GatewayError::new(
+            Code::RequestsPerMinuteExceeded,
+            format!("this access key may make {limit} model calls per minute; retry later"),
+        );
+        error.retry_after = Some(wait);
+        return Err(error);
     }
     Ok((identity.id, identity.configuration))
 }

@@ -9,8 +9,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use ulid::Ulid;
 
 use super::SledStore;
-use super::access_keys::use_entry;
-use super::codec::{count_of, decode, encode, page_of};
+use super::access_keys::{decode_access_key, use_entry};
+use super::codec::{count_of, encode, page_of};
 use super::engine::{Abort, Engine, failed, reject};
 use super::routers::{RouterTrees, decode_configuration, naming, set_ids};
 use crate::domain::{AccessKey, AccessKeyConfiguration, Precondition, ProviderKey};
@@ -172,7 +172,7 @@ impl AccessKeyConfigurationStore for SledStore {
                             else {
                                 return Err(ConflictableTransactionError::Abort(Abort::Retry));
                             };
-                            gone.push(decode(&user.to_bytes(), &bytes).map_err(failed)?);
+                            gone.push(decode_access_key(&user.to_bytes(), &bytes).map_err(failed)?);
                             by_configuration.remove(&entry[..])?;
                             keys.remove(&user.to_bytes()[..])?;
                         }
@@ -241,6 +241,8 @@ mod tests {
             expires_at_ms: None,
             disabled: None,
             requests_per_minute: None,
+            tokens_per_minute: None,
+            budget: None,
             configuration,
         }
         .into_key([n; 32], "mga_…abcd".into(), now_ms(), "admin")

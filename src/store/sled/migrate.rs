@@ -194,6 +194,8 @@ impl From<AccessKeyV4> for AccessKey {
             version: k.version,
             previous: k.previous,
             configuration: None,
+            budget: None,
+            tokens_per_minute: None,
         }
     }
 }

@@ -526,3 +526,67 @@ async fn api_keys_are_kept_listed_newest_first_changed_and_deleted() {
     assert_eq!(all.len(), 2);
     assert!(all.iter().any(|k| k.name.as_deref() == Some("renamed")));
 }
+
+/// A key written before budgets and token limits (the record ends before them) reads as one
+/// without either, through every read and a change; a key with both keeps them.
+#[test]
+fn an_access_key_written_before_its_limits_reads_without_them() {
+    use crate::domain::budget::{Budget, BudgetPeriod};
+    use crate::domain::{AccessKey, NewAccessKey};
+    use crate::store::AccessKeyStore;
+    let key = |n: u8, budget: Option<Budget>, tokens_per_minute| -> AccessKey {
+        NewAccessKey {
+            name: Some(format!("k{n}")),
+            description: None,
+            metadata: None,
+            expires_at_ms: None,
+            disabled: None,
+            requests_per_minute: Some(7),
+            tokens_per_minute,
+            budget,
+            configuration: None,
+        }
+        .into_key([n; 32], "mga_…abcd".into(), now_ms(), "admin")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+    let old = key(1, None, None);
+    let mut bytes = codec::encode(&old).unwrap();
+    // Two `None`s, one byte each, are the whole of the new fields.
+    assert_eq!(bytes.split_off(bytes.len() - 2), [0, 0]);
+    store
+        .engine()
+        .unwrap()
+        .access_keys
+        .insert(old.id.to_bytes(), bytes)
+        .unwrap();
+    let budget = Budget {
+        amount_nanos: 2_500_000_000,
+        period: BudgetPeriod::Month,
+    };
+    let new = key(2, Some(budget), Some(900));
+    runtime().block_on(async {
+        let made = store.create_access_key(new.clone()).await.unwrap().unwrap();
+        made.wait().await.unwrap();
+    });
+    assert_eq!(store.get_access_key(old.id).unwrap(), Some(old.clone()));
+    assert_eq!(store.all_access_keys().unwrap(), [old.clone(), new.clone()]);
+    assert_eq!(
+        store.list_access_keys(None, 10).unwrap().items,
+        [new.clone(), old.clone()]
+    );
+    let changed = runtime().block_on(async {
+        let change = Box::new(move |k: &AccessKey| {
+            let mut next = k.clone();
+            next.tokens_per_minute = Some(5);
+            Ok(Some(next))
+        });
+        let applied = store.update_access_key(old.id, change).await.unwrap();
+        applied.unwrap().wait().await.unwrap()
+    });
+    assert_eq!(changed.tokens_per_minute, Some(5));
+    drop(store);
+    let again = SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(again.get_access_key(old.id).unwrap(), Some(changed));
+    assert_eq!(again.get_access_key(new.id).unwrap(), Some(new));
+}

@@ -31,7 +31,13 @@ pub(crate) async fn json(res: reqwest::Response, status: u16) -> Value {
 /// Checks `key` against ngrok's shape, modelgate's extensions set aside.
 pub(crate) fn assert_ngrok_shape(key: &Value) {
     let mut plain = key.clone();
-    for extension in ["expiresAt", "disabled", "requestsPerMinute"] {
+    for extension in [
+        "expiresAt",
+        "disabled",
+        "requestsPerMinute",
+        "tokensPerMinute",
+        "budget",
+    ] {
         plain.as_object_mut().unwrap().remove(extension);
     }
     assert_valid("AIGatewayAccessKey", &plain);
