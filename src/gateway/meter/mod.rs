@@ -2,8 +2,10 @@
 //! writer (`recorder`) off the hot path.
 
 pub mod event;
+pub mod observer;
 pub mod recorder;
 pub mod retention;
 pub mod tokens;
 
+pub use observer::Observer;
 pub use recorder::{Recorder, Writer};

@@ -3,14 +3,15 @@
 //! the store: when the channel is full the event is counted as dropped, and a warning says
 //! so at most once a minute.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::Observer;
 use crate::domain::now_ms;
 use crate::domain::usage::UsageEvent;
 use crate::store::usage::UsageStore;
@@ -25,6 +26,8 @@ pub struct Recorder {
     tx: mpsc::Sender<UsageEvent>,
     dropped: AtomicU64,
     last_warned_ms: AtomicU64,
+    /// Told of every event and every drop (metrics).
+    observer: OnceLock<Arc<dyn Observer>>,
 }
 
 /// The writer task, to be awaited at shutdown once the server takes no more calls.
@@ -43,6 +46,7 @@ impl Recorder {
             tx,
             dropped: AtomicU64::new(0),
             last_warned_ms: AtomicU64::new(0),
+            observer: OnceLock::new(),
         });
         let task = tokio::spawn(write(
             store,
@@ -56,8 +60,18 @@ impl Recorder {
     /// Hands `event` to the writer, or counts it as dropped when the writer is that far
     /// behind.
     pub fn record(&self, event: UsageEvent) {
+        if let Some(observer) = self.observer.get() {
+            observer.recorded(&event);
+        }
         if self.tx.try_send(event).is_err() {
             self.lost(1, "the usage writer is behind");
+        }
+    }
+
+    /// Tells `observer` of every event recorded and dropped from now on; set once, at start.
+    pub fn observe_with(&self, observer: Arc<dyn Observer>) {
+        if self.observer.set(observer).is_err() {
+            log::warn!("the usage recorder already has an observer; a second is ignored");
         }
     }
 
@@ -68,6 +82,9 @@ impl Recorder {
 
     fn lost(&self, n: u64, why: &str) {
         let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(observer) = self.observer.get() {
+            observer.dropped(n);
+        }
         let now = now_ms();
         let last = self.last_warned_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= WARN_EVERY_MS
