@@ -139,13 +139,13 @@ impl Metrics {
             .expect("a valid counter"),
             store_write: histogram(
                 "modelgate_store_write_seconds",
-                "A store write's time from its start until it is durable.",
+                "A store write's time until durable: a registry write's from its start, a usage batch's append.",
                 STORE_BUCKETS,
                 &["store"],
             ),
             group_commit: histogram(
                 "modelgate_store_group_commit_size",
-                "Writes (and syncs) one group-committed flush made durable together.",
+                "Writes one flush made durable together: a registry group commit, a usage batch.",
                 GROUP_BUCKETS,
                 &["store"],
             ),

@@ -4,6 +4,7 @@
 //! provider that declares none takes any string a caller sends, so there it is `other`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Metrics;
 use crate::domain::usage::UsageEvent;
@@ -13,6 +14,9 @@ use crate::gateway::table::RoutingTable;
 
 /// The `model` label of a model no provider declares.
 pub const OTHER_MODEL: &str = "other";
+
+/// The `store` label of the usage database.
+const USAGE_STORE: &str = "usage";
 
 /// Feeds `metrics` from the usage recorder, reading declared models from `table`.
 pub struct Attempts {
@@ -89,5 +93,19 @@ impl Observer for Attempts {
 
     fn dropped(&self, n: u64) {
         self.metrics.usage_dropped.inc_by(n);
+    }
+
+    /// The usage database writes a batch in one transaction and flush: its time is a write's,
+    /// its size a group commit's.
+    fn batch_written(&self, events: usize, took: Duration) {
+        let store = [USAGE_STORE];
+        self.metrics
+            .store_write
+            .with_label_values(&store)
+            .observe(took.as_secs_f64());
+        self.metrics
+            .group_commit
+            .with_label_values(&store)
+            .observe(events as f64);
     }
 }

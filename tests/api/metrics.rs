@@ -291,6 +291,17 @@ async fn calls_of_every_kind_show_in_the_metrics_with_their_values() {
     let store = [("store", "registry")];
     assert!(observed(&m, "modelgate_store_write_seconds", &store) >= 3.0);
     assert!(observed(&m, "modelgate_store_group_commit_size", &store) >= 1.0);
+    // The usage events went to their own database in batches, by the time /usage listed them.
+    let m = scrape(&app).await;
+    let usage = [("store", "usage")];
+    assert!(observed(&m, "modelgate_store_write_seconds", &usage) >= 1.0);
+    let batched: f64 = matching(&m, "modelgate_store_group_commit_size", &usage)
+        .map(|s| match &s.value {
+            PrometheusValue::Histogram(h) => h.sum.as_ref().map_or(0.0, |n| n.as_f64()),
+            _ => panic!("a histogram"),
+        })
+        .sum();
+    assert_eq!(batched, value(&m, attempts, &[]), "every event in a batch");
 
     let breaker = "modelgate_provider_breaker_state";
     assert_eq!(

@@ -2,6 +2,8 @@
 //! the recording task, before the event goes to the writer, so an event the writer's queue
 //! drops is still told. An observer only counts; it never waits or does I/O.
 
+use std::time::Duration;
+
 use crate::domain::usage::UsageEvent;
 
 pub trait Observer: Send + Sync {
@@ -10,4 +12,7 @@ pub trait Observer: Send + Sync {
 
     /// `n` events were never written (the queue was full, or their batch failed).
     fn dropped(&self, _n: u64) {}
+
+    /// One batch of `events` was made durable in the usage store, which took `took`.
+    fn batch_written(&self, _events: usize, _took: Duration) {}
 }

@@ -136,10 +136,17 @@ async fn write(
         }
         if !batch.is_empty() {
             let n = batch.len() as u64;
-            if let Err(e) = store.append(batch).await
-                && let Some(recorder) = recorder.upgrade()
-            {
-                recorder.lost(n, &format!("writing them failed: {e}"));
+            let appending = Instant::now();
+            let appended = store.append(batch).await;
+            if let Some(recorder) = recorder.upgrade() {
+                match appended {
+                    Err(e) => recorder.lost(n, &format!("writing them failed: {e}")),
+                    Ok(()) => {
+                        if let Some(observer) = recorder.observer.get() {
+                            observer.batch_written(n as usize, appending.elapsed());
+                        }
+                    }
+                }
             }
         }
         if stopping {

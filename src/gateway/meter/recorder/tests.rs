@@ -135,6 +135,7 @@ async fn a_failed_batch_counts_its_events_as_dropped() {
 struct Told {
     recorded: Mutex<Vec<u32>>,
     dropped: AtomicU64,
+    batches: Mutex<Vec<usize>>,
 }
 
 impl Observer for Told {
@@ -143,6 +144,9 @@ impl Observer for Told {
     }
     fn dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+    fn batch_written(&self, events: usize, _: Duration) {
+        self.batches.lock().unwrap().push(events);
     }
 }
 
@@ -168,4 +172,10 @@ async fn the_observer_hears_every_event_even_those_the_queue_drops() {
     assert_eq!(recorder.dropped(), 2);
     gate.add_permits(100);
     writer.finish().await;
+    let batches = told.batches.lock().unwrap().clone();
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        2,
+        "the two written: {batches:?}"
+    );
 }
