@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http;
 pub mod logging;
 pub mod master_key;
+pub mod metrics;
 pub mod registry;
 pub mod secrets;
 pub mod startup;

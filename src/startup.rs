@@ -26,6 +26,7 @@ use crate::http::proxy::ProxyBodyLimit;
 use crate::http::proxy::cors::CorsOrigins;
 use crate::http::{self, AppState};
 use crate::master_key;
+use crate::metrics::{Attempts, Metrics};
 use crate::registry::Registry;
 use crate::store::Store;
 use crate::store::sled::usage::{SledUsage, USAGE_DIR};
@@ -116,7 +117,11 @@ impl Application {
         };
         let listener = TcpListener::bind(&settings.server.bind).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let store = open_store(settings)?;
+        let metrics = Arc::new(Metrics::new(
+            settings.metrics.public,
+            settings.metrics.max_series,
+        ));
+        let store = open_store(settings)?.with_write_observer(metrics.clone());
         // Credentials before the master key: a token that stops start-up stops it before a
         // new data dir gets a key file.
         let (credentials, origin) = load_credentials(settings)?;
@@ -147,6 +152,10 @@ impl Application {
             Some(Arc::clone(&spend)),
         );
         recorder.keep_events(settings.usage.enabled);
+        recorder.observe_with(Arc::new(Attempts {
+            metrics: Arc::clone(&metrics),
+            table: Arc::clone(&table),
+        }));
         actix_web::rt::spawn(retention::run(
             Arc::downgrade(&usage_store),
             settings.usage.clone(),
@@ -205,6 +214,7 @@ impl Application {
             public_url: settings.server.public_url.clone().unwrap_or_default(),
             require_access_keys: settings.gateway.require_access_keys,
             usage: Arc::clone(&usage_store),
+            metrics,
         };
         let usage = Arc::downgrade(&usage_store);
         drop(usage_store);
@@ -396,6 +406,7 @@ fn build_server(
             .app_data(limit)
             .app_data(proxy_limit)
             .app_data(body_timeout)
+            .wrap(middleware::from_fn(http::metrics::observe))
             .wrap(middleware::from_fn(http::request_id::assign))
             .wrap(middleware::Condition::new(access_logged, access_log()))
             .configure(|cfg| http::configure(cfg, cors_on))

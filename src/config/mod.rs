@@ -30,6 +30,7 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     pub usage: UsageSettings,
     pub health: HealthSettings,
+    pub metrics: MetricsSettings,
     /// What each model's tokens cost, for usage events' `totalCost`.
     pub prices: BTreeMap<String, PriceSettings>,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
@@ -95,6 +96,27 @@ impl Default for HealthSettings {
         HealthSettings {
             enabled: true,
             interval_secs: 60,
+        }
+    }
+}
+
+/// `GET /metrics`, the Prometheus text exposition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Whether `/metrics` answers without a token; by default it takes a management
+    /// credential, as the management API does.
+    pub public: bool,
+    /// The most label sets the metrics hold; past it a new one is not recorded, and counted
+    /// in `modelgate_metrics_series_dropped_total`.
+    pub max_series: usize,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            public: false,
+            max_series: 10_000,
         }
     }
 }
@@ -330,6 +352,9 @@ impl Settings {
         }
         if self.health.interval_secs == 0 {
             return fail("health.interval_secs must be at least 1".into());
+        }
+        if self.metrics.max_series == 0 {
+            return fail("metrics.max_series must be at least 1".into());
         }
         if self.gateway.probe_timeout_ms == 0 {
             return fail("gateway.probe_timeout_ms must be above 0".into());

@@ -279,3 +279,30 @@ fn health_checks_are_on_every_minute_unless_turned_off() {
             .contains("health.interval_secs")
     );
 }
+
+#[test]
+fn metrics_need_a_token_and_hold_ten_thousand_series_unless_told_otherwise() {
+    let s = load(None, &[], Overrides::default()).unwrap();
+    assert!(!s.metrics.public);
+    assert_eq!(s.metrics.max_series, 10_000);
+    let file = "[metrics]\npublic = true\nmax_series = 50\n";
+    let s = load(Some(file), &[], Overrides::default()).unwrap();
+    assert!(s.metrics.public);
+    assert_eq!(s.metrics.max_series, 50);
+    let err = load(
+        Some("[metrics]\nmax_series = 0\n"),
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("metrics.max_series"), "{err}");
+    let err = load(
+        Some("[metrics]\npublic = \"yes\"\n"),
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("public"), "{err}");
+}

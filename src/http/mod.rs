@@ -12,6 +12,7 @@ pub mod error;
 mod json;
 pub mod limits;
 mod manage;
+pub mod metrics;
 pub mod openapi;
 mod openapi_dataplane;
 mod paging;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub require_access_keys: bool,
     /// Where `/usage` reads the data plane's usage events.
     pub usage: Arc<dyn crate::store::usage::UsageStore>,
+    /// What `/metrics` shows, and where HTTP answers and refusals are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
     proxy::configure(cfg, cors);
     manage::configure(cfg);
     openapi::configure(cfg);
+    metrics::configure(cfg);
     admin::configure(cfg);
 }
 

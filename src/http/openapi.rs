@@ -26,7 +26,7 @@ use super::manage::{
     model_aliases, prices, probes, provider_health, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
-use super::{admin, method_not_allowed};
+use super::{admin, method_not_allowed, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -88,6 +88,7 @@ use super::{admin, method_not_allowed};
         usage::list,
         usage::overview,
         openapi_json,
+        metrics::scrape,
         admin::index,
         admin::asset,
     ),
@@ -120,7 +121,7 @@ use super::{admin, method_not_allowed};
             (modelgate's extension)"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
-        (name = "operations", description = "Health and this document"),
+        (name = "operations", description = "Health, metrics and this document"),
         (name = "admin", description = "The embedded admin page"),
     )
 )]

@@ -1,8 +1,11 @@
 //! A write's result held back until the write is on disk.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use tokio::sync::oneshot;
 
-use super::{SharedCause, StoreError};
+use super::{SharedCause, StoreError, WriteObserver};
 
 /// What a group flush reports to each write it covered.
 pub type FlushResult = Result<(), SharedCause>;
@@ -13,18 +16,34 @@ pub type FlushResult = Result<(), SharedCause>;
 pub struct Durable<T> {
     value: T,
     flush: Option<oneshot::Receiver<FlushResult>>,
+    /// When the write began, and who hears how long it took to be durable.
+    timed: Option<(Instant, Arc<dyn WriteObserver>)>,
 }
 
 impl<T> Durable<T> {
     /// Already durable (nothing was written) or to become so with `flush`.
     pub fn new(value: T, flush: Option<oneshot::Receiver<FlushResult>>) -> Self {
-        Durable { value, flush }
+        Durable {
+            value,
+            flush,
+            timed: None,
+        }
+    }
+
+    /// Tells `observer` how long the write took from `started` once it is durable; a write
+    /// that wrote nothing is not timed.
+    pub fn timed(mut self, started: Instant, observer: &Arc<dyn WriteObserver>) -> Self {
+        if self.flush.is_some() {
+            self.timed = Some((started, Arc::clone(observer)));
+        }
+        self
     }
 
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Durable<U> {
         Durable {
             value: f(self.value),
             flush: self.flush,
+            timed: self.timed,
         }
     }
 
@@ -32,6 +51,7 @@ impl<T> Durable<T> {
         if let Some(flush) = self.flush {
             settled(flush.await)?;
         }
+        told(self.timed);
         Ok(self.value)
     }
 
@@ -40,7 +60,14 @@ impl<T> Durable<T> {
         if let Some(flush) = self.flush {
             settled(flush.blocking_recv())?;
         }
+        told(self.timed);
         Ok(self.value)
+    }
+}
+
+fn told(timed: Option<(Instant, Arc<dyn WriteObserver>)>) {
+    if let Some((started, observer)) = timed {
+        observer.write_durable(started.elapsed());
     }
 }
 

@@ -8,6 +8,7 @@
 //! to await before anyone may hear of it.
 
 mod durable;
+mod observe;
 pub mod sled;
 pub mod usage;
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
+pub use observe::WriteObserver;
 
 use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;

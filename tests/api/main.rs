@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod json_schema;
 mod list;
+mod metrics;
 mod models;
 mod openapi;
 mod openapi_dataplane;

@@ -136,6 +136,21 @@ impl Gateway {
         })
     }
 
+    /// Each provider's breaker now: the registered providers in creation order, then the
+    /// catalog providers.
+    pub fn breakers(&self) -> Vec<(String, State)> {
+        let snapshot = self.snapshot();
+        let now = (self.clock)();
+        let catalog = crate::domain::catalog::CATALOG
+            .iter()
+            .filter_map(|c| snapshot.route(c.id));
+        snapshot
+            .providers()
+            .chain(catalog)
+            .map(|route| (route.slug.clone(), route.state.breaker(now)))
+            .collect()
+    }
+
     /// The status word of `route`.
     pub fn status_of(&self, route: &Route) -> Status {
         route

@@ -3,10 +3,12 @@
 //! budgets and token limits (`spend`).
 
 pub mod event;
+pub mod observer;
 pub mod recorder;
 pub mod retention;
 pub mod spend;
 pub mod strip;
 pub mod tokens;
 
+pub use observer::Observer;
 pub use recorder::{Recorder, Writer};

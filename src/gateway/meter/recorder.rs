@@ -4,14 +4,15 @@
 //! so at most once a minute. Each event is counted for the access keys' limits (`spend`)
 //! before it is queued, so the next call's check sees it whether or not it is written yet.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::Observer;
 use super::spend::Spend;
 use crate::domain::now_ms;
 use crate::domain::usage::UsageEvent;
@@ -32,6 +33,8 @@ pub struct Recorder {
     keep: AtomicBool,
     dropped: AtomicU64,
     last_warned_ms: AtomicU64,
+    /// Told of every event and every drop (metrics).
+    observer: OnceLock<Arc<dyn Observer>>,
 }
 
 /// The writer task, to be awaited at shutdown once the server takes no more calls.
@@ -61,6 +64,7 @@ impl Recorder {
             keep: AtomicBool::new(true),
             dropped: AtomicU64::new(0),
             last_warned_ms: AtomicU64::new(0),
+            observer: OnceLock::new(),
         });
         let task = tokio::spawn(write(
             store,
@@ -77,6 +81,10 @@ impl Recorder {
         if let Some(spend) = &self.spend {
             spend.count(&event);
         }
+        // Metrics count calls whether or not their events are written.
+        if let Some(observer) = self.observer.get() {
+            observer.recorded(&event);
+        }
         if !self.keep.load(Ordering::Relaxed) {
             return;
         }
@@ -85,9 +93,17 @@ impl Recorder {
         }
     }
 
-    /// Whether events are written (`usage.enabled`), or only counted for the keys' limits.
+    /// Whether events are written (`usage.enabled`), or only counted for the keys' limits
+    /// and metrics.
     pub fn keep_events(&self, keep: bool) {
         self.keep.store(keep, Ordering::Relaxed);
+    }
+
+    /// Tells `observer` of every event recorded and dropped from now on; set once, at start.
+    pub fn observe_with(&self, observer: Arc<dyn Observer>) {
+        if self.observer.set(observer).is_err() {
+            log::warn!("the usage recorder already has an observer; a second is ignored");
+        }
     }
 
     /// Events that were never written: the channel was full, or their batch failed.
@@ -97,6 +113,9 @@ impl Recorder {
 
     fn lost(&self, n: u64, why: &str) {
         let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(observer) = self.observer.get() {
+            observer.dropped(n);
+        }
         let now = now_ms();
         let last = self.last_warned_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= WARN_EVERY_MS
@@ -148,10 +167,17 @@ async fn write(
         }
         if !batch.is_empty() {
             let n = batch.len() as u64;
-            if let Err(e) = store.append(batch).await
-                && let Some(recorder) = recorder.upgrade()
-            {
-                recorder.lost(n, &format!("writing them failed: {e}"));
+            let appending = Instant::now();
+            let appended = store.append(batch).await;
+            if let Some(recorder) = recorder.upgrade() {
+                match appended {
+                    Err(e) => recorder.lost(n, &format!("writing them failed: {e}")),
+                    Ok(()) => {
+                        if let Some(observer) = recorder.observer.get() {
+                            observer.batch_written(n as usize, appending.elapsed());
+                        }
+                    }
+                }
             }
         }
         if stopping {

@@ -117,6 +117,9 @@ async fn proxy(
     match outcome {
         Err((error, chosen)) => {
             leaving.finish();
+            if chosen.attempts == 0 {
+                state.metrics.refused(error.code.name());
+            }
             refusal(format, &error, &chosen)
         }
         Ok(answer) => {

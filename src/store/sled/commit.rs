@@ -7,9 +7,9 @@
 //! (spacejam/sled#1308).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use crate::store::{FlushResult, StoreError};
+use crate::store::{FlushResult, StoreError, WriteObserver};
 
 pub(super) struct GroupCommit {
     shared: Arc<Shared>,
@@ -23,6 +23,8 @@ struct Shared {
     wake: Condvar,
     /// Set by the first failed flush or write: sled 0.34 never recovers from one in-process.
     failed: AtomicBool,
+    /// Told each flush's group size (metrics).
+    observer: OnceLock<Arc<dyn WriteObserver>>,
 }
 
 #[derive(Default)]
@@ -37,6 +39,7 @@ impl GroupCommit {
             state: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             failed: AtomicBool::new(false),
+            observer: OnceLock::new(),
         });
         let flusher = {
             let shared = Arc::clone(&shared);
@@ -58,6 +61,11 @@ impl GroupCommit {
 
     pub(super) fn mark_failed(&self) {
         self.shared.failed.store(true, Ordering::Release);
+    }
+
+    /// Tells `observer` how many waiters each flush serves from now on.
+    pub(super) fn observe(&self, observer: Arc<dyn WriteObserver>) {
+        let _ = self.shared.observer.set(observer);
     }
 
     fn register(&self, waiter: Waiter) {
@@ -103,9 +111,16 @@ fn flush_loop(db: &sled::Db, shared: &Shared) {
             .flush()
             .map(drop)
             .map_err(|e| -> crate::store::SharedCause { std::sync::Arc::new(e) });
-        if let Err(e) = &result {
-            log::error!("flush failed; the store takes no writes until it is reopened: {e}");
-            shared.failed.store(true, Ordering::Release);
+        match &result {
+            Err(e) => {
+                log::error!("flush failed; the store takes no writes until it is reopened: {e}");
+                shared.failed.store(true, Ordering::Release);
+            }
+            Ok(()) => {
+                if let Some(observer) = shared.observer.get() {
+                    observer.group_committed(batch.len());
+                }
+            }
         }
         for waiter in batch {
             waiter(result.clone());

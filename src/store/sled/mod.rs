@@ -31,7 +31,7 @@ pub use files::FORMAT_VERSION;
 use engine::{Applied, Engine};
 use files::{FORMAT_FILE, check_format_marker, lock_data_dir, write_marker};
 
-use super::{Pending, Store, StoreError, Write};
+use super::{Pending, Store, StoreError, Write, WriteObserver};
 
 /// Free space below which a failed engine is not reopened: opening writes a new log segment.
 const REOPEN_MIN_FREE_BYTES: u64 = 8 << 20;
@@ -82,6 +82,8 @@ struct Inner {
     cache_capacity_bytes: u64,
     /// Writes are refused while the data dir's file system has less than this free.
     reserve_bytes: u64,
+    /// Told of each write's latency and each group commit's size (metrics).
+    observer: Option<Arc<dyn WriteObserver>>,
     /// Held for the life of the store so a second process cannot open the same data dir.
     _lock: std::fs::File,
 }
@@ -122,6 +124,7 @@ impl SledStore {
             dir: dir.to_owned(),
             cache_capacity_bytes,
             reserve_bytes: 0,
+            observer: None,
             _lock: lock,
         })))
     }
@@ -134,6 +137,18 @@ impl SledStore {
         Arc::get_mut(&mut self.0)
             .expect("the reserve is set before the store is shared")
             .reserve_bytes = bytes;
+        self
+    }
+
+    /// Tells `observer` how long each write takes to be durable and how many writes each
+    /// group commit makes durable. Set before the handle is shared.
+    pub fn with_write_observer(mut self, observer: Arc<dyn WriteObserver>) -> SledStore {
+        if let Ok(engine) = self.0.engine() {
+            engine.commits.observe(Arc::clone(&observer));
+        }
+        Arc::get_mut(&mut self.0)
+            .expect("the observer is set before the store is shared")
+            .observer = Some(observer);
         self
     }
 
@@ -157,7 +172,17 @@ impl SledStore {
         F: FnOnce(&Engine) -> Applied<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.blocking(move |inner| work(&*inner.writer()?))
+        let started = std::time::Instant::now();
+        let observer = self.0.observer.clone();
+        let applied = self.blocking(move |inner| work(&*inner.writer()?));
+        match observer {
+            None => applied,
+            Some(observer) => Box::pin(async move {
+                Ok(applied
+                    .await?
+                    .map(|durable| durable.timed(started, &observer)))
+            }),
+        }
     }
 
     fn engine(&self) -> Result<Arc<Engine>, StoreError> {
@@ -228,6 +253,9 @@ impl Inner {
                      takes writes again"
                 );
                 let engine = Arc::new(engine);
+                if let Some(observer) = &self.observer {
+                    engine.commits.observe(Arc::clone(observer));
+                }
                 *slot = Some(Arc::clone(&engine));
                 Ok(engine)
             }

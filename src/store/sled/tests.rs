@@ -590,3 +590,41 @@ fn an_access_key_written_before_its_limits_reads_without_them() {
     assert_eq!(again.get_access_key(old.id).unwrap(), Some(changed));
     assert_eq!(again.get_access_key(new.id).unwrap(), Some(new));
 }
+
+/// Counts what the store tells of its writes.
+#[derive(Default)]
+struct Writes {
+    groups: std::sync::Mutex<Vec<usize>>,
+    durable: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::store::WriteObserver for Writes {
+    fn group_committed(&self, writes: usize) {
+        self.groups.lock().unwrap().push(writes);
+    }
+    fn write_durable(&self, _: std::time::Duration) {
+        self.durable
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn each_durable_write_and_each_group_commit_is_told_to_the_observer() {
+    let dir = tempfile::tempdir().unwrap();
+    let writes = Arc::new(Writes::default());
+    let store = SledStore::open(dir.path(), 1 << 20)
+        .unwrap()
+        .with_write_observer(writes.clone());
+    runtime().block_on(async {
+        for slug in ["one", "two"] {
+            let durable = store.create(provider(slug)).await.unwrap().unwrap();
+            durable.wait().await.unwrap();
+        }
+        // Refused: nothing written, nothing timed.
+        let taken = store.create(provider("one")).await.unwrap();
+        assert!(matches!(taken, Err(Rejection::ProviderIdTaken(_))));
+    });
+    assert_eq!(writes.durable.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let groups = writes.groups.lock().unwrap().clone();
+    assert_eq!(groups.iter().sum::<usize>(), 2, "{groups:?}");
+}

@@ -129,3 +129,53 @@ async fn a_failed_batch_counts_its_events_as_dropped() {
     writer.finish().await;
     assert_eq!(recorder.dropped(), 4);
 }
+
+/// Counts what it is told.
+#[derive(Default)]
+struct Told {
+    recorded: Mutex<Vec<u32>>,
+    dropped: AtomicU64,
+    batches: Mutex<Vec<usize>>,
+}
+
+impl Observer for Told {
+    fn recorded(&self, event: &UsageEvent) {
+        self.recorded.lock().unwrap().push(event.attempt_number);
+    }
+    fn dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+    fn batch_written(&self, events: usize, _: Duration) {
+        self.batches.lock().unwrap().push(events);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_observer_hears_every_event_even_those_the_queue_drops() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let store = Arc::new(Batches {
+        gate: Some(Arc::clone(&gate)),
+        ..Batches::default()
+    });
+    let (recorder, writer) = Recorder::start(store.clone(), 1);
+    let told = Arc::new(Told::default());
+    recorder.observe_with(told.clone());
+    recorder.record(event(0));
+    while store.batches.lock().unwrap().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    for n in 1..=3 {
+        recorder.record(event(n));
+    }
+    assert_eq!(*told.recorded.lock().unwrap(), [0, 1, 2, 3]);
+    assert_eq!(told.dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(recorder.dropped(), 2);
+    gate.add_permits(100);
+    writer.finish().await;
+    let batches = told.batches.lock().unwrap().clone();
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        2,
+        "the two written: {batches:?}"
+    );
+}
