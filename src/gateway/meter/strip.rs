@@ -2,8 +2,9 @@
 //! taken out of what the caller gets, when the gateway asked for it and the caller did not
 //! (`plan::stream_usage`). Every other byte passes unchanged and in order. Events are cut at
 //! their blank line as the SSE grammar has it (LF, CRLF or CR line ends, a CRLF possibly
-//! split across reads); an event not yet ended is held until its blank line, which a client's
-//! parser waits for anyway.
+//! split across reads). An event not yet ended is held only while it could still be the
+//! usage-only chunk: once its first bytes show it cannot (its data is no JSON object, or its
+//! `choices` are not empty), what came of it goes on at once, and the rest as it arrives.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -46,6 +47,8 @@ struct Strip {
     after_cr: bool,
     /// That CR ended a blank line: the event ends after it, or after its LF.
     cr_ends_event: bool,
+    /// The event under way cannot be the usage-only chunk: its bytes go on as they come.
+    passing: bool,
 }
 
 impl Strip {
@@ -55,6 +58,7 @@ impl Strip {
             line_empty: true,
             after_cr: false,
             cr_ends_event: false,
+            passing: false,
         }
     }
 
@@ -86,12 +90,27 @@ impl Strip {
                 _ => self.line_empty = false,
             }
         }
-        self.held.extend_from_slice(&chunk[start..]);
+        if self.passing {
+            if start < chunk.len() {
+                out.push(chunk.slice(start..));
+            }
+        } else {
+            self.held.extend_from_slice(&chunk[start..]);
+            if !self.held.is_empty() && cannot_be_usage_only(&self.held) {
+                out.push(self.held.split().freeze());
+                self.passing = true;
+            }
+        }
         out.into_bytes(&chunk)
     }
 
     /// The event that ends at `end` of `chunk`: passed on unless it is the usage-only one.
     fn end_event(&mut self, chunk: &Bytes, start: &mut usize, end: usize, out: &mut Out) {
+        if std::mem::take(&mut self.passing) {
+            out.push(chunk.slice(*start..end));
+            *start = end;
+            return;
+        }
         let event = if self.held.is_empty() {
             chunk.slice(*start..end)
         } else {
@@ -153,6 +172,29 @@ impl Out {
                 .windows(2)
                 .all(|w| w[0].as_ptr_range().end == w[1].as_ptr())
     }
+}
+
+/// Whether the start of an event already shows it is not the usage-only chunk: its data is
+/// not a JSON object, or its `choices` hold something.
+fn cannot_be_usage_only(start: &[u8]) -> bool {
+    let Some(at) = memmem::find(start, b"data:") else {
+        return false;
+    };
+    let data = &start[at + 5..];
+    let mut bytes = data.iter().copied().skip_while(|&b| b == b' ');
+    if bytes.next().is_some_and(|b| b != b'{') {
+        return true;
+    }
+    let Some(at) = memmem::find(data, b"\"choices\"") else {
+        return false;
+    };
+    let mut after = data[at + 9..]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace());
+    after.next() == Some(b':')
+        && after.next() == Some(b'[')
+        && after.next().is_some_and(|b| b != b']')
 }
 
 /// The shape of the chunk to take out: no choices, a usage object.

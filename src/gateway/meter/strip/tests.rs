@@ -85,3 +85,30 @@ fn an_error_ends_the_stream_after_what_came_before() {
     assert_eq!(out.len(), 2);
     assert!(out[1].is_err());
 }
+
+#[test]
+fn an_unended_event_that_cannot_be_the_usage_chunk_goes_at_once() {
+    let mut strip = Strip::new();
+    assert_eq!(strip.push(Bytes::from_static(b"data: [DO")), "data: [DO");
+    assert_eq!(strip.push(Bytes::from_static(b"NE]\n\n")), "NE]\n\n");
+    let content = r#"data: {"id":"c","choices":[{"index":0,"delta":{"content":"hel"#;
+    assert_eq!(strip.push(Bytes::from(content)), content);
+    assert_eq!(
+        strip.push(Bytes::from_static(b"lo\"}}]}\n\n")),
+        "lo\"}}]}\n\n"
+    );
+    // Not yet known: held.
+    assert_eq!(strip.push(Bytes::from_static(b": keep\n")), "");
+    assert_eq!(
+        strip.push(Bytes::from_static(b"data: {\"id\":\"c\",\"cho")),
+        ""
+    );
+    assert_eq!(
+        strip.push(Bytes::from_static(b"ices\":[],\"usage\":{}}")),
+        ""
+    );
+    assert_eq!(
+        strip.push(Bytes::from_static(b"\n\ndata: [DONE]\n\n")),
+        "data: [DONE]\n\n"
+    );
+}
