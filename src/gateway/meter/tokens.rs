@@ -9,6 +9,7 @@ use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use memchr::memmem;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::attempt::sse::{End, Event, Reader};
@@ -103,34 +104,111 @@ impl Reported {
     }
 
     /// Takes what one JSON object of the answer says: a whole body, or a stream's event.
-    fn object(&mut self, v: &Value, surface: Surface) {
-        let usage = v
-            .get("usage")
-            .or_else(|| v.pointer("/message/usage"))
-            .or_else(|| v.pointer("/response/usage"))
+    fn object(&mut self, said: &Said, surface: Surface) {
+        let usage = said
+            .usage
+            .as_ref()
+            .or_else(|| said.message.as_ref().and_then(|m| m.usage.as_ref()))
+            .or_else(|| said.response.as_ref().and_then(|r| r.usage.as_ref()))
             .filter(|u| u.is_object());
         if let Some(usage) = usage {
             self.usage(usage, surface);
         }
-        if let Some(stop) = stop_reason(v, surface) {
+        if let Some(stop) = stop_reason(said, surface) {
             self.stop = Some(stop.to_owned());
         }
     }
 }
 
-fn stop_reason(v: &Value, surface: Surface) -> Option<&str> {
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str);
+/// What the gateway reads of an answer's JSON (a body, or a stream event's data): the rest
+/// is skipped as it is parsed, never built into a tree — a body's `choices` or `output` can
+/// be most of it. A field of another type than expected (a Responses event's `delta` is a
+/// string) reads as absent, so it never costs the counts beside it.
+#[derive(Default, Deserialize)]
+struct Said {
+    usage: Option<Value>,
+    #[serde(default, deserialize_with = "lenient")]
+    message: Option<Nested>,
+    #[serde(default, deserialize_with = "lenient")]
+    response: Option<Nested>,
+    #[serde(default, deserialize_with = "lenient")]
+    choices: Option<Vec<Choice>>,
+    #[serde(default, deserialize_with = "lenient")]
+    stop_reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    delta: Option<Delta>,
+    #[serde(default, deserialize_with = "lenient")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    incomplete_details: Option<Incomplete>,
+}
+
+/// A Responses event's `response`, or an Anthropic `message_start`'s `message`.
+#[derive(Deserialize)]
+struct Nested {
+    usage: Option<Value>,
+    #[serde(default, deserialize_with = "lenient")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    incomplete_details: Option<Incomplete>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default, deserialize_with = "lenient")]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default, deserialize_with = "lenient")]
+    stop_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Incomplete {
+    #[serde(default, deserialize_with = "lenient")]
+    reason: Option<String>,
+}
+
+/// `T` when the value is one, `None` for anything else (`null` included).
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Or<T> {
+        Is(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Or::<T>::deserialize(deserializer)? {
+        Or::Is(value) => Some(value),
+        Or::Other(_) => None,
+    })
+}
+
+fn stop_reason(said: &Said, surface: Surface) -> Option<&str> {
     match surface {
         Surface::Responses => {
-            let r = v.get("response").unwrap_or(v);
-            r.pointer("/incomplete_details/reason")
-                .and_then(Value::as_str)
-                .or_else(|| r.get("status").and_then(Value::as_str))
+            let (details, status) = match &said.response {
+                Some(r) => (&r.incomplete_details, &r.status),
+                None => (&said.incomplete_details, &said.status),
+            };
+            details
+                .as_ref()
+                .and_then(|d| d.reason.as_deref())
+                .or(status.as_deref())
                 .filter(|s| *s != "in_progress")
         }
-        _ => s("/choices/0/finish_reason")
-            .or_else(|| s("/stop_reason"))
-            .or_else(|| s("/delta/stop_reason")),
+        _ => said
+            .choices
+            .as_ref()
+            .and_then(|c| c.first())
+            .and_then(|c| c.finish_reason.as_deref())
+            .or(said.stop_reason.as_deref())
+            .or_else(|| said.delta.as_ref().and_then(|d| d.stop_reason.as_deref())),
     }
 }
 
@@ -218,10 +296,20 @@ impl Meter {
                 });
             }
             None => {
-                let body: Vec<u8> = self.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+                // One read is the usual body: no copy of it.
+                let body: std::borrow::Cow<'_, [u8]> = match self.chunks.len() {
+                    1 => std::borrow::Cow::Borrowed(&self.chunks[0][..]),
+                    _ => {
+                        let mut whole = Vec::with_capacity(self.kept);
+                        for chunk in &self.chunks {
+                            whole.extend_from_slice(chunk);
+                        }
+                        std::borrow::Cow::Owned(whole)
+                    }
+                };
                 if !self.overflowed {
-                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                        self.reported.object(&v, surface);
+                    if let Ok(said) = serde_json::from_slice::<Said>(&body) {
+                        self.reported.object(&said, surface);
                     }
                 } else {
                     tail(&body, surface, &mut self.reported);
@@ -256,8 +344,8 @@ fn event(e: &Event<'_>, surface: Surface, reported: &mut Reported) {
     if !may_count(data) {
         return;
     }
-    if let Ok(v) = serde_json::from_slice::<Value>(data) {
-        reported.object(&v, surface);
+    if let Ok(said) = serde_json::from_slice::<Said>(data) {
+        reported.object(&said, surface);
     }
 }
 
