@@ -19,6 +19,7 @@ pub mod policy;
 pub mod probe;
 pub mod state;
 pub mod table;
+pub mod translate;
 pub mod usage;
 
 use std::sync::Arc;

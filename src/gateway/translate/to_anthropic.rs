@@ -1,0 +1,395 @@
+//! Into Anthropic's messages format: an OpenAI chat-completions request for an Anthropic
+//! provider, and an OpenAI provider's chat completion for an Anthropic caller.
+
+use serde_json::{Map, Value, json};
+
+use super::DEFAULT_MAX_TOKENS;
+use super::common::{
+    Notes, arguments, count, image_source, is_zero, stop_reason, text_block, text_of,
+};
+
+/// An OpenAI chat-completions body as Anthropic messages. System and developer messages
+/// become `system`, tool results user turns of `tool_result` blocks, turns of one role in a
+/// row one turn (Anthropic alternates), and a field with no Anthropic counterpart is noted.
+pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut system = Vec::new();
+    let mut tool_choice = None;
+    let mut one_tool_at_a_time = false;
+    let mut metadata = Map::new();
+    for (name, value) in body {
+        if value.is_null() {
+            continue;
+        }
+        match name.as_str() {
+            "model" | "temperature" | "top_p" | "top_k" => {
+                out.insert(name.clone(), value.clone());
+            }
+            "messages" => {
+                let messages = messages(value, &mut system, notes);
+                out.insert("messages".into(), Value::Array(messages));
+            }
+            // Read below: the newer name wins over the older.
+            "max_completion_tokens" | "max_tokens" => {}
+            "stop" => match value {
+                Value::String(s) => {
+                    out.insert("stop_sequences".into(), json!([s]));
+                }
+                Value::Array(_) => {
+                    out.insert("stop_sequences".into(), value.clone());
+                }
+                _ => notes.wrong("stop", "must be a string or an array of strings"),
+            },
+            "user" => {
+                metadata.insert("user_id".into(), value.clone());
+            }
+            "stream" if value == &Value::Bool(false) => {}
+            // Options of a stream, when there is none: they change nothing.
+            "stream_options" if body.get("stream") != Some(&Value::Bool(true)) => {}
+            "tools" => {
+                let tools = tools(value, notes);
+                // Every tool dropped (lenient): none is sent, rather than an empty list.
+                if tools.as_array().is_some_and(|t| !t.is_empty()) {
+                    out.insert("tools".into(), tools);
+                }
+            }
+            "tool_choice" => tool_choice = Some(choice(value, notes)),
+            "parallel_tool_calls" => one_tool_at_a_time = value == &Value::Bool(false),
+            "n" if value.as_u64() == Some(1) => {}
+            "logprobs" | "store" if value == &Value::Bool(false) => {}
+            "logit_bias" if value.as_object().is_some_and(Map::is_empty) => {}
+            "presence_penalty" | "frequency_penalty" if is_zero(value) => {}
+            "response_format" if value.get("type").and_then(Value::as_str) == Some("text") => {}
+            _ => notes.refuse(name.clone()),
+        }
+    }
+    let cap = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|field| {
+            body.get(*field)
+                .filter(|v| !v.is_null())
+                .map(|v| (*field, v))
+        });
+    let max_tokens = match cap {
+        None => Some(Value::from(DEFAULT_MAX_TOKENS)),
+        Some((_, v)) if v.as_u64().is_some_and(|n| n > 0) => Some(v.clone()),
+        Some((field, _)) => {
+            notes.wrong(field, "must be a positive integer");
+            None
+        }
+    };
+    if let Some(max_tokens) = max_tokens {
+        out.insert("max_tokens".into(), max_tokens);
+    }
+    match system.as_slice() {
+        [] => {}
+        [one] => {
+            out.insert("system".into(), one["text"].clone());
+        }
+        _ => {
+            out.insert("system".into(), Value::Array(system));
+        }
+    }
+    if one_tool_at_a_time && tool_choice.is_none() {
+        tool_choice = Some(json!({"type": "auto"}));
+    }
+    if let Some(mut choice) = tool_choice {
+        if one_tool_at_a_time && choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = Value::Bool(true);
+        }
+        out.insert("tool_choice".into(), choice);
+    }
+    if !metadata.is_empty() {
+        out.insert("metadata".into(), Value::Object(metadata));
+    }
+    out
+}
+
+fn messages(value: &Value, system: &mut Vec<Value>, notes: &mut Notes) -> Vec<Value> {
+    let Some(list) = value.as_array() else {
+        notes.wrong("messages", "must be an array of messages");
+        return Vec::new();
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for (i, message) in list.iter().enumerate() {
+        let Some(message) = message.as_object() else {
+            notes.wrong(format!("messages[{i}]"), "must be an object");
+            continue;
+        };
+        let role = message.get("role").and_then(Value::as_str).unwrap_or("");
+        for (key, v) in message {
+            let known = matches!(
+                key.as_str(),
+                "role" | "content" | "tool_calls" | "tool_call_id" | "refusal"
+            );
+            if !known && !v.is_null() {
+                notes.refuse(format!("messages[].{key}"));
+            }
+        }
+        let content = message.get("content").unwrap_or(&Value::Null);
+        match role {
+            "system" | "developer" => match text_of(content) {
+                Some(text) => system.push(text_block(&text)),
+                None => notes.wrong(
+                    format!("messages[{i}].content"),
+                    "of a system message must be text",
+                ),
+            },
+            "user" => {
+                let content = user_content(content, i, notes);
+                push(&mut out, "user", content);
+            }
+            "assistant" => {
+                let blocks = assistant_blocks(message, content, i, notes);
+                if !blocks.is_empty() {
+                    push(&mut out, "assistant", Value::Array(blocks));
+                }
+            }
+            "tool" => {
+                let id = message.get("tool_call_id").and_then(Value::as_str);
+                let text = text_of(content);
+                if id.is_none() {
+                    notes.wrong(format!("messages[{i}].tool_call_id"), "must be a string");
+                }
+                if text.is_none() {
+                    notes.wrong(
+                        format!("messages[{i}].content"),
+                        "of a tool message must be text",
+                    );
+                }
+                let block = json!({"type": "tool_result", "tool_use_id": id, "content": text});
+                push(&mut out, "user", json!([block]));
+            }
+            _ => notes.wrong(
+                format!("messages[{i}].role"),
+                "must be system, developer, user, assistant or tool",
+            ),
+        }
+    }
+    out
+}
+
+/// Appends a turn, or — when the last one has the same role — its blocks to that turn.
+fn push(out: &mut Vec<Value>, role: &str, content: Value) {
+    let blocks = |content: Value| match content {
+        Value::String(s) => vec![text_block(&s)],
+        Value::Array(blocks) => blocks,
+        _ => Vec::new(),
+    };
+    if let Some(last) = out.last_mut()
+        && last["role"] == role
+    {
+        let mut merged = blocks(last["content"].take());
+        merged.extend(blocks(content));
+        last["content"] = Value::Array(merged);
+        return;
+    }
+    out.push(json!({"role": role, "content": content}));
+}
+
+fn user_content(content: &Value, i: usize, notes: &mut Notes) -> Value {
+    let Some(parts) = content.as_array() else {
+        if !content.is_string() {
+            notes.wrong(
+                format!("messages[{i}].content"),
+                "must be a string or an array of parts",
+            );
+        }
+        return content.clone();
+    };
+    let mut blocks = Vec::new();
+    for (j, part) in parts.iter().enumerate() {
+        match part.get("type").and_then(Value::as_str) {
+            Some("text") => match part.get("text").and_then(Value::as_str) {
+                Some(text) => blocks.push(text_block(text)),
+                None => notes.wrong(
+                    format!("messages[{i}].content[{j}].text"),
+                    "must be a string",
+                ),
+            },
+            Some("image_url") => {
+                let url = part
+                    .get("image_url")
+                    .and_then(|u| u.get("url").or(Some(u)))
+                    .and_then(Value::as_str);
+                match url.and_then(image_source) {
+                    Some(source) => blocks.push(json!({"type": "image", "source": source})),
+                    None => notes.wrong(
+                        format!("messages[{i}].content[{j}].image_url.url"),
+                        "must be an http(s) URL or a base64 data URL",
+                    ),
+                }
+            }
+            Some(other) => notes.refuse(format!("messages[].content[].{other}")),
+            None => notes.wrong(
+                format!("messages[{i}].content[{j}].type"),
+                "must be a string",
+            ),
+        }
+    }
+    Value::Array(blocks)
+}
+
+fn assistant_blocks(
+    message: &Map<String, Value>,
+    content: &Value,
+    i: usize,
+    notes: &mut Notes,
+) -> Vec<Value> {
+    let mut blocks = Vec::new();
+    match text_of(content) {
+        Some(text) if text.is_empty() => {}
+        Some(text) => blocks.push(text_block(&text)),
+        None => notes.wrong(
+            format!("messages[{i}].content"),
+            "of an assistant message must be text",
+        ),
+    }
+    let calls = message.get("tool_calls").unwrap_or(&Value::Null);
+    let calls = match calls {
+        Value::Null => &[][..],
+        Value::Array(calls) => calls.as_slice(),
+        _ => {
+            notes.wrong(format!("messages[{i}].tool_calls"), "must be an array");
+            &[][..]
+        }
+    };
+    for (j, call) in calls.iter().enumerate() {
+        let at = format!("messages[{i}].tool_calls[{j}]");
+        let function = &call["function"];
+        let (Some(id), Some(name)) = (
+            call.get("id").and_then(Value::as_str),
+            function.get("name").and_then(Value::as_str),
+        ) else {
+            notes.wrong(&at, "must have an `id` and a `function.name`");
+            continue;
+        };
+        match arguments(function.get("arguments")) {
+            Some(input) => {
+                blocks.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}))
+            }
+            None => notes.wrong(
+                format!("{at}.function.arguments"),
+                "must be a JSON object written as a string",
+            ),
+        }
+    }
+    blocks
+}
+
+fn tools(value: &Value, notes: &mut Notes) -> Value {
+    let Some(list) = value.as_array() else {
+        notes.wrong("tools", "must be an array");
+        return Value::Null;
+    };
+    let mut out = Vec::new();
+    for (i, tool) in list.iter().enumerate() {
+        if tool.get("type").and_then(Value::as_str) != Some("function") {
+            notes.refuse("tools[].type");
+            continue;
+        }
+        let function = &tool["function"];
+        let Some(name) = function.get("name").and_then(Value::as_str) else {
+            notes.wrong(format!("tools[{i}].function.name"), "must be a string");
+            continue;
+        };
+        if function.get("strict") == Some(&Value::Bool(true)) {
+            notes.refuse("tools[].function.strict");
+        }
+        let schema = match function.get("parameters") {
+            None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
+            Some(schema) => schema.clone(),
+        };
+        let mut one = json!({"name": name, "input_schema": schema});
+        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
+            one["description"] = description.clone();
+        }
+        out.push(one);
+    }
+    Value::Array(out)
+}
+
+fn choice(value: &Value, notes: &mut Notes) -> Value {
+    match value {
+        Value::String(s) if s == "auto" => json!({"type": "auto"}),
+        Value::String(s) if s == "required" => json!({"type": "any"}),
+        Value::String(s) if s == "none" => json!({"type": "none"}),
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
+            match o["function"].get("name").and_then(Value::as_str) {
+                Some(name) => json!({"type": "tool", "name": name}),
+                None => {
+                    notes.wrong("tool_choice.function.name", "must be a string");
+                    Value::Null
+                }
+            }
+        }
+        _ => {
+            notes.refuse("tool_choice");
+            Value::Null
+        }
+    }
+}
+
+/// An OpenAI chat completion as an Anthropic message: its first choice's text, reasoning
+/// (`reasoning_content`, as vLLM and DeepSeek send it) and tool calls as blocks; usage with
+/// cached prompt tokens apart (OpenAI counts them in `prompt_tokens`, Anthropic does not in
+/// `input_tokens`; reasoning stays in `output_tokens`, as in `completion_tokens`).
+pub(super) fn response(body: &Value, model: &str) -> Result<Value, String> {
+    let choice = body
+        .get("choices")
+        .and_then(|c| c.get(0))
+        .ok_or("it has no `choices[0]`")?;
+    let message = choice
+        .get("message")
+        .ok_or("it has no `choices[0].message`")?;
+    let mut content = Vec::new();
+    let reasoning = ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|k| message.get(*k).and_then(Value::as_str));
+    if let Some(thinking) = reasoning.filter(|r| !r.is_empty()) {
+        content.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
+    }
+    match message.get("content").map(text_of) {
+        Some(Some(text)) if !text.is_empty() => content.push(text_block(&text)),
+        Some(None) => return Err("`choices[0].message.content` is not text".into()),
+        _ => {}
+    }
+    if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
+        content.push(text_block(refusal));
+    }
+    let calls = match message.get("tool_calls") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(calls)) => calls.as_slice(),
+        Some(_) => return Err("`choices[0].message.tool_calls` is not an array".into()),
+    };
+    for call in calls {
+        let function = &call["function"];
+        let (Some(id), Some(name)) = (
+            call.get("id").and_then(Value::as_str),
+            function.get("name").and_then(Value::as_str),
+        ) else {
+            return Err("a tool call has no `id` or `function.name`".into());
+        };
+        let input = arguments(function.get("arguments"))
+            .ok_or("a tool call's `arguments` are not a JSON object")?;
+        content.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
+    }
+    let usage = body.get("usage").unwrap_or(&Value::Null);
+    let cached = count(usage, &["prompt_tokens_details", "cached_tokens"]);
+    let prompt = count(usage, &["prompt_tokens"]);
+    Ok(json!({
+        "id": body.get("id").and_then(Value::as_str).unwrap_or("msg_modelgate"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason").and_then(Value::as_str)),
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": prompt.saturating_sub(cached),
+            "output_tokens": count(usage, &["completion_tokens"]),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": cached,
+        },
+    }))
+}
