@@ -87,6 +87,9 @@ pub struct Call<'a> {
     /// Whether other keys, providers and the body's fallback `models` may be tried when the
     /// first candidate fails (`x-modelgate-fallback: off` says no).
     pub fallback: bool,
+    /// Whether a translated call drops what the provider's format cannot express, rather
+    /// than being refused (`x-modelgate-translation: lenient`).
+    pub lenient: bool,
     pub context: CallContext,
 }
 

@@ -249,13 +249,22 @@ async fn real_errors_of_every_data_plane_route_validate_against_their_documented
                 503,
                 "no_usable_key",
             ),
-            // A catalog provider of the other format does not serve this surface.
-            (
-                Some(ADMIN_TOKEN),
-                json!({"model": other}),
-                400,
-                "surface_not_supported",
-            ),
+            // A catalog provider of the other format does not serve this surface — unless a
+            // translation reaches it (chat completions ↔ messages), and then it has no key.
+            match path.ends_with("/chat/completions") || path.ends_with("/messages") {
+                false => (
+                    Some(ADMIN_TOKEN),
+                    json!({"model": other}),
+                    400,
+                    "surface_not_supported",
+                ),
+                true => (
+                    Some(ADMIN_TOKEN),
+                    json!({"model": other}),
+                    503,
+                    "no_usable_key",
+                ),
+            },
             (
                 Some(ADMIN_TOKEN),
                 json!({"model": "dead:m"}),

@@ -12,6 +12,7 @@ pub mod request;
 pub mod scrub;
 pub mod sse;
 pub mod stream;
+mod translated;
 
 use std::time::Duration;
 
@@ -85,8 +86,13 @@ impl Gateway {
                 }
             },
         };
-        let format = call.surface.format();
-        let prepared = route.url(call.surface).and_then(|url| {
+        // A translated call goes to the provider's surface, in its format.
+        let surface = target.translation.map_or(call.surface, |t| t.upstream());
+        let format = surface.format();
+        let (sent, dropped) =
+            translated::body(call, body, candidate).map_err(|e| not_callable(e.code, e))?;
+        let caller_model = translated::caller_model(body, candidate);
+        let prepared = route.url(surface).and_then(|url| {
             let key = key.as_deref().map(String::as_str);
             let mut headers = request::headers(format, key, &call.passed)?;
             let opened = route
@@ -123,10 +129,7 @@ impl Gateway {
                 Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
             },
         };
-        let request = client
-            .post(url)
-            .headers(headers)
-            .body(body.rewritten(&target.model));
+        let request = client.post(url).headers(headers).body(sent);
         if let Some(id) = key_id {
             self.uses.record(id, now_ms());
         }
@@ -213,11 +216,16 @@ impl Gateway {
             attempt: number,
         };
         let watch = |chunks| watched.clone().watch(chunks);
-        if !status.is_success() {
-            let failure = Failure::Status {
-                status: status.as_u16(),
-                retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
-            };
+        let failed = (!status.is_success()).then(|| Failure::Status {
+            status: status.as_u16(),
+            retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
+        });
+        if let Some(direction) = target.translation {
+            let answer = answer(watch(chunks));
+            return translated::answer(direction, answer, failed, caller_model, &dropped, deadline)
+                .await;
+        }
+        if let Some(failure) = failed {
             return Err(Missed {
                 failure,
                 told: Told::Upstream(answer(watch(chunks))),

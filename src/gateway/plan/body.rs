@@ -29,6 +29,8 @@ pub struct CallBody<'a> {
     pub model: String,
     /// The fallback models, in order, to try when `model` cannot answer.
     pub models: Vec<String>,
+    /// Whether the call asks for a stream (`"stream": true`).
+    pub stream: bool,
     /// The most output tokens the upstream may be asked for, and the field that says so when
     /// the call sends none (`None`: the call's surface has none).
     output_cap: Option<(u32, Option<&'static str>)>,
@@ -48,7 +50,7 @@ impl<'a> CallBody<'a> {
                 format!("the body nests arrays and objects deeper than {MAX_DEPTH} levels"),
             ));
         }
-        let (mut model, mut models) = (None, Vec::new());
+        let (mut model, mut models, mut stream) = (None, Vec::new(), false);
         for (name, raw) in &fields {
             match name.as_str() {
                 "model" if model.is_some() => {
@@ -73,6 +75,7 @@ impl<'a> CallBody<'a> {
                     })?);
                 }
                 "models" => models = fallbacks(raw)?,
+                "stream" => stream = raw.get() == "true",
                 _ => {}
             }
         }
@@ -87,6 +90,7 @@ impl<'a> CallBody<'a> {
             fields,
             model,
             models,
+            stream,
             output_cap: None,
         })
     }

@@ -13,6 +13,7 @@ use super::error::{Code, GatewayError};
 use super::table::{Rules, Snapshot, Taken};
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
+use crate::domain::surface::Surface;
 use body::CallBody;
 use resolve::{Target, candidates};
 
@@ -84,7 +85,9 @@ impl Gateway {
             if plan.len() >= MAX_CANDIDATES {
                 break;
             }
-            let targets = match candidates(snapshot, model, call.surface, scope.as_deref()) {
+            let targets = candidates(snapshot, model, call.surface, scope.as_deref())
+                .and_then(|targets| streamable(targets, body.stream, call.surface));
+            let targets = match targets {
                 Ok(targets) => targets,
                 Err(e) if name == 0 => return Err(e),
                 Err(mut error) => {
@@ -112,6 +115,7 @@ impl Gateway {
                             target: Target {
                                 route: Arc::clone(&target.route),
                                 model: target.model.clone(),
+                                translation: target.translation,
                             },
                             credential,
                             name,
@@ -151,4 +155,31 @@ impl Gateway {
             .map(Credential::Key)
             .collect()
     }
+}
+
+/// A streamed call's targets: those that need no translation, as streams are not translated
+/// (yet). A name only translation would serve is refused, saying so.
+fn streamable(
+    mut targets: Vec<Target>,
+    stream: bool,
+    surface: Surface,
+) -> Result<Vec<Target>, GatewayError> {
+    if !stream {
+        return Ok(targets);
+    }
+    targets.retain(|t| t.translation.is_none());
+    if targets.is_empty() {
+        return Err(GatewayError::new(
+            Code::StreamTranslationUnsupported,
+            format!(
+                "the model's providers serve {} `{}` only through a translation from the other \
+                 format, and streamed calls are not translated yet; call without `stream`, or \
+                 in the provider's own format",
+                surface.format().name(),
+                surface.name()
+            ),
+        )
+        .at("stream"));
+    }
+    Ok(targets)
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::super::error::{Code, GatewayError};
 use super::super::table::{Route, Scope, Snapshot};
+use super::super::translate::Direction;
 use crate::domain::surface::Surface;
 
 /// Where a call goes.
@@ -20,6 +21,9 @@ pub struct Target {
     pub route: Arc<Route>,
     /// The model id as the upstream knows it.
     pub model: String,
+    /// How the call is translated for this provider, which serves the other format's
+    /// counterpart of the call's surface only.
+    pub translation: Option<Direction>,
 }
 
 /// The first place a call for `model` goes: the first of its [`candidates`] (what the
@@ -37,7 +41,8 @@ pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
 /// Every place a call for `model` may go, in the order to try them, never empty: a qualified
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
-/// those that declare it in another case — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
+/// those that declare it in another case, then those that serve the surface only through a
+/// translation (`translate`) — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
 /// (an access key's), only what it allows: a name it leaves nothing of is `model_not_allowed`,
 /// and what a `model_not_found` message lists is what it allows.
 pub fn candidates(
@@ -52,6 +57,7 @@ pub fn candidates(
         return qualified(snapshot, route, rest, surface, scope).map(|t| vec![t]);
     }
     let (mut exact, mut folded, mut any, mut refused) = (Vec::new(), Vec::new(), None, false);
+    let mut translated = Vec::new();
     for route in snapshot.declaring(model) {
         if let Some(scope) = scope
             && !scope.allows(
@@ -65,6 +71,9 @@ pub fn candidates(
         }
         any.get_or_insert(route);
         if !route.serves(surface) {
+            if translation(route, surface).is_some() {
+                translated.push(route);
+            }
             continue;
         }
         match route.models.iter().any(|m| m == model) {
@@ -76,6 +85,7 @@ pub fn candidates(
         }
     }
     exact.append(&mut folded);
+    exact.append(&mut translated);
     exact.truncate(MAX_PROVIDERS_PER_MODEL);
     match (exact.is_empty(), any) {
         (false, _) => Ok(exact
@@ -83,6 +93,7 @@ pub fn candidates(
             .map(|route| Target {
                 route: Arc::clone(route),
                 model: declared_spelling(route, model).unwrap_or(model).to_owned(),
+                translation: translation(route, surface),
             })
             .collect()),
         (true, Some(declaring)) => Err(unsupported(declaring, surface)),
@@ -141,13 +152,20 @@ fn qualified(
     {
         return Err(not_allowed(&format!("{}:{model}", route.slug)));
     }
-    if !route.serves(surface) {
+    let translation = translation(route, surface);
+    if !route.serves(surface) && translation.is_none() {
         return Err(unsupported(route, surface));
     }
     Ok(Target {
         route: Arc::clone(route),
         model: upstream.to_owned(),
+        translation,
     })
+}
+
+/// The translation a call on `surface` needs at `route`: none when it serves the surface.
+fn translation(route: &Route, surface: Surface) -> Option<Direction> {
+    Direction::needed(surface, |s| route.serves(s))
 }
 
 /// The provider's own spelling of `model`: exact first, then ignoring case.

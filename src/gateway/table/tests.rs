@@ -103,10 +103,18 @@ fn a_provider_that_declares_no_models_passes_any_through_and_surfaces_are_honour
         routed(&t, "vllm:x", Surface::Embeddings),
         Err("surface_not_supported".into())
     );
+    // Chat completions only: a messages call reaches it translated.
+    let translated = resolve(&t.snapshot(), "vllm:x", Surface::Messages).unwrap();
     assert_eq!(
-        routed(&t, "vllm:x", Surface::Messages),
+        translated.translation,
+        Some(crate::gateway::translate::Direction::MessagesToChat)
+    );
+    assert_eq!(
+        routed(&t, "vllm:x", Surface::CountTokens),
         Err("surface_not_supported".into())
     );
+    let native = resolve(&t.snapshot(), "llamacpp:x", Surface::Messages).unwrap();
+    assert_eq!(native.translation, None);
     assert_eq!(
         routed(&t, "llamacpp:x", Surface::Messages),
         Ok(("llamacpp".into(), "x".into()))
