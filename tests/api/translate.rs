@@ -2,8 +2,10 @@
 //! OpenAI-only provider and an OpenAI-format call by an Anthropic-only one, each checked at
 //! the mock (what it was sent) and at the client (what it was answered); tools and their
 //! results, an upstream's error, a field refused and the same dropped when lenient, a native
-//! candidate before a translated one, and a stream refused.
+//! candidate before a translated one, and streams translated event by event.
 
+use bytes::Bytes;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::helpers::data_plane::{add_key, anthropic_error, call, openai_error, registered};
@@ -353,8 +355,102 @@ async fn a_native_candidate_goes_before_a_translated_one_which_serves_when_it_fa
     app.stop().await;
 }
 
+/// The events of an SSE body: (event name, data), data `[DONE]` kept as a string.
+fn events(body: &[u8]) -> Vec<(Option<String>, Value)> {
+    let text = std::str::from_utf8(body).unwrap();
+    text.split_terminator("\n\n")
+        .map(|event| {
+            let (mut name, mut data) = (None, Value::Null);
+            for line in event.lines() {
+                match line.split_once(": ") {
+                    Some(("event", v)) => name = Some(v.to_owned()),
+                    Some(("data", "[DONE]")) => data = json!("[DONE]"),
+                    Some(("data", v)) => data = serde_json::from_str(v).unwrap(),
+                    _ => panic!("odd line {line:?}"),
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+async fn rest_of(
+    mut body: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next().await {
+        all.extend_from_slice(&chunk.unwrap());
+    }
+    all
+}
+
 #[actix_web::test]
-async fn a_streamed_call_that_needs_translation_is_refused_in_the_callers_format() {
+async fn an_anthropic_stream_is_served_by_an_openai_only_provider_event_by_event() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("vllm", &mock.base, &["qwen"], openai_only()))
+        .await;
+    let capture = include_str!("../fixtures/translate/openai_stream.sse");
+    let chunks: Vec<&str> = capture.split_inclusive("\n\n").collect();
+    let (feed, _gone) = mock.then_stream();
+    // The role chunk and the first content: enough for the client to hear the message begin.
+    for chunk in &chunks[..3] {
+        feed.send(Bytes::from(chunk.to_string())).unwrap();
+    }
+    let res = call(
+        &app,
+        "/v1/messages",
+        json!({"model": "qwen", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "Paris and Rome?"}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.bytes_stream();
+    let mut first = Vec::new();
+    while !first.ends_with(b"\n\n") || events(&first).len() < 3 {
+        first.extend_from_slice(&body.next().await.unwrap().unwrap());
+    }
+    let names: Vec<String> = events(&first).into_iter().filter_map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta"
+        ]
+    );
+    // The rest, tool arguments split across chunks, arrives after the first was read.
+    for chunk in &chunks[3..] {
+        feed.send(Bytes::from(chunk.to_string())).unwrap();
+    }
+    drop(feed);
+    first.extend(rest_of(body).await);
+    let all = events(&first);
+    let want: Vec<(String, Value)> = serde_json::from_str(include_str!(
+        "../fixtures/translate/openai_stream_as_anthropic.json"
+    ))
+    .unwrap();
+    let got: Vec<(String, Value)> = all
+        .into_iter()
+        .map(|(n, mut d)| {
+            if n.as_deref() == Some("message_start") {
+                d["message"]["model"] = json!("caller-model");
+            }
+            (n.unwrap(), d)
+        })
+        .collect();
+    assert_eq!(got, want);
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1/chat/completions");
+    assert_eq!(seen.body["stream"], true);
+    assert_eq!(seen.body["stream_options"], json!({"include_usage": true}));
+    mock.stop().await;
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn an_openai_stream_is_served_by_an_anthropic_only_provider_with_its_usage() {
     let app = spawn_app().await;
     let mock = Mock::start().await;
     app.create(&registered(
@@ -364,30 +460,92 @@ async fn a_streamed_call_that_needs_translation_is_refused_in_the_callers_format
         anthropic_only(),
     ))
     .await;
-    app.create(&registered("vllm", &mock.base, &["qwen"], openai_only()))
-        .await;
+    let (feed, _gone) = mock.then_stream();
+    feed.send(Bytes::from_static(
+        include_str!("../fixtures/translate/anthropic_stream.sse").as_bytes(),
+    ))
+    .unwrap();
+    drop(feed);
     let res = call(
         &app,
         "/v1/chat/completions",
         json!({"model": "sonnet", "stream": true,
-        "messages": [{"role": "user", "content": "hi"}]}),
+        "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "Paris?"}]}),
     )
     .await;
-    let error = openai_error(res, 400, "stream_translation_unsupported").await;
-    assert_eq!(error["param"], "stream");
+    assert_eq!(res.status(), 200);
+    let all = events(&rest_of(res.bytes_stream()).await);
+    assert_eq!(all.last().unwrap().1, "[DONE]");
+    let text: String = all
+        .iter()
+        .filter_map(|(_, d)| d["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Let me check.");
+    let arguments: String = all
+        .iter()
+        .filter_map(|(_, d)| {
+            d["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({"city": "Paris"})
+    );
+    let finish: Vec<&Value> = all
+        .iter()
+        .map(|(_, d)| &d["choices"][0]["finish_reason"])
+        .filter(|f| f.is_string())
+        .collect();
+    assert_eq!(finish, [&json!("tool_calls")]);
+    let usage = &all[all.len() - 2].1;
+    assert_eq!(usage["model"], "sonnet");
+    assert_eq!(
+        usage["usage"],
+        json!({"prompt_tokens": 40, "completion_tokens": 42, "total_tokens": 82,
+               "prompt_tokens_details": {"cached_tokens": 12}})
+    );
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1/messages");
+    assert_eq!(seen.body["stream"], true);
+    assert!(seen.body.get("stream_options").is_none());
+    mock.stop().await;
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_translated_stream_cut_short_ends_with_an_error_event_in_the_callers_format() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("vllm", &mock.base, &["qwen"], openai_only()))
+        .await;
+    let (feed, _gone) = mock.then_stream();
+    feed.send(Bytes::from_static(
+        b"data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+    ))
+    .unwrap();
+    drop(feed);
     let res = call(
         &app,
         "/v1/messages",
-        json!({"model": "vllm:qwen", "stream": true, "max_tokens": 5,
+        json!({"model": "qwen", "max_tokens": 5, "stream": true,
         "messages": [{"role": "user", "content": "hi"}]}),
     )
     .await;
-    let error = anthropic_error(res, 400, "invalid_request_error").await;
-    assert!(
-        error["message"].as_str().unwrap().contains("stream"),
-        "{error}"
+    assert_eq!(res.status(), 200);
+    let all = events(&rest_of(res.bytes_stream()).await);
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_deref().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "error"
+        ]
     );
-    assert!(mock.seen().is_empty());
+    assert_eq!(all[3].1["type"], "error");
+    assert!(all[3].1["error"]["message"].is_string(), "{:?}", all[3]);
     mock.stop().await;
     app.stop().await;
 }

@@ -89,9 +89,9 @@ impl Gateway {
         // A translated call goes to the provider's surface, in its format.
         let surface = target.translation.map_or(call.surface, |t| t.upstream());
         let format = surface.format();
-        let (sent, dropped) =
-            translated::body(call, body, candidate).map_err(|e| not_callable(e.code, e))?;
+        let sent = translated::body(call, body, candidate).map_err(|e| not_callable(e.code, e))?;
         let caller_model = translated::caller_model(body, candidate);
+        let streamed_call = body.stream;
         let prepared = route.url(surface).and_then(|url| {
             let key = key.as_deref().map(String::as_str);
             let mut headers = request::headers(format, key, &call.passed)?;
@@ -129,7 +129,7 @@ impl Gateway {
                 Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
             },
         };
-        let request = client.post(url).headers(headers).body(sent);
+        let request = client.post(url).headers(headers).body(sent.body);
         if let Some(id) = key_id {
             self.uses.record(id, now_ms());
         }
@@ -182,6 +182,7 @@ impl Gateway {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         scrub.headers(&mut headers);
+        translated::tag(&mut headers, &sent.dropped);
         let header = |n: &str| {
             headers
                 .iter()
@@ -220,10 +221,12 @@ impl Gateway {
             status: status.as_u16(),
             retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
         });
-        if let Some(direction) = target.translation {
+        // A translated answer is read whole, unless it is the stream the call asked for.
+        if let Some(direction) = target.translation
+            && !(sse && streamed_call && failed.is_none())
+        {
             let answer = answer(watch(chunks));
-            return translated::answer(direction, answer, failed, caller_model, &dropped, deadline)
-                .await;
+            return translated::answer(direction, answer, failed, caller_model, deadline).await;
         }
         if let Some(failure) = failed {
             return Err(Missed {
@@ -251,7 +254,12 @@ impl Gateway {
             Peeked::Committed { held, rest } => {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
-                Ok(answer(watch(chunks)))
+                Ok(answer(match target.translation {
+                    Some(d) => {
+                        translated::stream(d, watch(chunks), caller_model, sent.include_usage)
+                    }
+                    None => watch(chunks),
+                }))
             }
             Peeked::Failed(code) => {
                 log::warn!(

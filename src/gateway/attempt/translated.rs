@@ -1,6 +1,7 @@
 //! The attempt's side of a translated call (`gateway::translate`): the body sent in the
-//! provider's format, and its answer — read whole, as it is not streamed — turned back into
-//! the caller's format, its status kept.
+//! provider's format, and its answer turned back into the caller's format — read whole when
+//! it is not a stream, its status kept; a stream past its commit point translated event by
+//! event, after the watch, so its idle timeout and error events stay those of any stream.
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
@@ -11,8 +12,10 @@ use super::super::error::{Code, GatewayError};
 use super::super::plan::Candidate;
 use super::super::plan::body::CallBody;
 use super::super::policy::Failure;
-use super::super::translate::{self, DROPPED_HEADER, Direction, Options};
+use super::super::translate::stream::Translator;
+use super::super::translate::{self, DROPPED_HEADER, Direction, Options, Translated};
 use super::super::{Answer, Call};
+use super::commit::Chunks;
 use super::{Missed, Told};
 use crate::domain::now_ms;
 use crate::domain::surface::Format;
@@ -22,16 +25,20 @@ use crate::domain::surface::Format;
 const MOST_BYTES: usize = 32 << 20;
 
 /// The body sent upstream: the call's, rewritten for the candidate, then in the provider's
-/// format when the candidate needs it; and what was dropped on the way (lenient calls).
+/// format when the candidate needs it, with what was dropped on the way (lenient calls).
 pub(super) fn body(
     call: &Call<'_>,
     body: &CallBody<'_>,
     candidate: &Candidate,
-) -> Result<(Vec<u8>, Vec<String>), GatewayError> {
+) -> Result<Translated, GatewayError> {
     let target = &candidate.target;
     let rewritten = body.rewritten(&target.model);
     let Some(direction) = target.translation else {
-        return Ok((rewritten, Vec::new()));
+        return Ok(Translated {
+            body: rewritten,
+            dropped: Vec::new(),
+            include_usage: false,
+        });
     };
     // Only an OpenAI provider's parameters are declared (`supportedParams`) to check against.
     let supported: Vec<String> = target
@@ -50,8 +57,46 @@ pub(super) fn body(
         lenient: call.lenient,
         supported_params: &supported,
     };
-    let translated = translate::request(direction, &rewritten, options)?;
-    Ok((translated.body, translated.dropped))
+    translate::request(direction, &rewritten, options)
+}
+
+/// Names what a lenient translation dropped, in the answer's headers.
+pub(super) fn tag(headers: &mut Vec<(HeaderName, HeaderValue)>, dropped: &[String]) {
+    if !dropped.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&dropped.join(", "))
+    {
+        headers.push((HeaderName::from_static(DROPPED_HEADER), value));
+    }
+}
+
+/// A committed stream of the provider's events, watched, as the caller's events, each
+/// translated as it arrives.
+pub(super) fn stream(
+    direction: Direction,
+    chunks: Chunks,
+    model: &str,
+    include_usage: bool,
+) -> Chunks {
+    let translator = Translator::new(direction, model, include_usage, now_ms() / 1000);
+    stream::unfold(Some((chunks, translator)), |state| async move {
+        let (mut chunks, mut translator) = state?;
+        loop {
+            match chunks.next().await {
+                Some(Ok(chunk)) => {
+                    let out = translator.feed(&chunk);
+                    if !out.is_empty() {
+                        return Some((Ok(Bytes::from(out)), Some((chunks, translator))));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), Some((chunks, translator)))),
+                None => {
+                    let out = translator.finish();
+                    return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 /// What the caller named the model this candidate serves: `model`, or one of `models`.
@@ -71,7 +116,6 @@ pub(super) async fn answer(
     mut answer: Answer,
     failed: Option<Failure>,
     model: &str,
-    dropped: &[String],
     deadline: Instant,
 ) -> Result<Answer, Missed> {
     let provider = answer.chosen.provider.clone().unwrap_or_default();
@@ -119,13 +163,6 @@ pub(super) async fn answer(
     answer
         .headers
         .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-    if !dropped.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&dropped.join(", "))
-    {
-        answer
-            .headers
-            .push((HeaderName::from_static(DROPPED_HEADER), value));
-    }
     answer.body = stream::once(async move { Ok(Bytes::from(body)) }).boxed();
     match failed {
         None => Ok(answer),
@@ -137,9 +174,7 @@ pub(super) async fn answer(
 }
 
 /// A body read to its end, up to [`MOST_BYTES`].
-async fn whole(
-    body: &mut futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>,
-) -> Result<Vec<u8>, String> {
+async fn whole(body: &mut Chunks) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;

@@ -111,8 +111,6 @@ codes! {
     TranslationRefused = "translation_unsupported_field", InvalidRequest;
     /// A translated call's body has a field of a shape that cannot be translated.
     UntranslatableRequest = "untranslatable_request", InvalidRequest;
-    /// A streamed call (`stream: true`) would need translating, which is not supported yet.
-    StreamTranslationUnsupported = "stream_translation_unsupported", InvalidRequest;
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed;
     MissingCredential = "missing_credential", Unauthenticated;
     InvalidCredential = "invalid_credential", Unauthenticated;

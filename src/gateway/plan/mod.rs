@@ -13,7 +13,6 @@ use super::error::{Code, GatewayError};
 use super::table::{Rules, Snapshot, Taken};
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
-use crate::domain::surface::Surface;
 use body::CallBody;
 use resolve::{Target, candidates};
 
@@ -85,9 +84,7 @@ impl Gateway {
             if plan.len() >= MAX_CANDIDATES {
                 break;
             }
-            let targets = candidates(snapshot, model, call.surface, scope.as_deref())
-                .and_then(|targets| streamable(targets, body.stream, call.surface));
-            let targets = match targets {
+            let targets = match candidates(snapshot, model, call.surface, scope.as_deref()) {
                 Ok(targets) => targets,
                 Err(e) if name == 0 => return Err(e),
                 Err(mut error) => {
@@ -155,31 +152,4 @@ impl Gateway {
             .map(Credential::Key)
             .collect()
     }
-}
-
-/// A streamed call's targets: those that need no translation, as streams are not translated
-/// (yet). A name only translation would serve is refused, saying so.
-fn streamable(
-    mut targets: Vec<Target>,
-    stream: bool,
-    surface: Surface,
-) -> Result<Vec<Target>, GatewayError> {
-    if !stream {
-        return Ok(targets);
-    }
-    targets.retain(|t| t.translation.is_none());
-    if targets.is_empty() {
-        return Err(GatewayError::new(
-            Code::StreamTranslationUnsupported,
-            format!(
-                "the model's providers serve {} `{}` only through a translation from the other \
-                 format, and streamed calls are not translated yet; call without `stream`, or \
-                 in the provider's own format",
-                surface.format().name(),
-                surface.name()
-            ),
-        )
-        .at("stream"));
-    }
-    Ok(targets)
 }

@@ -4,13 +4,15 @@
 //!
 //! `to_anthropic` writes Anthropic's shapes (an OpenAI request for an Anthropic provider, an
 //! OpenAI answer for an Anthropic caller), `to_openai` the reverse; `common` holds what both
-//! share (what was refused, stop reasons), `upstream_error` an upstream's error re-shaped.
+//! share (what was refused, stop reasons), `upstream_error` an upstream's error re-shaped,
+//! `stream` a stream's events as they arrive.
 //!
 //! A request field the target cannot express is never dropped silently: the call is refused
 //! naming it, unless the caller asks for `x-modelgate-translation: lenient`, which drops it and
 //! names it in `x-modelgate-translation-dropped`.
 
 mod common;
+pub mod stream;
 pub mod to_anthropic;
 pub mod to_openai;
 mod upstream_error;
@@ -94,6 +96,8 @@ pub struct Options<'a> {
 pub struct Translated {
     pub body: Vec<u8>,
     pub dropped: Vec<String>,
+    /// An OpenAI caller's `stream_options.include_usage`: its stream ends with the usage chunk.
+    pub include_usage: bool,
 }
 
 /// The caller's request body in the provider's format. Refused (400 in the caller's format):
@@ -117,7 +121,15 @@ pub fn request(
     };
     let dropped = notes.finish(direction, options.lenient)?;
     let body = serde_json::to_vec(&out).unwrap_or_default();
-    Ok(Translated { body, dropped })
+    let include_usage = object
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        == Some(&Value::Bool(true));
+    Ok(Translated {
+        body,
+        dropped,
+        include_usage,
+    })
 }
 
 /// A provider's successful, non-streamed answer in the caller's format, naming `model` (the

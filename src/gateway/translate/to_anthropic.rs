@@ -43,9 +43,16 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
             "user" => {
                 metadata.insert("user_id".into(), value.clone());
             }
-            "stream" if value == &Value::Bool(false) => {}
-            // Options of a stream, when there is none: they change nothing.
-            "stream_options" if body.get("stream") != Some(&Value::Bool(true)) => {}
+            "stream" => match value {
+                Value::Bool(true) => {
+                    out.insert("stream".into(), Value::Bool(true));
+                }
+                Value::Bool(false) => {}
+                _ => notes.wrong("stream", "must be a boolean"),
+            },
+            // Anthropic's stream always tells the usage; whether the caller hears it is the
+            // stream translation's to say (`Translated::include_usage`).
+            "stream_options" => {}
             "tools" => {
                 let tools = tools(value, notes);
                 // Every tool dropped (lenient): none is sent, rather than an empty list.

@@ -54,7 +54,15 @@ pub(super) fn request(
                     }
                 }
             }
-            "stream" if value == &Value::Bool(false) => {}
+            "stream" => match value {
+                // Asked for the usage chunk: OpenAI streams tell the usage only when asked.
+                Value::Bool(true) => {
+                    out.insert("stream".into(), Value::Bool(true));
+                    out.insert("stream_options".into(), json!({"include_usage": true}));
+                }
+                Value::Bool(false) => {}
+                _ => notes.wrong("stream", "must be a boolean"),
+            },
             "tools" => {
                 let tools = tools(value, notes);
                 // Every tool dropped (lenient): none is sent, rather than an empty list.

@@ -26,9 +26,8 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
          chat completions and messages — the other format's counterpart), and for a call \
          translated between the formats: `translation_unsupported_field` (a field the \
          provider's format cannot express, named; `x-modelgate-translation: lenient` drops \
-         such fields and names them in `x-modelgate-translation-dropped`), \
-         `untranslatable_request` (a field of a shape that cannot be translated) or \
-         `stream_translation_unsupported` (`stream: true` would need translating).",
+         such fields and names them in `x-modelgate-translation-dropped`) \
+         or `untranslatable_request` (a field of a shape that cannot be translated).",
     ),
     ("401", UNAUTHENTICATED),
     (
@@ -114,8 +113,9 @@ pub(super) fn answer() -> RefOr<Response> {
             .description(
                 "The upstream's answer, passed on as it arrives: its JSON, or its server-sent \
                  events when the call streams (never buffered). A call served by a provider of \
-                 the other format (chat completions ↔ messages, not streamed) is answered in \
-                 the route's format, its upstream's errors too, with their status.",
+                 the other format (chat completions ↔ messages) is answered in \
+                 the route's format, its upstream's errors too, with their status; its stream is \
+                 translated event by event.",
             )
             .content("application/json", any_content())
             .content(
