@@ -11,6 +11,7 @@ use super::common::{
 /// An OpenAI chat-completions body as Anthropic messages. System and developer messages
 /// become `system`, tool results user turns of `tool_result` blocks, turns of one role in a
 /// row one turn (Anthropic alternates), and a field with no Anthropic counterpart is noted.
+/// An image's `detail` (a resolution hint Anthropic has no word for) is left out.
 pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<String, Value> {
     let mut out = Map::new();
     let mut system = Vec::new();

@@ -12,8 +12,9 @@ use super::common::{Notes, count, finish_reason, text_block, text_of};
 /// one the provider's `supportedParams` leaves out, when it lists any.
 ///
 /// Left out without a note, as they change no answer: `cache_control` (a caching hint;
-/// OpenAI caches by itself) and an assistant turn's `thinking` blocks (chat completions take
-/// no reasoning back).
+/// OpenAI caches by itself), an assistant turn's `thinking` blocks (chat completions take
+/// no reasoning back) and a tool result's `is_error` (OpenAI's tool messages have no such
+/// flag; the result's words, which say what failed, go as they are).
 pub(super) fn request(
     body: &Map<String, Value>,
     notes: &mut Notes,

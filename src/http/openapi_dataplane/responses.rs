@@ -118,6 +118,15 @@ pub(super) fn answer() -> RefOr<Response> {
                  translated event by event.",
             )
             .content("application/json", any_content())
+            .header(
+                crate::gateway::translate::DROPPED_HEADER,
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some(
+                        "A lenient translated call: the caller's fields dropped, comma-separated.",
+                    ))
+                    .build(),
+            )
             .content(
                 "text/event-stream",
                 ContentBuilder::new()

@@ -170,3 +170,87 @@ fn an_openai_stream_with_only_done_still_makes_a_whole_anthropic_message() {
     assert_eq!(names, ["message_start", "message_delta", "message_stop"]);
     assert_eq!(got[1].1["delta"]["stop_reason"], "end_turn");
 }
+
+#[test]
+fn tool_arguments_split_at_every_character_come_back_whole_both_ways() {
+    let arguments = r#"{"city": "Zürich", "days": [1, 2], "note": "a \"quoted\" word"}"#;
+    let input: Value = serde_json::from_str(arguments).unwrap();
+    let cuts = arguments
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([arguments.len()]);
+    for at in cuts {
+        let (a, b) = arguments.split_at(at);
+        // OpenAI's deltas to Anthropic's input_json_delta.
+        let call = |id: Option<&str>, part: &str| {
+            let mut call = json!({"index": 0, "function": {"arguments": part}});
+            if let Some(id) = id {
+                call["id"] = json!(id);
+                call["function"]["name"] = json!("f");
+            }
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [{"delta": {"tool_calls": [call]}}]})
+            )
+        };
+        let stream = [
+            call(Some("call_1"), a),
+            call(None, b),
+            "data: [DONE]\n\n".into(),
+        ]
+        .concat();
+        let got = events(&translated(
+            Direction::MessagesToChat,
+            &[stream.as_bytes()],
+            false,
+        ));
+        let json: String = got
+            .iter()
+            .filter(|(_, d)| d["delta"]["type"] == "input_json_delta")
+            .map(|(_, d)| d["delta"]["partial_json"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).unwrap(),
+            input,
+            "cut at {at}"
+        );
+        let start = got
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some("content_block_start"));
+        assert_eq!(start.unwrap().1["content_block"]["id"], "call_1");
+        // Anthropic's input_json_delta to OpenAI's arguments.
+        let delta = |part: &str| {
+            let data = json!({"type": "content_block_delta", "index": 0,
+                              "delta": {"type": "input_json_delta", "partial_json": part}});
+            format!("event: content_block_delta\ndata: {data}\n\n")
+        };
+        let start = json!({"type": "content_block_start", "index": 0,
+                           "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}});
+        let stream = [
+            format!("event: content_block_start\ndata: {start}\n\n"),
+            delta(a),
+            delta(b),
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
+        ]
+        .concat();
+        let got = events(&translated(
+            Direction::ChatToMessages,
+            &[stream.as_bytes()],
+            false,
+        ));
+        let calls: Vec<&Value> = got
+            .iter()
+            .filter_map(|(_, d)| d["choices"][0]["delta"]["tool_calls"].get(0))
+            .collect();
+        assert_eq!(calls[0]["id"], "toolu_1");
+        let json: String = calls
+            .iter()
+            .map(|c| c["function"]["arguments"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).unwrap(),
+            input,
+            "cut at {at}"
+        );
+    }
+}
