@@ -102,6 +102,32 @@ pub(super) fn count(usage: &Value, path: &[&str]) -> u64 {
         .unwrap_or(0)
 }
 
+/// Anthropic's least thinking budget.
+pub(super) const LEAST_THINKING: u64 = 1024;
+
+/// The thinking budget Anthropic is asked for at an OpenAI `reasoning_effort` (`None`: no
+/// thinking), or `Err` for an effort OpenAI does not name.
+pub(super) fn thinking_budget(effort: &str) -> Result<Option<u64>, ()> {
+    match effort {
+        "none" => Ok(None),
+        "minimal" => Ok(Some(LEAST_THINKING)),
+        "low" => Ok(Some(2048)),
+        "medium" => Ok(Some(8192)),
+        "high" => Ok(Some(24576)),
+        _ => Err(()),
+    }
+}
+
+/// The OpenAI `reasoning_effort` nearest an Anthropic thinking budget.
+pub(super) fn reasoning_effort(budget: u64) -> &'static str {
+    match budget {
+        0..2048 => "minimal",
+        2048..8192 => "low",
+        8192..24576 => "medium",
+        _ => "high",
+    }
+}
+
 /// Anthropic's `stop_reason` for OpenAI's `finish_reason`.
 pub(super) fn stop_reason(finish_reason: Option<&str>) -> &'static str {
     match finish_reason {

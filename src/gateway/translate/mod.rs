@@ -15,6 +15,7 @@ mod common;
 pub mod stream;
 pub mod to_anthropic;
 pub mod to_openai;
+mod tools;
 mod upstream_error;
 
 #[cfg(test)]

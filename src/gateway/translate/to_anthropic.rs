@@ -3,10 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::DEFAULT_MAX_TOKENS;
 use super::common::{
-    Notes, arguments, count, image_source, is_zero, stop_reason, text_block, text_of,
+    LEAST_THINKING, Notes, arguments, count, image_source, is_zero, stop_reason, text_block,
+    text_of, thinking_budget,
 };
+use super::{DEFAULT_MAX_TOKENS, tools};
 
 /// An OpenAI chat-completions body as Anthropic messages. System and developer messages
 /// become `system`, tool results user turns of `tool_result` blocks, turns of one role in a
@@ -18,6 +19,7 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
     let mut tool_choice = None;
     let mut one_tool_at_a_time = false;
     let mut metadata = Map::new();
+    let mut effort = None;
     for (name, value) in body {
         if value.is_null() {
             continue;
@@ -55,13 +57,14 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
             // stream translation's to say (`Translated::include_usage`).
             "stream_options" => {}
             "tools" => {
-                let tools = tools(value, notes);
+                let tools = tools::to_anthropic(value, notes);
                 // Every tool dropped (lenient): none is sent, rather than an empty list.
                 if tools.as_array().is_some_and(|t| !t.is_empty()) {
                     out.insert("tools".into(), tools);
                 }
             }
-            "tool_choice" => tool_choice = Some(choice(value, notes)),
+            "reasoning_effort" => effort = Some(value),
+            "tool_choice" => tool_choice = Some(tools::choice_to_anthropic(value, notes)),
             "parallel_tool_calls" => one_tool_at_a_time = value == &Value::Bool(false),
             "n" if value.as_u64() == Some(1) => {}
             "logprobs" | "store" if value == &Value::Bool(false) => {}
@@ -86,6 +89,14 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
             None
         }
     };
+    if let Some(effort) = effort {
+        // A wrong max_tokens is told of already: the effort is still checked on its own.
+        let most = max_tokens
+            .as_ref()
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        thinking(effort, most, &mut out, notes);
+    }
     if let Some(max_tokens) = max_tokens {
         out.insert("max_tokens".into(), max_tokens);
     }
@@ -111,6 +122,32 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
         out.insert("metadata".into(), Value::Object(metadata));
     }
     out
+}
+
+/// OpenAI's `reasoning_effort` as Anthropic's thinking budget, which must stay below
+/// `max_tokens`.
+fn thinking(effort: &Value, max_tokens: u64, out: &mut Map<String, Value>, notes: &mut Notes) {
+    match effort.as_str().map(thinking_budget) {
+        Some(Ok(None)) => {}
+        Some(Ok(Some(budget))) => {
+            let budget = budget.min(max_tokens.saturating_sub(1));
+            if budget < LEAST_THINKING {
+                notes.wrong(
+                    "reasoning_effort",
+                    "needs a max_tokens above 1024, Anthropic's least thinking budget",
+                );
+                return;
+            }
+            out.insert(
+                "thinking".into(),
+                json!({"type": "enabled", "budget_tokens": budget}),
+            );
+        }
+        _ => notes.wrong(
+            "reasoning_effort",
+            "must be none, minimal, low, medium or high",
+        ),
+    }
 }
 
 fn messages(value: &Value, system: &mut Vec<Value>, notes: &mut Notes) -> Vec<Value> {
@@ -283,59 +320,6 @@ fn assistant_blocks(
         }
     }
     blocks
-}
-
-fn tools(value: &Value, notes: &mut Notes) -> Value {
-    let Some(list) = value.as_array() else {
-        notes.wrong("tools", "must be an array");
-        return Value::Null;
-    };
-    let mut out = Vec::new();
-    for (i, tool) in list.iter().enumerate() {
-        if tool.get("type").and_then(Value::as_str) != Some("function") {
-            notes.refuse("tools[].type");
-            continue;
-        }
-        let function = &tool["function"];
-        let Some(name) = function.get("name").and_then(Value::as_str) else {
-            notes.wrong(format!("tools[{i}].function.name"), "must be a string");
-            continue;
-        };
-        if function.get("strict") == Some(&Value::Bool(true)) {
-            notes.refuse("tools[].function.strict");
-        }
-        let schema = match function.get("parameters") {
-            None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
-            Some(schema) => schema.clone(),
-        };
-        let mut one = json!({"name": name, "input_schema": schema});
-        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
-            one["description"] = description.clone();
-        }
-        out.push(one);
-    }
-    Value::Array(out)
-}
-
-fn choice(value: &Value, notes: &mut Notes) -> Value {
-    match value {
-        Value::String(s) if s == "auto" => json!({"type": "auto"}),
-        Value::String(s) if s == "required" => json!({"type": "any"}),
-        Value::String(s) if s == "none" => json!({"type": "none"}),
-        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
-            match o["function"].get("name").and_then(Value::as_str) {
-                Some(name) => json!({"type": "tool", "name": name}),
-                None => {
-                    notes.wrong("tool_choice.function.name", "must be a string");
-                    Value::Null
-                }
-            }
-        }
-        _ => {
-            notes.refuse("tool_choice");
-            Value::Null
-        }
-    }
 }
 
 /// An OpenAI chat completion as an Anthropic message: its first choice's text, reasoning

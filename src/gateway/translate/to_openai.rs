@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Options;
-use super::common::{Notes, count, finish_reason, text_block, text_of};
+use super::common::{Notes, count, finish_reason, reasoning_effort, text_block, text_of};
+use super::{Options, tools};
 
 /// An Anthropic messages body as an OpenAI chat completion. `system` becomes the first
 /// message, `tool_result` blocks `tool` messages (before the rest of their turn, right after
@@ -65,7 +65,7 @@ pub(super) fn request(
                 _ => notes.wrong("stream", "must be a boolean"),
             },
             "tools" => {
-                let tools = tools(value, notes);
+                let tools = tools::to_openai(value, notes);
                 // Every tool dropped (lenient): none is sent, rather than an empty list.
                 if tools.as_array().is_some_and(|t| !t.is_empty()) {
                     out.insert("tools".into(), tools);
@@ -75,7 +75,7 @@ pub(super) fn request(
             "tool_choice" => {
                 one_tool_at_a_time =
                     value.get("disable_parallel_tool_use") == Some(&Value::Bool(true));
-                if let Some(choice) = choice(value, notes) {
+                if let Some(choice) = tools::choice_to_openai(value, notes) {
                     out.insert("tool_choice".into(), choice);
                     sent.push(("tool_choice", "tool_choice"));
                 }
@@ -84,7 +84,19 @@ pub(super) fn request(
             "top_k" if options.supported_params.iter().any(|p| p == "top_k") => {
                 out.insert(name.clone(), value.clone());
             }
-            "thinking" if value.get("type").and_then(Value::as_str) == Some("disabled") => {}
+            "thinking" => match value.get("type").and_then(Value::as_str) {
+                Some("disabled") => {}
+                Some("enabled") => match value.get("budget_tokens").and_then(Value::as_u64) {
+                    Some(budget) => {
+                        out.insert("reasoning_effort".into(), json!(reasoning_effort(budget)));
+                        sent.push(("reasoning_effort", "thinking"));
+                    }
+                    None => notes.wrong("thinking.budget_tokens", "must be an integer"),
+                },
+                // The model picks its own effort: OpenAI's default.
+                Some("adaptive") => {}
+                _ => notes.wrong("thinking.type", "must be enabled, disabled or adaptive"),
+            },
             _ => notes.refuse(name.clone()),
         }
     }
@@ -209,57 +221,6 @@ fn image_url(source: &Value) -> Option<String> {
         }
         "url" => source.get("url").and_then(Value::as_str).map(str::to_owned),
         _ => None,
-    }
-}
-
-fn tools(value: &Value, notes: &mut Notes) -> Value {
-    let Some(list) = value.as_array() else {
-        notes.wrong("tools", "must be an array");
-        return Value::Null;
-    };
-    let mut out = Vec::new();
-    for (i, tool) in list.iter().enumerate() {
-        // Anthropic's own tools (web search, bash, …) carry a versioned `type`.
-        if !matches!(
-            tool.get("type").and_then(Value::as_str),
-            None | Some("custom")
-        ) {
-            notes.refuse("tools[].type");
-            continue;
-        }
-        let Some(name) = tool.get("name").and_then(Value::as_str) else {
-            notes.wrong(format!("tools[{i}].name"), "must be a string");
-            continue;
-        };
-        let schema = tool
-            .get("input_schema")
-            .cloned()
-            .unwrap_or_else(|| json!({"type": "object"}));
-        let mut function = json!({"name": name, "parameters": schema});
-        if let Some(description) = tool.get("description").filter(|d| d.is_string()) {
-            function["description"] = description.clone();
-        }
-        out.push(json!({"type": "function", "function": function}));
-    }
-    Value::Array(out)
-}
-
-fn choice(value: &Value, notes: &mut Notes) -> Option<Value> {
-    match value.get("type").and_then(Value::as_str) {
-        Some("auto") => Some(json!("auto")),
-        Some("any") => Some(json!("required")),
-        Some("none") => Some(json!("none")),
-        Some("tool") => match value.get("name").and_then(Value::as_str) {
-            Some(name) => Some(json!({"type": "function", "function": {"name": name}})),
-            None => {
-                notes.wrong("tool_choice.name", "must be a string");
-                None
-            }
-        },
-        _ => {
-            notes.wrong("tool_choice.type", "must be auto, any, tool or none");
-            None
-        }
     }
 }
 
