@@ -549,3 +549,40 @@ async fn a_translated_stream_cut_short_ends_with_an_error_event_in_the_callers_f
     mock.stop().await;
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_count_of_tokens_for_a_provider_without_that_route_is_an_estimate_marked_so() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("vllm", &mock.base, &["qwen"], openai_only()))
+        .await;
+    app.create(&registered(
+        "claude",
+        &mock.base,
+        &["sonnet"],
+        anthropic_only(),
+    ))
+    .await;
+    let messages = json!([{"role": "user", "content": "Count these words, please."}]);
+    for model in ["vllm:qwen", "sonnet"] {
+        let res = call(
+            &app,
+            "/v1/messages/count_tokens",
+            json!({"model": model, "system": "Be brief.", "messages": messages}),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "{model}");
+        assert_eq!(res.headers()["x-modelgate-estimate"], "true");
+        let counted: Value = res.json().await.unwrap();
+        // The bytes of `system` and `messages` over 4, as maxInputTokens estimates them.
+        let bytes = json!("Be brief.").to_string().len() + messages.to_string().len();
+        assert_eq!(
+            counted,
+            json!({"input_tokens": bytes.div_ceil(4)}),
+            "{model}"
+        );
+    }
+    assert!(mock.seen().is_empty(), "an estimate asks no upstream");
+    mock.stop().await;
+    app.stop().await;
+}

@@ -64,6 +64,9 @@ impl Gateway {
             target, credential, ..
         } = candidate;
         let route = &target.route;
+        if target.estimate {
+            return Ok(translated::estimate(body, candidate, number));
+        }
         let not_callable = |code, error: GatewayError| Missed {
             failure: Failure::NotCallable(code),
             told: Told::Gateway(error),

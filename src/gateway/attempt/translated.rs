@@ -14,7 +14,7 @@ use super::super::plan::body::CallBody;
 use super::super::policy::Failure;
 use super::super::translate::stream::Translator;
 use super::super::translate::{self, DROPPED_HEADER, Direction, Options, Translated};
-use super::super::{Answer, Call};
+use super::super::{Answer, Call, Chosen};
 use super::commit::Chunks;
 use super::{Missed, Told};
 use crate::domain::now_ms;
@@ -97,6 +97,30 @@ pub(super) fn stream(
         }
     })
     .boxed()
+}
+
+/// A count-tokens call's answer for a provider that has no such route: the input estimated
+/// from its bytes (as `maxInputTokens` estimates it), and `x-modelgate-estimate: true`.
+pub(super) fn estimate(body: &CallBody<'_>, candidate: &Candidate, number: u32) -> Answer {
+    let counted = serde_json::json!({"input_tokens": body.input_estimate()}).to_string();
+    Answer {
+        status: 200,
+        headers: vec![
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                HeaderName::from_static(translate::ESTIMATE_HEADER),
+                HeaderValue::from_static("true"),
+            ),
+        ],
+        streamed: false,
+        body: stream::once(async move { Ok(Bytes::from(counted)) }).boxed(),
+        chosen: Chosen {
+            provider: Some(candidate.target.route.slug.clone()),
+            model: Some(candidate.target.model.clone()),
+            attempts: number,
+            fallbacks: 0,
+        },
+    }
 }
 
 /// What the caller named the model this candidate serves: `model`, or one of `models`.

@@ -113,6 +113,7 @@ impl Gateway {
                                 route: Arc::clone(&target.route),
                                 model: target.model.clone(),
                                 translation: target.translation,
+                                estimate: target.estimate,
                             },
                             credential,
                             name,

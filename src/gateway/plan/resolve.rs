@@ -24,6 +24,8 @@ pub struct Target {
     /// How the call is translated for this provider, which serves the other format's
     /// counterpart of the call's surface only.
     pub translation: Option<Direction>,
+    /// A count-tokens call for a provider without such a route: answered by an estimate.
+    pub estimate: bool,
 }
 
 /// The first place a call for `model` goes: the first of its [`candidates`] (what the
@@ -42,7 +44,7 @@ pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
 /// those that declare it in another case, then those that serve the surface only through a
-/// translation (`translate`) — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
+/// translation (`translate`) or, for count-tokens, an estimate — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
 /// (an access key's), only what it allows: a name it leaves nothing of is `model_not_allowed`,
 /// and what a `model_not_found` message lists is what it allows.
 pub fn candidates(
@@ -71,7 +73,7 @@ pub fn candidates(
         }
         any.get_or_insert(route);
         if !route.serves(surface) {
-            if translation(route, surface).is_some() {
+            if translation(route, surface).is_some() || estimated(route, surface) {
                 translated.push(route);
             }
             continue;
@@ -94,6 +96,7 @@ pub fn candidates(
                 route: Arc::clone(route),
                 model: declared_spelling(route, model).unwrap_or(model).to_owned(),
                 translation: translation(route, surface),
+                estimate: estimated(route, surface),
             })
             .collect()),
         (true, Some(declaring)) => Err(unsupported(declaring, surface)),
@@ -152,15 +155,24 @@ fn qualified(
     {
         return Err(not_allowed(&format!("{}:{model}", route.slug)));
     }
-    let translation = translation(route, surface);
-    if !route.serves(surface) && translation.is_none() {
+    let (translation, estimate) = (translation(route, surface), estimated(route, surface));
+    if !route.serves(surface) && translation.is_none() && !estimate {
         return Err(unsupported(route, surface));
     }
     Ok(Target {
         route: Arc::clone(route),
         model: upstream.to_owned(),
         translation,
+        estimate,
     })
+}
+
+/// Whether a count-tokens call is answered by an estimate at `route`: it serves no
+/// count-tokens route, but messages or chat completions, so it takes the model's calls.
+fn estimated(route: &Route, surface: Surface) -> bool {
+    surface == Surface::CountTokens
+        && !route.serves(surface)
+        && (route.serves(Surface::Messages) || route.serves(Surface::ChatCompletions))
 }
 
 /// The translation a call on `surface` needs at `route`: none when it serves the surface.

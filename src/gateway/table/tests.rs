@@ -109,10 +109,9 @@ fn a_provider_that_declares_no_models_passes_any_through_and_surfaces_are_honour
         translated.translation,
         Some(crate::gateway::translate::Direction::MessagesToChat)
     );
-    assert_eq!(
-        routed(&t, "vllm:x", Surface::CountTokens),
-        Err("surface_not_supported".into())
-    );
+    // Nor a count of tokens: that is estimated.
+    let counted = resolve(&t.snapshot(), "vllm:x", Surface::CountTokens).unwrap();
+    assert!(counted.estimate && counted.translation.is_none());
     let native = resolve(&t.snapshot(), "llamacpp:x", Surface::Messages).unwrap();
     assert_eq!(native.translation, None);
     assert_eq!(

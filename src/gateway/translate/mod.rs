@@ -37,6 +37,9 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const MODE_HEADER: &str = "x-modelgate-translation";
 /// The answer's header that names what was dropped.
 pub const DROPPED_HEADER: &str = "x-modelgate-translation-dropped";
+/// The answer's header that marks a count of tokens estimated by the gateway (a provider with
+/// no count-tokens route): `true`.
+pub const ESTIMATE_HEADER: &str = "x-modelgate-estimate";
 
 /// Which way a call is translated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -115,7 +115,8 @@ pub(super) fn answer() -> RefOr<Response> {
                  events when the call streams (never buffered). A call served by a provider of \
                  the other format (chat completions ↔ messages) is answered in \
                  the route's format, its upstream's errors too, with their status; its stream is \
-                 translated event by event.",
+                 translated event by event. A count of tokens for a provider with no such \
+                 route is the gateway's estimate, marked `x-modelgate-estimate: true`.",
             )
             .content("application/json", any_content())
             .header(
