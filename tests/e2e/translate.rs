@@ -1,0 +1,112 @@
+//! The official Python SDKs through a translation (issue 24): the Anthropic SDK to a provider
+//! declared as serving OpenAI chat completions only, and the OpenAI SDK to one serving
+//! Anthropic messages only — at the mock, where the reply and usage counts are known exactly,
+//! and (Anthropic SDK) at llama.cpp's OpenAI route.
+
+use serde_json::{Value, json};
+
+use crate::{Gateway, TOKEN, UPSTREAM_KEY, assert_ran, llama, mock, run_sdk_check, setup};
+
+fn only(provider_id: &str, base_url: &str, model: &str, format: &str, surface: &str) -> Value {
+    json!({
+        "providerId": provider_id, "name": provider_id, "baseUrl": base_url,
+        "supportedApiSurfaces": [{"format": format, "surface": surface}],
+        "models": [{"modelId": model}],
+    })
+}
+
+const ANTHROPIC_SDK: &[&str] = &[
+    "anthropic messages to an openai-only provider",
+    "anthropic messages stream to an openai-only provider",
+];
+
+#[actix_web::test]
+#[ignore = "needs the SDKs from tests/e2e/setup; scripts/test runs it"]
+async fn the_sdks_reach_providers_of_the_other_format_with_the_upstreams_usage() {
+    let python = setup("MODELGATE_E2E_PYTHON");
+    let upstream = mock::Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), Some(TOKEN));
+    for (id, format, surface) in [
+        ("chat-only", "openai", "chat-completions"),
+        ("messages-only", "anthropic", "messages"),
+    ] {
+        gateway
+            .post("/providers", only(id, &upstream.base, "m", format, surface))
+            .await;
+        gateway
+            .post(
+                "/provider-keys",
+                json!({"providerId": id, "name": "upstream", "value": UPSTREAM_KEY}),
+            )
+            .await;
+    }
+    let env = [
+        ("MG_OPENAI_ONLY", "chat-only:m"),
+        ("MG_ANTHROPIC_ONLY", "messages-only:m"),
+        ("MG_EXACT_REPLY", mock::REPLY),
+    ];
+    let py = run_sdk_check(&gateway, &python, "translate_check.py", &env).await;
+    assert_ran(&py, ANTHROPIC_SDK);
+    assert_ran(
+        &py,
+        &[
+            "openai chat to an anthropic-only provider",
+            "openai chat stream to an anthropic-only provider",
+        ],
+    );
+    // Each call reached the provider in its own format, with its own key's header.
+    let seen = upstream.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/chat/completions",
+            "/v1/chat/completions",
+            "/v1/messages",
+            "/v1/messages"
+        ]
+    );
+    let bearer = format!("Bearer {UPSTREAM_KEY}");
+    assert!(
+        seen[..2]
+            .iter()
+            .all(|s| s.headers.get("authorization") == Some(&bearer))
+    );
+    assert!(
+        seen[2..]
+            .iter()
+            .all(|s| s.headers.get("x-api-key").map(String::as_str) == Some(UPSTREAM_KEY))
+    );
+    upstream.stop().await;
+}
+
+#[actix_web::test]
+#[ignore = "needs the SDKs and llama-server from tests/e2e/setup; scripts/test runs it"]
+async fn the_anthropic_sdk_reaches_llama_servers_openai_route_through_a_translation() {
+    let python = setup("MODELGATE_E2E_PYTHON");
+    let model_server = llama::LlamaServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(dir.path(), Some(TOKEN));
+    gateway
+        .post(
+            "/providers",
+            only(
+                "llama-chat",
+                &model_server.base,
+                llama::ALIAS,
+                "openai",
+                "chat-completions",
+            ),
+        )
+        .await;
+    let model = format!("llama-chat:{}", llama::ALIAS);
+    let py = run_sdk_check(
+        &gateway,
+        &python,
+        "translate_check.py",
+        &[("MG_OPENAI_ONLY", model.as_str())],
+    )
+    .await;
+    assert_ran(&py, ANTHROPIC_SDK);
+}
