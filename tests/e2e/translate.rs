@@ -1,4 +1,4 @@
-//! The official Python SDKs through a translation (issue 24): the Anthropic SDK to a provider
+//! The official Python and JS SDKs through a translation (issue 24): the Anthropic SDK to a provider
 //! declared as serving OpenAI chat completions only, and the OpenAI SDK to one serving
 //! Anthropic messages only — at the mock, where the reply and usage counts are known exactly,
 //! and (Anthropic SDK) at llama.cpp's OpenAI route.
@@ -18,6 +18,14 @@ fn only(provider_id: &str, base_url: &str, model: &str, format: &str, surface: &
 const ANTHROPIC_SDK: &[&str] = &[
     "anthropic messages to an openai-only provider",
     "anthropic messages stream to an openai-only provider",
+];
+const ANTHROPIC_0_SDK: &[&str] = &[
+    "anthropic 0.x messages to an openai-only provider",
+    "anthropic 0.x messages stream to an openai-only provider",
+];
+const OPENAI_SDK: &[&str] = &[
+    "openai chat to an anthropic-only provider",
+    "openai chat stream to an anthropic-only provider",
 ];
 
 #[actix_web::test]
@@ -48,36 +56,26 @@ async fn the_sdks_reach_providers_of_the_other_format_with_the_upstreams_usage()
     ];
     let py = run_sdk_check(&gateway, &python, "translate_check.py", &env).await;
     assert_ran(&py, ANTHROPIC_SDK);
-    assert_ran(
-        &py,
-        &[
-            "openai chat to an anthropic-only provider",
-            "openai chat stream to an anthropic-only provider",
-        ],
-    );
-    // Each call reached the provider in its own format, with its own key's header.
-    let seen = upstream.seen();
-    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "/v1/chat/completions",
-            "/v1/chat/completions",
-            "/v1/messages",
-            "/v1/messages"
-        ]
-    );
+    assert_ran(&py, OPENAI_SDK);
+    let js = run_sdk_check(&gateway, "node", "translate_check.mjs", &env).await;
+    assert_ran(&js, ANTHROPIC_SDK);
+    assert_ran(&js, ANTHROPIC_0_SDK);
+    assert_ran(&js, OPENAI_SDK);
+    // Each call reached the provider in its own format, with its own key's header: four from
+    // Python, six from JS (two Anthropic generations).
     let bearer = format!("Bearer {UPSTREAM_KEY}");
-    assert!(
-        seen[..2]
-            .iter()
-            .all(|s| s.headers.get("authorization") == Some(&bearer))
-    );
-    assert!(
-        seen[2..]
-            .iter()
-            .all(|s| s.headers.get("x-api-key").map(String::as_str) == Some(UPSTREAM_KEY))
-    );
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 4 + 6);
+    for call in &seen {
+        let h = &call.headers;
+        match call.path.as_str() {
+            "/v1/chat/completions" => assert_eq!(h.get("authorization"), Some(&bearer)),
+            "/v1/messages" => {
+                assert_eq!(h.get("x-api-key").map(String::as_str), Some(UPSTREAM_KEY))
+            }
+            other => panic!("{other} reached the mock"),
+        }
+    }
     upstream.stop().await;
 }
 
@@ -109,4 +107,13 @@ async fn the_anthropic_sdk_reaches_llama_servers_openai_route_through_a_translat
     )
     .await;
     assert_ran(&py, ANTHROPIC_SDK);
+    let js = run_sdk_check(
+        &gateway,
+        "node",
+        "translate_check.mjs",
+        &[("MG_OPENAI_ONLY", model.as_str())],
+    )
+    .await;
+    assert_ran(&js, ANTHROPIC_SDK);
+    assert_ran(&js, ANTHROPIC_0_SDK);
 }
