@@ -200,3 +200,156 @@ fn a_translation_is_needed_only_between_chat_completions_and_messages() {
         assert_ne!(d.caller().format(), d.upstream().format());
     }
 }
+
+mod odd_input {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::super::stream::Translator;
+    use super::super::{Direction, Options, error, request, response};
+
+    /// JSON shaped like the two formats' bodies and events — their field names and type
+    /// names, nested any which way — so the mappings' every branch meets what it does not
+    /// expect.
+    fn shaped() -> impl Strategy<Value = Value> {
+        let words = prop::sample::select(vec![
+            "user",
+            "assistant",
+            "system",
+            "tool",
+            "developer",
+            "text",
+            "image",
+            "image_url",
+            "tool_use",
+            "tool_result",
+            "function",
+            "auto",
+            "any",
+            "none",
+            "required",
+            "base64",
+            "url",
+            "data:image/png;base64,AA",
+            "https://x/y.png",
+            "{",
+            "{}",
+            "[1]",
+            "",
+            "stop",
+            "length",
+            "tool_calls",
+            "end_turn",
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "input_json_delta",
+            "text_delta",
+            "message_delta",
+            "error",
+            "enabled",
+            "disabled",
+            "low",
+            "high",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (0u64..5000).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            words.prop_map(|w| Value::String(w.to_owned())),
+        ];
+        let keys = prop::sample::select(vec![
+            "model",
+            "messages",
+            "role",
+            "content",
+            "type",
+            "text",
+            "tool_calls",
+            "tool_call_id",
+            "id",
+            "name",
+            "function",
+            "arguments",
+            "tools",
+            "tool_choice",
+            "parameters",
+            "system",
+            "image_url",
+            "url",
+            "source",
+            "media_type",
+            "data",
+            "input",
+            "input_schema",
+            "tool_use_id",
+            "max_tokens",
+            "max_completion_tokens",
+            "stream",
+            "stop",
+            "stop_sequences",
+            "user",
+            "metadata",
+            "user_id",
+            "n",
+            "choices",
+            "message",
+            "delta",
+            "finish_reason",
+            "stop_reason",
+            "usage",
+            "prompt_tokens",
+            "index",
+            "partial_json",
+            "content_block",
+            "error",
+            "thinking",
+            "budget_tokens",
+            "reasoning_effort",
+            "parallel_tool_calls",
+            "disable_parallel_tool_use",
+            "reasoning_content",
+        ]);
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|pairs| {
+                    Value::Object(
+                        pairs
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect::<Map<_, _>>(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn no_input_makes_a_translation_panic(value in shaped(), lenient in any::<bool>(), cut in 0usize..64) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            let supported = vec!["temperature".to_owned()];
+            for direction in [Direction::ChatToMessages, Direction::MessagesToChat] {
+                let options = Options { lenient, supported_params: &supported };
+                if let Ok(t) = request(direction, &bytes, options) {
+                    prop_assert!(serde_json::from_slice::<Value>(&t.body).is_ok());
+                }
+                if let Ok(out) = response(direction, &bytes, "m", 0) {
+                    prop_assert!(serde_json::from_slice::<Value>(&out).is_ok());
+                }
+                prop_assert!(serde_json::from_slice::<Value>(&error(direction, 400, &bytes)).is_ok());
+                let event = format!("event: {}\ndata: {value}\n\ndata: [DONE]\n\n",
+                    value.get("type").and_then(Value::as_str).unwrap_or("x"));
+                let (a, b) = event.as_bytes().split_at(cut.min(event.len()));
+                let mut t = Translator::new(direction, "m", lenient, 0);
+                let mut out = t.feed(a);
+                out.extend(t.feed(b));
+                out.extend(t.finish());
+                prop_assert!(std::str::from_utf8(&out).is_ok());
+            }
+        }
+    }
+}

@@ -43,7 +43,8 @@ pub(super) fn request(body: &Map<String, Value>, notes: &mut Notes) -> Map<Strin
                 }
                 _ => notes.wrong("stop", "must be a string or an array of strings"),
             },
-            "user" => {
+            // `safety_identifier` is OpenAI's newer name for what `user` said.
+            "user" | "safety_identifier" => {
                 metadata.insert("user_id".into(), value.clone());
             }
             "stream" => match value {
