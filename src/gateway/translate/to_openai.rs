@@ -44,6 +44,9 @@ pub(super) fn request(
                 sent.push(("stop", "stop_sequences"));
             }
             "metadata" => {
+                if !value.is_object() {
+                    notes.wrong("metadata", "must be an object");
+                }
                 for (key, v) in value.as_object().into_iter().flatten() {
                     match key.as_str() {
                         "user_id" if !v.is_null() => {
