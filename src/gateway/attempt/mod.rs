@@ -12,6 +12,7 @@ pub mod request;
 pub mod scrub;
 pub mod sse;
 pub mod stream;
+mod told;
 mod translated;
 
 use std::time::Duration;
@@ -26,13 +27,12 @@ use super::error::{Code, GatewayError};
 use super::plan::body::CallBody;
 use super::plan::{Candidate, Credential};
 use super::policy::{self, Failure};
-use super::table::Route;
 use super::{Answer, Call, Chosen, Gateway, Timeouts};
 use crate::domain::now_ms;
 use commit::Peeked;
 use limiter::{Busy, Slot};
-use outbound::Refused;
 use scrub::Scrub;
+use told::{busy, forbidden, invalid, no_key, timed_out, unreachable, unusable_key};
 
 /// An attempt that did not answer the client: why, and what the client hears when it was the
 /// call's only attempt.
@@ -306,44 +306,6 @@ fn held(
     }
 }
 
-fn busy(route: &Route) -> GatewayError {
-    let mut e = GatewayError::new(
-        Code::ProviderBusy,
-        format!(
-            "provider `{}` has as many calls in flight and waiting as its concurrency and \
-             bufferSize allow; retry shortly",
-            route.slug
-        ),
-    );
-    e.retry_after = Some(policy::BUSY_RETRY_AFTER);
-    e
-}
-
-fn forbidden(route: &Route, refused: &Refused, request_id: &str, attempt: u32) -> GatewayError {
-    log::warn!(request_id, attempt; "a call to provider `{}` was refused: {refused}", route.slug);
-    GatewayError::new(
-        Code::OutboundRefused,
-        format!("provider `{}` may not be called: {refused}", route.slug),
-    )
-}
-
-fn no_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Code::NoUsableKey,
-        format!("provider `{slug}` has no provider key; add one under /provider-keys"),
-    )
-}
-
-fn unusable_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Code::NoUsableKey,
-        format!(
-            "provider `{slug}` has no provider key that can be used now (an env.NAME key needs \
-             its variable set in modelgate's environment)"
-        ),
-    )
-}
-
 /// Whether a connection failed because this process ran out of descriptors (EMFILE, ENFILE):
 /// the gateway's trouble, never counted against the provider.
 fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -357,47 +319,6 @@ fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
-}
-
-fn invalid(route: &Route, status: u16, request_id: &str, attempt: u32) -> GatewayError {
-    log::warn!(
-        request_id, attempt;
-        "provider `{}` answered status {status}, which is no final HTTP answer", route.slug
-    );
-    GatewayError::new(
-        Code::UpstreamInvalid,
-        format!(
-            "provider `{}` answered with status {status}, which is not a final HTTP answer \
-             (200-599)",
-            route.slug
-        ),
-    )
-}
-
-fn timed_out(route: &Route, budget: Duration) -> GatewayError {
-    GatewayError::new(
-        Code::UpstreamTimeout,
-        format!(
-            "provider `{}` did not answer within {} s",
-            route.slug,
-            budget.as_secs_f64()
-        ),
-    )
-}
-
-fn unreachable(
-    route: &Route,
-    error: reqwest::Error,
-    scrub: &Scrub,
-    request_id: &str,
-    attempt: u32,
-) -> GatewayError {
-    let (logged, told) = scrub.described(error);
-    log::warn!(request_id, attempt; "provider `{}` unreachable {logged}", route.slug);
-    GatewayError::new(
-        Code::UpstreamUnreachable,
-        format!("provider `{}` could not be reached: {told}", route.slug),
-    )
 }
 
 #[cfg(test)]
