@@ -14,6 +14,9 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use crate::auth::{self, AdminToken, Credential, Credentials};
 use crate::config::{ConfigError, Settings};
+use crate::gateway::health::Health;
+use crate::gateway::meter::{Recorder, Writer, retention};
+use crate::gateway::probe::schedule;
 use crate::gateway::table::RoutingTable;
 use crate::gateway::usage::{self, KeyUse};
 use crate::gateway::{Gateway, Timeouts};
@@ -24,7 +27,9 @@ use crate::http::{self, AppState};
 use crate::master_key;
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::store::sled::usage::{SledUsage, USAGE_DIR};
 use crate::store::sled::{OpenError, SledStore};
+use crate::store::usage::UsageStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -45,6 +50,11 @@ pub enum StartupError {
     Routing(#[from] crate::store::StoreError),
     #[error("cannot read the stored API keys and access keys: {0}")]
     StoredCredentials(#[source] crate::store::StoreError),
+    #[error("cannot open the usage store in {path}: {source}")]
+    Usage {
+        path: std::path::PathBuf,
+        source: crate::store::StoreError,
+    },
     #[error("cannot build the upstream HTTP client: {0}")]
     Upstream(#[from] reqwest::Error),
 }
@@ -64,6 +74,12 @@ pub struct Application {
     registry: Arc<Registry>,
     /// Gone once the last holder of the store drops it, which unlocks the data dir.
     store: Weak<dyn Store>,
+    /// Likewise for the usage store, which locks its own files.
+    usage: Weak<dyn UsageStore>,
+    /// Writes the usage events still queued at shutdown.
+    usage_writer: Writer,
+    /// The background health checks, when `health.enabled`: stopped with the server.
+    checks: Option<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -79,6 +95,18 @@ impl Application {
         settings: &Settings,
         clock: auth::WallClock,
     ) -> Result<Application, StartupError> {
+        let policy = crate::gateway::policy::clock::system();
+        Application::build_with_clocks(settings, clock, policy)
+    }
+
+    /// [`Application::build_with_clock`] with the gateway's monotonic clock too (providers'
+    /// breakers, keys' rests), so tests can move both. The wall clock also times providers'
+    /// health checks and successes.
+    pub fn build_with_clocks(
+        settings: &Settings,
+        clock: auth::WallClock,
+        policy: crate::gateway::policy::clock::Clock,
+    ) -> Result<Application, StartupError> {
         let bind_error = |source| StartupError::Bind {
             bind: settings.server.bind.clone(),
             source,
@@ -91,7 +119,7 @@ impl Application {
         let (credentials, origin) = load_credentials(settings)?;
         let master_key = Arc::new(master_key::load(settings, &store)?);
         announce(origin, &local_url(settings, port));
-        let credentials = Arc::new(Credentials::with_clock(credentials, clock));
+        let credentials = Arc::new(Credentials::with_clock(credentials, Arc::clone(&clock)));
         let store: Arc<dyn Store> = Arc::new(store);
         credentials.replace_stored(
             crate::registry::stored_credentials(store.as_ref())
@@ -104,6 +132,13 @@ impl Application {
                 .and_then(|c| c.base_url.clone())
                 .unwrap_or_else(|| entry.base_url.to_owned())
         })?);
+        let usage_store = open_usage(settings)?;
+        let (recorder, usage_writer) =
+            Recorder::start(Arc::clone(&usage_store), settings.usage.queue);
+        actix_web::rt::spawn(retention::run(
+            Arc::downgrade(&usage_store),
+            settings.usage.clone(),
+        ));
         let uses = Arc::new(KeyUse::default());
         actix_web::rt::spawn(usage::write_periodically(
             Arc::clone(&uses),
@@ -121,14 +156,20 @@ impl Application {
                     stream: Duration::from_secs(settings.gateway.max_stream_secs),
                 },
                 Arc::clone(&uses),
-                crate::gateway::policy::clock::system(),
+                policy,
                 crate::gateway::client::Outbound {
                     allow_private: settings.outbound.allow_private_networks,
                     resolve: crate::gateway::client::outbound::system(),
                 },
             )?
-            .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms)),
+            .with_probe_timeout(Duration::from_millis(settings.gateway.probe_timeout_ms))
+            .with_recorder(recorder)
+            .with_prices(crate::domain::usage::Prices::new(crate::config::prices(
+                &settings.prices,
+            )?))
+            .with_health(health_of(settings, clock, &store)),
         );
+        gateway.restore_health(store.all_health()?);
         let closed = Arc::downgrade(&store);
         let registry = Arc::new(Registry::new(
             store,
@@ -136,6 +177,12 @@ impl Application {
             table,
             Arc::clone(&credentials),
         ));
+        let checks = settings.health.enabled.then(|| {
+            actix_web::rt::spawn(schedule::run(
+                Arc::downgrade(&gateway),
+                Some(keep_listed(Arc::downgrade(&registry))),
+            ))
+        });
         let state = AppState {
             registry: Arc::clone(&registry),
             gateway,
@@ -143,13 +190,19 @@ impl Application {
             per_minute: Arc::default(),
             public_url: settings.server.public_url.clone().unwrap_or_default(),
             require_access_keys: settings.gateway.require_access_keys,
+            usage: Arc::clone(&usage_store),
         };
+        let usage = Arc::downgrade(&usage_store);
+        drop(usage_store);
         let server = build_server(settings, listener, state, credentials)?;
         Ok(Application {
             port,
             server,
             registry,
             store: closed,
+            usage,
+            usage_writer,
+            checks,
         })
     }
 
@@ -175,9 +228,17 @@ impl Application {
             server,
             registry,
             store,
+            usage,
+            usage_writer,
+            checks,
             ..
         } = self;
         let served = server.await;
+        if let Some(checks) = checks {
+            checks.abort();
+        }
+        // The calls are over: what they recorded is written before the store's last flush.
+        usage_writer.finish().await;
         match registry.store().flush().await {
             Ok(()) => log::info!("store flushed; bye"),
             Err(e) => log::error!("final flush failed: {e}"),
@@ -186,17 +247,28 @@ impl Application {
         // The server's future can resolve while its worker threads are still dropping their
         // copies of the app's state, and so of the store; wait for them, within reason.
         for _ in 0..STORE_CLOSE_POLLS {
-            if store.strong_count() == 0 {
+            if store.strong_count() == 0 && usage.strong_count() == 0 {
                 break;
             }
             actix_web::rt::time::sleep(STORE_CLOSE_POLL).await;
         }
-        if store.strong_count() != 0 {
+        if store.strong_count() != 0 || usage.strong_count() != 0 {
             log::warn!(
                 "the store is still held by a task after shutdown; its data dir stays locked until that ends"
             );
         }
         served
+    }
+}
+
+/// The health settings of the gateway: `[health]`, `gateway.hide_offline_models`, the wall
+/// clock, and the store checks are kept in.
+fn health_of(settings: &Settings, wall: auth::WallClock, store: &Arc<dyn Store>) -> Health {
+    Health {
+        interval: Duration::from_secs(settings.health.interval_secs),
+        hide_offline: settings.gateway.hide_offline_models,
+        wall,
+        store: Some(Arc::downgrade(store)),
     }
 }
 
@@ -207,6 +279,37 @@ pub fn open_store(settings: &Settings) -> Result<SledStore, OpenError> {
         settings.storage.cache_capacity_mib * 1024 * 1024,
     )?
     .with_free_space_reserve(settings.storage.min_free_mib * 1024 * 1024))
+}
+
+/// A background check's catalog listing, kept as that provider's discovered models.
+fn keep_listed(registry: Weak<Registry>) -> schedule::OnListed {
+    Arc::new(move |catalog_id, ids| {
+        let registry = registry.clone();
+        Box::pin(async move {
+            let Some(registry) = registry.upgrade() else {
+                return;
+            };
+            if let Err(e) = registry.refresh_catalog_models(catalog_id, &ids).await {
+                log::warn!("the models `{catalog_id}` listed could not be kept: {e}");
+            }
+        })
+    })
+}
+
+/// Opens the usage store under the data dir. Its reserve sits above the registry's, so a disk
+/// filling with usage stops usage first.
+fn open_usage(settings: &Settings) -> Result<Arc<dyn UsageStore>, StartupError> {
+    let mib = 1024 * 1024;
+    let usage = SledUsage::open(
+        &settings.storage.data_dir,
+        settings.usage.cache_capacity_mib * mib,
+        (settings.storage.min_free_mib + settings.usage.reserve_mib) * mib,
+    )
+    .map_err(|source| StartupError::Usage {
+        path: settings.storage.data_dir.join(USAGE_DIR),
+        source: source.into(),
+    })?;
+    Ok(Arc::new(usage))
 }
 
 /// Every credential, and where the admin token came from (told once start-up has succeeded).

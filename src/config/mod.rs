@@ -11,8 +11,10 @@ use serde::Deserialize;
 use crate::auth::{self, Credential};
 
 mod log_settings;
+mod usage_settings;
 
 pub use log_settings::{LogFormat, LogSettings};
+pub use usage_settings::{PriceSettings, UsageSettings, prices};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "modelgate.toml";
@@ -26,6 +28,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub gateway: GatewaySettings,
     pub outbound: OutboundSettings,
+    pub usage: UsageSettings,
+    pub health: HealthSettings,
+    /// What each model's tokens cost, for usage events' `totalCost`.
+    pub prices: BTreeMap<String, PriceSettings>,
     /// Per catalog id (`openai`, `anthropic`, …): where its API is, when not its public URL.
     pub catalog: BTreeMap<String, CatalogSettings>,
 }
@@ -53,6 +59,8 @@ pub struct GatewaySettings {
     /// How long a provider's probe (`POST /providers/{id}/test`, `?validate=true`) may take,
     /// all its pages included, in milliseconds.
     pub probe_timeout_ms: u64,
+    /// Whether `GET /v1/models` leaves out the models of providers whose status is `offline`.
+    pub hide_offline_models: bool,
 }
 
 impl Default for GatewaySettings {
@@ -66,6 +74,27 @@ impl Default for GatewaySettings {
             cors_origins: Vec::new(),
             require_access_keys: false,
             probe_timeout_ms: 10_000,
+            hide_offline_models: false,
+        }
+    }
+}
+
+/// Background checks of providers (`GET /providers/{id}/health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Whether providers are checked in the background (also `MODELGATE_HEALTH_ENABLED`).
+    pub enabled: bool,
+    /// Seconds between two checks of a provider (jittered by a tenth); a success counts for
+    /// two intervals.
+    pub interval_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            enabled: true,
+            interval_secs: 60,
         }
     }
 }
@@ -217,6 +246,17 @@ impl Settings {
         if let Some(v) = env("MODELGATE_MASTER_KEY") {
             settings.auth.master_key = Some(v);
         }
+        if let Some(v) = env("MODELGATE_HEALTH_ENABLED") {
+            settings.health.enabled = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError(format!(
+                        "MODELGATE_HEALTH_ENABLED: `{v}` is not true, false, 1 or 0"
+                    )));
+                }
+            };
+        }
         settings.log.apply_env(&env)?;
         if let Some(v) = &overrides.bind {
             settings.server.bind.clone_from(v);
@@ -288,6 +328,9 @@ impl Settings {
         if self.gateway.max_body_bytes < 1024 {
             return fail("gateway.max_body_bytes must be at least 1024".into());
         }
+        if self.health.interval_secs == 0 {
+            return fail("health.interval_secs must be at least 1".into());
+        }
         if self.gateway.probe_timeout_ms == 0 {
             return fail("gateway.probe_timeout_ms must be above 0".into());
         }
@@ -326,6 +369,8 @@ impl Settings {
             }
         }
         self.log.validate()?;
+        self.usage.validate()?;
+        prices(&self.prices)?;
         if self.storage.cache_capacity_mib == 0 {
             return fail("storage.cache_capacity_mib must be at least 1".into());
         }

@@ -239,3 +239,43 @@ fn require_access_keys_is_off_unless_the_file_turns_it_on() {
     .to_string();
     assert!(err.contains("require_access_keys"), "{err}");
 }
+
+#[test]
+fn health_checks_are_on_every_minute_unless_turned_off() {
+    let s = load(None, &[], Overrides::default()).unwrap();
+    assert!(s.health.enabled);
+    assert_eq!(s.health.interval_secs, 60);
+    assert!(!s.gateway.hide_offline_models);
+    let file =
+        "[health]\nenabled = true\ninterval_secs = 1\n[gateway]\nhide_offline_models = true\n";
+    let s = load(Some(file), &[], Overrides::default()).unwrap();
+    assert_eq!(s.health.interval_secs, 1);
+    assert!(s.gateway.hide_offline_models);
+    let env = [("MODELGATE_HEALTH_ENABLED", "false")];
+    assert!(
+        !load(Some(file), &env, Overrides::default())
+            .unwrap()
+            .health
+            .enabled
+    );
+    let bad = load(
+        None,
+        &[("MODELGATE_HEALTH_ENABLED", "maybe")],
+        Overrides::default(),
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("MODELGATE_HEALTH_ENABLED")
+    );
+    let zero = load(
+        Some("[health]\ninterval_secs = 0\n"),
+        &[],
+        Overrides::default(),
+    );
+    assert!(
+        zero.unwrap_err()
+            .to_string()
+            .contains("health.interval_secs")
+    );
+}

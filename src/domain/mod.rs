@@ -5,9 +5,12 @@ mod access_key;
 mod access_key_configuration;
 mod api_key;
 pub mod catalog;
+pub mod discovery;
 mod duration;
 mod fields;
 pub mod gateway_config;
+pub mod health;
+mod model_alias;
 mod provider;
 mod provider_fields;
 mod provider_input;
@@ -16,6 +19,7 @@ pub mod rules;
 pub mod schema;
 pub mod settings;
 pub mod surface;
+pub mod usage;
 mod validation;
 pub mod wire;
 
@@ -35,6 +39,10 @@ pub use access_key_configuration::{
 };
 pub use api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyChanges, CreateApiKey, NewApiKey, UpdateApiKey, redact_token,
+};
+pub use model_alias::{
+    AliasRefusal, CreateModelAlias, KnownNames, ModelAlias, ModelAliasChanges, NewModelAlias,
+    UpdateModelAlias, check_against as check_alias, fold as fold_model,
 };
 pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};

@@ -154,7 +154,7 @@ fn valid_model_id(s: &str) -> Result<(), ValidationError> {
     rule("model_id", check_model_id(s))
 }
 
-fn check_model_id(s: &str) -> Result<(), String> {
+pub(super) fn check_model_id(s: &str) -> Result<(), String> {
     check_length(s, 1, MAX_TEXT_CHARS)?;
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must not contain whitespace or control characters".into());

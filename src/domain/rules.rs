@@ -16,6 +16,8 @@ pub const MAX_SCOPE_ENTRIES: usize = 1000;
 pub const MAX_ROUTER_RULES: usize = 256;
 pub const MAX_ROUTER_STEPS: usize = 16;
 pub const MAX_STEP_KEYS: usize = 16;
+/// A model alias's `fallbacks`: as many as a call's own `models` may list.
+pub const MAX_ALIAS_FALLBACKS: usize = 16;
 /// A step key's `weight` under `keySelectionStrategy: weighted` (modelgate's).
 pub const STEP_KEY_WEIGHT: Bounds = Bounds { min: 1, max: 1000 };
 

@@ -4,18 +4,21 @@
 //! content (`attempt::commit`): a stream that breaks before then fails over like any other
 //! attempt. Every line a call logs carries its request id and attempt number.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::StreamExt;
 use tokio::time::Instant;
 
-use super::attempt::Told;
+use super::attempt::{Missed, Told};
 use super::error::{Attempt, Code, GatewayError};
+use super::meter::event::{Draft, Ended, metered};
 use super::plan::body::CallBody;
-use super::plan::{Credential, Step};
+use super::plan::{Candidate, Credential, Step};
 use super::policy::breaker;
 use super::policy::{self, Class, Failure};
 use super::{Answer, Call, Chosen, Gateway};
+use crate::domain::usage::{KeySource, UsageEvent};
 
 /// What a call's attempts came to so far.
 #[derive(Default)]
@@ -28,9 +31,25 @@ struct Tried {
     /// What the last failed attempt would have told the client, and at which provider: when
     /// every attempt failed the same way the client hears it, else its words end the message.
     last: Option<(String, Told)>,
+    /// The usage events of the attempts that failed, recorded when the call ends (the last
+    /// one is the final attempt unless another answers).
+    events: Vec<UsageEvent>,
 }
 
 impl Tried {
+    /// Records the failed attempts' events; `final_failed`: the last of them ended the call.
+    fn record_events(&mut self, gateway: &Gateway, final_failed: bool) {
+        let Some(recorder) = &gateway.recorder else {
+            return;
+        };
+        if final_failed && let Some(last) = self.events.last_mut() {
+            last.is_final_attempt = true;
+        }
+        for event in self.events.drain(..) {
+            recorder.record(event);
+        }
+    }
+
     fn failed(&mut self, provider: Option<&str>, model: &str, failure: Failure) {
         self.attempts.push(policy::told(provider, model, &failure));
         self.failures.push(failure);
@@ -155,16 +174,32 @@ impl Gateway {
                     fallbacks,
                 };
                 let number = last.attempts;
+                let draft = self.draft(&call, body.stream, candidate, number);
                 let sent = self.attempt(&call, &body, candidate, budget, number).await;
                 let missed = match sent {
                     Ok(mut answer) => {
                         route.state.record((self.clock)(), &route.slug, false);
+                        route.state.passed(self.wall_ms());
                         answer.chosen.attempts = number;
                         answer.chosen.fallbacks = fallbacks;
+                        tried.record_events(self, false);
+                        if let (Some(draft), Some(recorder)) = (draft, &self.recorder) {
+                            answer.body = metered(
+                                answer.body,
+                                call.surface,
+                                answer.streamed,
+                                answer.status,
+                                draft,
+                                Arc::clone(recorder),
+                            );
+                        }
                         return Ok(answer);
                     }
                     Err(missed) => missed,
                 };
+                if let Some(draft) = draft {
+                    tried.events.push(draft.finish(ended(&missed), false));
+                }
                 if missed.failure.tells_of_the_provider() {
                     route.state.record((self.clock)(), &route.slug, true);
                 }
@@ -217,6 +252,7 @@ impl Gateway {
                     && !busy.contains(&c.target.route.slug.as_str()))
             });
             if tried.attempts.is_empty() && !more {
+                tried.record_events(self, true);
                 // The only attempt: the client hears what the upstream (or the gateway) said.
                 return match missed.told {
                     Told::Upstream(mut answer) => {
@@ -237,8 +273,47 @@ impl Gateway {
             );
             tried.failed(Some(&route.slug), &candidate.target.model, missed.failure);
         }
+        tried.record_events(self, true);
         tried.outcome(last).await
     }
+
+    /// An attempt's usage event as it starts, when usage is recorded.
+    fn draft(&self, call: &Call<'_>, stream: bool, c: &Candidate, number: u32) -> Option<Draft> {
+        self.recorder.as_ref()?;
+        let route = &c.target.route;
+        Some(Draft {
+            request_id: call.context.request_id.clone(),
+            access_key_id: call.context.caller.clone(),
+            provider: route.slug.clone(),
+            provider_name: route.name.clone(),
+            model: c.target.model.clone(),
+            attempt_number: number,
+            is_streaming: stream,
+            key: match &c.credential {
+                Credential::Key(key) => KeySource::User {
+                    key_id: key.id,
+                    redacted: key.key_redacted.clone(),
+                },
+                Credential::None | Credential::Missing => KeySource::None,
+            },
+            started: Instant::now(),
+            price: self.prices.of(&route.slug, &c.target.model),
+        })
+    }
+}
+
+/// How an attempt that did not answer ended, for its usage event.
+fn ended(missed: &Missed) -> Ended {
+    let status = match (&missed.failure, &missed.told) {
+        (_, Told::Upstream(answer)) => answer.status,
+        (Failure::Status { status, .. } | Failure::Invalid { status }, _) => *status,
+        // It answered, and its stream broke before any content.
+        (Failure::StreamBroken(_), _) => 200,
+        _ => 0,
+    };
+    let mut ended = Ended::without_body(status, missed.failure == Failure::Timeout);
+    ended.is_error = true;
+    ended
 }
 
 /// The most of a refused answer's body read so its connection goes back to the pool: a body

@@ -8,12 +8,15 @@
 //! `client` (HTTP clients and the outbound guard), `policy` (what each failure means), `table`
 //! (the routing snapshot), `state` (what the gateway learns of each provider as it runs) and
 //! `error` (codes and their wire shapes). Beside the call, `probe` reads a provider's model
-//! list the way a call would reach it (`POST /providers/{id}/test`).
+//! list the way a call would reach it (`POST /providers/{id}/test`, and the background checks
+//! of `probe::schedule`), and `health` keeps what each check found and tells a status.
 
 pub mod attempt;
 mod call;
 pub mod client;
 pub mod error;
+pub mod health;
+pub mod meter;
 pub mod plan;
 pub mod policy;
 pub mod probe;
@@ -53,6 +56,12 @@ pub struct Gateway {
     allow_private: bool,
     /// How long a probe of a provider may take (`gateway.probe_timeout_ms`).
     probe_timeout: Duration,
+    /// Where each attempt's usage event goes; `None` records nothing.
+    recorder: Option<Arc<meter::Recorder>>,
+    /// What each model's tokens cost (`[prices]`).
+    prices: crate::domain::usage::Prices,
+    /// Background checks, the clock and store of health (`health`).
+    health: health::Health,
 }
 
 /// How long an answer may take.
@@ -139,12 +148,27 @@ impl Gateway {
             clients: Clients::new(outbound.resolve),
             allow_private: outbound.allow_private,
             probe_timeout: probe::DEFAULT_TIMEOUT,
+            recorder: None,
+            prices: Default::default(),
+            health: health::Health::default(),
         })
     }
 
     /// The most a probe of a provider may take (10 s unless set).
     pub fn with_probe_timeout(mut self, timeout: Duration) -> Gateway {
         self.probe_timeout = timeout;
+        self
+    }
+
+    /// Prices usage events' tokens at `prices`.
+    pub fn with_prices(mut self, prices: crate::domain::usage::Prices) -> Gateway {
+        self.prices = prices;
+        self
+    }
+
+    /// Records each attempt's usage event through `recorder`.
+    pub fn with_recorder(mut self, recorder: Arc<meter::Recorder>) -> Gateway {
+        self.recorder = Some(recorder);
         self
     }
 

@@ -1,16 +1,18 @@
 //! What the gateway learns of each provider while it runs — its circuit breaker, its queue
-//! (`concurrency`/`bufferSize`) and the last check of it (`probe`), and the home for any
-//! per-provider runtime state to come —
+//! (`concurrency`/`bufferSize`), the last check of it (`probe`), its health checks and its last
+//! successful call (`health`), and the home for any per-provider runtime state to come —
 //! kept in one place per provider. The routing table hands the same state to every new version
 //! of a provider's route (by the provider's id), so a change to its record keeps what calls
 //! have taught the gateway and the calls in flight keep counting.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
 use super::attempt::limiter::Limiter;
 use super::policy::breaker::{Breaker, State};
+use crate::domain::health::{HealthCheck, merged};
 
 #[derive(Debug, Default)]
 pub struct ProviderState {
@@ -20,6 +22,12 @@ pub struct ProviderState {
     /// The last probe of the provider's model list (`POST /providers/{id}/test`, or of one of
     /// its keys); in memory only, so a restart forgets it.
     last_check: ArcSwapOption<Check>,
+    /// The last success of a call (ms since the epoch; 0: none since start). A call's only
+    /// health cost: one relaxed store.
+    passed_ms: AtomicU64,
+    /// Its last checks (`domain::health`), newest first: loaded from the store at start, and
+    /// each new one put in by `gateway::health`. Never touched by a call.
+    checks: Mutex<Vec<HealthCheck>>,
 }
 
 /// What one probe of a provider's model list found; `None` where it is not known (no answer
@@ -36,6 +44,22 @@ pub struct Check {
     pub models_found: Option<u64>,
     /// Why it failed: the gateway's words, or the upstream's, scrubbed of credentials.
     pub error: Option<String>,
+    /// It failed because of the provider itself: no connection, TLS, a timeout, a 5xx.
+    pub down: bool,
+}
+
+impl Check {
+    /// The check as the provider's history keeps it.
+    pub fn kept(&self) -> HealthCheck {
+        HealthCheck {
+            at_ms: self.at_ms,
+            ok: self.ok,
+            status_code: self.status_code,
+            latency_ms: self.latency_ms,
+            error: self.error.clone(),
+            down: self.down,
+        }
+    }
 }
 
 impl ProviderState {
@@ -58,6 +82,33 @@ impl ProviderState {
 
     pub fn last_check(&self) -> Option<Arc<Check>> {
         self.last_check.load_full()
+    }
+
+    /// A call to the provider succeeded at `at_ms`.
+    pub fn passed(&self, at_ms: u64) {
+        self.passed_ms.store(at_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_passed(&self) -> Option<u64> {
+        Some(self.passed_ms.load(Ordering::Relaxed)).filter(|at| *at != 0)
+    }
+
+    /// Puts checks into the history (a new one, or those the store kept).
+    pub fn add_checks(&self, checks: impl IntoIterator<Item = HealthCheck>) {
+        let mut kept = self.checks.lock().unwrap_or_else(|e| e.into_inner());
+        for check in checks {
+            *kept = merged(std::mem::take(&mut *kept), check);
+        }
+    }
+
+    /// The history, newest first.
+    pub fn checks(&self) -> Vec<HealthCheck> {
+        self.read_checks(<[HealthCheck]>::to_vec)
+    }
+
+    /// What `read` makes of the history (newest first), without copying it.
+    pub fn read_checks<T>(&self, read: impl FnOnce(&[HealthCheck]) -> T) -> T {
+        read(&self.checks.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn limiter(&self) -> Option<Arc<Limiter>> {
@@ -109,6 +160,7 @@ mod tests {
             latency_ms: None,
             models_found: None,
             error: None,
+            down: false,
         };
         state.record_check(check(false));
         state.record_check(check(true));

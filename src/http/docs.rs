@@ -53,7 +53,8 @@ error_responses! {
         `unknown_provider` (a key for a provider that is not registered) or \
         `configuration_in_use` (an access key configuration that scopes access keys; \
         `details.accessKeys` is how many) or `provider_key_in_use` (a key access key \
-        configurations' routers name; `details.accessKeyConfigurations` lists their ids).",
+        configurations' routers name; `details.accessKeyConfigurations` lists their ids) or \
+        `alias_taken` (another model alias has that name, in any case).",
     PreconditionFailed => "`precondition_failed`: `If-Match` names another version.",
     PayloadTooLarge => "`payload_too_large`: the body is over `server.max_body_bytes`.",
     RequestTimeout => "`request_timeout`: the body did not arrive within \
@@ -68,6 +69,16 @@ error_responses! {
     ProbeFailed => "`provider_probe_failed` (`?validate=true`): the provider's probe failed, \
         so nothing was written. `details` holds what it found, each as a string (`null` \
         where unknown): `ok`, `statusCode`, `latencyMs`, `modelsFound`, `error`.",
+    DiscoveryConflict => "`confirm_required`: applying would make a provider that declares no \
+        models (and so takes any) declare some; send `?confirm=true` to mean it. \
+        `provider_key_required`: a catalog provider's list needs a provider key, and none is \
+        filed.",
+    TooManyModels => "`too_many_models`: the provider would declare more than 1000 models; \
+        nothing was written. Choose fewer with a `modelIds` body.",
+    DiscoveryFailed => "`discovery_failed`: the provider's model list could not be read (its \
+        probe failed), so nothing was discovered or written. `details` holds what the probe \
+        found, each as a string (`null` where unknown): `ok`, `statusCode`, `latencyMs`, \
+        `modelsFound`, `error`.",
     Unavailable => "The store cannot take writes now; reads go on. `storage_full` (free space \
         below `storage.min_free_mib`) and `storage_read_only`: nothing was written, retry once \
         the fault is gone. `storage_failed`: an I/O error reached the storage engine; writes \
@@ -282,6 +293,36 @@ impl IntoParams for Validate {
     }
 }
 
+/// `?apply=` and `?confirm=` of a provider's model discovery.
+pub struct Discover;
+
+impl IntoParams for Discover {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let flag = || Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build());
+        vec![
+            parameter(
+                "id",
+                ParameterIn::Path,
+                string_schema(None),
+                "A registered provider's id (a ULID), or a catalog provider's id (`openai`).",
+            ),
+            parameter(
+                "apply",
+                ParameterIn::Query,
+                flag(),
+                "`true` writes what was discovered (default `false`: only answers the diff).",
+            ),
+            parameter(
+                "confirm",
+                ParameterIn::Query,
+                flag(),
+                "`true` lets `apply` declare models on a provider that declares none, which \
+                 narrows it from any model to those.",
+            ),
+        ]
+    }
+}
+
 /// `?cascade=` of an access key configuration's delete.
 pub struct CascadeKeys;
 
@@ -322,6 +363,127 @@ impl IntoParams for Cascade {
             "`true` deletes the provider's keys with it, and takes them out of every access \
              key configuration's router steps in the same transaction; otherwise a provider \
              with keys is refused with 409.",
+        )]
+    }
+}
+
+fn time_parameter(name: &str, required: bool, description: &str) -> Parameter {
+    let mut p = parameter(
+        name,
+        ParameterIn::Query,
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::DateTime,
+                )))
+                .build(),
+        ),
+        description,
+    );
+    if required {
+        p.required = Required::True;
+    }
+    p
+}
+
+fn enum_parameter(name: &str, values: &[&str], description: &str) -> Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build();
+    parameter(
+        name,
+        ParameterIn::Query,
+        Schema::Object(schema),
+        description,
+    )
+}
+
+/// The parameters of `GET /usage`.
+pub struct UsageQuery;
+
+impl IntoParams for UsageQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let boolean = Schema::Object(ObjectBuilder::new().schema_type(Type::Boolean).build());
+        vec![
+            time_parameter(
+                "startTime",
+                true,
+                "Only events with `eventTime` at or after this.",
+            ),
+            time_parameter(
+                "endTime",
+                false,
+                "Only events at or before this; now by default.",
+            ),
+            parameter(
+                "accessKeyId",
+                ParameterIn::Query,
+                string_schema(None),
+                "Only the events of this access key (or management credential, such as `admin`).",
+            ),
+            parameter(
+                "includeRetries",
+                ParameterIn::Query,
+                boolean,
+                "`true` lists every attempt; by default only each request's final one.",
+            ),
+            parameter(
+                "cursor",
+                ParameterIn::Query,
+                string_schema(Some(ULID_PATTERN)),
+                "Where the previous page ended: take it from its `nextPageUri`.",
+            ),
+            limit(),
+            enum_parameter(
+                "include",
+                &["timing"],
+                "`timing` adds `latencyMs`, `ttfbMs`, `cacheWriteTokens` and `tokensKnown` to \
+                 each event (modelgate's extension).",
+            ),
+        ]
+    }
+}
+
+/// The parameters of `GET /usage/overview`.
+pub struct UsageOverviewQuery;
+
+impl IntoParams for UsageOverviewQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            time_parameter(
+                "startTime",
+                true,
+                "Start of the window; the buckets are the whole UTC days it overlaps.",
+            ),
+            time_parameter("endTime", false, "End of the window; now by default."),
+            enum_parameter(
+                "groupBy",
+                &["provider", "accessKey"],
+                "What each day's series is broken down by; `provider` by default.",
+            ),
+            enum_parameter(
+                "include",
+                &["tokens"],
+                "`tokens` adds each bucket's and the totals' token sums (modelgate's extension).",
+            ),
+        ]
+    }
+}
+
+/// `?include=` of a provider's get and list.
+pub struct Include;
+
+impl IntoParams for Include {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![parameter(
+            "include",
+            ParameterIn::Query,
+            string_schema(Some("^(status|capabilities)(,(status|capabilities))*$")),
+            "Adds modelgate's own fields to each provider, which ngrok's shape has not: \
+             `status` (as `GET /providers/{id}/health` works it out) and `capabilities` \
+             (`llm`, `embedding`); comma-separated.",
         )]
     }
 }

@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::domain::discovery::DiscoveryRefusal;
 use crate::domain::{InputError, Violations};
 use crate::secrets::CryptoError;
 use crate::store::StoreError;
@@ -65,6 +66,8 @@ pub enum ApiError {
         "the provider key is a step key of the router of {} access key configuration(s); take it out of their rules first, or delete with ?cascade=true, which takes it out of them too", .0.len()
     )]
     ProviderKeyInUse(Vec<ulid::Ulid>),
+    #[error("model alias `{0}` already has this name (names match ignoring case)")]
+    AliasTaken(String),
     #[error("the provider changed since the ETag given in If-Match; fetch it again and retry")]
     PreconditionFailed,
     #[error("request body is larger than the {limit}-byte limit")]
@@ -94,6 +97,23 @@ pub enum ApiError {
         .0.get("error").map_or("see details", String::as_str)
     )]
     ProbeFailed(BTreeMap<String, String>),
+    #[error(
+        "the provider declares no models, so it takes any model name; declaring the discovered ones narrows it to those: send ?confirm=true to mean it"
+    )]
+    ConfirmRequired,
+    #[error(
+        "the provider would declare {} models, past the limit of {max}: it declares {declared} and this would add {adding}; choose fewer with a `modelIds` body", declared + adding, max = crate::domain::rules::MAX_MODELS
+    )]
+    TooManyModels { declared: usize, adding: usize },
+    #[error(
+        "the provider's model list could not be read, so nothing was discovered: {}; details has all the probe found",
+        .0.get("error").map_or("see details", String::as_str)
+    )]
+    DiscoveryFailed(BTreeMap<String, String>),
+    #[error(
+        "catalog provider `{0}` has no provider key filed, and its model list needs one: add one with POST /provider-keys first"
+    )]
+    CatalogKeyRequired(String),
     #[error("internal error; the server log has the cause")]
     Internal,
 }
@@ -120,6 +140,7 @@ impl ApiError {
             ApiError::ConfigurationInUse(_) => (StatusCode::CONFLICT, "configuration_in_use"),
             ApiError::ProviderKeyInUse(_) => (StatusCode::CONFLICT, "provider_key_in_use"),
             ApiError::UnknownProvider(_) => (StatusCode::CONFLICT, "unknown_provider"),
+            ApiError::AliasTaken(_) => (StatusCode::CONFLICT, "alias_taken"),
             ApiError::PreconditionFailed => {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
@@ -135,6 +156,10 @@ impl ApiError {
             ApiError::StorageReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
             ApiError::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
             ApiError::ProbeFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "provider_probe_failed"),
+            ApiError::ConfirmRequired => (StatusCode::CONFLICT, "confirm_required"),
+            ApiError::TooManyModels { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_models"),
+            ApiError::DiscoveryFailed(_) => (StatusCode::BAD_GATEWAY, "discovery_failed"),
+            ApiError::CatalogKeyRequired(_) => (StatusCode::CONFLICT, "provider_key_required"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -176,6 +201,7 @@ impl ApiError {
                 one("providerId", "is not a registered provider".into())
             }
             ApiError::ProviderHasKeys(n) => one("providerKeys", n.to_string()),
+            ApiError::AliasTaken(_) => one("alias", "is already taken".into()),
             ApiError::ConfigurationInUse(n) => one("accessKeys", n.to_string()),
             ApiError::ProviderKeyInUse(ids) => one(
                 "accessKeyConfigurations",
@@ -185,7 +211,22 @@ impl ApiError {
                     .join(","),
             ),
             ApiError::PayloadTooLarge { limit } => one("limit", limit.to_string()),
-            ApiError::ProbeFailed(found) => found.clone(),
+            ApiError::ProbeFailed(found) | ApiError::DiscoveryFailed(found) => found.clone(),
+            ApiError::ConfirmRequired => one(
+                "confirm",
+                "must be `true` to declare models on a provider that declares none".into(),
+            ),
+            ApiError::TooManyModels { declared, adding } => one(
+                "models",
+                format!(
+                    "must have at most {} entries (would have {})",
+                    crate::domain::rules::MAX_MODELS,
+                    declared + adding
+                ),
+            ),
+            ApiError::CatalogKeyRequired(_) => {
+                one("providerKeys", "none is filed for this provider".into())
+            }
             ApiError::Unauthorized { .. }
             | ApiError::AccessKeyNotAllowed
             | ApiError::NotFound(_)
@@ -258,6 +299,17 @@ impl From<StoreError> for ApiError {
 impl From<CryptoError> for ApiError {
     fn from(e: CryptoError) -> ApiError {
         ApiError::internal(e)
+    }
+}
+
+impl From<DiscoveryRefusal> for ApiError {
+    fn from(r: DiscoveryRefusal) -> ApiError {
+        match r {
+            DiscoveryRefusal::ConfirmRequired => ApiError::ConfirmRequired,
+            DiscoveryRefusal::TooManyModels { declared, adding } => {
+                ApiError::TooManyModels { declared, adding }
+            }
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct AppState {
     pub public_url: String,
     /// `gateway.require_access_keys`: the data plane refuses every other credential.
     pub require_access_keys: bool,
+    /// Where `/usage` reads the data plane's usage events.
+    pub usage: Arc<dyn crate::store::usage::UsageStore>,
 }
 
 impl AppState {
@@ -120,6 +122,8 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             // registering that provider lets the same request succeed.
             Rejection::UnknownProvider(slug) => ApiError::UnknownProvider(slug),
             Rejection::Invalid(v) => InputError::Invalid(v).into(),
+            Rejection::AliasTaken(other) => ApiError::AliasTaken(other),
+            Rejection::Discovery(refusal) => refusal.into(),
         },
         WriteError::Refused(found) => ApiError::ProbeFailed(found),
         WriteError::Invalid(e) => e.into(),

@@ -16,14 +16,14 @@ use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::docs::{
-    BadRequest, Conflict, Forbidden, Internal, MethodNotAllowed, NotFound, NotModified,
-    PayloadTooLarge, PreconditionFailed, ProbeFailed, RequestTimeout, Unauthorized, Unavailable,
-    UnsupportedMediaType, UriTooLong,
+    BadRequest, Conflict, DiscoveryConflict, DiscoveryFailed, Forbidden, Internal,
+    MethodNotAllowed, NotFound, NotModified, PayloadTooLarge, PreconditionFailed, ProbeFailed,
+    RequestTimeout, TooManyModels, Unauthorized, Unavailable, UnsupportedMediaType, UriTooLong,
 };
 use super::error::ErrorBody;
 use super::manage::{
-    access_key_configurations, access_keys, api_keys, gateway_config, health, probes,
-    provider_keys, providers,
+    access_key_configurations, access_keys, api_keys, discovery, gateway_config, health,
+    model_aliases, probes, provider_health, provider_keys, providers, usage,
 };
 use super::openapi_dataplane;
 use super::{admin, method_not_allowed};
@@ -47,6 +47,8 @@ use super::{admin, method_not_allowed};
         providers::update,
         providers::delete,
         probes::test_provider,
+        discovery::discover_models,
+        provider_health::health,
         provider_keys::list,
         provider_keys::create,
         provider_keys::get,
@@ -70,9 +72,16 @@ use super::{admin, method_not_allowed};
         access_key_configurations::get,
         access_key_configurations::update,
         access_key_configurations::delete,
+        model_aliases::list,
+        model_aliases::create,
+        model_aliases::get,
+        model_aliases::update,
+        model_aliases::delete,
         gateway_config::get,
         gateway_config::update,
         health::health,
+        usage::list,
+        usage::overview,
         openapi_json,
         admin::index,
         admin::asset,
@@ -82,7 +91,8 @@ use super::{admin, method_not_allowed};
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
             PayloadTooLarge, RequestTimeout, UnsupportedMediaType, Internal, Unavailable,
-            NotModified, MethodNotAllowed, UriTooLong, ProbeFailed
+            NotModified, MethodNotAllowed, UriTooLong, ProbeFailed, DiscoveryConflict,
+            TooManyModels, DiscoveryFailed
         )
     ),
     modifiers(
@@ -99,6 +109,8 @@ use super::{admin, method_not_allowed};
             once, on create): model calls on `/v1` only; every management route refuses them"),
         (name = "access-key-configurations", description = "Scopes for access keys: which \
             providers and models the keys under each may call"),
+        (name = "model-aliases", description = "Model names apps send, routed to another \
+            model with its fallbacks (modelgate's extension)"),
         (name = "gateway-config", description = "The gateway's own settings: timeouts, token \
             caps"),
         (name = "operations", description = "Health and this document"),

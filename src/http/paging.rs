@@ -17,6 +17,7 @@ pub(super) struct ListQuery {
     pub(super) before: Option<Ulid>,
     pub(super) limit: usize,
     pub(super) provider: Option<String>,
+    pub(super) include: Option<String>,
 }
 
 impl ListQuery {
@@ -27,11 +28,22 @@ impl ListQuery {
             true => &["limit", "beforeId", "provider"],
             false => &["limit", "beforeId"],
         };
+        ListQuery::parse_known(req, known)
+    }
+
+    /// As [`ListQuery::parse`], for a list that also takes `?include=` (kept as given, for
+    /// the caller to read, and for the next page's URI).
+    pub(super) fn parse_including(req: &HttpRequest) -> Result<ListQuery, ApiError> {
+        ListQuery::parse_known(req, &["limit", "beforeId", "include"])
+    }
+
+    fn parse_known(req: &HttpRequest, known: &[&'static str]) -> Result<ListQuery, ApiError> {
         let mut found = params(req, known)?;
-        let (before, limit, provider) = (
+        let (before, limit, provider, include) = (
             found.remove("beforeId"),
             found.remove("limit"),
             found.remove("provider"),
+            found.remove("include"),
         );
         let mut v = Violations::default();
         let limit = page_limit(limit, &mut v);
@@ -50,6 +62,7 @@ impl ListQuery {
             before,
             limit,
             provider,
+            include,
         })
     }
 
@@ -65,6 +78,9 @@ impl ListQuery {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if let Some(provider) = &self.provider {
             query.append_pair("provider", provider);
+        }
+        if let Some(include) = &self.include {
+            query.append_pair("include", include);
         }
         query.append_pair("beforeId", &last.to_string());
         query.append_pair("limit", &self.limit.to_string());

@@ -60,6 +60,11 @@ pub(super) fn flag(req: &HttpRequest, name: &'static str) -> Result<bool, ApiErr
     }
 }
 
+/// `?include=` as given, and no other parameter.
+pub(super) fn include(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    Ok(params(req, &["include"])?.remove("include"))
+}
+
 /// For routes that take no parameters.
 pub(super) fn none(req: &HttpRequest) -> Result<(), ApiError> {
     params(req, &[]).map(drop)

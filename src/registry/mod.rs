@@ -1,5 +1,5 @@
 //! The registry: the one writer of providers, their keys, the management API keys, the access
-//! keys and the gateway's settings. Each write goes the same way — parse the input into trusted
+//! keys, the model aliases and the gateway's settings. Each write goes the same way — parse the input into trusted
 //! values, run the store transaction, wait until it is durable, then apply it to the in-memory
 //! view it changes (the data plane's routing table, the live credentials) — so each view learns
 //! of every change in one place, before the change is acknowledged. Reads go to the store
@@ -8,8 +8,10 @@
 mod access_keys;
 mod api_keys;
 mod configurations;
+mod discovery;
 mod gateway_config;
 mod keys;
+mod model_aliases;
 mod providers;
 
 use std::sync::Arc;
@@ -57,7 +59,8 @@ pub struct Registry {
     /// Credential writes take turns from their transaction to their publishing, so a write
     /// that lands first can never be published last (a PATCH re-enabling a key a DELETE
     /// removed): the live credentials, unlike the routing table, keep no versions to tell.
-    /// They are rare, so waiting a group commit each costs nothing that matters.
+    /// They are rare, so waiting a group commit each costs nothing that matters. Model alias
+    /// writes take them too, to be checked against every alias written before them.
     turns: Arc<tokio::sync::Mutex<()>>,
 }
 

@@ -1,4 +1,4 @@
-//! Where providers, their keys, the management API keys, the access keys and the gateway's own settings are kept: per-resource traits under one [`Store`]
+//! Where providers, their keys, the management API keys, the access keys, the model aliases and the gateway's own settings are kept: per-resource traits under one [`Store`]
 //! supertrait, so a networked backend is one more implementation beside [`sled::SledStore`].
 //! Nothing here names an engine: [`StoreError`] says what went wrong in the store's own words.
 //!
@@ -9,6 +9,7 @@
 
 mod durable;
 pub mod sled;
+pub mod usage;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +19,11 @@ use ulid::Ulid;
 
 pub use durable::{Durable, FlushResult};
 
+use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
+use crate::domain::health::HealthCheck;
 use crate::domain::{
-    AccessKey, AccessKeyConfiguration, ApiKey, Precondition, Provider, ProviderKey,
+    AccessKey, AccessKeyConfiguration, ApiKey, ModelAlias, Precondition, Provider, ProviderKey,
 };
 use crate::secrets::{CryptoError, Sealed};
 
@@ -41,6 +44,10 @@ pub enum Rejection {
     KeyInUse(Vec<Ulid>),
     /// The change, applied to the record as stored, breaks a rule that spans fields.
     Invalid(crate::domain::Violations),
+    /// Another model alias has this name (in any case).
+    AliasTaken(String),
+    /// Discovered models cannot be added to the record as stored.
+    Discovery(crate::domain::discovery::DiscoveryRefusal),
 }
 
 /// The error an engine or the system gave, kept as the cause of a [`StoreError`] so that logs
@@ -161,6 +168,16 @@ pub trait GatewayConfigStore: Send + Sync {
     fn update_gateway_config(&self, change: UpdateFn<GatewayConfig>) -> Write<GatewayConfig>;
 }
 
+/// Each registered provider's health checks, newest first and bounded
+/// ([`crate::domain::health::HISTORY`]); a provider's delete removes them in its transaction.
+pub trait HealthStore: Send + Sync {
+    /// Puts `check` into provider `id`'s history; [`Rejection::NotFound`] when the provider is
+    /// gone (a check that ended after its delete keeps nothing).
+    fn add_health_check(&self, id: Ulid, check: HealthCheck) -> Write<()>;
+    /// Every provider's history, for the runtime state loaded at start.
+    fn all_health(&self) -> Result<Vec<(Ulid, Vec<HealthCheck>)>, StoreError>;
+}
+
 pub trait ApiKeyStore: Send + Sync {
     fn create_api_key(&self, key: ApiKey) -> Write<ApiKey>;
     fn get_api_key(&self, id: Ulid) -> Result<Option<ApiKey>, StoreError>;
@@ -234,6 +251,39 @@ pub trait AccessKeyConfigurationStore: Send + Sync {
     ) -> Write<Deleted>;
 }
 
+/// Model aliases (`/model-aliases`). A name's uniqueness and the rules between aliases are the
+/// registry's to check (its writes of aliases take turns, against the routing table).
+pub trait ModelAliasStore: Send + Sync {
+    fn create_model_alias(&self, alias: ModelAlias) -> Write<ModelAlias>;
+    fn get_model_alias(&self, id: Ulid) -> Result<Option<ModelAlias>, StoreError>;
+    /// Up to `limit` aliases with ids below `before` (all when `None`), newest first.
+    fn list_model_aliases(
+        &self,
+        before: Option<Ulid>,
+        limit: usize,
+    ) -> Result<Page<ModelAlias>, StoreError>;
+    /// Every alias, for the routing table loaded at start.
+    fn all_model_aliases(&self) -> Result<Vec<ModelAlias>, StoreError>;
+    fn update_model_alias(&self, id: Ulid, change: UpdateFn<ModelAlias>) -> Write<ModelAlias>;
+    /// Removes the alias if `precondition` allows; answers it as it was.
+    fn delete_model_alias(&self, id: Ulid, precondition: Option<Precondition>)
+    -> Write<ModelAlias>;
+}
+
+/// Each catalog provider's discovered models, by catalog id.
+pub trait CatalogModelsStore: Send + Sync {
+    /// The record of `catalog_id`; one never discovered reads as an empty list at version 0.
+    fn catalog_models(&self, catalog_id: &str) -> Result<CatalogModels, StoreError>;
+    /// Every record, for the routing table loaded at start.
+    fn all_catalog_models(&self) -> Result<Vec<CatalogModels>, StoreError>;
+    /// Applies `change` atomically, to the empty record when none was written.
+    fn update_catalog_models(
+        &self,
+        catalog_id: &str,
+        change: UpdateFn<CatalogModels>,
+    ) -> Write<CatalogModels>;
+}
+
 /// How the offline master-key rotation changes each record that holds a sealed secret:
 /// `Ok(None)` leaves it as it is.
 pub struct Rewrap<'a> {
@@ -269,6 +319,9 @@ pub trait Store:
     + AccessKeyConfigurationStore
     + SecretsStore
     + GatewayConfigStore
+    + ModelAliasStore
+    + CatalogModelsStore
+    + HealthStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

@@ -47,6 +47,18 @@ pub async fn spawn_app_clocked(
     tweak: impl FnOnce(&mut Settings),
     clock: modelgate::auth::WallClock,
 ) -> TestApp {
+    let policy = modelgate::gateway::policy::clock::system();
+    spawn_app_clocks(data_dir, tweak, clock, policy).await
+}
+
+/// A server on both clocks a test drives: the wall clock (credentials' expiry, providers'
+/// health times) and the gateway's monotonic one (breakers, key rests).
+pub async fn spawn_app_clocks(
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut Settings),
+    clock: modelgate::auth::WallClock,
+    policy: modelgate::gateway::policy::clock::Clock,
+) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".into();
@@ -58,9 +70,11 @@ pub async fn spawn_app_clocked(
         id: CI_ID.into(),
         sha256: hash_token(CI_TOKEN),
     }];
+    // No background checks unless a test turns them on, aimed at its own loopback mock.
+    settings.health.enabled = false;
     tweak(&mut settings);
     settings.validate().expect("valid test settings");
-    let app = Application::build_with_clock(&settings, clock).expect("application builds");
+    let app = Application::build_with_clocks(&settings, clock, policy).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let task = actix_web::rt::spawn(app.run_until_stopped());

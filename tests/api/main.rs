@@ -3,11 +3,13 @@
 mod abandoned;
 mod access_keys;
 mod admin;
+mod aliases;
 mod api_keys;
 mod auth;
 mod cors;
 mod create;
 mod delete;
+mod discovery;
 mod errors;
 mod failover;
 #[path = "../support/fixture.rs"]
@@ -25,6 +27,7 @@ mod openapi;
 mod openapi_dataplane;
 mod persistence;
 mod probe;
+mod provider_health;
 mod provider_keys;
 mod raw;
 mod read;
@@ -40,5 +43,6 @@ mod time_limits;
 mod translate;
 mod update;
 mod upstream;
+mod usage;
 mod validation;
 mod wire;

@@ -190,7 +190,8 @@ async fn one_model_is_retrieved_in_the_callers_format_or_is_not_found_in_it() {
         assert_eq!(
             model,
             json!({"id": "both:org/Model-7B", "object": "model",
-                   "created": model["created"], "owned_by": "both"})
+                   "created": model["created"], "owned_by": "both",
+                   "modelgate_status": "unknown"})
         );
         assert!(model["created"].as_u64().unwrap() > 1_600_000_000);
         let model: Value = anthropic(&app, path).await.json().await.unwrap();

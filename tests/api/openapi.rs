@@ -51,7 +51,7 @@ async fn the_openapi_document_is_served_without_a_token() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["limit", "beforeId"]);
+    assert_eq!(names, ["limit", "beforeId", "include"]);
     assert_eq!(
         doc["paths"]["/providers"]["get"]["security"][0]["bearer"],
         serde_json::json!([])

@@ -15,7 +15,8 @@ export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "modelgate-browser-"));
   const child = spawn(BIN, ["--bind", "127.0.0.1:0", "--data-dir", join(dir, "data")], {
     cwd: dir,
-    env: { PATH: process.env.PATH, MODELGATE_ADMIN_TOKEN: TOKEN, RUST_LOG: "info" },
+    // No background health checks: nothing may leave loopback.
+    env: { PATH: process.env.PATH, MODELGATE_ADMIN_TOKEN: TOKEN, RUST_LOG: "info", MODELGATE_HEALTH_ENABLED: "false" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";

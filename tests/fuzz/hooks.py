@@ -21,11 +21,18 @@ Three rules span fields or look inside a value, and no schema keyword can expres
 `caCertPem` that holds X.509 certificates. Positive cases are kept within them (filtered, or
 given a real certificate); negative cases are left alone, as they must be refused anyway.
 
+A model alias's rules span records: its name is unique ignoring case, is no other alias's
+target or fallback, and its target and fallbacks are no alias. Just before a positive case is
+sent, its `alias` is given a prefix of its own (`a<n>-`) and its `target` and `fallbacks` the
+prefix `t-`, so no generated alias ever meets another's name or points at one.
+
 A provider's test (`POST /providers/{id}/test`, `?validate=true`) calls its base URL (or its
 proxy): a positive provider write has its `baseUrl` and its proxy's `url` pointed at
 127.0.0.1:9, so no generated address is ever called (tests/fuzz/run's server refuses loopback
 too, so most probes end at the outbound guard).
 """
+
+import itertools
 
 import schemathesis
 from hypothesis import strategies as st
@@ -57,6 +64,11 @@ CONFIGURATION_WRITES = {
     ("POST", "/access-key-configurations"),
     ("PATCH", "/access-key-configurations/{id}"),
 }
+ALIAS_WRITES = {("POST", "/model-aliases"), ("PATCH", "/model-aliases/{id}")}
+# Each positive alias write's own prefix for its name (see the module's docstring).
+ALIAS_NUMBERS = itertools.count()
+# The longest model string.
+MODEL_CHARS = 255
 # An access key's `expiresAt` must be in the future when written, which no schema can say.
 FUTURE = "2099-01-01T00:00:00Z"
 
@@ -213,9 +225,28 @@ def after_call(ctx, case, response):
         CONFIGURATIONS.discard((case.path_parameters or {}).get("id"))
 
 
+def _aliases_apart(body):
+    """An alias's name made its own, its target and fallbacks kept apart from every name."""
+    if isinstance(body.get("alias"), str):
+        body["alias"] = f"a{next(ALIAS_NUMBERS)}-{body['alias']}"[:MODEL_CHARS]
+    if isinstance(body.get("target"), str):
+        body["target"] = f"t-{body['target']}"[:MODEL_CHARS]
+    if isinstance(body.get("fallbacks"), list):
+        body["fallbacks"] = [
+            f"t-{f}"[:MODEL_CHARS] if isinstance(f, str) else f for f in body["fallbacks"]
+        ]
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     op = ctx.operation
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in ALIAS_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+    ):
+        _aliases_apart(case.body)
     if (
         op is not None
         and (op.method.upper(), op.path) in ACCESS_KEY_WRITES

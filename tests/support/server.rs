@@ -15,8 +15,16 @@ pub struct Spawned {
 
 /// Spawns `cmd` — modelgate (or a wrapper that execs it) given `--bind 127.0.0.1:0` and a log
 /// level that lets its `info` start-up line through — keeps its stderr lines, and waits up to
-/// 20 s for the start-up line, which names the port: `… (port N) …`.
+/// 20 s for the start-up line, which names the port: `… (port N) …`. Background health checks
+/// are off (`MODELGATE_HEALTH_ENABLED=false`) unless `cmd` sets that variable itself.
 pub fn spawn(cmd: &mut Command) -> Spawned {
+    // No background checks of providers unless the caller asks for them.
+    if !cmd
+        .get_envs()
+        .any(|(name, _)| name == "MODELGATE_HEALTH_ENABLED")
+    {
+        cmd.env("MODELGATE_HEALTH_ENABLED", "false");
+    }
     let mut child = cmd
         .stderr(Stdio::piped())
         .spawn()

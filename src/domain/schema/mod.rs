@@ -30,9 +30,11 @@ pub use super::settings::{
     allow_private_network, buffer_size, concurrency, keyless, request_path_overrides,
 };
 pub use access::{access, access_key_configuration_id, expires_at, provider_entry_pattern};
+pub use alias::{alias_fallbacks, alias_target, model_alias};
 pub use router::router;
 
 mod access;
+mod alias;
 mod router;
 
 fn string(min: usize, max: usize) -> ObjectBuilder {

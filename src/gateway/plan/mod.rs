@@ -1,9 +1,11 @@
 //! A call's plan: its body read (`body`), its model names resolved against the routing
-//! snapshot (`resolve`), and every candidate laid out in the order to try them — for `model`,
-//! then each of the body's fallback `models`, every provider that serves it, and for each
-//! provider its keys (newest first, or as the caller's router rule orders them; resting keys
-//! last).
+//! snapshot (`resolve`), model aliases first (`alias`), and every candidate laid out in the
+//! order to try them — for `model` (or an alias's target, then its fallbacks), then each of
+//! the body's fallback `models` (each alias among them likewise), every provider that serves
+//! it, and for each provider its keys (newest first, or as the caller's router rule orders
+//! them; resting keys last).
 
+mod alias;
 pub mod body;
 pub mod resolve;
 
@@ -80,20 +82,21 @@ impl Gateway {
         let rules = snapshot.rules(call.context.configuration);
         let mut taken = Taken::default();
         let mut plan: Vec<Step> = Vec::new();
-        for (name, model) in std::iter::once(&body.model).chain(fallbacks).enumerate() {
+        let names = alias::names(snapshot, &body.model, fallbacks, call.fallback);
+        for (name, model) in names.enumerate() {
             if plan.len() >= MAX_CANDIDATES {
                 break;
             }
             let targets = match candidates(snapshot, model, call.surface, scope.as_deref()) {
                 Ok(targets) => targets,
-                Err(e) if name == 0 => return Err(e),
+                Err(e) if name == 0 => return Err(alias::explained(snapshot, &body.model, e)),
                 Err(mut error) => {
                     if error.code == Code::ModelNotAllowed {
                         error.code = Code::NotAllowed;
                     }
                     plan.push(Step::Unroutable {
                         name,
-                        model: model.clone(),
+                        model: model.to_owned(),
                         error,
                     });
                     continue;

@@ -6,7 +6,8 @@
 //! must be a model the provider declares (exactly, or else ignoring case; the declared
 //! spelling goes upstream) unless it declares none. A bare name goes to the providers that
 //! declare it, in creation order: the first is tried first, the others are failover
-//! candidates.
+//! candidates; after them, the catalog providers whose discovered models hold it, and last
+//! those that serve the call only through a translation.
 
 use std::sync::Arc;
 
@@ -43,8 +44,10 @@ pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
 /// Every place a call for `model` may go, in the order to try them, never empty: a qualified
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
-/// those that declare it in another case, then those that serve the surface only through a
-/// translation (`translate`) or, for count-tokens, an estimate — up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
+/// those that declare it in another case — then the catalog providers whose discovered
+/// models hold it (likewise), then those that serve the surface only through a translation
+/// (`translate`) or, for count-tokens, an estimate — up to [`MAX_PROVIDERS_PER_MODEL`]. With a
+/// `scope`
 /// (an access key's), only what it allows: a name it leaves nothing of is `model_not_allowed`,
 /// and what a `model_not_found` message lists is what it allows.
 pub fn candidates(
@@ -60,13 +63,16 @@ pub fn candidates(
     }
     let (mut exact, mut folded, mut any, mut refused) = (Vec::new(), Vec::new(), None, false);
     let mut translated = Vec::new();
-    for route in snapshot.declaring(model) {
+    let declaring = snapshot
+        .declaring(model)
+        .map(|route| (route, declared_spelling(route, model).unwrap_or(model)));
+    // Catalog providers whose discovered models hold the name come after every registered
+    // provider that declares it.
+    let mut catalog = (Vec::new(), Vec::new());
+    let discovered = snapshot.discovered_by(model).map(|found| (found, true));
+    for ((route, spelling), from_catalog) in declaring.map(|d| (d, false)).chain(discovered) {
         if let Some(scope) = scope
-            && !scope.allows(
-                snapshot,
-                route,
-                declared_spelling(route, model).unwrap_or(model),
-            )
+            && !scope.allows(snapshot, route, spelling)
         {
             refused = true;
             continue;
@@ -74,27 +80,33 @@ pub fn candidates(
         any.get_or_insert(route);
         if !route.serves(surface) {
             if translation(route, surface).is_some() || estimated(route, surface) {
-                translated.push(route);
+                translated.push((route, spelling));
             }
             continue;
         }
-        match route.models.iter().any(|m| m == model) {
-            true => exact.push(route),
-            false => folded.push(route),
+        let (exact, folded) = match from_catalog {
+            false => (&mut exact, &mut folded),
+            true => (&mut catalog.0, &mut catalog.1),
+        };
+        match spelling == model {
+            true => exact.push((route, spelling)),
+            false => folded.push((route, spelling)),
         }
-        if exact.len() == MAX_PROVIDERS_PER_MODEL {
+        if !from_catalog && exact.len() == MAX_PROVIDERS_PER_MODEL {
             break;
         }
     }
     exact.append(&mut folded);
+    exact.append(&mut catalog.0);
+    exact.append(&mut catalog.1);
     exact.append(&mut translated);
     exact.truncate(MAX_PROVIDERS_PER_MODEL);
     match (exact.is_empty(), any) {
         (false, _) => Ok(exact
             .into_iter()
-            .map(|route| Target {
+            .map(|(route, spelling)| Target {
                 route: Arc::clone(route),
-                model: declared_spelling(route, model).unwrap_or(model).to_owned(),
+                model: spelling.to_owned(),
                 translation: translation(route, surface),
                 estimate: estimated(route, surface),
             })

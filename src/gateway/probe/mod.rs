@@ -7,6 +7,8 @@
 //! page, or Anthropic's pages (`?limit=1000`, then `after_id` its `last_id` while `has_more`).
 //! What it found is a [`Check`]; one of a registered provider is kept in its runtime state.
 
+pub mod discover;
+pub mod schedule;
 pub mod text;
 
 use std::sync::Arc;
@@ -26,13 +28,16 @@ use super::client::{self, outbound};
 use super::state::Check;
 use super::table::Route;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{Provider, ProviderKey, now_ms};
+use crate::domain::{Provider, ProviderKey};
 
 /// How long a probe may take, all pages included, unless the provider's request timeout is
 /// shorter.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Anthropic's pages a probe reads at most: 100 000 models.
 const MAX_PAGES: usize = 100;
+/// The model ids a probe keeps at most (it counts them all): as many as Anthropic's pages
+/// hold, far past what a provider may declare.
+pub const MAX_IDS: usize = MAX_PAGES * 1000;
 /// The largest page read; a list that size has far more models than any provider serves.
 const MAX_PAGE_BYTES: usize = 16 << 20;
 
@@ -61,10 +66,16 @@ impl Gateway {
         let snapshot = self.snapshot();
         let slug = snapshot.slug_of(id)?;
         let route = Arc::clone(snapshot.route(slug)?);
-        let keys = snapshot.keys(slug);
-        let probed = self.probe(&route, self.newest(&route, &keys)).await;
-        route.state.record_check(probed.check.clone());
-        Some(probed.check)
+        drop(snapshot);
+        Some(self.probe_route(&route).await)
+    }
+
+    /// Probes `route` (registered or catalog) with its newest usable key, and keeps the check.
+    pub async fn probe_route(&self, route: &Route) -> Check {
+        let keys = self.snapshot().keys(&route.slug);
+        let probed = self.probe(route, self.newest(route, &keys)).await;
+        self.keep(route, &probed.check).await;
+        probed.check
     }
 
     /// Probes the provider of key `id` with that key, and keeps the check in the provider's
@@ -80,7 +91,7 @@ impl Gateway {
             false => Using::Key(&key),
         };
         let probed = self.probe(&route, using).await;
-        route.state.record_check(probed.check.clone());
+        self.keep(&route, &probed.check).await;
         Some(probed.check)
     }
 
@@ -112,6 +123,11 @@ impl Gateway {
     }
 
     async fn probe(&self, route: &Route, using: Using<'_>) -> Probed {
+        self.probe_listing(route, using).await.0
+    }
+
+    /// [`Gateway::probe`], with the model ids the list held (empty when it failed).
+    async fn probe_listing(&self, route: &Route, using: Using<'_>) -> (Probed, Ids) {
         let no_key_yet = matches!(using, Using::Nothing { no_key_yet: true });
         let key_id = match &using {
             Using::Key(k) => Some(k.id),
@@ -125,25 +141,31 @@ impl Gateway {
             latency_ms: None,
             models_found: None,
             error: None,
+            down: false,
         };
-        match self.read_models(route, using, &mut check).await {
+        let mut ids = Ids::default();
+        match self.read_models(route, using, &mut check, &mut ids).await {
             Ok(count) => {
                 check.ok = true;
                 check.models_found = Some(count);
             }
-            Err(why) => check.error = Some(text::cut(why)),
+            Err(why) => {
+                check.error = Some(text::cut(why));
+                ids = Ids::default();
+            }
         }
-        check.at_ms = now_ms();
-        Probed { check, no_key_yet }
+        check.at_ms = self.wall_ms();
+        (Probed { check, no_key_yet }, ids)
     }
 
-    /// Counts the models the provider lists, filling in `check`'s status and latency as they
-    /// become known; or why it could not.
+    /// Counts the models the provider lists, keeping their ids in `ids`, filling in `check`'s
+    /// status and latency as they become known; or why it could not.
     async fn read_models(
         &self,
         route: &Route,
         using: Using<'_>,
         check: &mut Check,
+        ids: &mut Ids,
     ) -> Result<u64, String> {
         let key = match using {
             Using::Key(key) => Some(
@@ -210,11 +232,15 @@ impl Gateway {
             let page = page(&client, page_url, &headers, deadline);
             let (status, body) = match page.await {
                 Ok(answer) => answer,
-                Err(Missed::TimedOut) => return Err(timed_out()),
+                Err(Missed::TimedOut) => {
+                    check.down = true;
+                    return Err(timed_out());
+                }
                 Err(Missed::Send(e)) => {
                     return Err(match outbound::refusal_in(&e) {
                         Some(refused) => format!("may not be called: {refused}"),
                         None => {
+                            check.down = true;
                             let why = text::cleaned(&scrub, &scrub.described(e).1);
                             format!("could not be reached: {why}")
                         }
@@ -222,6 +248,7 @@ impl Gateway {
                 }
                 Err(Missed::Body(status, why)) => {
                     check.status_code = Some(status);
+                    check.down = true;
                     let why = text::cleaned(&scrub, &why);
                     return Err(format!("the model list could not be read: {why}"));
                 }
@@ -230,6 +257,7 @@ impl Gateway {
             check.latency_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if !(200..300).contains(&status) {
+                check.down = status >= 500;
                 let said = String::from_utf8_lossy(&body);
                 return Err(match said.trim() {
                     "" => format!("the provider answered {status} with no body"),
@@ -241,6 +269,7 @@ impl Gateway {
                 format!("the answer is not a model list (JSON with a `data` array): {why}")
             })?;
             count += list.data.len() as u64;
+            ids.take(list.data);
             if format == Format::OpenAi || !list.has_more {
                 return Ok(count);
             }
@@ -261,14 +290,48 @@ impl Gateway {
     }
 }
 
-/// What a model list says, OpenAI's or Anthropic's: its entries are only counted.
+/// What a model list says, OpenAI's or Anthropic's: its entries are counted, whatever they
+/// are, and the `id` of those that have one kept.
 #[derive(Deserialize)]
 struct List {
-    data: Vec<IgnoredAny>,
+    data: Vec<Entry>,
     #[serde(default)]
     has_more: bool,
     #[serde(default)]
     last_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Model { id: String },
+    Other(IgnoredAny),
+}
+
+/// The model ids a list held, in its order, each once, up to [`MAX_IDS`].
+#[derive(Debug, Default)]
+pub struct Ids {
+    pub ids: Vec<String>,
+    /// Ids past [`MAX_IDS`] were left out.
+    pub cut: bool,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Ids {
+    fn take(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            let Entry::Model { id } = entry else { continue };
+            if self.seen.contains(&id) {
+                continue;
+            }
+            if self.ids.len() == MAX_IDS {
+                self.cut = true;
+                return;
+            }
+            self.seen.insert(id.clone());
+            self.ids.push(id);
+        }
+    }
 }
 
 enum Missed {

@@ -1,7 +1,7 @@
 //! The routing table: an immutable snapshot of what the data plane routes to — providers by
-//! `providerId`, the models they declare, their sealed keys, and the catalog providers — swapped
-//! whole and atomically, with the gateway's own settings (`/gateway-config`). Model calls read
-//! it and never the store.
+//! `providerId`, the models they declare, their sealed keys, the catalog providers and the model
+//! aliases — swapped whole and atomically, with the gateway's own settings (`/gateway-config`).
+//! Model calls read it and never the store.
 //!
 //! The snapshot's maps are persistent (`imbl`): a change copies only the path to what changed,
 //! so the registry applies each durable write in microseconds however many providers there are,
@@ -13,7 +13,9 @@ use arc_swap::ArcSwap;
 use imbl::{HashMap, HashSet, OrdMap};
 use ulid::Ulid;
 
+pub mod aliases;
 pub mod calling;
+mod catalog_models;
 mod route;
 pub mod rules;
 pub mod scope;
@@ -25,9 +27,10 @@ pub use scope::Scope;
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
+use crate::domain::discovery::CatalogModels;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
-use crate::domain::{AccessKeyConfiguration, Provider, ProviderKey};
+use crate::domain::{AccessKeyConfiguration, ModelAlias, Provider, ProviderKey};
 use crate::store::{Store, StoreError};
 
 /// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
@@ -92,12 +95,15 @@ pub struct Snapshot {
     keys: HashMap<String, OrdMap<Ulid, Arc<ProviderKey>>>,
     key_owner: HashMap<Ulid, String>,
     catalog: HashMap<String, Arc<Route>>,
+    /// The catalog providers' discovered models (`catalog_models`).
+    discovered: catalog_models::Discovered,
     /// `/gateway-config` as last written.
     gateway_config: Arc<GatewayConfig>,
     /// Each access key configuration's scope, worked out when it was written.
     scopes: HashMap<Ulid, Arc<Scope>>,
     /// The router rules of each configuration that has any, worked out when it was written.
     rules: HashMap<Ulid, Arc<Rules>>,
+    aliases: aliases::Aliases,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -305,6 +311,9 @@ pub enum Change<'a> {
     GatewayConfig(&'a GatewayConfig),
     Configuration(&'a AccessKeyConfiguration),
     ConfigurationGone(Ulid),
+    Alias(&'a ModelAlias),
+    AliasGone(Ulid),
+    CatalogModels(&'a CatalogModels),
 }
 
 impl RoutingTable {
@@ -351,9 +360,11 @@ impl RoutingTable {
                 break;
             }
         }
+        snapshot.load_discovered(store)?;
         for c in store.all_configurations()? {
             snapshot.set_configuration(&c);
         }
+        snapshot.load_aliases(store)?;
         let mut before = None;
         loop {
             let page = store.list_keys(None, before, 1000)?;
@@ -395,16 +406,23 @@ impl RoutingTable {
                 next.gateway_config = Arc::new(c.clone());
             }
             Change::Configuration(c) if next.current(c.id, c.version) => next.set_configuration(c),
+            Change::CatalogModels(c) => next.discovered.set(c),
             Change::ConfigurationGone(id) => {
                 next.bury(id);
                 next.scopes.remove(&id);
                 next.rules.remove(&id);
             }
+            Change::Alias(a) if next.current(a.id, a.version) => next.set_alias(a),
+            Change::AliasGone(id) => {
+                next.bury(id);
+                next.remove_alias(id);
+            }
             // Older than what the table holds: a later write was published first.
             Change::Provider(_)
             | Change::Key(_)
             | Change::GatewayConfig(_)
-            | Change::Configuration(_) => return,
+            | Change::Configuration(_)
+            | Change::Alias(_) => return,
         }
         self.current.store(Arc::new(next));
     }

@@ -21,6 +21,8 @@ pub struct Route {
     pub slug: String,
     /// A registered provider's `id`; `None` for a catalog provider.
     pub id: Option<ulid::Ulid>,
+    /// Its `name` (a catalog provider's id), as usage events show it.
+    pub name: String,
     pub base_url: String,
     pub surfaces: Vec<ApiSurface>,
     /// Declared model ids, in their declared spelling; empty when any model passes.
@@ -53,6 +55,7 @@ impl Route {
             urls: Urls::default(),
             slug: provider.provider_id.as_str().to_owned(),
             id: Some(provider.id),
+            name: provider.name.clone(),
             base_url: provider.base_url.clone(),
             surfaces: provider.surfaces.clone(),
             models: provider.models.iter().map(|m| m.model_id.clone()).collect(),
@@ -73,6 +76,7 @@ impl Route {
             urls: Urls::default(),
             slug: entry.id.to_owned(),
             id: None,
+            name: entry.id.to_owned(),
             base_url: base_url.to_owned(),
             surfaces: Vec::new(),
             models: Vec::new(),

@@ -3,12 +3,16 @@
 pub(super) mod access_key_configurations;
 pub(super) mod access_keys;
 pub(super) mod api_keys;
+pub(super) mod discovery;
 pub(super) mod gateway_config;
 pub(super) mod health;
+pub(super) mod model_aliases;
 pub(super) mod probes;
+pub(super) mod provider_health;
 pub(super) mod provider_keys;
 pub(super) mod providers;
 mod routers;
+pub(super) mod usage;
 
 use actix_web::web;
 
@@ -20,4 +24,6 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     access_key_configurations::configure(cfg);
     gateway_config::configure(cfg);
     health::configure(cfg);
+    usage::configure(cfg);
+    model_aliases::configure(cfg);
 }

@@ -91,8 +91,13 @@ pub(super) async fn passes(
     if c.ok || (probed.no_key_yet && matches!(c.status_code, Some(401 | 403))) {
         return Ok(());
     }
+    Err(check_details(c))
+}
+
+/// What a check found, field → text (`null` where unknown), as error `details` hold it.
+pub(super) fn check_details(c: &Check) -> BTreeMap<String, String> {
     let text = |v: Option<String>| v.unwrap_or_else(|| "null".to_owned());
-    Err(BTreeMap::from([
+    BTreeMap::from([
         ("ok".to_owned(), c.ok.to_string()),
         (
             "statusCode".to_owned(),
@@ -107,7 +112,7 @@ pub(super) async fn passes(
             text(c.models_found.map(|s| s.to_string())),
         ),
         ("error".to_owned(), text(c.error.clone())),
-    ]))
+    ])
 }
 
 /// What a probe found; every field present, `null` where it is not known.

@@ -8,7 +8,8 @@ use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 
-use super::probes;
+use super::provider_health::{self, Capability, Include, StatusWord};
+use super::{discovery, probes};
 use crate::domain::schema;
 use crate::domain::settings::{NetworkBody, ProxyBody};
 use crate::domain::{CreateProvider, Input, Provider, UpdateProvider};
@@ -47,6 +48,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/{id}/test")
                     .route(web::post().to(probes::test_provider))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/{id}/discover-models")
+                    .route(web::post().to(discovery::discover_models))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/{id}/health")
+                    .route(web::get().to(provider_health::health))
+                    .route(web::head().to(provider_health::health))
+                    .default_service(method_not_allowed("GET, HEAD")),
             )
             .default_service(web::to(no_route)),
     );
@@ -98,7 +110,7 @@ pub(crate) async fn create(
 #[utoipa::path(
     get, path = "/providers", tag = "providers", operation_id = "listProviders",
     summary = "List providers, newest first",
-    params(docs::Paging),
+    params(docs::Paging, docs::Include),
     responses(
         (status = 200, description = "One page.", body = ListView),
         docs::AuthErrors,
@@ -109,14 +121,15 @@ pub(crate) async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(&req, false)?;
+    let query = ListQuery::parse_including(&req)?;
+    let include = Include::parse(query.include.as_deref())?;
     let page = state.registry.store().list(query.before, query.limit)?;
     let last = page.items.last().map(|p| p.id);
     Ok(HttpResponse::Ok().json(ListView {
         ai_gateway_providers: page
             .items
             .iter()
-            .map(|p| ProviderView::new(p, &state))
+            .map(|p| ProviderView::new(p, &state).including(include, p, &state))
             .collect(),
         uri: state.uri("/providers"),
         next_page_uri: query.next_page(&state, "/providers", page.has_more, last),
@@ -126,7 +139,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     get, path = "/providers/{id}", tag = "providers", operation_id = "getProvider",
     summary = "Get a provider",
-    params(docs::Id, docs::IfNoneMatch),
+    params(docs::Id, docs::IfNoneMatch, docs::Include),
     responses(
         (status = 200, description = "The provider.", body = ProviderView,
             headers(("ETag" = String, description = "Entity tag of this version"))),
@@ -140,7 +153,8 @@ pub(crate) async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    query::none(&req)?;
+    let include = query::include(&req)?;
+    let include = Include::parse(include.as_deref())?;
     let id = path_id(&req, NOUN)?;
     let provider = state
         .registry
@@ -150,7 +164,7 @@ pub(crate) async fn get(
     Ok(tagged(
         &req,
         provider.etag(),
-        &ProviderView::new(&provider, &state),
+        &ProviderView::new(&provider, &state).including(include, &provider, &state),
     ))
 }
 
@@ -289,6 +303,15 @@ pub(crate) struct ProviderView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = schema::allow_private_network)]
     allow_private_network: Option<bool>,
+    /// Only with `?include=status` (see `GET /providers/{id}/health`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    status: Option<StatusWord>,
+    /// Only with `?include=capabilities`: `llm` when it serves chat, completions, responses
+    /// or messages, `embedding` when it serves embeddings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    capabilities: Option<Vec<Capability>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -356,6 +379,15 @@ impl<'a> ProviderView<'a> {
             keyless: p.settings.keyless,
             request_path_overrides: &p.settings.path_overrides,
             allow_private_network: p.settings.allow_private_network,
+            status: None,
+            capabilities: None,
         }
+    }
+
+    /// With what `?include=` asked for.
+    fn including(mut self, include: Include, p: &Provider, state: &AppState) -> ProviderView<'a> {
+        self.status = include.status(&state.gateway, p);
+        self.capabilities = include.capabilities(p);
+        self
     }
 }

@@ -18,8 +18,9 @@ pub(super) fn list() -> Operation {
             "List the providerId:modelId a call of this format may name",
         ))
         .description(Some(
-            "The declared models of each registered provider that serves a route of the \
-             request's format, providers oldest first; for an access key under a \
+            "The model aliases (`/model-aliases`) whose target a call of this format reaches, \
+             oldest first, then the declared models of each registered provider that serves a \
+             route of the request's format, providers oldest first; for an access key under a \
              configuration, only those its `access` allows. The list and errors are OpenAI's shape, \
              or Anthropic's when the request carries `anthropic-version`, so both SDKs' \
              `models.list()` read it. Anthropic's list pages: `limit` models from the start, \
@@ -84,7 +85,8 @@ pub(super) fn retrieve() -> Operation {
         .summary(Some("One model a call of this format may name"))
         .description(Some(
             "The model as `GET /v1/models` lists it, found as a call finds `model`: \
-             `providerId:modelId` or a bare model id, exactly or else ignoring case. The rest \
+             a model alias, `providerId:modelId` or a bare model id, exactly or else ignoring \
+             case. The rest \
              of the path is the id, `/` included (sent as is or as `%2F`). OpenAI's shape, or \
              Anthropic's when the request carries `anthropic-version`.",
         ))
@@ -94,7 +96,9 @@ pub(super) fn retrieve() -> Operation {
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String).build()))
-                .description(Some("`providerId:modelId`, or a bare model id."))
+                .description(Some(
+                    "A model alias, `providerId:modelId`, or a bare model id.",
+                ))
                 .build(),
         )
         .parameter(anthropic_version());

@@ -51,8 +51,9 @@ pub(super) fn model_call() -> Schema {
         .property(
             "model",
             string(
-                "`providerId:modelId`, or a model name any provider declares; sent upstream as \
-                 the provider's model id.",
+                "`providerId:modelId`, a model name any provider declares, or a model alias \
+                 (`/model-aliases`: its target, then its fallbacks, stand in its place); sent \
+                 upstream as the provider's model id.",
             )
             .min_length(Some(1)),
         )
@@ -136,7 +137,7 @@ pub(super) fn anthropic_error() -> Schema {
 /// One model in OpenAI's shape: an entry of its list, and what `GET /v1/models/{model}` answers.
 pub(super) fn openai_model() -> Schema {
     closed(ObjectBuilder::new().schema_type(Type::Object))
-        .property("id", string("`providerId:modelId`."))
+        .property("id", string("`providerId:modelId`, or a model alias."))
         .required("id")
         .property(
             "object",
@@ -149,11 +150,18 @@ pub(super) fn openai_model() -> Schema {
             "created",
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .description(Some("When the provider was registered, in Unix seconds.")),
+                .description(Some(
+                    "When the provider (or the model alias) was registered, in Unix seconds.",
+                )),
         )
         .required("created")
-        .property("owned_by", string("The `providerId`."))
+        .property(
+            "owned_by",
+            string("The `providerId`; `modelgate-alias` for a model alias."),
+        )
         .required("owned_by")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
 }
 
@@ -185,7 +193,7 @@ pub(super) fn anthropic_model() -> Schema {
                 .enum_values(Some(["model"])),
         )
         .required("type")
-        .property("id", string("`providerId:modelId`."))
+        .property("id", string("`providerId:modelId`, or a model alias."))
         .required("id")
         .property("display_name", string("The same as `id`."))
         .required("display_name")
@@ -195,7 +203,20 @@ pub(super) fn anthropic_model() -> Schema {
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
         )
         .required("created_at")
+        .property("modelgate_status", status())
+        .required("modelgate_status")
         .into()
+}
+
+/// modelgate's own field of a listed model: its provider's status.
+fn status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["online", "degraded", "offline", "unknown"]))
+        .description(Some(
+            "The status of the model's provider, as `GET /providers/{id}/health` shows it \
+             (modelgate's own field); `gateway.hide_offline_models` leaves offline ones out.",
+        ))
 }
 
 pub(super) fn anthropic_models() -> Schema {

@@ -3,17 +3,23 @@
 //! `anthropic-version` (so both SDKs' `models.list()` and `models.retrieve()` work against the
 //! same URLs). Anthropic's list pages as Anthropic's does (`limit`, `after_id`, `before_id`);
 //! OpenAI's shape has no paging, so its list is whole, though bad parameters are refused alike.
+//! Model aliases come first (they win a call for their name), owned by [`ALIAS_OWNER`], each
+//! listed where its target is: in a format whose routes serve it, for a caller whose scope
+//! allows it.
 
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{authenticate, format_of, not_allowed, refusal};
-use crate::domain::surface::Format;
-use crate::gateway::Chosen;
+use crate::domain::surface::{Format, Surface};
 use crate::gateway::error::{Code, GatewayError};
-use crate::gateway::table::{Scope, Snapshot};
+use crate::gateway::health::status::Status;
+use crate::gateway::plan::resolve::candidates;
+use crate::gateway::table::{Route, Scope, Snapshot};
+use crate::gateway::{Chosen, Gateway};
 use crate::http::AppState;
 
 /// Anthropic's own bounds and default for `limit`.
@@ -35,39 +41,132 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// One listed model: its `providerId:modelId`, its provider, when that was registered (ms).
+/// What an alias's entry shows as its owner.
+const ALIAS_OWNER: &str = "modelgate-alias";
+
+/// One listed model: its `providerId:modelId` (or an alias), its provider, when that was
+/// registered (ms).
 struct Entry {
+    /// A model alias: `id` and `model` are its name.
+    alias: bool,
     id: String,
     owner: String,
     created_ms: u64,
     /// The model id as the provider declares it.
     model: String,
+    /// Its provider's status word (`GET /providers/{id}/health`).
+    status: &'static str,
 }
 
-/// What `format`'s routes accept, and of that only what `scope` (an access key's) allows.
-fn entries(snapshot: &Snapshot, format: Format, scope: Option<&Scope>) -> Vec<Entry> {
-    snapshot
-        .listed(format)
-        .filter(|(route, model)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
-        .map(|(route, model)| Entry {
-            id: format!("{}:{model}", route.slug),
-            owner: route.slug.clone(),
-            created_ms: route.created_ms,
-            model: model.to_owned(),
-        })
+/// What `format`'s routes accept — the model aliases, the registered providers' declared
+/// models, then the catalog providers' discovered ones — and of that only what `scope` (an
+/// access key's) allows; without offline providers' models when
+/// `gateway.hide_offline_models`.
+fn entries(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    format: Format,
+    scope: Option<&Scope>,
+) -> Vec<Entry> {
+    let statuses = Statuses::new(gateway);
+    // Where an alias's call goes first, if it can go anywhere for this caller — in this
+    // format, as the providers' models are listed: one reached only through a translation is
+    // listed in its own format's list.
+    let first_route = |target: &str| {
+        Surface::ALL
+            .into_iter()
+            .filter(|s| s.format() == format)
+            .find_map(|s| {
+                let found = candidates(snapshot, target, s, scope).ok()?;
+                found
+                    .into_iter()
+                    .find(|t| t.translation.is_none() && !t.estimate)
+            })
+            .map(|t| t.route)
+    };
+    let aliases = snapshot
+        .aliases()
+        .iter()
+        // An alias a provider registered since took the prefix of is not called any more.
+        .filter(|a| snapshot.alias_for(&a.alias).is_some())
+        .filter_map(|a| {
+            let route = first_route(&a.target)?;
+            Some(Entry {
+                alias: true,
+                id: a.alias.clone(),
+                owner: ALIAS_OWNER.to_owned(),
+                created_ms: a.created_at_ms,
+                model: a.alias.clone(),
+                // Its target's: an alias with fallbacks stays listed when that is offline.
+                status: gateway.status_of(&route).as_str(),
+            })
+        });
+    let discovered = snapshot.discovered_listed().filter(|(route, _, _)| {
+        Surface::ALL
+            .into_iter()
+            .any(|s| s.format() == format && route.serves(s))
+    });
+    aliases
+        .chain(
+            snapshot
+                .listed(format)
+                .map(|(route, model)| (route, model, route.created_ms))
+                .chain(discovered)
+                .filter(|(route, model, _)| scope.is_none_or(|s| s.allows(snapshot, route, model)))
+                .filter_map(|(route, model, created_ms)| {
+                    Some(Entry {
+                        alias: false,
+                        id: format!("{}:{model}", route.slug),
+                        owner: route.slug.clone(),
+                        created_ms,
+                        model: model.to_owned(),
+                        status: statuses.of(route)?,
+                    })
+                }),
+        )
         .collect()
+}
+
+/// Each listed provider's status, worked out once however many models it lists.
+struct Statuses<'g> {
+    gateway: &'g Gateway,
+    last: std::cell::Cell<Option<(*const Route, Status)>>,
+}
+
+impl<'g> Statuses<'g> {
+    fn new(gateway: &'g Gateway) -> Statuses<'g> {
+        Statuses {
+            gateway,
+            last: std::cell::Cell::new(None),
+        }
+    }
+
+    /// `route`'s status word; `None` when its models are hidden.
+    fn of(&self, route: &Arc<Route>) -> Option<&'static str> {
+        let status = match self.last.get() {
+            Some((at, status)) if std::ptr::eq(at, Arc::as_ptr(route)) => status,
+            _ => {
+                let status = self.gateway.status_of(route);
+                self.last.set(Some((Arc::as_ptr(route), status)));
+                status
+            }
+        };
+        let hidden = status == Status::Offline && self.gateway.health().hide_offline;
+        (!hidden).then(|| status.as_str())
+    }
 }
 
 fn shown(format: Format, entry: &Entry) -> Value {
     match format {
         Format::OpenAi => json!({
             "id": entry.id, "object": "model", "created": entry.created_ms / 1000,
-            "owned_by": entry.owner,
+            "owned_by": entry.owner, "modelgate_status": entry.status,
         }),
         Format::Anthropic => json!({
             "type": "model", "id": entry.id, "display_name": entry.id,
             "created_at": humantime::format_rfc3339_seconds(
                 UNIX_EPOCH + Duration::from_millis(entry.created_ms)).to_string(),
+            "modelgate_status": entry.status,
         }),
     }
 }
@@ -80,7 +179,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     };
     let snapshot = state.gateway.snapshot();
     let scope = snapshot.scope(configuration);
-    let all = entries(&snapshot, format, scope.as_deref());
+    let all = entries(&state.gateway, &snapshot, format, scope.as_deref());
     // The parameters mean the same in both formats, so a bad one is refused in both; but
     // OpenAI's shape cannot say that more follow, so its list is whole.
     let (page, has_more) = match page(&all, req.query_string()) {
@@ -184,7 +283,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let wanted = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let snapshot = state.gateway.snapshot();
     let scope = snapshot.scope(configuration);
-    let all = entries(&snapshot, format, scope.as_deref());
+    let all = entries(&state.gateway, &snapshot, format, scope.as_deref());
     if let Some(entry) = find(&snapshot, &all, &wanted) {
         return HttpResponse::Ok().json(shown(format, entry));
     }
@@ -194,7 +293,7 @@ async fn retrieve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let elsewhere = find(
         &snapshot,
-        &entries(&snapshot, other, scope.as_deref()),
+        &entries(&state.gateway, &snapshot, other, scope.as_deref()),
         &wanted,
     )
     .is_some();
@@ -224,8 +323,10 @@ fn find<'e>(snapshot: &Snapshot, all: &'e [Entry], wanted: &str) -> Option<&'e E
         _ => (None, wanted),
     };
     let mine = || {
-        all.iter()
-            .filter(move |e| owner.is_none_or(|o| e.owner == o))
+        all.iter().filter(move |e| match owner {
+            None => true,
+            Some(o) => !e.alias && e.owner == o,
+        })
     };
     let folded = model.to_lowercase();
     mine()

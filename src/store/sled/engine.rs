@@ -28,6 +28,12 @@ const KEYS_BY_CONFIGURATION_TREE: &str = "access_keys_by_configuration";
 const CONFIGURATION_USES_TREE: &str = "access_key_configuration_uses";
 /// Since routers; empty in a store written before them, which is right: no rule named a key.
 const KEY_RULES_TREE: &str = "provider_key_rules";
+/// Since model aliases; a store without it reads as having none.
+const MODEL_ALIASES_TREE: &str = "model_aliases";
+/// Since model discovery; a store without it reads as no catalog provider discovered.
+const CATALOG_MODELS_TREE: &str = "catalog_models";
+/// Since provider health; a store without it reads as having no checks.
+const HEALTH_TREE: &str = "provider_health";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -53,6 +59,12 @@ pub(super) struct Engine {
     /// provider-key-id → the ids (16 bytes each, ascending) of the configurations whose
     /// router names the key, for the transaction of a key's delete, which cannot scan.
     pub(super) key_rules: sled::Tree,
+    /// Model aliases by id.
+    pub(super) model_aliases: sled::Tree,
+    /// catalog id → its discovered models (`domain::discovery::CatalogModels`).
+    pub(super) catalog_models: sled::Tree,
+    /// provider-id → its health checks, newest first (`domain::health`).
+    pub(super) health: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -116,6 +128,9 @@ impl Engine {
             keys_by_configuration: db.open_tree(KEYS_BY_CONFIGURATION_TREE)?,
             configuration_uses: db.open_tree(CONFIGURATION_USES_TREE)?,
             key_rules: db.open_tree(KEY_RULES_TREE)?,
+            model_aliases: db.open_tree(MODEL_ALIASES_TREE)?,
+            catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
+            health: db.open_tree(HEALTH_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -5,17 +5,21 @@
 mod access_keys;
 mod api_keys;
 mod by_id;
+mod catalog_models;
 mod codec;
 mod commit;
 mod configurations;
 mod engine;
 mod files;
 mod gateway_config;
+mod health;
 mod keys;
 mod migrate;
+mod model_aliases;
 mod providers;
 mod rewrite;
 mod routers;
+pub mod usage;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -75,6 +75,7 @@ impl ProviderStore for SledStore {
                     &e.key_counts,
                     &e.configurations,
                     &e.key_rules,
+                    &e.health,
                 );
                 let result = trees.transaction(
                     |(
@@ -85,6 +86,7 @@ impl ProviderStore for SledStore {
                         key_counts,
                         configurations,
                         rules,
+                        health,
                     )| {
                         let Some(bytes) = records.get(key)? else {
                             return reject(Rejection::NotFound);
@@ -114,6 +116,7 @@ impl ProviderStore for SledStore {
                         key_counts.remove(slug.as_bytes())?;
                         records.remove(&key[..])?;
                         index.remove(slug.as_bytes())?;
+                        health.remove(&key[..])?;
                         Ok(((count, changed), true))
                     },
                 );

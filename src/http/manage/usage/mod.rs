@@ -1,0 +1,302 @@
+//! `/usage` and `/usage/overview`: what the data plane's attempts used, in ngrok's
+//! `AIGatewayUsage*` shapes, read from the usage store. Both are bounded: events come in pages
+//! of at most 100 behind an opaque cursor, and an overview reads one sum per day and group
+//! (never the events) over at most a year.
+
+mod query;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::now_ms;
+use crate::domain::usage::{DayTotals, KeySource, UsageEvent, day_of, day_start_ms, show_cost};
+use crate::http::auth::require_bearer;
+use crate::http::docs;
+use crate::http::error::ApiError;
+use crate::http::{AppState, method_not_allowed, no_route};
+use crate::store::usage::EventQuery;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/usage")
+            .wrap(middleware::from_fn(require_bearer))
+            .service(
+                web::resource("")
+                    .route(web::get().to(list))
+                    .route(web::head().to(list))
+                    .default_service(method_not_allowed("GET, HEAD")),
+            )
+            .service(
+                web::resource("/overview")
+                    .route(web::get().to(overview))
+                    .route(web::head().to(overview))
+                    .default_service(method_not_allowed("GET, HEAD")),
+            )
+            .default_service(web::to(no_route)),
+    );
+}
+
+#[utoipa::path(
+    get, path = "/usage", tag = "usage", operation_id = "listUsage",
+    summary = "List usage events, one per upstream attempt, newest first",
+    description = "An event per attempt the data plane made: retries and fallbacks each \
+        their own (with `includeRetries=true`; by default only each request's final attempt), \
+        and attempts that got no answer as `statusCode` 0. Token counts are the upstream's; \
+        counts it did not report are 0.",
+    params(docs::UsageQuery),
+    responses(
+        (status = 200, description = "One page.", body = UsageListView),
+        docs::AuthErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let p = query::list(&req, now_ms())?;
+    let page = state.usage.events(&EventQuery {
+        start_ms: p.window.start_ms,
+        end_ms: p.window.end_ms,
+        access_key: p.access_key.clone(),
+        include_retries: p.include_retries,
+        before: p.cursor,
+        limit: p.limit,
+    })?;
+    let next_page_uri = page
+        .items
+        .last()
+        .filter(|_| page.has_more)
+        .map(|last| state.uri(&format!("/usage?{}", next_query(&req, last))));
+    Ok(HttpResponse::Ok().json(UsageListView {
+        ai_gateway_usage: page.items.iter().map(|e| event_view(e, p.timing)).collect(),
+        uri: state.uri(&format!("/usage{}", query_suffix(&req))),
+        next_page_uri,
+    }))
+}
+
+/// The query of `req` with its cursor at `last`.
+fn next_query(req: &HttpRequest, last: &UsageEvent) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        if key != "cursor" {
+            query.append_pair(&key, &value);
+        }
+    }
+    query.append_pair("cursor", &last.id.to_string());
+    query.finish()
+}
+
+fn query_suffix(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => String::new(),
+        q => format!("?{q}"),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/usage/overview", tag = "usage", operation_id = "getUsageOverview",
+    summary = "Daily cost, requests and errors over a window, by provider or access key",
+    description = "A bucket per UTC day the window overlaps and group key, ordered by day then \
+        key, read from daily sums kept as the events are written. `requests` and `errors` count \
+        final attempts; `cost` sums every attempt.",
+    params(docs::UsageOverviewQuery),
+    responses(
+        (status = 200, description = "The series and the window's totals.", body = OverviewView),
+        docs::AuthErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn overview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let p = query::overview(&req, now_ms())?;
+    let (first, last) = (day_of(p.window.start_ms), day_of(p.window.end_ms));
+    let series = state.usage.days(p.group, first, last)?;
+    let mut totals = DayTotals::default();
+    let buckets = series
+        .iter()
+        .map(|((day, key), sums)| {
+            totals.merge(sums);
+            BucketView {
+                bucket_start: rfc3339_ms(day_start_ms(*day)),
+                group_key: key.clone(),
+                cost: show_cost(sums.cost_nanos),
+                requests: sums.requests,
+                errors: sums.errors,
+                tokens: p.tokens.then(|| TokenSums::of(sums)),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(OverviewView {
+        uri: state.uri(&format!("/usage/overview{}", query_suffix(&req))),
+        buckets,
+        totals: TotalsView {
+            cost: show_cost(totals.cost_nanos),
+            requests: totals.requests,
+            errors: totals.errors,
+            tokens: p.tokens.then(|| TokenSums::of(&totals)),
+        },
+    }))
+}
+
+/// RFC 3339 UTC to the millisecond: events of one second stay apart.
+fn rfc3339_ms(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn event_view(e: &UsageEvent, timing: bool) -> EventView {
+    let (key_source, key_id, key_shown) = match &e.key {
+        KeySource::User { key_id, redacted } => {
+            ("user", Some(key_id.to_string()), Some(redacted.clone()))
+        }
+        KeySource::None => ("none", None, None),
+    };
+    EventView {
+        id: e.id.to_string(),
+        event_time: rfc3339_ms(e.at_ms()),
+        request_id: e.request_id.clone(),
+        access_key_id: e.access_key_id.clone(),
+        provider: e.provider.clone(),
+        provider_display_name: e.provider_name.clone(),
+        model: e.model.clone(),
+        model_display_name: e.model.clone(),
+        attempt_number: e.attempt_number,
+        is_final_attempt: e.is_final_attempt,
+        status_code: e.status_code,
+        timed_out: e.timed_out,
+        is_error: e.is_error,
+        is_streaming: e.is_streaming,
+        stop_reason: e.stop_reason.clone(),
+        input_tokens: e.tokens.input,
+        output_tokens: e.tokens.output,
+        cache_read_tokens: e.tokens.cache_read,
+        reasoning_tokens: e.tokens.reasoning,
+        total_cost: show_cost(e.cost_nanos.unwrap_or(0)),
+        key_source,
+        provider_key_id: key_id,
+        provider_key_display_name: key_shown,
+        timing: timing.then_some(Timing {
+            latency_ms: e.latency_ms,
+            ttfb_ms: e.ttfb_ms,
+            cache_write_tokens: e.tokens.cache_write,
+            tokens_known: e.tokens.known,
+        }),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayUsageList)]
+pub(crate) struct UsageListView {
+    ai_gateway_usage: Vec<EventView>,
+    uri: String,
+    next_page_uri: Option<String>,
+}
+
+/// One attempt (ngrok's `AIGatewayUsageEvent`); `?include=timing` adds modelgate's fields.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayUsageEvent)]
+pub(crate) struct EventView {
+    id: String,
+    event_time: String,
+    request_id: String,
+    access_key_id: String,
+    provider: String,
+    provider_display_name: String,
+    model: String,
+    model_display_name: String,
+    attempt_number: u32,
+    is_final_attempt: bool,
+    status_code: u16,
+    timed_out: bool,
+    is_error: bool,
+    is_streaming: bool,
+    stop_reason: String,
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    reasoning_tokens: u64,
+    /// US dollars, five decimal places.
+    total_cost: String,
+    /// `user` (a provider key of the registry) or `none` (a keyless call).
+    key_source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_key_display_name: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    timing: Option<Timing>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Timing {
+    latency_ms: u64,
+    /// `null` when nothing answered.
+    ttfb_ms: Option<u64>,
+    cache_write_tokens: u64,
+    /// `false`: the upstream reported no counts, and the counts shown are 0.
+    tokens_known: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayUsageOverview)]
+pub(crate) struct OverviewView {
+    uri: String,
+    buckets: Vec<BucketView>,
+    totals: TotalsView,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayUsageOverviewBucket)]
+struct BucketView {
+    bucket_start: String,
+    group_key: String,
+    cost: String,
+    requests: u64,
+    errors: u64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    tokens: Option<TokenSums>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AIGatewayUsageOverviewTotals)]
+struct TotalsView {
+    cost: String,
+    requests: u64,
+    errors: u64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    tokens: Option<TokenSums>,
+}
+
+/// `?include=tokens`: a bucket's token sums over every attempt.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TokenSums {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_write_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+impl TokenSums {
+    fn of(sums: &DayTotals) -> TokenSums {
+        TokenSums {
+            input_tokens: sums.input_tokens,
+            output_tokens: sums.output_tokens,
+            cache_read_tokens: sums.cache_read_tokens,
+            cache_write_tokens: sums.cache_write_tokens,
+            reasoning_tokens: sums.reasoning_tokens,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+use super::*;
+use crate::domain::usage::{KeySource, Tokens, day_start_ms};
+
+const DAY: u64 = 86_400_000;
+/// 2026-12-04T00:00:00Z.
+const T0: u64 = 20_426 * DAY;
+
+fn event(at_ms: u64, key: &str, provider: &str, attempt: u32, last: bool) -> UsageEvent {
+    UsageEvent {
+        id: Ulid::from_parts(at_ms, u128::from(attempt) + rand_part(key)),
+        request_id: format!("req-{at_ms}"),
+        access_key_id: key.to_owned(),
+        provider: provider.to_owned(),
+        provider_name: provider.to_uppercase(),
+        model: "m".to_owned(),
+        attempt_number: attempt,
+        is_final_attempt: last,
+        status_code: if last { 200 } else { 503 },
+        timed_out: false,
+        is_error: !last,
+        is_streaming: false,
+        stop_reason: "stop".to_owned(),
+        tokens: Tokens {
+            input: 10,
+            output: 5,
+            known: true,
+            ..Tokens::default()
+        },
+        cost_nanos: Some(1_000),
+        key: KeySource::None,
+        latency_ms: 3,
+        ttfb_ms: Some(1),
+    }
+}
+
+fn rand_part(key: &str) -> u128 {
+    key.bytes().map(u128::from).sum::<u128>() << 8
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn query(start_ms: u64, end_ms: u64) -> EventQuery {
+    EventQuery {
+        start_ms,
+        end_ms,
+        include_retries: true,
+        limit: 100,
+        ..EventQuery::default()
+    }
+}
+
+fn ids(page: &Page<UsageEvent>) -> Vec<(u64, u32)> {
+    page.items
+        .iter()
+        .map(|e| (e.at_ms() - T0, e.attempt_number))
+        .collect()
+}
+
+#[test]
+fn events_come_back_newest_first_filtered_and_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let events = vec![
+        event(T0 + 1, "admin", "a", 1, false),
+        event(T0 + 2, "admin", "b", 2, true),
+        event(T0 + 3, "k1", "a", 1, true),
+        event(T0 + 4, "k1", "a", 1, true),
+    ];
+    runtime().block_on(usage.append(events)).unwrap();
+
+    let all = usage.events(&query(T0, T0 + 10)).unwrap();
+    assert_eq!(ids(&all), [(4, 1), (3, 1), (2, 2), (1, 1)]);
+    assert!(!all.has_more);
+
+    let finals = usage
+        .events(&EventQuery {
+            include_retries: false,
+            ..query(T0, T0 + 10)
+        })
+        .unwrap();
+    assert_eq!(ids(&finals), [(4, 1), (3, 1), (2, 2)]);
+
+    let admin = EventQuery {
+        access_key: Some("admin".into()),
+        ..query(T0, T0 + 10)
+    };
+    assert_eq!(ids(&usage.events(&admin).unwrap()), [(2, 2), (1, 1)]);
+    let admin_final = EventQuery {
+        include_retries: false,
+        ..admin.clone()
+    };
+    assert_eq!(ids(&usage.events(&admin_final).unwrap()), [(2, 2)]);
+
+    // Bounds are inclusive; pages continue below the last id seen.
+    assert_eq!(
+        ids(&usage.events(&query(T0 + 2, T0 + 3)).unwrap()),
+        [(3, 1), (2, 2)]
+    );
+    let first = usage
+        .events(&EventQuery {
+            limit: 3,
+            ..query(T0, T0 + 10)
+        })
+        .unwrap();
+    assert!(first.has_more);
+    let next = usage
+        .events(&EventQuery {
+            limit: 3,
+            before: Some(first.items[2].id),
+            ..query(T0, T0 + 10)
+        })
+        .unwrap();
+    assert_eq!(ids(&next), [(1, 1)]);
+    assert!(!next.has_more);
+}
+
+#[test]
+fn day_sums_count_requests_once_and_every_attempt_s_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let rt = runtime();
+    rt.block_on(usage.append(vec![
+        event(T0 + 1, "admin", "a", 1, false),
+        event(T0 + 2, "admin", "a", 2, true),
+    ]))
+    .unwrap();
+    // A second batch adds to the same day's sums.
+    rt.block_on(usage.append(vec![event(T0 + DAY + 5, "k1", "a", 1, true)]))
+        .unwrap();
+    let day = day_of(T0);
+    let by_provider = usage.days(Group::Provider, day, day + 1).unwrap();
+    let first = &by_provider[&(day, "a".to_owned())];
+    assert_eq!((first.requests, first.errors, first.attempts), (1, 0, 2));
+    assert_eq!((first.cost_nanos, first.input_tokens), (2_000, 20));
+    assert_eq!(by_provider[&(day + 1, "a".to_owned())].requests, 1);
+    let by_key = usage.days(Group::AccessKey, day, day).unwrap();
+    assert_eq!(
+        by_key.keys().collect::<Vec<_>>(),
+        [&(day, "admin".to_owned())]
+    );
+}
+
+#[test]
+fn pruning_removes_old_events_their_index_entries_and_old_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let rt = runtime();
+    rt.block_on(usage.append(vec![
+        event(T0 + 1, "k1", "a", 1, true),
+        event(T0 + DAY + 1, "k1", "a", 1, true),
+    ]))
+    .unwrap();
+    let removed = rt.block_on(usage.prune_before(T0 + DAY)).unwrap();
+    assert_eq!(removed, 1);
+    let keyed = EventQuery {
+        access_key: Some("k1".into()),
+        include_retries: false,
+        ..query(0, T0 + 2 * DAY)
+    };
+    assert_eq!(ids(&usage.events(&keyed).unwrap()), [(DAY + 1, 1)]);
+    let day = day_of(T0);
+    let left = usage.days(Group::Provider, day, day + 1).unwrap();
+    assert_eq!(left.keys().map(|k| k.0).collect::<Vec<_>>(), [day + 1]);
+    assert_eq!(day_start_ms(day + 1), T0 + DAY);
+}
+
+#[test]
+fn what_was_appended_is_there_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+        runtime()
+            .block_on(usage.append(vec![event(T0 + 1, "k1", "a", 1, true)]))
+            .unwrap();
+    }
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    assert_eq!(ids(&usage.events(&query(T0, T0 + 1)).unwrap()), [(1, 1)]);
+}
+
+#[test]
+fn a_batch_is_refused_whole_below_the_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, u64::MAX).unwrap();
+    let err = runtime()
+        .block_on(usage.append(vec![event(T0 + 1, "k1", "a", 1, true)]))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Full { .. }), "{err}");
+    assert!(usage.events(&query(0, T0 + 2)).unwrap().items.is_empty());
+}
