@@ -183,15 +183,20 @@ impl Gateway {
                         answer.chosen.attempts = number;
                         answer.chosen.fallbacks = fallbacks;
                         tried.record_events(self, false);
+                        // The meter reads the upstream's own bytes, before any translation.
+                        let pending = answer.pending.take();
                         if let (Some(draft), Some(recorder)) = (draft, &self.recorder) {
                             answer.body = metered(
                                 answer.body,
-                                call.surface,
+                                pending.as_ref().map_or(call.surface, |p| p.upstream),
                                 answer.streamed,
                                 answer.status,
                                 draft,
                                 Arc::clone(recorder),
                             );
+                        }
+                        if let Some(pending) = pending {
+                            answer.body = pending.apply(answer.body);
                         }
                         return Ok(answer);
                     }

@@ -112,6 +112,9 @@ pub struct Answer {
     pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
     /// The provider and model that answered, and the attempts it took.
     pub chosen: Chosen,
+    /// A translated answer's body is the upstream's until the call loop has put the meter on
+    /// it: this turns it into the caller's. Always `None` in what a call returns.
+    pub(in crate::gateway) pending: Option<attempt::Pending>,
 }
 
 /// What a call had got to: the provider and model, once chosen, and how many attempts and

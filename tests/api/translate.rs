@@ -2,7 +2,8 @@
 //! OpenAI-only provider and an OpenAI-format call by an Anthropic-only one, each checked at
 //! the mock (what it was sent) and at the client (what it was answered); tools and their
 //! results, an upstream's error, a field refused and the same dropped when lenient, a native
-//! candidate before a translated one, and streams translated event by event.
+//! candidate before a translated one, and streams translated event by event; `usage`: the
+//! usage events of translated calls.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -11,6 +12,8 @@ use serde_json::{Value, json};
 use crate::helpers::data_plane::{add_key, anthropic_error, call, openai_error, registered};
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
 use crate::upstream::{Mock, Reply};
+
+mod usage;
 
 fn openai_only() -> Value {
     json!([{"format": "openai", "surface": "chat-completions"}])

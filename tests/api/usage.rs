@@ -23,7 +23,7 @@ fn yesterday() -> String {
 
 /// The events `query` lists once there are at least `n` (they are written in batches, a
 /// tenth of a second apart), checked against ngrok's shapes.
-async fn events(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
     let path = format!("/usage?startTime={SINCE}&{query}");
     for _ in 0..200 {
         let res = app.get(&path).await;

@@ -15,6 +15,8 @@ pub mod stream;
 mod told;
 mod translated;
 
+pub(super) use translated::Pending;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -211,6 +213,7 @@ impl Gateway {
                 attempts: number,
                 fallbacks: 0,
             },
+            pending: None,
         };
         let watched = stream::Watched {
             sse: sse.then_some(format),
@@ -257,12 +260,11 @@ impl Gateway {
             Peeked::Committed { held, rest } => {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
-                Ok(answer(match target.translation {
-                    Some(d) => {
-                        translated::stream(d, watch(chunks), caller_model, sent.include_usage)
-                    }
-                    None => watch(chunks),
-                }))
+                let mut answer = answer(watch(chunks));
+                answer.pending = target
+                    .translation
+                    .map(|d| Pending::stream(d, caller_model, sent.include_usage));
+                Ok(answer)
             }
             Peeked::Failed(code) => {
                 log::warn!(

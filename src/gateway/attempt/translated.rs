@@ -18,7 +18,7 @@ use super::super::{Answer, Call, Chosen};
 use super::commit::Chunks;
 use super::{Missed, Told};
 use crate::domain::now_ms;
-use crate::domain::surface::Format;
+use crate::domain::surface::{Format, Surface};
 
 /// The most of a translated answer read: far above any chat answer, and a bound on what one
 /// call may hold in memory.
@@ -69,14 +69,62 @@ pub(super) fn tag(headers: &mut Vec<(HeaderName, HeaderValue)>, dropped: &[Strin
     }
 }
 
+/// A translated answer's last step, taken by the call loop once the meter is on the upstream's
+/// bytes: the meter reads the counts and stop reason as the upstream sent them, since the
+/// caller's format has no place for some (OpenAI's reasoning tokens in Anthropic's usage,
+/// Anthropic's cache writes in OpenAI's) and an OpenAI stream tells none unless asked.
+pub(in crate::gateway) struct Pending {
+    /// The surface whose format the upstream's bytes are in.
+    pub(in crate::gateway) upstream: Surface,
+    then: Then,
+}
+
+enum Then {
+    /// A whole answer, translated already (a body that cannot be fails the attempt): sent
+    /// once the upstream's bytes have been read.
+    Whole(Bytes),
+    /// A stream, translated event by event.
+    Stream {
+        direction: Direction,
+        model: String,
+        include_usage: bool,
+    },
+}
+
+impl Pending {
+    pub(super) fn stream(direction: Direction, model: &str, include_usage: bool) -> Pending {
+        Pending {
+            upstream: direction.upstream(),
+            then: Then::Stream {
+                direction,
+                model: model.to_owned(),
+                include_usage,
+            },
+        }
+    }
+
+    /// The caller's body, from the upstream's.
+    pub(in crate::gateway) fn apply(self, upstream: Chunks) -> Chunks {
+        match self.then {
+            Then::Whole(translated) => stream::once(async move {
+                // In memory already: reading it only lets the meter see it to its end.
+                let mut upstream = upstream;
+                while upstream.next().await.is_some() {}
+                Ok(translated)
+            })
+            .boxed(),
+            Then::Stream {
+                direction,
+                model,
+                include_usage,
+            } => self::stream(direction, upstream, &model, include_usage),
+        }
+    }
+}
+
 /// A committed stream of the provider's events, watched, as the caller's events, each
 /// translated as it arrives.
-pub(super) fn stream(
-    direction: Direction,
-    chunks: Chunks,
-    model: &str,
-    include_usage: bool,
-) -> Chunks {
+fn stream(direction: Direction, chunks: Chunks, model: &str, include_usage: bool) -> Chunks {
     let translator = Translator::new(direction, model, include_usage, now_ms() / 1000);
     stream::unfold(Some((chunks, translator)), |state| async move {
         let (mut chunks, mut translator) = state?;
@@ -120,6 +168,7 @@ pub(super) fn estimate(body: &CallBody<'_>, candidate: &Candidate, number: u32) 
             attempts: number,
             fallbacks: 0,
         },
+        pending: None,
     }
 }
 
@@ -174,27 +223,30 @@ pub(super) async fn answer(
             return Err(gateway(Failure::Unreachable, error));
         }
     };
-    let body = match &failed {
-        Some(_) => translate::error(direction, answer.status, &bytes),
-        None => {
-            translate::response(direction, &bytes, model, now_ms() / 1000).map_err(|mut e| {
-                e.message = format!("provider `{provider}`: {}", e.message);
-                untranslatable(e)
-            })?
-        }
-    };
     answer.headers.retain(|(name, _)| name != CONTENT_TYPE);
     answer
         .headers
         .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+    let Some(failure) = failed else {
+        let body =
+            translate::response(direction, &bytes, model, now_ms() / 1000).map_err(|mut e| {
+                e.message = format!("provider `{provider}`: {}", e.message);
+                untranslatable(e)
+            })?;
+        let upstream = Bytes::from(bytes);
+        answer.body = stream::once(async move { Ok(upstream) }).boxed();
+        answer.pending = Some(Pending {
+            upstream: direction.upstream(),
+            then: Then::Whole(Bytes::from(body)),
+        });
+        return Ok(answer);
+    };
+    let body = translate::error(direction, answer.status, &bytes);
     answer.body = stream::once(async move { Ok(Bytes::from(body)) }).boxed();
-    match failed {
-        None => Ok(answer),
-        Some(failure) => Err(Missed {
-            failure,
-            told: Told::Upstream(answer),
-        }),
-    }
+    Err(Missed {
+        failure,
+        told: Told::Upstream(answer),
+    })
 }
 
 /// A body read to its end, up to [`MOST_BYTES`].
