@@ -1,7 +1,8 @@
 //! The official Python and JS SDKs through a translation (issue 24): the Anthropic SDK to a provider
 //! declared as serving OpenAI chat completions only, and the OpenAI SDK to one serving
-//! Anthropic messages only — at the mock, where the reply and usage counts are known exactly,
-//! and (Anthropic SDK) at llama.cpp's OpenAI route.
+//! Anthropic messages only — at the mock, where the reply and usage counts are known exactly
+//! (in what the SDKs read and on the usage events), and (Anthropic SDK) at llama.cpp's OpenAI
+//! route.
 
 use serde_json::{Value, json};
 
@@ -76,7 +77,61 @@ async fn the_sdks_reach_providers_of_the_other_format_with_the_upstreams_usage()
             other => panic!("{other} reached the mock"),
         }
     }
+    // Each call's usage event holds the mock's own counts: a word a token of the system prompt
+    // and the message (2 + 5), and of the reply; its stop reason is the provider's.
+    let events = usage_events(&gateway, seen.len()).await;
+    for e in &events {
+        let stop = match e["provider"].as_str() {
+            Some("chat-only") => "stop",
+            Some("messages-only") => "end_turn",
+            other => panic!("an event of {other:?}: {e}"),
+        };
+        assert_eq!(
+            (&e["inputTokens"], &e["outputTokens"], &e["tokensKnown"]),
+            (
+                &json!(7),
+                &json!(mock::REPLY.split(' ').count()),
+                &json!(true)
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            (&e["stopReason"], &e["statusCode"]),
+            (&json!(stop), &json!(200)),
+            "{e}"
+        );
+    }
+    let streamed = events.iter().filter(|e| e["isStreaming"] == true).count();
+    assert_eq!(streamed, seen.len() / 2, "{events:?}");
     upstream.stop().await;
+}
+
+/// The gateway's usage events once there are `n` (they are written in batches).
+async fn usage_events(gateway: &Gateway, n: usize) -> Vec<Value> {
+    let url = format!(
+        "{}/usage?startTime=2020-01-01T00:00:00Z&include=timing&limit=100",
+        gateway.base
+    );
+    for _ in 0..100 {
+        let list: Value = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = list["aiGatewayUsage"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} usage events at {url}");
 }
 
 #[actix_web::test]

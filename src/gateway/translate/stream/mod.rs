@@ -102,16 +102,30 @@ struct Lines {
 const MOST_LINE_BYTES: usize = 16 << 20;
 
 impl Lines {
-    fn feed(&mut self, chunk: &[u8], mut dispatch: impl FnMut(Event)) {
-        for &b in chunk {
-            let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
-            match b {
-                b'\n' if after_cr => {}
-                b'\n' | b'\r' => self.line(&mut dispatch),
-                _ if self.partial.len() < MOST_LINE_BYTES => self.partial.push(b),
-                _ => {}
+    fn feed(&mut self, mut chunk: &[u8], mut dispatch: impl FnMut(Event)) {
+        // A line's bytes are copied in one go up to its end, not byte by byte: a long stream
+        // is mostly such runs.
+        while !chunk.is_empty() {
+            if std::mem::take(&mut self.after_cr) && chunk[0] == b'\n' {
+                chunk = &chunk[1..];
+                continue;
             }
+            let Some(at) = memchr::memchr2(b'\n', b'\r', chunk) else {
+                self.keep(chunk);
+                return;
+            };
+            self.keep(&chunk[..at]);
+            self.after_cr = chunk[at] == b'\r';
+            self.line(&mut dispatch);
+            chunk = &chunk[at + 1..];
         }
+    }
+
+    /// Part of a line, up to [`MOST_LINE_BYTES`] of it.
+    fn keep(&mut self, part: &[u8]) {
+        let room = MOST_LINE_BYTES.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&part[..part.len().min(room)]);
     }
 
     fn finish(&mut self, mut dispatch: impl FnMut(Event)) {
@@ -124,27 +138,31 @@ impl Lines {
     }
 
     fn line(&mut self, dispatch: &mut impl FnMut(Event)) {
-        let line = String::from_utf8_lossy(&self.partial).into_owned();
-        self.partial.clear();
-        if line.is_empty() {
+        if self.partial.is_empty() {
             if self.event.any {
                 dispatch(std::mem::take(&mut self.event));
             }
             return;
         }
+        let line = String::from_utf8_lossy(&self.partial);
         let (field, value) = line.split_once(':').unwrap_or((&line, ""));
         let value = value.strip_prefix(' ').unwrap_or(value);
+        let event = &mut self.event;
         match field {
-            "event" => self.event.name = Some(value.to_owned()),
+            "event" => event.name = Some(value.to_owned()),
             "data" => {
-                if self.event.any && !self.event.data.is_empty() {
-                    self.event.data.push('\n');
+                if event.any && !event.data.is_empty() {
+                    event.data.push('\n');
                 }
-                self.event.data.push_str(value);
+                event.data.push_str(value);
             }
-            _ => return,
+            _ => {
+                self.partial.clear();
+                return;
+            }
         }
-        self.event.any = true;
+        event.any = true;
+        self.partial.clear();
     }
 }
 
@@ -152,6 +170,12 @@ impl Lines {
 fn anthropic_event(out: &mut Vec<u8>, data: &Value) {
     let name = data.get("type").and_then(Value::as_str).unwrap_or("error");
     out.extend_from_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes());
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it in a `Value`.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// OpenAI's chunk on the wire.

@@ -76,7 +76,7 @@ impl State {
             .filter(|t| !t.is_empty())
         {
             let index = self.block(Open::Text, out, || json!({"type": "text", "text": ""}));
-            block_delta(out, index, json!({"type": "text_delta", "text": text}));
+            text_delta(out, index, text);
         }
         for call in delta
             .get("tool_calls")
@@ -179,9 +179,40 @@ impl State {
     }
 }
 
+/// A text delta, the most of a stream's events, written as `block_delta` would write it
+/// (serde_json's object keys in their sorted order) without building it as a `Value` first.
+fn text_delta(out: &mut Vec<u8>, index: u64, text: &str) {
+    out.extend_from_slice(b"event: content_block_delta\ndata: {\"delta\":{\"text\":");
+    super::json_string(out, text);
+    out.extend_from_slice(
+        format!(
+            ",\"type\":\"text_delta\"}},\"index\":{index},\"type\":\"content_block_delta\"}}\n\n"
+        )
+        .as_bytes(),
+    );
+}
+
 fn block_delta(out: &mut Vec<u8>, index: u64, delta: Value) {
     anthropic_event(
         out,
         &json!({"type": "content_block_delta", "index": index, "delta": delta}),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_delta_is_written_as_its_value_would_be() {
+        for text in ["Hello", "a\"b\\c\nd\te\u{1}\u{7f} é 😀 </script>"] {
+            let (mut fast, mut value) = (Vec::new(), Vec::new());
+            text_delta(&mut fast, 7, text);
+            block_delta(&mut value, 7, json!({"type": "text_delta", "text": text}));
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(value).unwrap()
+            );
+        }
+    }
 }

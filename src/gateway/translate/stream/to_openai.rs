@@ -19,6 +19,8 @@ pub(super) struct State {
     input: Value,
     output: u64,
     ended: bool,
+    /// What follows a text delta's text in its chunk, made once the id is known.
+    text_tail: Vec<u8>,
 }
 
 impl State {
@@ -32,6 +34,7 @@ impl State {
             input: Value::Null,
             output: 0,
             ended: false,
+            text_tail: Vec::new(),
         }
     }
 
@@ -46,6 +49,7 @@ impl State {
                 let message = &data["message"];
                 if let Some(id) = message.get("id").and_then(Value::as_str) {
                     self.id = id.to_owned();
+                    self.text_tail.clear();
                 }
                 self.input = message.get("usage").cloned().unwrap_or(Value::Null);
                 self.delta(out, json!({"role": "assistant", "content": ""}), None);
@@ -111,10 +115,26 @@ impl State {
         }
     }
 
-    fn text(&self, out: &mut Vec<u8>, text: Option<&Value>) {
-        if let Some(text) = text.and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            self.delta(out, json!({"content": text}), None);
+    /// A text delta, the most of a stream's events, written as `delta` would write it
+    /// (serde_json's object keys in their sorted order) without building it as a `Value`.
+    fn text(&mut self, out: &mut Vec<u8>, text: Option<&Value>) {
+        let Some(text) = text.and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+            return;
+        };
+        if self.text_tail.is_empty() {
+            let mut tail =
+                b"},\"finish_reason\":null,\"index\":0,\"logprobs\":null}],\"created\":".to_vec();
+            tail.extend_from_slice(self.created.to_string().as_bytes());
+            tail.extend_from_slice(b",\"id\":");
+            super::json_string(&mut tail, &self.id);
+            tail.extend_from_slice(b",\"model\":");
+            super::json_string(&mut tail, &self.model);
+            tail.extend_from_slice(b",\"object\":\"chat.completion.chunk\"}\n\n");
+            self.text_tail = tail;
         }
+        out.extend_from_slice(b"data: {\"choices\":[{\"delta\":{\"content\":");
+        super::json_string(out, text);
+        out.extend_from_slice(&self.text_tail);
     }
 
     fn delta(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
@@ -141,5 +161,26 @@ impl State {
             openai_chunk(out, &chunk);
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_delta_is_written_as_its_value_would_be() {
+        let mut state = State::new("claude \"x\"", false, 1_700_000_000);
+        let start = json!({"type": "message_start", "message": {"id": "msg_\u{1}é"}});
+        state.event(None, &start, &mut Vec::new());
+        for text in ["Hello", "a\"b\\c\nd\te\u{1}\u{7f} é 😀"] {
+            let (mut fast, mut value) = (Vec::new(), Vec::new());
+            state.text(&mut fast, Some(&json!(text)));
+            state.delta(&mut value, json!({"content": text}), None);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(value).unwrap()
+            );
+        }
     }
 }
