@@ -196,3 +196,36 @@ async fn an_openai_stream_from_an_anthropic_provider_is_counted_though_the_calle
     mock.stop().await;
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_caller_that_leaves_a_translated_stream_is_recorded_with_what_had_passed() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    app.create(&registered("vllm", &mock.base, &["qwen"], openai_only()))
+        .await;
+    let (feed, _gone) = mock.then_stream();
+    feed.send(Bytes::from_static(
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n",
+    ))
+    .unwrap();
+    let mut res = call(
+        &app,
+        "/v1/messages",
+        json!({"model": "qwen", "max_tokens": 5, "stream": true,
+               "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.unwrap().unwrap();
+    assert!(first.starts_with(b"event: message_start"), "{first:?}");
+    drop(res);
+    // The upstream never ended its stream: the caller's leaving ends the attempt.
+    let e = counted(&app).await;
+    assert_eq!(
+        (&e["stop"], &e["status"], &e["streaming"]),
+        (&json!("client_disconnected"), &json!(200), &json!(true))
+    );
+    drop(feed);
+    mock.stop().await;
+    app.stop().await;
+}
