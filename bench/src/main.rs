@@ -5,7 +5,8 @@
 //!
 //! Everything is bounded: each wrk run lasts `--secs` seconds, each load a fixed count.
 //! Nothing here is a test: it measures and reports. The scenarios are `store` (the store and
-//! management API), `gateway` (the data plane side by side) and `soak` (failover under load);
+//! management API), `gateway` (the data plane side by side), `soak` (failover under load) and
+//! `translation` (what translating between the formats adds);
 //! `wrk` drives the load, `launch` starts what is measured, `report` writes the figures.
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ mod side_by_side;
 mod sled_raw;
 mod soak;
 mod store;
+mod translation;
 mod wrk;
 
 use report::{Machine, Params, Report};
@@ -41,10 +43,11 @@ struct Opts {
     command: String,
     /// Only the failover soak, this many seconds long.
     soak: Option<u64>,
+    /// Only the cost of translating between the formats.
+    translation: bool,
 }
 
-const USAGE: &str =
-    "usage: modelgate-bench [--secs N] [--no-million] [--gateway-only] [--soak SECS] [--out DIR]";
+const USAGE: &str = "usage: modelgate-bench [--secs N] [--no-million] [--gateway-only] [--soak SECS] [--translation] [--out DIR]";
 
 fn main() {
     let mut opts = Opts {
@@ -57,6 +60,7 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" "),
         soak: None,
+        translation: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -64,6 +68,7 @@ fn main() {
             "--secs" => opts.secs = args.next().and_then(|s| s.parse().ok()).expect("--secs N"),
             "--no-million" => opts.million = false,
             "--gateway-only" => opts.gateway_only = true,
+            "--translation" => opts.translation = true,
             "--soak" => {
                 opts.soak = Some(
                     args.next()
@@ -106,6 +111,10 @@ async fn run(opts: Opts) {
     let tmp = tempfile::tempdir().unwrap();
     if let Some(secs) = opts.soak {
         soak::run(&opts, secs, &tmp.path().join("soak")).await;
+        return;
+    }
+    if opts.translation {
+        translation::run(&opts, &tmp.path().join("translation")).await;
         return;
     }
     if opts.gateway_only {

@@ -195,18 +195,25 @@ impl Gateway {
                         answer.chosen.attempts = number;
                         answer.chosen.fallbacks = fallbacks;
                         tried.record_events(self, false);
+                        // The meter reads the upstream's own bytes, before any translation.
+                        let pending = answer.pending.take();
                         if let (Some(draft), Some(recorder)) = (draft, &self.recorder) {
                             answer.body = metered(
                                 answer.body,
-                                call.surface,
+                                pending.as_ref().map_or(call.surface, |p| p.upstream),
                                 answer.streamed,
                                 answer.status,
                                 draft,
                                 Arc::clone(recorder),
                             );
-                            if strip_usage && answer.streamed {
-                                answer.body = without_usage_chunk(answer.body);
-                            }
+                        }
+                        if let Some(pending) = pending {
+                            answer.body = pending.apply(answer.body);
+                        }
+                        // What the caller sees, translated or not: the usage chunk it did
+                        // not ask for goes.
+                        if strip_usage && answer.streamed {
+                            answer.body = without_usage_chunk(answer.body);
                         }
                         return Ok(answer);
                     }

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod probe;
 pub mod state;
 pub mod table;
+pub mod translate;
 pub mod usage;
 
 use std::sync::Arc;
@@ -97,6 +98,9 @@ pub struct Call<'a> {
     /// Whether other keys, providers and the body's fallback `models` may be tried when the
     /// first candidate fails (`x-modelgate-fallback: off` says no).
     pub fallback: bool,
+    /// Whether a translated call drops what the provider's format cannot express, rather
+    /// than being refused (`x-modelgate-translation: lenient`).
+    pub lenient: bool,
     pub context: CallContext,
 }
 
@@ -110,6 +114,9 @@ pub struct Answer {
     pub body: BoxStream<'static, Result<Bytes, std::io::Error>>,
     /// The provider and model that answered, and the attempts it took.
     pub chosen: Chosen,
+    /// A translated answer's body is the upstream's until the call loop has put the meter on
+    /// it: this turns it into the caller's. Always `None` in what a call returns.
+    pub(in crate::gateway) pending: Option<attempt::Pending>,
 }
 
 /// What a call had got to: the provider and model, once chosen, and how many attempts and

@@ -43,6 +43,7 @@ mod sealed_headers;
 mod settings;
 mod streams;
 mod time_limits;
+mod translate;
 mod update;
 mod upstream;
 mod usage;

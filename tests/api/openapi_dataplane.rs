@@ -213,6 +213,13 @@ async fn real_errors_of_every_data_plane_route_validate_against_their_documented
         }))
         .await;
     }
+    // Serves embeddings only: no count of tokens is estimated for it.
+    app.create(&json!({
+        "providerId": "embed-only", "name": "embed-only", "baseUrl": format!("http://{closed}/v1"),
+        "supportedApiSurfaces": [{"format": "openai", "surface": "embeddings"}],
+        "models": [{"modelId": "e"}],
+    }))
+    .await;
     let seventeen: Vec<String> = (0..17).map(|i| format!("m{i}")).collect();
     for (path, method, error) in DATA_PLANE.iter().filter(|(.., e)| e.is_some()) {
         assert_eq!(*method, "post");
@@ -249,13 +256,32 @@ async fn real_errors_of_every_data_plane_route_validate_against_their_documented
                 503,
                 "no_usable_key",
             ),
-            // A catalog provider of the other format does not serve this surface.
-            (
-                Some(ADMIN_TOKEN),
-                json!({"model": other}),
-                400,
-                "surface_not_supported",
-            ),
+            // A catalog provider of the other format does not serve this surface — unless a
+            // translation reaches it (chat completions ↔ messages), and then it has no key; a
+            // count of tokens it would estimate, so a provider of embeddings stands in there.
+            match (
+                path.ends_with("/chat/completions") || path.ends_with("/messages"),
+                path.ends_with("/count_tokens"),
+            ) {
+                (false, false) => (
+                    Some(ADMIN_TOKEN),
+                    json!({"model": other}),
+                    400,
+                    "surface_not_supported",
+                ),
+                (false, true) => (
+                    Some(ADMIN_TOKEN),
+                    json!({"model": "embed-only:e"}),
+                    400,
+                    "surface_not_supported",
+                ),
+                (true, _) => (
+                    Some(ADMIN_TOKEN),
+                    json!({"model": other}),
+                    503,
+                    "no_usable_key",
+                ),
+            },
             (
                 Some(ADMIN_TOKEN),
                 json!({"model": "dead:m"}),

@@ -18,6 +18,7 @@ mod mock;
 mod readme;
 #[path = "../support/server.rs"]
 mod server;
+mod translate;
 
 const BIN: &str = env!("CARGO_BIN_EXE_modelgate");
 const TOKEN: &str = "e2e-admin-token-0123456789";

@@ -12,6 +12,10 @@ pub mod request;
 pub mod scrub;
 pub mod sse;
 pub mod stream;
+mod told;
+mod translated;
+
+pub(super) use translated::Pending;
 
 use std::time::Duration;
 
@@ -25,13 +29,12 @@ use super::error::{Code, GatewayError};
 use super::plan::body::CallBody;
 use super::plan::{Candidate, Credential};
 use super::policy::{self, Failure};
-use super::table::Route;
 use super::{Answer, Call, Chosen, Gateway, Timeouts};
 use crate::domain::now_ms;
 use commit::Peeked;
 use limiter::{Busy, Slot};
-use outbound::Refused;
 use scrub::Scrub;
+use told::{busy, forbidden, invalid, no_key, timed_out, unreachable, unusable_key};
 
 /// An attempt that did not answer the client: why, and what the client hears when it was the
 /// call's only attempt.
@@ -63,6 +66,9 @@ impl Gateway {
             target, credential, ..
         } = candidate;
         let route = &target.route;
+        if target.estimate {
+            return Ok(translated::estimate(body, candidate, number));
+        }
         let not_callable = |code, error: GatewayError| Missed {
             failure: Failure::NotCallable(code),
             told: Told::Gateway(error),
@@ -85,8 +91,13 @@ impl Gateway {
                 }
             },
         };
-        let format = call.surface.format();
-        let prepared = route.url(call.surface).and_then(|url| {
+        // A translated call goes to the provider's surface, in its format.
+        let surface = target.translation.map_or(call.surface, |t| t.upstream());
+        let format = surface.format();
+        let sent = translated::body(call, body, candidate).map_err(|e| not_callable(e.code, e))?;
+        let caller_model = translated::caller_model(body, candidate);
+        let streamed_call = body.stream;
+        let prepared = route.url(surface).and_then(|url| {
             let key = key.as_deref().map(String::as_str);
             let mut headers = request::headers(format, key, &call.passed)?;
             let opened = route
@@ -123,10 +134,7 @@ impl Gateway {
                 Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
             },
         };
-        let request = client
-            .post(url)
-            .headers(headers)
-            .body(body.rewritten(&target.model));
+        let request = client.post(url).headers(headers).body(sent.body);
         if let Some(id) = key_id {
             self.uses.record(id, now_ms());
         }
@@ -179,6 +187,7 @@ impl Gateway {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         scrub.headers(&mut headers);
+        translated::tag(&mut headers, &sent.dropped);
         let header = |n: &str| {
             headers
                 .iter()
@@ -204,6 +213,7 @@ impl Gateway {
                 attempts: number,
                 fallbacks: 0,
             },
+            pending: None,
         };
         let watched = stream::Watched {
             sse: sse.then_some(format),
@@ -213,11 +223,18 @@ impl Gateway {
             attempt: number,
         };
         let watch = |chunks| watched.clone().watch(chunks);
-        if !status.is_success() {
-            let failure = Failure::Status {
-                status: status.as_u16(),
-                retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
-            };
+        let failed = (!status.is_success()).then(|| Failure::Status {
+            status: status.as_u16(),
+            retry_after: policy::retry_after(header("retry-after-ms"), header("retry-after")),
+        });
+        // A translated answer is read whole, unless it is the stream the call asked for.
+        if let Some(direction) = target.translation
+            && !(sse && streamed_call && failed.is_none())
+        {
+            let answer = answer(watch(chunks));
+            return translated::answer(direction, answer, failed, caller_model, deadline).await;
+        }
+        if let Some(failure) = failed {
             return Err(Missed {
                 failure,
                 told: Told::Upstream(answer(watch(chunks))),
@@ -243,7 +260,11 @@ impl Gateway {
             Peeked::Committed { held, rest } => {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
-                Ok(answer(watch(chunks)))
+                let mut answer = answer(watch(chunks));
+                answer.pending = target
+                    .translation
+                    .map(|d| Pending::stream(d, caller_model, sent.include_usage));
+                Ok(answer)
             }
             Peeked::Failed(code) => {
                 log::warn!(
@@ -287,44 +308,6 @@ fn held(
     }
 }
 
-fn busy(route: &Route) -> GatewayError {
-    let mut e = GatewayError::new(
-        Code::ProviderBusy,
-        format!(
-            "provider `{}` has as many calls in flight and waiting as its concurrency and \
-             bufferSize allow; retry shortly",
-            route.slug
-        ),
-    );
-    e.retry_after = Some(policy::BUSY_RETRY_AFTER);
-    e
-}
-
-fn forbidden(route: &Route, refused: &Refused, request_id: &str, attempt: u32) -> GatewayError {
-    log::warn!(request_id, attempt; "a call to provider `{}` was refused: {refused}", route.slug);
-    GatewayError::new(
-        Code::OutboundRefused,
-        format!("provider `{}` may not be called: {refused}", route.slug),
-    )
-}
-
-fn no_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Code::NoUsableKey,
-        format!("provider `{slug}` has no provider key; add one under /provider-keys"),
-    )
-}
-
-fn unusable_key(slug: &str) -> GatewayError {
-    GatewayError::new(
-        Code::NoUsableKey,
-        format!(
-            "provider `{slug}` has no provider key that can be used now (an env.NAME key needs \
-             its variable set in modelgate's environment)"
-        ),
-    )
-}
-
 /// Whether a connection failed because this process ran out of descriptors (EMFILE, ENFILE):
 /// the gateway's trouble, never counted against the provider.
 fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -338,47 +321,6 @@ fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
-}
-
-fn invalid(route: &Route, status: u16, request_id: &str, attempt: u32) -> GatewayError {
-    log::warn!(
-        request_id, attempt;
-        "provider `{}` answered status {status}, which is no final HTTP answer", route.slug
-    );
-    GatewayError::new(
-        Code::UpstreamInvalid,
-        format!(
-            "provider `{}` answered with status {status}, which is not a final HTTP answer \
-             (200-599)",
-            route.slug
-        ),
-    )
-}
-
-fn timed_out(route: &Route, budget: Duration) -> GatewayError {
-    GatewayError::new(
-        Code::UpstreamTimeout,
-        format!(
-            "provider `{}` did not answer within {} s",
-            route.slug,
-            budget.as_secs_f64()
-        ),
-    )
-}
-
-fn unreachable(
-    route: &Route,
-    error: reqwest::Error,
-    scrub: &Scrub,
-    request_id: &str,
-    attempt: u32,
-) -> GatewayError {
-    let (logged, told) = scrub.described(error);
-    log::warn!(request_id, attempt; "provider `{}` unreachable {logged}", route.slug);
-    GatewayError::new(
-        Code::UpstreamUnreachable,
-        format!("provider `{}` could not be reached: {told}", route.slug),
-    )
 }
 
 #[cfg(test)]

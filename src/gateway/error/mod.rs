@@ -109,6 +109,11 @@ codes! {
     InvalidQuery = "invalid_query", InvalidRequest;
     /// The provider that would serve the model does not declare the route's surface.
     SurfaceNotSupported = "surface_not_supported", InvalidRequest;
+    /// A translated call (OpenAI ↔ Anthropic) sends a field the provider's format cannot
+    /// express, and no `x-modelgate-translation: lenient` to drop it.
+    TranslationRefused = "translation_unsupported_field", InvalidRequest;
+    /// A translated call's body has a field of a shape that cannot be translated.
+    UntranslatableRequest = "untranslatable_request", InvalidRequest;
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed;
     MissingCredential = "missing_credential", Unauthenticated;
     InvalidCredential = "invalid_credential", Unauthenticated;
@@ -163,6 +168,8 @@ codes! {
     /// The upstream answered with a status that is no final HTTP answer (1xx, 101, outside
     /// 200–599): nothing a client could be handed.
     UpstreamInvalid = "upstream_invalid", Unreachable;
+    /// A translated call's upstream answered with a body that is not its format's answer.
+    UntranslatableResponse = "untranslatable_response", Unreachable;
     AllAttemptsFailed = "all_attempts_failed", Unavailable;
     /// The gateway itself ran out of something (open files): not the provider's failure.
     GatewayOverloaded = "gateway_overloaded", Unavailable;

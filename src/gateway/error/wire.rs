@@ -46,6 +46,15 @@ fn anthropic_type(kind: Kind) -> &'static str {
     }
 }
 
+/// The error `type` `format` names for `kind` (an upstream's error re-shaped for a
+/// translated call says its kind in the caller's words).
+pub fn error_type(format: Format, kind: Kind) -> &'static str {
+    match format {
+        Format::OpenAi => openai_type(kind),
+        Format::Anthropic => anthropic_type(kind),
+    }
+}
+
 /// The error body in `format`'s shape: OpenAI's `{"error": {message, type, code, param}}`,
 /// Anthropic's `{"type": "error", "error": {type, message}}`; after failed attempts the error
 /// object also lists them as `attempts` (SDKs keep fields they do not know).

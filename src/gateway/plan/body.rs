@@ -29,7 +29,7 @@ pub struct CallBody<'a> {
     pub model: String,
     /// The fallback models, in order, to try when `model` cannot answer.
     pub models: Vec<String>,
-    /// `"stream": true`.
+    /// Whether the call asks for a stream (`"stream": true`).
     pub stream: bool,
     /// Usage asked of the upstream for the caller, who did not ask (`plan::stream_usage`).
     usage_asked: bool,
@@ -101,13 +101,7 @@ impl<'a> CallBody<'a> {
     /// Refuses a call whose input, estimated from the bytes of the fields that carry it, is
     /// above `most` tokens.
     pub fn check_input_tokens(&self, most: u32) -> Result<(), GatewayError> {
-        let bytes: usize = self
-            .fields
-            .iter()
-            .filter(|(name, _)| INPUT_FIELDS.contains(&name.as_str()))
-            .map(|(_, raw)| raw.get().len())
-            .sum();
-        let estimate = estimated_tokens(bytes);
+        let estimate = self.input_estimate();
         if estimate <= u64::from(most) {
             return Ok(());
         }
@@ -119,6 +113,17 @@ impl<'a> CallBody<'a> {
                  of {most}"
             ),
         ))
+    }
+
+    /// The call's input tokens, estimated from the bytes of the fields that carry it.
+    pub fn input_estimate(&self) -> u64 {
+        let bytes: usize = self
+            .fields
+            .iter()
+            .filter(|(name, _)| INPUT_FIELDS.contains(&name.as_str()))
+            .map(|(_, raw)| raw.get().len())
+            .sum();
+        estimated_tokens(bytes)
     }
 
     /// From now on the body sent upstream asks for at most `most` output tokens: a larger

@@ -116,6 +116,8 @@ impl Gateway {
                             target: Target {
                                 route: Arc::clone(&target.route),
                                 model: target.model.clone(),
+                                translation: target.translation,
+                                estimate: target.estimate,
                             },
                             credential,
                             name,

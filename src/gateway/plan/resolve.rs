@@ -6,12 +6,14 @@
 //! must be a model the provider declares (exactly, or else ignoring case; the declared
 //! spelling goes upstream) unless it declares none. A bare name goes to the providers that
 //! declare it, in creation order: the first is tried first, the others are failover
-//! candidates; after them, the catalog providers whose discovered models hold it.
+//! candidates; after them, the catalog providers whose discovered models hold it, and last
+//! those that serve the call only through a translation.
 
 use std::sync::Arc;
 
 use super::super::error::{Code, GatewayError};
 use super::super::table::{Route, Scope, Snapshot};
+use super::super::translate::Direction;
 use crate::domain::surface::Surface;
 
 /// Where a call goes.
@@ -20,6 +22,11 @@ pub struct Target {
     pub route: Arc<Route>,
     /// The model id as the upstream knows it.
     pub model: String,
+    /// How the call is translated for this provider, which serves the other format's
+    /// counterpart of the call's surface only.
+    pub translation: Option<Direction>,
+    /// A count-tokens call for a provider without such a route: answered by an estimate.
+    pub estimate: bool,
 }
 
 /// The first place a call for `model` goes: the first of its [`candidates`] (what the
@@ -38,7 +45,9 @@ pub const MAX_PROVIDERS_PER_MODEL: usize = 16;
 /// name's one provider; for a bare name every provider that declares it and serves the
 /// surface, in creation order — those that declare it in exactly this spelling first, then
 /// those that declare it in another case — then the catalog providers whose discovered
-/// models hold it (likewise), up to [`MAX_PROVIDERS_PER_MODEL`]. With a `scope`
+/// models hold it (likewise), then those that serve the surface only through a translation
+/// (`translate`) or, for count-tokens, an estimate — up to [`MAX_PROVIDERS_PER_MODEL`]. With a
+/// `scope`
 /// (an access key's), only what it allows: a name it leaves nothing of is `model_not_allowed`,
 /// and what a `model_not_found` message lists is what it allows.
 pub fn candidates(
@@ -53,6 +62,7 @@ pub fn candidates(
         return qualified(snapshot, route, rest, surface, scope).map(|t| vec![t]);
     }
     let (mut exact, mut folded, mut any, mut refused) = (Vec::new(), Vec::new(), None, false);
+    let mut translated = Vec::new();
     let declaring = snapshot
         .declaring(model)
         .map(|route| (route, declared_spelling(route, model).unwrap_or(model)));
@@ -69,6 +79,9 @@ pub fn candidates(
         }
         any.get_or_insert(route);
         if !route.serves(surface) {
+            if translation(route, surface).is_some() || estimated(route, surface) {
+                translated.push((route, spelling));
+            }
             continue;
         }
         let (exact, folded) = match from_catalog {
@@ -86,6 +99,7 @@ pub fn candidates(
     exact.append(&mut folded);
     exact.append(&mut catalog.0);
     exact.append(&mut catalog.1);
+    exact.append(&mut translated);
     exact.truncate(MAX_PROVIDERS_PER_MODEL);
     match (exact.is_empty(), any) {
         (false, _) => Ok(exact
@@ -93,6 +107,8 @@ pub fn candidates(
             .map(|(route, spelling)| Target {
                 route: Arc::clone(route),
                 model: spelling.to_owned(),
+                translation: translation(route, surface),
+                estimate: estimated(route, surface),
             })
             .collect()),
         (true, Some(declaring)) => Err(unsupported(declaring, surface)),
@@ -151,13 +167,29 @@ fn qualified(
     {
         return Err(not_allowed(&format!("{}:{model}", route.slug)));
     }
-    if !route.serves(surface) {
+    let (translation, estimate) = (translation(route, surface), estimated(route, surface));
+    if !route.serves(surface) && translation.is_none() && !estimate {
         return Err(unsupported(route, surface));
     }
     Ok(Target {
         route: Arc::clone(route),
         model: upstream.to_owned(),
+        translation,
+        estimate,
     })
+}
+
+/// Whether a count-tokens call is answered by an estimate at `route`: it serves no
+/// count-tokens route, but messages or chat completions, so it takes the model's calls.
+fn estimated(route: &Route, surface: Surface) -> bool {
+    surface == Surface::CountTokens
+        && !route.serves(surface)
+        && (route.serves(Surface::Messages) || route.serves(Surface::ChatCompletions))
+}
+
+/// The translation a call on `surface` needs at `route`: none when it serves the surface.
+fn translation(route: &Route, surface: Surface) -> Option<Direction> {
+    Direction::needed(surface, |s| route.serves(s))
 }
 
 /// The provider's own spelling of `model`: exact first, then ignoring case.

@@ -103,10 +103,17 @@ fn a_provider_that_declares_no_models_passes_any_through_and_surfaces_are_honour
         routed(&t, "vllm:x", Surface::Embeddings),
         Err("surface_not_supported".into())
     );
+    // Chat completions only: a messages call reaches it translated.
+    let translated = resolve(&t.snapshot(), "vllm:x", Surface::Messages).unwrap();
     assert_eq!(
-        routed(&t, "vllm:x", Surface::Messages),
-        Err("surface_not_supported".into())
+        translated.translation,
+        Some(crate::gateway::translate::Direction::MessagesToChat)
     );
+    // Nor a count of tokens: that is estimated.
+    let counted = resolve(&t.snapshot(), "vllm:x", Surface::CountTokens).unwrap();
+    assert!(counted.estimate && counted.translation.is_none());
+    let native = resolve(&t.snapshot(), "llamacpp:x", Surface::Messages).unwrap();
+    assert_eq!(native.translation, None);
     assert_eq!(
         routed(&t, "llamacpp:x", Surface::Messages),
         Ok(("llamacpp".into(), "x".into()))

@@ -160,6 +160,17 @@ fn call(surface: Surface, id: &str, summary: &str) -> Operation {
                 .content("application/json", any_content())
                 .build(),
         );
+    if matches!(surface, Surface::ChatCompletions | Surface::Messages) {
+        operation = operation.parameter(header_parameter(
+            crate::gateway::translate::MODE_HEADER,
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+                "^([Ss][Tt][Rr][Ii][Cc][Tt]|[Ll][Ee][Nn][Ii][Ee][Nn][Tt])$",
+            )),
+            "For a call translated to a provider of the other format: `lenient` drops the \
+             fields that format cannot express (named in `x-modelgate-translation-dropped`) \
+             instead of refusing the call (`strict`, the default).",
+        ));
+    }
     if format == Format::Anthropic {
         for (name, what) in [
             ("anthropic-version", "Passed on; `2023-06-01` when absent."),

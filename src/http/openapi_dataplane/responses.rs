@@ -21,8 +21,13 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
          `invalid_models` (not up to 16 non-empty strings), `invalid_json` (not a JSON object), \
          `invalid_body`, `invalid_header` (two `Authorization` headers, `Authorization` and \
          `x-api-key` carrying different tokens, an `x-modelgate-fallback` other than one `on` \
-         or `off`), `surface_not_supported` (the provider does not serve \
-         this route's surface).",
+         or `off`, an `x-modelgate-translation` other than one `strict` or `lenient`), \
+         `surface_not_supported` (the provider does not serve this route's surface, nor — for \
+         chat completions and messages — the other format's counterpart), and for a call \
+         translated between the formats: `translation_unsupported_field` (a field the \
+         provider's format cannot express, named; `x-modelgate-translation: lenient` drops \
+         such fields and names them in `x-modelgate-translation-dropped`) \
+         or `untranslatable_request` (a field of a shape that cannot be translated).",
     ),
     ("401", UNAUTHENTICATED),
     (
@@ -72,7 +77,9 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
         "`upstream_unreachable`, `stream_broken`, `stream_ended`, `stream_idle_timeout` (the \
          upstream could not be reached, or its stream failed before its first content), \
          `upstream_invalid` (it answered a status that is no final HTTP answer: 101, or outside \
-         200-599) or `upstream_credentials_exhausted` (it refused every key tried).",
+         200-599), `upstream_credentials_exhausted` (it refused every key tried) or \
+         `untranslatable_response` (a translated call's upstream answered with a body that is \
+         not its format's answer).",
     ),
     (
         "503",
@@ -113,9 +120,22 @@ pub(super) fn answer() -> RefOr<Response> {
         ResponseBuilder::new()
             .description(
                 "The upstream's answer, passed on as it arrives: its JSON, or its server-sent \
-                 events when the call streams (never buffered).",
+                 events when the call streams (never buffered). A call served by a provider of \
+                 the other format (chat completions ↔ messages) is answered in \
+                 the route's format, its upstream's errors too, with their status; its stream is \
+                 translated event by event. A count of tokens for a provider with no such \
+                 route is the gateway's estimate, marked `x-modelgate-estimate: true`.",
             )
             .content("application/json", any_content())
+            .header(
+                crate::gateway::translate::DROPPED_HEADER,
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some(
+                        "A lenient translated call: the caller's fields dropped, comma-separated.",
+                    ))
+                    .build(),
+            )
             .content(
                 "text/event-stream",
                 ContentBuilder::new()

@@ -24,7 +24,8 @@ const ALLOWED_HEADERS: [&str; 4] = [
 const ALLOWED_PREFIXES: [&str; 4] = ["x-stainless-", "anthropic-", "openai-", "x-modelgate-"];
 /// What a page may read of an answer beyond the CORS-safelisted headers.
 const EXPOSED: &str = "x-modelgate-request-id, x-modelgate-provider, x-modelgate-model, \
-     x-modelgate-attempts, x-modelgate-fallbacks, retry-after, retry-after-ms";
+     x-modelgate-attempts, x-modelgate-fallbacks, x-modelgate-translation-dropped, \
+     x-modelgate-estimate, retry-after, retry-after-ms";
 /// How long a browser may keep a preflight's answer, in seconds.
 const MAX_AGE: &str = "600";
 

@@ -91,6 +91,7 @@ async fn proxy(
             body: &body,
             passed: passed(&req),
             fallback: fallback(&req).map_err(|e| (e, Chosen::default()))?,
+            lenient: lenient(&req).map_err(|e| (e, Chosen::default()))?,
             context: CallContext {
                 request_id: id.clone(),
                 caller,
@@ -250,6 +251,22 @@ fn fallback(req: &HttpRequest) -> Result<bool, GatewayError> {
         _ => Err(GatewayError::new(
             Code::InvalidHeader,
             format!("{FALLBACK} must be sent once, as `on` or `off`"),
+        )),
+    }
+}
+
+/// `x-modelgate-translation`: `strict` (the default) or `lenient`.
+fn lenient(req: &HttpRequest) -> Result<bool, GatewayError> {
+    let name = crate::gateway::translate::MODE_HEADER;
+    let mut values = req.headers().get_all(name);
+    let (first, second) = (values.next(), values.next());
+    match (first.map(|v| v.as_bytes().to_ascii_lowercase()), second) {
+        (None, _) => Ok(false),
+        (Some(v), None) if v == b"strict" => Ok(false),
+        (Some(v), None) if v == b"lenient" => Ok(true),
+        _ => Err(GatewayError::new(
+            Code::InvalidHeader,
+            format!("{name} must be sent once, as `strict` or `lenient`"),
         )),
     }
 }

@@ -69,13 +69,20 @@ fn entries(
     scope: Option<&Scope>,
 ) -> Vec<Entry> {
     let statuses = Statuses::new(gateway);
-    // Where an alias's call goes first, if it can go anywhere for this caller.
+    // Where an alias's call goes first, if it can go anywhere for this caller — in this
+    // format, as the providers' models are listed: one reached only through a translation is
+    // listed in its own format's list.
     let first_route = |target: &str| {
         Surface::ALL
             .into_iter()
             .filter(|s| s.format() == format)
-            .find_map(|s| candidates(snapshot, target, s, scope).ok())
-            .and_then(|mut found| (!found.is_empty()).then(|| found.swap_remove(0).route))
+            .find_map(|s| {
+                let found = candidates(snapshot, target, s, scope).ok()?;
+                found
+                    .into_iter()
+                    .find(|t| t.translation.is_none() && !t.estimate)
+            })
+            .map(|t| t.route)
     };
     let aliases = snapshot
         .aliases()
