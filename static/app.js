@@ -5,6 +5,10 @@ import { hasToken, onUnauthorized, setToken } from "./api.js";
 import { renderSignIn } from "./signin.js";
 import { renderProviders, forgetProviders } from "./providers-list.js";
 import { renderProviderForm } from "./provider-form.js";
+import { renderProviderKeys } from "./provider-keys.js";
+import { renderAccessKeys } from "./access-keys.js";
+import { renderConfigurations, renderConfiguration } from "./access-configs.js";
+import { renderApiKeys } from "./api-keys.js";
 
 const signOutButton = document.getElementById("sign-out");
 const nav = document.getElementById("nav");
@@ -13,6 +17,11 @@ const nav = document.getElementById("nav");
 const ROUTES = [
   [/^#\/new$/, () => renderProviderForm(null), "providers"],
   [/^#\/providers\/([^/]+)$/, (id) => renderProviderForm(decodeURIComponent(id)), "providers"],
+  [/^#\/provider-keys(?:\/([^/]+))?$/, (id) => renderProviderKeys(id && decodeURIComponent(id)), "provider-keys"],
+  [/^#\/access-keys$/, () => renderAccessKeys(), "access-keys"],
+  [/^#\/access-keys\/configurations$/, () => renderConfigurations(), "access-keys"],
+  [/^#\/access-keys\/configurations\/([^/]+)$/, (id) => renderConfiguration(decodeURIComponent(id)), "access-keys"],
+  [/^#\/access-keys\/api-keys$/, () => renderApiKeys(), "access-keys"],
   [/^#\/?$/, () => renderProviders(), "providers"],
 ];
 

@@ -24,7 +24,7 @@ export function clearErrors(root, banner) {
 /** The headline of an error in people's words: the server's count of broken rules is not one. */
 export function headline(error) {
   const placed = Object.keys(error.details || {}).length;
-  if (/rule\(s\)|^request body breaks/i.test(error.message)) {
+  if (/breaks rules|rule\(s\)|field\(s\)/i.test(error.message)) {
     return placed === 1 ? "One field needs a fix; see below." : `${placed} fields need a fix; see below.`;
   }
   return error.message;

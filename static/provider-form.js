@@ -164,7 +164,7 @@ export async function renderProviderForm(id) {
 async function deleteProvider(provider, etag, banner) {
   let keys = 0;
   try {
-    const { data } = await api("GET", `provider-keys${query({ provider: provider.id, limit: 100 })}`);
+    const { data } = await api("GET", `provider-keys${query({ provider: provider.providerId, limit: 100 })}`);
     keys = data.aiGatewayProviderKeys.length;
   } catch (e) {
     if (e.status === 401) return;

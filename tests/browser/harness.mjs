@@ -78,9 +78,60 @@ export async function newPage(context, problems) {
   const page = await context.newPage();
   page.on("console", (msg) => {
     // API answers such as 401 or 412 are expected by the tests; the browser logs each.
-    const expected = /^Failed to load resource: the server responded with a status of (400|401|404|409|412)/;
+    const expected = /^Failed to load resource: the server responded with a status of (400|401|404|409|412|502)/;
     if (msg.type() === "error" && !expected.test(msg.text())) problems.push(msg.text());
   });
   page.on("pageerror", (err) => problems.push(String(err)));
   return page;
+}
+
+/**
+ * A stand-in upstream on loopback: an OpenAI-style `GET /v1/models` listing `models`, which
+ * refuses (401) any key containing "bad". `seen` counts the calls.
+ */
+export async function startUpstream(models = ["alpha-1", "beta-2", "gamma-3"]) {
+  const { createServer } = await import("node:http");
+  const state = { seen: 0 };
+  const server = createServer((req, res) => {
+    state.seen++;
+    const auth = req.headers.authorization || "";
+    if (auth.includes("bad")) {
+      res.writeHead(401, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "invalid api key" } }));
+      return;
+    }
+    if (req.url.endsWith("/models")) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model" })) }));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/v1`,
+    state,
+    stop: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** Signs in with the admin token from the sign-in form at `url`. */
+export async function signIn(page, url) {
+  await page.goto(url);
+  await page.getByLabel("Admin token").fill(TOKEN);
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+/** Every form control on the page has an accessible label. */
+export async function unlabelled(page) {
+  return page.$$eval("input, select, textarea", (els) =>
+    els.filter((el) => el.type !== "hidden" && el.labels.length === 0 && !el.getAttribute("aria-label"))
+      .map((el) => el.outerHTML));
+}
+
+/** How far the page is wider than the window (0 or less: it fits). */
+export async function overflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
