@@ -9,6 +9,7 @@ import { renderProviderKeys } from "./provider-keys.js";
 import { renderAccessKeys } from "./access-keys.js";
 import { renderConfigurations, renderConfiguration } from "./access-configs.js";
 import { renderApiKeys } from "./api-keys.js";
+import { renderUsage } from "./usage.js";
 
 const signOutButton = document.getElementById("sign-out");
 const nav = document.getElementById("nav");
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^#\/access-keys\/configurations$/, () => renderConfigurations(), "access-keys"],
   [/^#\/access-keys\/configurations\/([^/]+)$/, (id) => renderConfiguration(decodeURIComponent(id)), "access-keys"],
   [/^#\/access-keys\/api-keys$/, () => renderApiKeys(), "access-keys"],
+  [/^#\/usage$/, () => renderUsage(), "usage"],
   [/^#\/?$/, () => renderProviders(), "providers"],
 ];
 

@@ -86,8 +86,9 @@ export async function newPage(context, problems) {
 }
 
 /**
- * A stand-in upstream on loopback: an OpenAI-style `GET /v1/models` listing `models`, which
- * refuses (401) any key containing "bad". `seen` counts the calls.
+ * A stand-in upstream on loopback: an OpenAI-style `GET /v1/models` listing `models` and a
+ * `POST /v1/chat/completions` answering 11 input and 7 output tokens (a 500 for the model
+ * `broken-1`); it refuses (401) any key containing "bad". `seen` counts the calls.
  */
 export async function startUpstream(models = ["alpha-1", "beta-2", "gamma-3"]) {
   const { createServer } = await import("node:http");
@@ -98,6 +99,25 @@ export async function startUpstream(models = ["alpha-1", "beta-2", "gamma-3"]) {
     if (auth.includes("bad")) {
       res.writeHead(401, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { message: "invalid api key" } }));
+      return;
+    }
+    if (req.method === "POST" && req.url.endsWith("/chat/completions")) {
+      let raw = "";
+      req.on("data", (c) => { raw += c; });
+      req.on("end", () => {
+        const { model } = JSON.parse(raw);
+        if (model === "broken-1") {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify({ error: { message: "upstream broke" } }));
+          return;
+        }
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({
+          id: "cmpl-1", object: "chat.completion", created: 1, model,
+          choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+        }));
+      });
       return;
     }
     if (req.url.endsWith("/models")) {
