@@ -10,6 +10,7 @@ import { renderAccessKeys } from "./access-keys.js";
 import { renderConfigurations, renderConfiguration } from "./access-configs.js";
 import { renderApiKeys } from "./api-keys.js";
 import { renderUsage } from "./usage.js";
+import { renderGateway } from "./gateway.js";
 
 const signOutButton = document.getElementById("sign-out");
 const nav = document.getElementById("nav");
@@ -24,6 +25,7 @@ const ROUTES = [
   [/^#\/access-keys\/configurations\/([^/]+)$/, (id) => renderConfiguration(decodeURIComponent(id)), "access-keys"],
   [/^#\/access-keys\/api-keys$/, () => renderApiKeys(), "access-keys"],
   [/^#\/usage$/, () => renderUsage(), "usage"],
+  [/^#\/gateway$/, () => renderGateway(), "gateway"],
   [/^#\/?$/, () => renderProviders(), "providers"],
 ];
 

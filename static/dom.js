@@ -52,7 +52,7 @@ export function time(iso) {
   return iso ? h("time", { datetime: iso }, formatTime(iso)) : "never";
 }
 
-export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+export const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 
 /** A labelled field with its hint and an error slot tied to the control's data-path. */
 export function field(id, label, control, hint) {

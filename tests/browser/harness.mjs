@@ -11,12 +11,12 @@ const BIN = process.env.MODELGATE_BIN || join(ROOT, "target/debug/modelgate");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 /** A running server: `base` URL, `api()` to call it with the token, `stop()`. */
-export async function startServer() {
+export async function startServer(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), "modelgate-browser-"));
   const child = spawn(BIN, ["--bind", "127.0.0.1:0", "--data-dir", join(dir, "data")], {
     cwd: dir,
     // No background health checks: nothing may leave loopback.
-    env: { PATH: process.env.PATH, MODELGATE_ADMIN_TOKEN: TOKEN, RUST_LOG: "info", MODELGATE_HEALTH_ENABLED: "false" },
+    env: { PATH: process.env.PATH, MODELGATE_ADMIN_TOKEN: TOKEN, RUST_LOG: "info", MODELGATE_HEALTH_ENABLED: "false", ...extraEnv },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -154,4 +154,38 @@ export async function unlabelled(page) {
 /** How far the page is wider than the window (0 or less: it fits). */
 export async function overflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+/**
+ * A reverse proxy on loopback serving `target()` under the sub-path `prefix` (as a self-hoster's
+ * nginx would), stripping the prefix; anything outside it is a 404. `paths` records what came in.
+ */
+export async function startSubPathProxy(prefix, target) {
+  const { createServer, request } = await import("node:http");
+  const paths = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url);
+    if (req.url === prefix) {
+      res.writeHead(301, { Location: `${prefix}/` });
+      res.end();
+      return;
+    }
+    if (!req.url.startsWith(`${prefix}/`)) {
+      res.writeHead(404);
+      res.end("outside the sub-path");
+      return;
+    }
+    const to = new URL(req.url.slice(prefix.length), target());
+    const upstream = request(to, { method: req.method, headers: { ...req.headers, host: to.host } }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    base: `http://127.0.0.1:${server.address().port}${prefix}`,
+    paths,
+    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
 }

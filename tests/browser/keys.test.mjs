@@ -33,7 +33,7 @@ after(async () => {
 test("the navigation names every section and marks the current one", async () => {
   const nav = page.getByRole("navigation", { name: "Sections" });
   const names = await nav.getByRole("link").allInnerTexts();
-  assert.deepEqual(names, ["Providers", "Provider keys", "Access keys", "Usage"]);
+  assert.deepEqual(names, ["Providers", "Provider keys", "Access keys", "Usage", "Gateway"]);
   await nav.getByRole("link", { name: "Provider keys" }).click();
   await page.getByRole("heading", { name: "Provider keys" }).waitFor();
   assert.equal(await nav.getByRole("link", { name: "Provider keys" }).getAttribute("aria-current"), "page");
