@@ -55,7 +55,9 @@ export function statusDot(provider) {
     }
   };
   dot.addEventListener("mouseenter", ask);
-  dot.addEventListener("focus", ask);
+  dot.addEventListener("focus", () => { tip.classList.remove("dismissed"); ask(); });
+  // Escape hides the tip without moving focus, as a tooltip should allow.
+  dot.addEventListener("keydown", (e) => { if (e.key === "Escape") tip.classList.add("dismissed"); });
   return h("span", { class: "status" }, dot, tip);
 }
 
