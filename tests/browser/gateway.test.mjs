@@ -1,7 +1,7 @@
 // The gateway view (settings and model aliases) and the page served under a sub-path.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, newPage, overflow, signIn, startServer, startSubPathProxy, unlabelled } from "./harness.mjs";
+import { cleanShots, shot, launchBrowser, newPage, overflow, signIn, startServer, startSubPathProxy, unlabelled } from "./harness.mjs";
 
 let server;
 let proxy;
@@ -22,6 +22,7 @@ after(async () => {
   await browser?.close();
   await proxy?.stop();
   await server?.stop();
+  cleanShots();
   assert.deepEqual(problems, [], "the page logged errors (a CSP violation shows up here too)");
 });
 
@@ -61,6 +62,8 @@ test("the gateway settings are saved as a PATCH of what changed, errors at their
   const { body } = await server.api("GET", "/gateway-config");
   assert.deepEqual([body.perRequestTimeout, body.maxOutputTokens], ["2m0s", 4096]);
   assert.equal(await page.getByLabel("Per-attempt timeout").inputValue(), "2m0s");
+  // The toast goes away by itself.
+  await page.locator("#status").waitFor({ state: "hidden" });
 });
 
 test("a model alias is created, edited and deleted", async () => {
@@ -72,6 +75,7 @@ test("a model alias is created, edited and deleted", async () => {
   const row = page.getByRole("row", { name: /default-chat/ });
   await row.waitFor();
   assert.match(await row.innerText(), /p-001:big[\s\S]*p-002:small, p-003:tiny/);
+  await shot(page, "gateway.png", { fullPage: true });
   await page.getByRole("button", { name: "Edit alias default-chat" }).click();
   await page.getByLabel("Fallbacks").fill("");
   await page.getByRole("button", { name: "Save alias" }).click();

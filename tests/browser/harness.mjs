@@ -1,6 +1,6 @@
 // Starts a modelgate server (the real binary, fresh data dir, free port) and Debian's Chromium.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -188,4 +188,21 @@ export async function startSubPathProxy(prefix, target) {
     paths,
     stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   };
+}
+
+// Screenshots go to docs/screenshots/ only when asked (UPDATE_SCREENSHOTS=1), else to a
+// scratch dir that cleanShots() removes: a test run leaves the checkout as it found it.
+const UPDATE_SHOTS = process.env.UPDATE_SCREENSHOTS === "1";
+let scratch;
+
+/** Takes a screenshot named `name` (a .png file name). */
+export async function shot(page, name, options = {}) {
+  const dir = UPDATE_SHOTS ? join(ROOT, "docs/screenshots") : (scratch ??= mkdtempSync(join(tmpdir(), "modelgate-shots-")));
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, name), ...options });
+}
+
+export function cleanShots() {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 }

@@ -2,7 +2,7 @@
 // configurations, management API keys, and a provider deleted with its keys.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
+import { cleanShots, shot, launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
 
 let server;
 let upstream;
@@ -27,6 +27,7 @@ after(async () => {
   await browser?.close();
   await upstream?.stop();
   await server?.stop();
+  cleanShots();
   assert.deepEqual(problems, [], "the page logged errors (a CSP violation shows up here too)");
 });
 
@@ -61,6 +62,7 @@ test("a provider key is added, its secret never shown, and a missing name is nam
   assert.equal(await row.locator("td").nth(1).innerText(), redacted);
   assert.match(await row.innerText(), /never[\s\S]*not tested/);
   assert.equal((await page.locator("#main").innerText()).includes("sk-good-0123456789"), false);
+  await shot(page, "provider-keys.png");
 });
 
 test("a provider key is renamed, rotated, tested and deleted", async () => {
@@ -110,6 +112,7 @@ test("a configuration scopes to picked providers and models and routes to a pick
   const [c] = body.aiGatewayAccessKeyConfigurations;
   assert.deepEqual(c.access, { providers: { allow: ["lab"] }, models: { allow: ["lab:alpha-1"] } });
   assert.deepEqual(c.router.rules.map((r) => [r.provider, r.steps[0].keys.map((k) => k.id)]), [["lab", [key.id]]]);
+  await shot(page, "configuration.png", { fullPage: true });
   // Opened again, the picks are shown as stored.
   assert.equal(await page.getByLabel("lab:alpha-1").isChecked(), true);
   assert.equal(await page.getByLabel("router key (sk…34)").isChecked(), true);
@@ -131,6 +134,7 @@ test("an access key is created under a configuration, its token shown once with 
   assert.match(await once.innerText(), /will not be shown again/);
   token = await page.locator("#new-token").innerText();
   assert.match(token, /^mga_/);
+  await shot(page, "access-key-created.png");
   await page.getByRole("button", { name: "Copy access key" }).click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
   const row = page.getByRole("row", { name: /home assistant/ });
@@ -188,6 +192,7 @@ test("the keys views fit a phone in dark mode", async () => {
     await page.goto(`${server.base}/${hash}`);
     await page.locator("h1").waitFor();
     assert.ok(await overflow(page) <= 0, `${hash} is wider than the screen`);
+    if (hash === "#/provider-keys") await shot(page, "provider-keys-phone-dark.png");
   }
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize({ width: 1200, height: 800 });

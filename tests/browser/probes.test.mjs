@@ -2,7 +2,7 @@
 // shown when none are declared, and the three states of allowPrivateNetwork.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, newPage, signIn, startServer, startUpstream } from "./harness.mjs";
+import { cleanShots, shot, launchBrowser, newPage, signIn, startServer, startUpstream } from "./harness.mjs";
 
 let server;
 let upstream;
@@ -26,6 +26,7 @@ after(async () => {
   await browser?.close();
   await upstream?.stop();
   await server?.stop();
+  cleanShots();
   assert.deepEqual(problems, [], "the page logged errors (a CSP violation shows up here too)");
 });
 
@@ -55,6 +56,7 @@ test("Test shows the probe's answer, and the dot then tells online with the chec
   assert.equal(await tip.isVisible(), true, "shown on focus");
   const described = await dot.getAttribute("aria-describedby");
   assert.equal(await tip.getAttribute("id"), described);
+  await shot(page, "providers-status.png");
 });
 
 test("Discover models shows the difference and adds only the checked ones", async () => {
@@ -65,6 +67,7 @@ test("Discover models shows the difference and adds only the checked ones", asyn
   assert.match(await found.innerText(), /2 new models, 1 already declared, 1 declared but not listed/);
   assert.match(await found.innerText(), /Not listed by the provider: old-9/);
   await found.getByLabel("gamma-3").uncheck();
+  await shot(page, "discover.png");
   await found.getByRole("button", { name: "Add selected models" }).click();
   await page.getByText("Added models to lab.").waitFor();
   const { body } = await server.api("GET", `/providers/${lab.id}`);
@@ -109,4 +112,18 @@ test("a settings checkbox sits beside its label", async () => {
   const label = await page.locator("label[for=f-keyless]").boundingBox();
   assert.ok(Math.abs(box.y + box.height / 2 - (label.y + label.height / 2)) < 6, "on the same line");
   assert.ok(label.x > box.x, "label to the right");
+});
+
+test("a provider id does not wrap mid-word in a narrow table", async () => {
+  await server.api("POST", "/providers", {
+    providerId: "workstation-gpu-01-primary", name: "The workstation under the desk, with its big graphics card",
+    baseUrl: "http://workstation-under-the-desk.home.arpa:8080/v1", supportedApiSurfaces: [{ format: "openai", surface: "chat-completions" }, { format: "openai", surface: "embeddings" }],
+  });
+  await page.setViewportSize({ width: 720, height: 844 });
+  await page.goto(`${server.base}/#/`);
+  await page.reload();
+  const link = page.getByRole("link", { name: "workstation-gpu-01-primary" });
+  await link.waitFor();
+  assert.equal(await link.evaluate((el) => el.getClientRects().length), 1, "on one line");
+  await page.setViewportSize({ width: 1200, height: 800 });
 });

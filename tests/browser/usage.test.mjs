@@ -1,7 +1,7 @@
 // The usage view over real calls through the gateway to a loopback stand-in upstream.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
+import { cleanShots, shot, launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
 
 let server;
 let upstream;
@@ -43,6 +43,7 @@ after(async () => {
   await browser?.close();
   await upstream?.stop();
   await server?.stop();
+  cleanShots();
   assert.deepEqual(problems, [], "the page logged errors (a CSP violation shows up here too)");
 });
 
@@ -61,6 +62,7 @@ test("the usage view shows the period's totals as numbers and a chart per day", 
   assert.equal(await chart.locator("rect").count(), 1, "one bar today, one provider");
   assert.match(await chart.locator("rect title").textContent(), /lab: 5$/);
   assert.deepEqual(await unlabelled(page), []);
+  await shot(page, "usage.png", { fullPage: true });
 });
 
 test("the chart is grouped by access key and switched to tokens and cost", async () => {
@@ -95,6 +97,7 @@ test("the usage view fits a phone in dark mode", async () => {
   await page.reload();
   await page.getByLabel("Totals for the period").waitFor();
   assert.ok(await overflow(page) <= 0, "wider than the screen");
+  await shot(page, "usage-phone-dark.png", { fullPage: true });
   await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize({ width: 1200, height: 800 });
 });
