@@ -53,6 +53,21 @@ function picker(legend, idPrefix, options, allowed) {
   return { element, value };
 }
 
+/** A stored key reference as the API takes it back: by id (and its weight, if any). */
+const keyRef = (k) => (k.weight === undefined ? { id: k.id } : { id: k.id, weight: k.weight });
+
+/** Whether the editor below can show a rule whole: a listed provider's, one step, no weights. */
+const editable = (providers) => (r) => providers.some((p) => p.providerId === r.provider)
+  && r.steps.length === 1 && r.steps[0].keySelectionStrategy !== "weighted";
+
+/** A rule the editor cannot show whole (per model, several steps, weighted), kept as it is. */
+function keptRule(r) {
+  const steps = r.steps.map((st) => `${st.keySelectionStrategy || "ordered"}: ${st.keys.map((k) => k.name || k.id).join(", ")}`);
+  const element = h("li", {}, `${r.model ? `model ${r.model}` : `provider ${r.provider}`} → ${steps.join(" then ")}`);
+  const value = () => ({ ...r, steps: r.steps.map((st) => ({ ...st, keys: st.keys.map(keyRef) })) });
+  return { element, value };
+}
+
 /** One router rule: a provider, its keys to use in order, and how to pick among them. */
 function ruleEditor(i, providers, keysOf, rule, remove) {
   const provider = h("select", {}, providers.map((p) => h("option", { value: p.providerId }, p.providerId)));
@@ -127,14 +142,16 @@ export async function renderConfiguration(id) {
     const i = rules.length;
     const rule = ruleEditor(i, providers, keysOf, r, async () => {
       await Promise.all(rules.map((x) => x.ready));
-      const kept = rules.map((x) => x.value());
-      kept.splice(i, 1);
-      paintRules(kept);
+      const left = rules.map((x) => x.value());
+      left.splice(i, 1);
+      paintRules(left);
     });
     rules.push(rule);
     ruleRows.append(rule.element);
   };
-  paintRules(original?.router?.rules?.filter((r) => r.provider) || []);
+  paintRules(original?.router?.rules?.filter(editable(providers)) || []);
+  // Rules made through the API that this editor cannot show are kept and sent back unchanged.
+  const kept = (original?.router?.rules || []).filter((r) => !editable(providers)(r)).map(keptRule);
 
   const save = h("button", { type: "submit" }, original ? "Save configuration" : "Create configuration");
   const del = original ? h("button", { type: "button", class: "danger" }, "Delete configuration") : null;
@@ -149,6 +166,8 @@ export async function renderConfiguration(id) {
     scopeProviders.element, scopeModels.element,
     h("h2", {}, "Router rules"),
     h("p", { class: "hint" }, "Which provider keys calls under this configuration use; a provider without a rule uses all its keys."),
+    kept.length ? h("div", { class: "hint" }, "Kept as they are (edit them through the API):",
+      h("ul", { id: "kept-rules" }, kept.map((k) => k.element))) : null,
     ruleRows,
     h("button", { type: "button", class: "quiet small", id: "add-rule", disabled: providers.length === 0, onclick: () => addRule() }, "Add rule"),
     h("div", { class: "actions" }, save, h("a", { class: "button quiet", href: "#/access-keys/configurations" }, "Cancel"),
@@ -166,7 +185,7 @@ export async function renderConfiguration(id) {
       name: name.value.trim(),
       description: description.value.trim() || null,
       access: Object.keys(access).length ? access : null,
-      router: rules.length ? { rules: rules.map((r) => r.value()) } : null,
+      router: rules.length || kept.length ? { rules: [...rules, ...kept].map((r) => r.value()) } : null,
     };
     save.disabled = true;
     try {

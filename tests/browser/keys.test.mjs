@@ -118,6 +118,29 @@ test("a configuration scopes to picked providers and models and routes to a pick
   assert.equal(await page.getByLabel("router key (sk…34)").isChecked(), true);
 });
 
+test("router rules the editor cannot show are kept as they are when the configuration is saved", async () => {
+  const [k1, k2] = (await server.api("GET", "/provider-keys?provider=lab")).body.aiGatewayProviderKeys;
+  const router = { rules: [
+    { model: "lab:alpha-1", steps: [{ type: "user", keys: [{ id: k1.id }], keySelectionStrategy: "ordered" }] },
+    { provider: "lab", steps: [
+      { type: "user", keys: [{ id: k1.id }], keySelectionStrategy: "ordered" },
+      { type: "user", keys: [{ id: (k2 ?? k1).id }], keySelectionStrategy: "round-robin" }] },
+  ] };
+  const made = await server.api("POST", "/access-key-configurations", { name: "hand made", router });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await page.goto(`${server.base}/#/access-keys/configurations/${made.body.id}`);
+  await page.getByRole("heading", { name: "Configuration hand made" }).waitFor();
+  assert.match(await page.locator("#kept-rules").innerText(), /model lab:alpha-1[\s\S]*provider lab → ordered: .* then round-robin/);
+  await page.getByLabel("Configuration name").fill("hand made, renamed");
+  await page.getByRole("button", { name: "Save configuration" }).click();
+  await page.getByText("Saved hand made, renamed.").waitFor();
+  const { body } = await server.api("GET", `/access-key-configurations/${made.body.id}`);
+  const shape = (rules) => rules.map((r) => [r.model ?? r.provider, r.steps.map((st) => [st.keySelectionStrategy, st.keys.map((k) => k.id)])]);
+  assert.deepEqual(shape(body.router.rules), shape(made.body.router.rules));
+  assert.equal(body.name, "hand made, renamed");
+  await server.api("DELETE", `/access-key-configurations/${made.body.id}`);
+});
+
 let token;
 test("an access key is created under a configuration, its token shown once with a copy button", async () => {
   await page.getByRole("link", { name: "Access keys", exact: true }).first().click();
