@@ -90,8 +90,13 @@ export async function renderAccessKeys() {
   const editForm = async (k) => {
     const { data: fresh, etag } = await api("GET", `access-keys/${k.id}`);
     const f = keyFields(configs, fresh);
+    const before = keyFields(configs, fresh).value();
     slot.replaceChildren(actionForm(`Edit access key ${fresh.name}`, f.fields, "Save access key", async () => {
-      await api("PATCH", `access-keys/${k.id}`, { body: f.value(), etag });
+      // Only what changed: an expiry already past, sent back as it is, would be refused.
+      const now = f.value();
+      const patch = Object.fromEntries(Object.entries(now).filter(([key, v]) => v !== before[key]));
+      if (!Object.keys(patch).length) { close(); announce("Nothing changed."); return; }
+      await api("PATCH", `access-keys/${k.id}`, { body: patch, etag });
       close();
       announce(`Saved ${f.value().name}.`);
       await reload();

@@ -171,6 +171,13 @@ test("an access key is created under a configuration, its token shown once with 
 });
 
 test("an access key is disabled, rotated and revoked", async () => {
+  // An edit sends only what changed.
+  await page.getByRole("button", { name: "Edit home assistant" }).click();
+  await page.getByLabel("Requests per minute").fill("120");
+  const sent = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByRole("button", { name: "Save access key" }).click();
+  assert.deepEqual(JSON.parse((await sent).postData()), { requestsPerMinute: 120 });
+  await page.getByText("Saved home assistant.").waitFor();
   await page.getByRole("button", { name: "Disable home assistant" }).click();
   await page.getByRole("row", { name: /home assistant/ }).getByText("disabled").waitFor();
   assert.equal((await server.api("GET", "/access-keys")).body.aiGatewayAccessKeys[0].disabled, true);
