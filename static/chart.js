@@ -12,7 +12,8 @@ export const colorOf = (i) => COLORS[i % COLORS.length];
  * Answers a figure with the chart and its legend.
  */
 export function barChart(title, days, groups, value, format = String) {
-  const W = 720;
+  // Drawn at about the width it is shown at, so its labels stay readable on a phone.
+  const W = Math.max(320, Math.min(720, (document.getElementById("main")?.clientWidth || 720) - 34));
   const H = 240;
   const pad = { l: 56, r: 8, t: 10, b: 34 };
   const totals = days.map((d) => groups.reduce((s, g) => s + value(d, g.key), 0));

@@ -215,10 +215,11 @@ test("a management API key is created with its token shown once and revoked", as
   assert.equal((await fetch(server.base + "/providers", { headers: { Authorization: `Bearer ${mgk}` } })).status, 401);
 });
 
-test("the keys views fit a phone in dark mode", async () => {
+test("the keys views and the provider form fit a phone in dark mode", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.emulateMedia({ colorScheme: "dark" });
-  for (const hash of ["#/provider-keys", "#/access-keys", "#/access-keys/configurations", "#/access-keys/api-keys"]) {
+  for (const hash of ["#/provider-keys", "#/access-keys", "#/access-keys/configurations", "#/access-keys/configurations/new",
+    "#/access-keys/api-keys", "#/new", `#/providers/${provider.id}`]) {
     await page.goto(`${server.base}/${hash}`);
     await page.locator("h1").waitFor();
     assert.ok(await overflow(page) <= 0, `${hash} is wider than the screen`);
