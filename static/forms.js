@@ -8,7 +8,13 @@ import { clearErrors, clearOnEdit, showErrors } from "./errors.js";
  * `fields` are field() elements; `submit(form)` does the work and throws an ApiError to show.
  * Answers the form element; `onCancel` puts the view back.
  */
-export function actionForm(title, fields, label, submit, onCancel) {
+export function actionForm(title, fields, label, submit, cancelled) {
+  // Cancelling gives focus back to what opened the form, so the keyboard does not lose its place.
+  const opener = document.activeElement;
+  const onCancel = () => {
+    cancelled();
+    if (opener?.isConnected) opener.focus();
+  };
   const banner = makeBanner(`${title.replace(/\W+/g, "-").toLowerCase()}-banner`);
   const button = h("button", { type: "submit" }, label);
   const form = h("form", { class: "panel action", novalidate: true, "aria-label": title },

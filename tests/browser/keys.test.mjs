@@ -41,6 +41,25 @@ test("the navigation names every section and marks the current one", async () =>
   assert.equal(await nav.getByRole("link", { name: "Providers" }).getAttribute("aria-current"), null);
 });
 
+test("the sections are reached with the keyboard alone, and Escape closes a form", async () => {
+  await page.goto(`${server.base}/#/`);
+  await page.locator("body").focus();
+  const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim());
+  for (let i = 0; i < 12 && (await focused()) !== "Access keys"; i++) await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Access keys");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Access keys", exact: true }).waitFor();
+  for (let i = 0; i < 20 && (await focused()) !== "New access key"; i++) await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.getByLabel("Key name").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), "a-name", "the form takes focus");
+  await page.keyboard.press("Escape");
+  await page.getByLabel("Key name").waitFor({ state: "detached" });
+  assert.equal(await focused(), "New access key", "focus goes back to the button");
+  await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Provider keys" }).click();
+  await page.getByRole("heading", { name: "Provider keys" }).waitFor();
+});
+
 test("a provider key is added, its secret never shown, and a missing name is named at its field", async () => {
   await page.getByRole("button", { name: "Add key" }).click();
   await page.getByLabel("Secret value").fill("sk-good-0123456789");
