@@ -126,7 +126,7 @@ export async function renderConfiguration(id) {
   const description = input("description", original?.description);
   const scopeProviders = picker("Providers it may call", "providers",
     providers.map((p) => [p.providerId, `${p.providerId} (${p.name})`]), original?.access?.providers?.allow);
-  const modelOptions = providers.flatMap((p) => p.models.map((m) => `${p.providerId}:${m.modelId}`));
+  const modelOptions = providers.flatMap((p) => [`${p.providerId}:*`, ...p.models.map((m) => `${p.providerId}:${m.modelId}`)]);
   const storedModels = original?.access?.models?.allow;
   for (const m of storedModels || []) if (!modelOptions.includes(m)) modelOptions.push(m);
   const scopeModels = picker("Models it may call", "models", modelOptions.map((m) => [m, m]), storedModels);
