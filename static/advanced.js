@@ -2,6 +2,8 @@
 // queue, keyless, path overrides, private network). Each control maps to one API field; an
 // empty control means "not set", which a PATCH sends as null.
 
+import { h, field, input } from "./dom.js";
+
 const NUMBERS = [
   ["network.requestTimeoutSeconds", "Request timeout (seconds)", "Per attempt, 1-3600. Empty: the gateway's."],
   ["network.streamIdleTimeoutSeconds", "Stream idle timeout (seconds)", "Longest quiet in a stream, 1-3600. Default 60."],
@@ -33,11 +35,8 @@ function pairs(text, sep) {
 
 const nonEmpty = (o) => (o && Object.keys(o).length ? o : null);
 
-/**
- * The section for `original` (null when creating), built with the form's own helpers.
- * Answers the element and how to read it.
- */
-export function advanced({ h, field, input }, original) {
+/** The section for `original` (null when creating): its element and how to read it. */
+export function advanced(original) {
   const net = original?.network ?? {};
   const controls = {};
   const fields = NUMBERS.map(([path, label, hint]) => {
@@ -60,7 +59,14 @@ export function advanced({ h, field, input }, original) {
   };
   const insecure = check("network.insecureSkipVerify", net.insecureSkipVerify);
   const keyless = check("keyless", original?.keyless);
-  const privateNet = check("allowPrivateNetwork", original?.allowPrivateNetwork);
+  // Three states: unset follows the gateway's outbound.allow_private_networks.
+  const privateNet = h("select", {},
+    h("option", { value: "" }, "inherit (the gateway's setting)"),
+    h("option", { value: "true" }, "allow"),
+    h("option", { value: "false" }, "refuse"));
+  privateNet.dataset.path = "allowPrivateNetwork";
+  privateNet.value = original?.allowPrivateNetwork === undefined || original?.allowPrivateNetwork === null
+    ? "" : String(original.allowPrivateNetwork);
   const proxy = original?.proxy;
   const proxyType = h("select", {},
     ["", "none", "http", "socks5", "environment"].map((t) => h("option", { value: t }, t || "(not set)")));
@@ -89,7 +95,7 @@ export function advanced({ h, field, input }, original) {
     h("h3", {}, "TLS and network"),
     field("f-ca", "Trusted CA certificates (PEM)", ca, "Besides the public roots, for a server with its own CA."),
     field("f-insecure", "Skip certificate checks", insecure, "For testing only: anyone on the path could read the traffic."),
-    field("f-private", "Allow private network", privateNet, "When the gateway refuses private addresses (outbound.allow_private_networks = false)."),
+    field("f-private", "Private network", privateNet, "Loopback and private addresses: allow overrides outbound.allow_private_networks = false, refuse blocks them even when the gateway allows them."),
     h("h3", {}, "Proxy"),
     field("f-proxy-type", "Proxy type", proxyType, "environment follows HTTPS_PROXY and NO_PROXY; none never uses one."),
     field("f-proxy-url", "Proxy URL", proxyUrl),
@@ -122,7 +128,7 @@ export function advanced({ h, field, input }, original) {
       bufferSize: number(controls.bufferSize.value),
       keyless: keyless.checked ? true : null,
       requestPathOverrides: nonEmpty(pairs(overrides.value, "=")),
-      allowPrivateNetwork: privateNet.checked ? true : null,
+      allowPrivateNetwork: privateNet.value === "" ? null : privateNet.value === "true",
     };
   };
   return { element, value };
@@ -138,6 +144,6 @@ export function storedAdvanced(p) {
     bufferSize: orNull(p.bufferSize),
     keyless: p.keyless ? true : null,
     requestPathOverrides: orNull(p.requestPathOverrides),
-    allowPrivateNetwork: p.allowPrivateNetwork ? true : null,
+    allowPrivateNetwork: p.allowPrivateNetwork ?? null,
   };
 }

@@ -30,7 +30,8 @@ async fn the_page_is_served_at_the_root_uncached_with_security_headers() {
     assert!(res.headers().contains_key("etag"));
     assert_security_headers(res.headers(), "/");
     let html = res.text().await.unwrap();
-    assert!(html.contains("/assets/app.js") && html.contains("/assets/style.css"));
+    // Relative, so the page works under a reverse proxy's sub-path.
+    assert!(html.contains("\"assets/app.js\"") && html.contains("\"assets/style.css\""));
     // No inline script or style: the CSP would block it.
     assert!(
         !html.contains("<script>") && !html.contains("style="),
@@ -90,12 +91,12 @@ async fn every_embedded_asset_has_its_type_an_etag_and_revalidating_cache_header
 #[test]
 fn the_page_offers_exactly_the_formats_and_surfaces_the_server_accepts() {
     let js =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/static/app.js")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/static/catalog.js")).unwrap();
     let block = js
         .split("/* catalog:start */")
         .nth(1)
         .and_then(|rest| rest.split("/* catalog:end */").next())
-        .expect("app.js marks its catalog");
+        .expect("catalog.js marks its catalog");
     let object = &block[block.find('{').unwrap()..=block.rfind('}').unwrap()];
     let page: Value = serde_json::from_str(object).expect("the catalog block is JSON");
     let server: serde_json::Map<String, Value> = modelgate::domain::catalog::API_FORMATS
