@@ -250,6 +250,15 @@ proptest! {
     /// The document's `baseUrl` schema and the server's rule are one rule.
     #[test]
     fn the_base_url_schema_admits_exactly_what_the_server_accepts(url in url_like()) {
+        // The tail can lengthen the host's last label, turning the valid `xn--ls8h` into
+        // `xn--ls8he`, which does not decode: the one rule no pattern can say (tested on its
+        // own below), so such a case is not one this property can judge.
+        let host = url.split_once("://").map_or("", |(_, rest)| rest);
+        let host = host.split(['/', '?', '#', ':', '@', ' ', '\\']).next().unwrap_or_default();
+        prop_assume!(host.split('.').all(|label| {
+            let label = label.to_ascii_lowercase();
+            !label.starts_with("xn--") || ["xn--bcher-kva", "xn--ls8h"].contains(&label.as_str())
+        }));
         let input = CreateProvider {
             provider_id: Some("p".into()),
             name: Some("n".into()),
