@@ -7,6 +7,7 @@ mod api_key;
 pub mod catalog;
 pub mod discovery;
 mod duration;
+pub mod extension;
 mod fields;
 pub mod gateway_config;
 pub mod health;

@@ -54,7 +54,7 @@ pub async fn require_bearer(
     }
 }
 
-fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
+pub(crate) fn authenticate(req: &ServiceRequest) -> Result<Caller, ApiError> {
     let credentials = req
         .app_data::<web::Data<Credentials>>()
         .ok_or_else(|| ApiError::internal("no credentials configured in app data"))?;

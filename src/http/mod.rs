@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 mod conditional;
+pub(crate) mod dialects;
 mod docs;
 pub mod error;
 mod json;
@@ -69,6 +70,7 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
     proxy::configure(cfg, cors);
     manage::configure(cfg);
+    dialects::configure(cfg);
     openapi::configure(cfg);
     admin::configure(cfg);
 }

@@ -15,6 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
+use super::dialects::bifrost;
 use super::docs::{
     BadRequest, Conflict, DiscoveryConflict, DiscoveryFailed, Forbidden, Internal,
     MethodNotAllowed, NotFound, NotModified, PayloadTooLarge, PreconditionFailed, ProbeFailed,
@@ -90,6 +91,11 @@ use super::{admin, method_not_allowed};
         openapi_json,
         admin::index,
         admin::asset,
+        bifrost::list,
+        bifrost::get,
+        bifrost::create,
+        bifrost::update,
+        bifrost::delete,
     ),
     components(
         schemas(ErrorBody),
@@ -122,6 +128,8 @@ use super::{admin, method_not_allowed};
             caps"),
         (name = "operations", description = "Health and this document"),
         (name = "admin", description = "The embedded admin page"),
+        (name = "bifrost", description = "Bifrost's provider API (`/api/providers`) over the \
+            same registry: its bodies, shapes and `{error: {message}}` errors"),
     )
 )]
 struct ApiDoc;
@@ -187,6 +195,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
         item.get.as_mut(),
         item.head.as_mut(),
         item.post.as_mut(),
+        item.put.as_mut(),
         item.patch.as_mut(),
         item.delete.as_mut(),
     ]

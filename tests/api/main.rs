@@ -9,6 +9,7 @@ mod auth;
 mod cors;
 mod create;
 mod delete;
+mod dialects;
 mod discovery;
 mod errors;
 mod failover;
