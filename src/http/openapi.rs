@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use super::dialects::bifrost;
+use super::dialects::{agentstack, bifrost};
 use super::docs::{
     BadRequest, Conflict, DiscoveryConflict, DiscoveryFailed, Forbidden, Internal,
     MethodNotAllowed, NotFound, NotModified, PayloadTooLarge, PreconditionFailed, ProbeFailed,
@@ -96,6 +96,10 @@ use super::{admin, method_not_allowed};
         bifrost::create,
         bifrost::update,
         bifrost::delete,
+        agentstack::list,
+        agentstack::get,
+        agentstack::create,
+        agentstack::delete,
     ),
     components(
         schemas(ErrorBody),
@@ -130,6 +134,9 @@ use super::{admin, method_not_allowed};
         (name = "admin", description = "The embedded admin page"),
         (name = "bifrost", description = "Bifrost's provider API (`/api/providers`) over the \
             same registry: its bodies, shapes and `{error: {message}}` errors"),
+        (name = "agentstack", description = "AgentStack's model providers \
+            (`/api/v1/model_providers`) over the same registry: UUID ids, `Authorization: \
+            Basic` (a credential's id and token), `{detail}` errors"),
     )
 )]
 struct ApiDoc;
@@ -378,6 +385,19 @@ impl Modify for BearerAuth {
                         "A token from `[[auth.tokens]]`, the admin token the server writes to \
                          `<data_dir>/admin-token` on first start, or a stored key's `mgk_…` \
                          token (`POST /api-keys`).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "AgentStack's routes: a management credential's id as the user \
+                         (`admin` for the admin token, an `[[auth.tokens]]` name or a stored \
+                         key's id) and its token as the password.",
                     ))
                     .build(),
             ),

@@ -10,8 +10,8 @@ use ulid::Ulid;
 use super::{Registry, WriteError, guard};
 use crate::domain::extension::Extension;
 use crate::domain::{
-    CreateError, CreateProvider, Input, NewProvider, Precondition, Provider, ProviderChanges,
-    UpdateProvider, now_ms,
+    CreateError, CreateProvider, CreateProviderKey, Input, InputError, NewProvider, NewProviderKey,
+    Precondition, Provider, ProviderChanges, ProviderKey, UpdateProvider, now_ms,
 };
 use crate::gateway::table::Change;
 use crate::store::Rejection;
@@ -20,16 +20,19 @@ use crate::store::Rejection;
 pub type ExtensionChange = Box<dyn Fn(&Extension) -> Extension + Send + Sync>;
 
 impl Registry {
-    /// [`Registry::create_provider_checked`], with `extension` written beside the record.
+    /// [`Registry::create_provider_checked`], with `extension` written beside the record and
+    /// `key` (its `providerId` set to the provider's) as its first key, in one transaction;
+    /// `check` sees the record and the key before anything is written.
     pub async fn create_provider_extended<C, F>(
         &self,
         input: Input<CreateProvider>,
         extension: Extension,
+        key: Option<Input<CreateProviderKey>>,
         by: &str,
         check: C,
     ) -> Result<(Provider, Extension), WriteError>
     where
-        C: FnOnce(Provider) -> F,
+        C: FnOnce(Provider, Option<ProviderKey>) -> F,
         F: Future<Output = Result<(), BTreeMap<String, String>>>,
     {
         let new = NewProvider::parse(input)?;
@@ -38,10 +41,25 @@ impl Registry {
                 CreateError::Invalid(e) => WriteError::Invalid(e),
                 CreateError::Crypto(e) => WriteError::Crypto(e),
             })?;
-        check(provider.clone()).await.map_err(WriteError::Refused)?;
+        let key = match key {
+            None => None,
+            Some(mut input) => {
+                input.value.provider_id = Some(provider.provider_id.as_str().to_owned());
+                let new = NewProviderKey::parse(input).map_err(InputError::Invalid)?;
+                Some(new.into_key(&self.master_key, now_ms(), by)?)
+            }
+        };
+        check(provider.clone(), key.clone())
+            .await
+            .map_err(WriteError::Refused)?;
         self.commit(
-            self.store.create_extended(provider, extension),
-            |(p, _), table| table.apply(Change::Provider(p)),
+            self.store.create_extended(provider, extension, key.clone()),
+            |(p, _), table| {
+                table.apply(Change::Provider(p));
+                if let Some(k) = &key {
+                    table.apply(Change::Key(k));
+                }
+            },
         )
         .await
     }

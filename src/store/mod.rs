@@ -302,11 +302,13 @@ pub type ExtendedUpdateFn = Box<
 pub trait ExtensionStore: Send + Sync {
     /// The provider's extension; one never written reads as empty.
     fn extension(&self, id: Ulid) -> Result<Extension, StoreError>;
-    /// [`ProviderStore::create`], with the extension in the same transaction.
+    /// [`ProviderStore::create`], with the extension and (AgentStack's `api_key`) a first key
+    /// of the provider in the same transaction.
     fn create_extended(
         &self,
         provider: Provider,
         extension: Extension,
+        key: Option<ProviderKey>,
     ) -> Write<(Provider, Extension)>;
     /// Applies `change` to the record and its extension atomically.
     fn update_extended(&self, id: Ulid, change: ExtendedUpdateFn) -> Write<(Provider, Extension)>;

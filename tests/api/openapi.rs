@@ -108,16 +108,16 @@ async fn every_documented_path_serves_exactly_its_documented_methods() {
         } else {
             b"PUT"
         };
-        let res = app
-            .client
-            .request(
-                reqwest::Method::from_bytes(probe).unwrap(),
-                format!("{}{concrete}", app.address),
-            )
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let req = app.client.request(
+            reqwest::Method::from_bytes(probe).unwrap(),
+            format!("{}{concrete}", app.address),
+        );
+        // AgentStack's routes take the credential as Basic, as AgentStack does.
+        let req = match path.starts_with("/api/v1/model_providers") {
+            true => req.basic_auth("admin", Some(ADMIN_TOKEN)),
+            false => req.bearer_auth(ADMIN_TOKEN),
+        };
+        let res = req.send().await.unwrap();
         assert_eq!(
             res.status(),
             405,

@@ -4,6 +4,7 @@
 //! cannot say in the provider's extension (`domain::extension`), and answers in its product's
 //! shapes, errors included.
 
+pub mod agentstack;
 pub mod bifrost;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use super::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     bifrost::configure(cfg);
+    agentstack::configure(cfg);
 }
 
 /// An error of the ngrok API told in another dialect: its status and one line that names

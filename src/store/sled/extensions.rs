@@ -10,9 +10,9 @@ use ulid::Ulid;
 
 use super::SledStore;
 use super::codec::{decode, encode};
-use super::engine::{Abort, failed, reject};
-use crate::domain::Provider;
+use super::engine::{Abort, failed, insert_key, reject};
 use crate::domain::extension::Extension;
+use crate::domain::{Provider, ProviderKey};
 use crate::store::{ExtendedUpdateFn, ExtensionStore, Rejection, StoreError, Write};
 
 fn read(key: &[u8], bytes: Option<&[u8]>) -> Result<Extension, StoreError> {
@@ -52,21 +52,34 @@ impl ExtensionStore for SledStore {
         &self,
         provider: Provider,
         extension: Extension,
+        key: Option<ProviderKey>,
     ) -> Write<(Provider, Extension)> {
+        let provider_key = key;
         self.write(move |e| {
             let key = provider.id.to_bytes();
             let value = encode(&provider)?;
             let slug = provider.provider_id.as_str();
-            let trees = (&e.records, &e.index, &e.extensions);
-            let result = trees.transaction(|(records, index, extensions)| {
-                if index.get(slug.as_bytes())?.is_some() {
-                    return reject(Rejection::ProviderIdTaken(slug.to_owned()));
-                }
-                index.insert(slug.as_bytes(), &key[..])?;
-                records.insert(&key[..], value.as_slice())?;
-                write_in(extensions, &key, &extension)?;
-                Ok(((), true))
-            });
+            let trees = (
+                &e.records,
+                &e.index,
+                &e.extensions,
+                &e.keys,
+                &e.keys_by_provider,
+                &e.key_counts,
+            );
+            let result =
+                trees.transaction(|(records, index, extensions, keys, by_provider, counts)| {
+                    if index.get(slug.as_bytes())?.is_some() {
+                        return reject(Rejection::ProviderIdTaken(slug.to_owned()));
+                    }
+                    index.insert(slug.as_bytes(), &key[..])?;
+                    records.insert(&key[..], value.as_slice())?;
+                    write_in(extensions, &key, &extension)?;
+                    if let Some(k) = &provider_key {
+                        insert_key(keys, by_provider, counts, k)?;
+                    }
+                    Ok(((), true))
+                });
             Ok(e.settle(result)?.map(|w| w.map(|()| (provider, extension))))
         })
     }

@@ -2,6 +2,7 @@
 //! checked against a schema fixture written from its published shapes, and the round trips
 //! between the dialects and the ngrok API (`round_trips`).
 
+mod agentstack;
 mod bifrost;
 mod round_trips;
 
