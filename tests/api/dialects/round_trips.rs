@@ -103,3 +103,90 @@ async fn created_in_ngrok_read_and_changed_in_bifrost_nothing_lost() {
     let after = app.get(&format!("/providers/{id}")).await.headers()["etag"].clone();
     assert_ne!(before, after);
 }
+
+#[actix_web::test]
+async fn created_in_agentstack_read_and_changed_in_bifrost_and_back() {
+    use crate::helpers::ADMIN_TOKEN;
+    use crate::upstream::{Mock, Reply};
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    mock.then(Reply::Json {
+        status: 200,
+        headers: vec![],
+        body: json!({"object": "list", "data": [{"id": "claude"}]}),
+    });
+    let body = json!({"type": "anthropic", "base_url": format!("{}/v1", mock.base),
+                      "api_key": "sk-ant-secret-1", "name": "Claude", "description": "team"});
+    let res = app
+        .client
+        .post(app.url("/api/v1/model_providers"))
+        .basic_auth("admin", Some(ADMIN_TOKEN))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+
+    // Bifrost sees it under its providerId, as an Anthropic-based provider.
+    let list = bifrost(&app, Method::GET, "/api/providers", None).await;
+    let seen = &list["providers"][0];
+    let name = seen["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("anthropic-"), "{name}");
+    assert_eq!(
+        seen["custom_provider_config"]["base_provider_type"],
+        "anthropic"
+    );
+    assert_eq!(seen["network_config"]["base_url"], created["base_url"]);
+    // A Bifrost PUT cannot say AgentStack's description or type: they stay.
+    let put =
+        json!({"network_config": {"base_url": format!("{}/v2", mock.base), "max_retries": 2}});
+    bifrost(
+        &app,
+        Method::PUT,
+        &format!("/api/providers/{name}"),
+        Some(&put),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/model_providers/{id}")))
+        .basic_auth("admin", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(after["base_url"], format!("{}/v2", mock.base));
+    assert_eq!(after["description"], "team");
+    assert_eq!(after["type"], "anthropic");
+    assert_eq!(after["name"], "Claude");
+    assert_eq!(after["capabilities"], json!(["llm"]));
+
+    // A provider Bifrost made shows in AgentStack's list, as OpenAI-compatible `other`.
+    bifrost(
+        &app,
+        Method::POST,
+        "/api/providers",
+        Some(&json!({"provider": "groq"})),
+    )
+    .await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/model_providers"))
+        .basic_auth("admin", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["total_count"], 2);
+    let groq = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["base_url"] == "https://api.groq.com/openai/v1")
+        .unwrap();
+    assert_eq!(groq["type"], "other");
+    assert_eq!(groq["name"], "groq");
+    mock.stop().await;
+}
