@@ -100,6 +100,7 @@ use super::{admin, method_not_allowed};
         agentstack::get,
         agentstack::create,
         agentstack::delete,
+        agentstack::match_models,
     ),
     components(
         schemas(ErrorBody),

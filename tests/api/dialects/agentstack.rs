@@ -200,3 +200,34 @@ async fn bad_input_comes_in_agentstack_s_shape() {
     .await;
     assert_detail(&doc, &r, 404, "not-a-uuid");
 }
+
+#[actix_web::test]
+async fn match_scores_the_models_of_providers_with_the_capability() {
+    let doc = shapes("agentstack-shapes.json");
+    let app = spawn_app().await;
+    // `other`-typed (llm and embedding) providers made by the ngrok API, with declared models.
+    app.create(
+        &json!({"providerId": "lab", "name": "lab", "baseUrl": "http://127.0.0.1:9/v1",
+        "models": [{"modelId": "gpt-4o"}, {"modelId": "gpt-4o-mini"}, {"modelId": "llama3"}]}),
+    )
+    .await;
+    let ask = json!({"suggested_models": ["gpt-4o"], "capability": "llm"});
+    let (status, got) = send(
+        basic(&app, Method::POST, &format!("{PATH}/match")),
+        Some(&ask),
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    let items = got["items"].as_array().unwrap();
+    assert_eq!(items[0]["model_id"], "lab:gpt-4o");
+    // difflib's ratio of `lab:gpt-4o` to `gpt-4o` is 12/16: 0.5 + 0.75 / 2.
+    assert_eq!(items[0]["score"], 0.88);
+    assert!(items.iter().all(|m| m["model_id"] != "lab:llama3"), "{got}");
+    assert_eq!(got["total_count"], items.len());
+    let r = send(
+        basic(&app, Method::POST, &format!("{PATH}/match")),
+        Some(&json!({"capability": "vision"})),
+    )
+    .await;
+    assert_detail(&doc, &r, 422, "capability");
+}

@@ -5,6 +5,7 @@
 //! admin token), its token as the password. Errors in AgentStack's `{detail}` shape.
 
 mod body;
+mod matching;
 mod types;
 mod view;
 
@@ -39,6 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::head().to(list))
                     .route(web::post().to(create))
                     .default_service(web::to(|| async { not_allowed("GET, HEAD, POST") })),
+            )
+            .service(
+                web::resource("/match")
+                    .route(web::post().to(match_models))
+                    .default_service(web::to(|| async { not_allowed("POST") })),
             )
             .service(
                 web::resource("/{id}")
@@ -360,6 +366,96 @@ pub(crate) async fn delete(
                     e => Failure::from(write_failed(&req, "provider", e)),
                 })?;
             Ok(HttpResponse::NoContent().finish())
+        }
+        .await,
+    )
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct MatchBody {
+    suggested_models: Option<Vec<String>>,
+    capability: Option<String>,
+    score_cutoff: Option<f64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AgentStackModelWithScore)]
+struct Scored {
+    model_id: String,
+    score: f64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AgentStackModelMatches)]
+pub(crate) struct Matches {
+    items: Vec<Scored>,
+    total_count: usize,
+    has_more: bool,
+    next_page_token: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/model_providers/match", tag = "agentstack",
+    operation_id = "agentstackMatchModels",
+    summary = "Score the models of the providers with a capability against suggested names",
+    description = "AgentStack's matching: every model a provider whose type has `capability` \
+        declares, as `providerId:modelId` (the name a model call sends), scored by its \
+        similarity to the closest of `suggested_models` (difflib's ratio); one above \
+        `score_cutoff` (default 0.4) scores `0.5 + ratio / 2`; scores under 0.5 are left out.",
+    request_body(content = Object, description = "`{suggested_models, capability, score_cutoff}`"),
+    responses(
+        (status = 200, description = "The matches, best first.", body = Matches),
+        (status = 422, description = "Bad input.", body = ErrorBody),
+        (status = 401, description = "No management credential as Basic.", body = ErrorBody),
+    ),
+    security(("basic" = []))
+)]
+pub(crate) async fn match_models(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    answer(
+        async {
+            let input: Input<MatchBody> = read_json(&req, payload, Empty::Refuse).await?;
+            let mut v = input.violations;
+            let body = input.value;
+            let capability = body.capability.unwrap_or_default();
+            if !["llm", "embedding"].contains(&capability.as_str()) {
+                v.add("capability", "must be `llm` or `embedding`");
+            }
+            let cutoff = body.score_cutoff.unwrap_or(0.4);
+            if !(0.0..=1.0).contains(&cutoff) {
+                v.add(
+                    "score_cutoff",
+                    format!("must be from 0 to 1 (got {cutoff})"),
+                );
+            }
+            if !v.is_empty() {
+                return Err(Failure::from(ApiError::Validation(v)));
+            }
+            let store = state.registry.store();
+            let mut models = Vec::new();
+            for p in all(&state)? {
+                let ext = store.extension(p.id).map_err(ApiError::from)?;
+                let format = p.surfaces.first().map_or("openai", |s| s.format.as_str());
+                let kind = types::shown(ext.agentstack_type.as_deref(), format);
+                if types::capabilities(kind).contains(&capability.as_str()) {
+                    let slug = p.provider_id.as_str();
+                    models.extend(p.models.iter().map(|m| format!("{slug}:{}", m.model_id)));
+                }
+            }
+            let suggested = body.suggested_models.unwrap_or_default();
+            let items: Vec<Scored> = matching::scores(&models, &suggested, cutoff)
+                .into_iter()
+                .map(|(model_id, score)| Scored { model_id, score })
+                .collect();
+            Ok(HttpResponse::Ok().json(Matches {
+                total_count: items.len(),
+                has_more: false,
+                next_page_token: None,
+                items,
+            }))
         }
         .await,
     )

@@ -3,6 +3,7 @@
 //! credentials only, as `Authorization: Bearer`; errors in Bifrost's `BifrostError` shape,
 //! `{is_bifrost_error, status_code, error: {message}}`.
 
+mod blocks;
 mod body;
 mod names;
 mod view;
@@ -97,7 +98,7 @@ struct Failure(Problem);
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Failure {
-        Failure(Problem::of(&e, body::bifrost_path))
+        Failure(Problem::of(&e, blocks::bifrost_path))
     }
 }
 
