@@ -1,16 +1,57 @@
 //! How each block of a Bifrost provider body reads as the ngrok API's fields: the API format
 //! a named provider speaks, `allowed_requests` as surfaces, `request_path_overrides`,
-//! `network_config`, `proxy_config`, `concurrency_and_buffer_size`; and the ngrok fields'
+//! `network_config`, `proxy_config`, `concurrency_and_buffer_size` (each block's request type
+//! too); and the ngrok fields'
 //! paths back in Bifrost's names, for the violations the ngrok rules report.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::body::{Concurrency, CustomConfig, NetworkConfig, ProxyConfig};
 use super::names::{self, REQUEST_TYPES};
 use crate::domain::Violations;
 use crate::domain::settings::Network;
+
+/// Numbers are read as JSON values and handed to the ngrok body as they are, so its rules
+/// (whole numbers, bounds) judge them.
+#[derive(Debug, Default, Deserialize)]
+pub struct NetworkConfig {
+    pub base_url: Option<String>,
+    pub extra_headers: Option<BTreeMap<String, String>>,
+    pub default_request_timeout_in_seconds: Option<Value>,
+    pub stream_idle_timeout_in_seconds: Option<Value>,
+    pub max_retries: Option<Value>,
+    pub retry_backoff_initial: Option<Value>,
+    pub retry_backoff_max: Option<Value>,
+    pub insecure_skip_verify: Option<bool>,
+    pub ca_cert_pem: Option<String>,
+    pub allow_private_network: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Concurrency {
+    pub concurrency: Option<Value>,
+    pub buffer_size: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ProxyConfig {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_cert_pem: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomConfig {
+    pub base_provider_type: Option<String>,
+    pub is_key_less: Option<bool>,
+    pub allowed_requests: Option<BTreeMap<String, bool>>,
+    pub request_path_overrides: Option<BTreeMap<String, String>>,
+}
 
 /// The API format of a Bifrost provider named `name`, created with `custom`.
 pub(super) fn format_of(

@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
-use super::blocks::{concurrency, format_of, network, overrides, proxy, surfaces};
+use super::blocks::{
+    Concurrency, CustomConfig, NetworkConfig, ProxyConfig, concurrency, format_of, network,
+    overrides, proxy, surfaces,
+};
 use super::names;
 use crate::domain::Violations;
 use crate::domain::extension::Extension;
@@ -48,46 +51,6 @@ pub struct Body {
     pub config_hash: Option<Value>,
     /// Refused when not empty, as Bifrost does: keys have routes of their own.
     pub keys: Option<Vec<Value>>,
-}
-
-/// Numbers are read as JSON values and handed to the ngrok body as they are, so its rules
-/// (whole numbers, bounds) judge them.
-#[derive(Debug, Default, Deserialize)]
-pub struct NetworkConfig {
-    pub base_url: Option<String>,
-    pub extra_headers: Option<BTreeMap<String, String>>,
-    pub default_request_timeout_in_seconds: Option<Value>,
-    pub stream_idle_timeout_in_seconds: Option<Value>,
-    pub max_retries: Option<Value>,
-    pub retry_backoff_initial: Option<Value>,
-    pub retry_backoff_max: Option<Value>,
-    pub insecure_skip_verify: Option<bool>,
-    pub ca_cert_pem: Option<String>,
-    pub allow_private_network: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct Concurrency {
-    pub concurrency: Option<Value>,
-    pub buffer_size: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ProxyConfig {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub url: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub ca_cert_pem: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CustomConfig {
-    pub base_provider_type: Option<String>,
-    pub is_key_less: Option<bool>,
-    pub allowed_requests: Option<BTreeMap<String, bool>>,
-    pub request_path_overrides: Option<BTreeMap<String, String>>,
 }
 
 /// A Bifrost body in the ngrok API's terms: the body to parse, and what the extension keeps.
