@@ -8,6 +8,7 @@ pub mod budget;
 pub mod catalog;
 pub mod discovery;
 mod duration;
+pub mod extension;
 mod fields;
 pub mod gateway_config;
 pub mod health;

@@ -179,7 +179,7 @@ impl ApiError {
         ApiError::Validation(v)
     }
 
-    fn details(&self) -> BTreeMap<String, String> {
+    pub(crate) fn details(&self) -> BTreeMap<String, String> {
         let one = |k: &str, v: String| BTreeMap::from([(k.to_owned(), v)]);
         match self {
             ApiError::Validation(v) | ApiError::InvalidQuery(v) | ApiError::UnknownField(v) => {

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 mod conditional;
+pub(crate) mod dialects;
 mod docs;
 pub mod error;
 mod json;
@@ -75,6 +76,7 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig, cors: bool) {
     proxy::configure(cfg, cors);
     manage::configure(cfg);
+    dialects::configure(cfg);
     openapi::configure(cfg);
     metrics::configure(cfg);
     admin::configure(cfg);

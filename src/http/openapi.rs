@@ -15,6 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
+use super::dialects::{agentstack, bifrost};
 use super::docs::{
     BadRequest, Conflict, DiscoveryConflict, DiscoveryFailed, Forbidden, Internal,
     MethodNotAllowed, NotFound, NotModified, PayloadTooLarge, PreconditionFailed, ProbeFailed,
@@ -91,6 +92,16 @@ use super::{admin, method_not_allowed, metrics};
         metrics::scrape,
         admin::index,
         admin::asset,
+        bifrost::list,
+        bifrost::get,
+        bifrost::create,
+        bifrost::update,
+        bifrost::delete,
+        agentstack::list,
+        agentstack::get,
+        agentstack::create,
+        agentstack::delete,
+        agentstack::match_models,
     ),
     components(
         schemas(ErrorBody),
@@ -123,6 +134,11 @@ use super::{admin, method_not_allowed, metrics};
             caps"),
         (name = "operations", description = "Health, metrics and this document"),
         (name = "admin", description = "The embedded admin page"),
+        (name = "bifrost", description = "Bifrost's provider API (`/api/providers`) over the \
+            same registry: its bodies, shapes and `{error: {message}}` errors"),
+        (name = "agentstack", description = "AgentStack's model providers \
+            (`/api/v1/model_providers`) over the same registry: UUID ids, `Authorization: \
+            Basic` (a credential's id and token), `{detail}` errors"),
     )
 )]
 struct ApiDoc;
@@ -188,6 +204,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
         item.get.as_mut(),
         item.head.as_mut(),
         item.post.as_mut(),
+        item.put.as_mut(),
         item.patch.as_mut(),
         item.delete.as_mut(),
     ]
@@ -370,6 +387,19 @@ impl Modify for BearerAuth {
                         "A token from `[[auth.tokens]]`, the admin token the server writes to \
                          `<data_dir>/admin-token` on first start, or a stored key's `mgk_…` \
                          token (`POST /api-keys`).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "AgentStack's routes: a management credential's id as the user \
+                         (`admin` for the admin token, an `[[auth.tokens]]` name or a stored \
+                         key's id) and its token as the password.",
                     ))
                     .build(),
             ),

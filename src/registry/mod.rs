@@ -9,6 +9,7 @@ mod access_keys;
 mod api_keys;
 mod configurations;
 mod discovery;
+mod extended;
 mod gateway_config;
 mod keys;
 mod model_aliases;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use access_keys::{access_credential_of, previous_credential_of};
 use api_keys::credential_of;
+pub use extended::ExtensionChange;
 
 use crate::auth::Credentials;
 use crate::domain::{InputError, Precondition};

@@ -22,6 +22,7 @@ pub use durable::{Durable, FlushResult};
 pub use observe::WriteObserver;
 
 use crate::domain::discovery::CatalogModels;
+use crate::domain::extension::Extension;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::health::HealthCheck;
 use crate::domain::{
@@ -293,6 +294,28 @@ pub trait PriceStore: Send + Sync {
     fn delete_price(&self, id: Ulid, precondition: Option<Precondition>) -> Write<ModelPrice>;
 }
 
+/// A change of a provider and its dialects' extension together: `Ok(None)` changes nothing.
+pub type ExtendedUpdateFn = Box<
+    dyn Fn(&Provider, &Extension) -> Result<Option<(Provider, Extension)>, Rejection> + Send + Sync,
+>;
+
+/// Each provider's [`Extension`] (the fields of the other dialects), beside its record and
+/// written in the transactions that write the record; a provider's delete removes it.
+pub trait ExtensionStore: Send + Sync {
+    /// The provider's extension; one never written reads as empty.
+    fn extension(&self, id: Ulid) -> Result<Extension, StoreError>;
+    /// [`ProviderStore::create`], with the extension and (AgentStack's `api_key`) a first key
+    /// of the provider in the same transaction.
+    fn create_extended(
+        &self,
+        provider: Provider,
+        extension: Extension,
+        key: Option<ProviderKey>,
+    ) -> Write<(Provider, Extension)>;
+    /// Applies `change` to the record and its extension atomically.
+    fn update_extended(&self, id: Ulid, change: ExtendedUpdateFn) -> Write<(Provider, Extension)>;
+}
+
 /// Each catalog provider's discovered models, by catalog id.
 pub trait CatalogModelsStore: Send + Sync {
     /// The record of `catalog_id`; one never discovered reads as an empty list at version 0.
@@ -346,6 +369,7 @@ pub trait Store:
     + PriceStore
     + CatalogModelsStore
     + HealthStore
+    + ExtensionStore
 {
     /// Answers only when the store can serve reads and take writes.
     fn ping(&self) -> Pending<()>;

@@ -10,6 +10,7 @@ mod budgets;
 mod cors;
 mod create;
 mod delete;
+mod dialects;
 mod discovery;
 mod errors;
 mod failover;

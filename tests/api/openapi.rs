@@ -98,18 +98,32 @@ async fn every_documented_path_serves_exactly_its_documented_methods() {
                 );
             }
         }
-        let concrete = path.replace("{id}", ANY_ID).replace("{path}", "app.js");
-        let res = app
-            .client
-            .request(
-                reqwest::Method::from_bytes(b"PUT").unwrap(),
-                format!("{}{concrete}", app.address),
-            )
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 405, "PUT {path}");
+        let concrete = path
+            .replace("{id}", ANY_ID)
+            .replace("{path}", "app.js")
+            .replace("{provider}", "no-such-provider");
+        // A method the path does not serve: PUT, or PATCH where PUT is served (Bifrost's).
+        let probe: &[u8] = if documented.contains("PUT") {
+            b"PATCH"
+        } else {
+            b"PUT"
+        };
+        let req = app.client.request(
+            reqwest::Method::from_bytes(probe).unwrap(),
+            format!("{}{concrete}", app.address),
+        );
+        // AgentStack's routes take the credential as Basic, as AgentStack does.
+        let req = match path.starts_with("/api/v1/model_providers") {
+            true => req.basic_auth("admin", Some(ADMIN_TOKEN)),
+            false => req.bearer_auth(ADMIN_TOKEN),
+        };
+        let res = req.send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            405,
+            "{} {path}",
+            String::from_utf8_lossy(probe)
+        );
         if data_plane {
             // Its 405 is in the route's format, as documented (and carries no `Allow`).
             let (schema, _) = documented_answer(&doc, path, "405");

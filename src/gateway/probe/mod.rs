@@ -108,6 +108,12 @@ impl Gateway {
         self.probe(&route, self.newest(&route, &keys)).await
     }
 
+    /// [`Gateway::probe_record`] with `key`, a key not written yet (AgentStack's create).
+    pub async fn probe_record_with(&self, provider: &Provider, key: &ProviderKey) -> Probed {
+        let route = Route::unpublished(provider);
+        self.probe(&route, Using::Key(key)).await
+    }
+
     fn newest<'k>(&self, route: &Route, keys: &'k [Arc<ProviderKey>]) -> Using<'k> {
         if route.calling.keyless {
             return Using::Nothing { no_key_yet: false };

@@ -36,6 +36,8 @@ const PRICES_TREE: &str = "prices";
 const CATALOG_MODELS_TREE: &str = "catalog_models";
 /// Since provider health; a store without it reads as having no checks.
 const HEALTH_TREE: &str = "provider_health";
+/// Since the dialects; a store without it reads as no provider having an extension.
+const EXTENSIONS_TREE: &str = "provider_extensions";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -69,6 +71,8 @@ pub(super) struct Engine {
     pub(super) catalog_models: sled::Tree,
     /// provider-id → its health checks, newest first (`domain::health`).
     pub(super) health: sled::Tree,
+    /// provider-id → its dialects' extension (`domain::extension`), JSON.
+    pub(super) extensions: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -136,6 +140,7 @@ impl Engine {
             prices: db.open_tree(PRICES_TREE)?,
             catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
             health: db.open_tree(HEALTH_TREE)?,
+            extensions: db.open_tree(EXTENSIONS_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -10,6 +10,7 @@ mod codec;
 mod commit;
 mod configurations;
 mod engine;
+mod extensions;
 mod files;
 mod gateway_config;
 mod health;

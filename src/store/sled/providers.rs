@@ -76,6 +76,7 @@ impl ProviderStore for SledStore {
                     &e.configurations,
                     &e.key_rules,
                     &e.health,
+                    &e.extensions,
                 );
                 let result = trees.transaction(
                     |(
@@ -87,6 +88,7 @@ impl ProviderStore for SledStore {
                         configurations,
                         rules,
                         health,
+                        extensions,
                     )| {
                         let Some(bytes) = records.get(key)? else {
                             return reject(Rejection::NotFound);
@@ -117,6 +119,7 @@ impl ProviderStore for SledStore {
                         records.remove(&key[..])?;
                         index.remove(slug.as_bytes())?;
                         health.remove(&key[..])?;
+                        extensions.remove(&key[..])?;
                         Ok(((count, changed), true))
                     },
                 );
