@@ -252,6 +252,15 @@ def before_call(ctx, case, kwargs):
         and isinstance(case.body, dict)
     ):
         _aliases_apart(case.body)
+    # The examples phase sends bodies map_case never saw: the same future `expiresAt` here.
+    if (
+        op is not None
+        and (op.method.upper(), op.path) in ACCESS_KEY_WRITES
+        and _positive(case)
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("expiresAt"), str)
+    ):
+        case.body["expiresAt"] = FUTURE
     if (
         op is not None
         and (op.method.upper(), op.path) in PRICE_WRITES

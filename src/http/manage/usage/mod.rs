@@ -122,16 +122,34 @@ pub(crate) async fn overview(
         .iter()
         .map(|((day, key), sums)| {
             totals.merge(sums);
+            let [
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                reasoning_tokens,
+            ] = token_sums(sums, p.tokens);
             BucketView {
                 bucket_start: rfc3339_ms(day_start_ms(*day)),
                 group_key: key.clone(),
                 cost: show_cost(sums.cost_nanos),
                 requests: sums.requests,
                 errors: sums.errors,
-                tokens: p.tokens.then(|| TokenSums::of(sums)),
+                input_tokens,
+                output_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                reasoning_tokens,
             }
         })
         .collect();
+    let [
+        input_tokens,
+        output_tokens,
+        cache_read_tokens,
+        cache_write_tokens,
+        reasoning_tokens,
+    ] = token_sums(&totals, p.tokens);
     Ok(HttpResponse::Ok().json(OverviewView {
         uri: state.uri(&format!("/usage/overview{}", query_suffix(&req))),
         buckets,
@@ -139,7 +157,11 @@ pub(crate) async fn overview(
             cost: show_cost(totals.cost_nanos),
             requests: totals.requests,
             errors: totals.errors,
-            tokens: p.tokens.then(|| TokenSums::of(&totals)),
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            reasoning_tokens,
         },
     }))
 }
@@ -180,12 +202,10 @@ fn event_view(e: &UsageEvent, timing: bool) -> EventView {
         key_source,
         provider_key_id: key_id,
         provider_key_display_name: key_shown,
-        timing: timing.then_some(Timing {
-            latency_ms: e.latency_ms,
-            ttfb_ms: e.ttfb_ms,
-            cache_write_tokens: e.tokens.cache_write,
-            tokens_known: e.tokens.known,
-        }),
+        latency_ms: timing.then_some(e.latency_ms),
+        ttfb_ms: timing.then_some(e.ttfb_ms),
+        cache_write_tokens: timing.then_some(e.tokens.cache_write),
+        tokens_known: timing.then_some(e.tokens.known),
     }
 }
 
@@ -230,19 +250,19 @@ pub(crate) struct EventView {
     provider_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     provider_key_display_name: Option<String>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    timing: Option<Timing>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct Timing {
-    latency_ms: u64,
+    // `?include=timing` (modelgate's): fields of their own rather than a flattened struct,
+    // whose schema would be an `allOf` of closed objects that no answer can satisfy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
     /// `null` when nothing answered.
-    ttfb_ms: Option<u64>,
-    cache_write_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
+    ttfb_ms: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_write_tokens: Option<u64>,
     /// `false`: the upstream reported no counts, and the counts shown are 0.
-    tokens_known: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_known: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -263,8 +283,17 @@ struct BucketView {
     cost: String,
     requests: u64,
     errors: u64,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    tokens: Option<TokenSums>,
+    // `?include=tokens` (modelgate's): sums over every attempt, as fields of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_read_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_write_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_tokens: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -274,29 +303,28 @@ struct TotalsView {
     cost: String,
     requests: u64,
     errors: u64,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    tokens: Option<TokenSums>,
+    // `?include=tokens` (modelgate's): sums over every attempt, as fields of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_read_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_write_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_tokens: Option<u64>,
 }
 
-/// `?include=tokens`: a bucket's token sums over every attempt.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct TokenSums {
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_read_tokens: u64,
-    cache_write_tokens: u64,
-    reasoning_tokens: u64,
-}
-
-impl TokenSums {
-    fn of(sums: &DayTotals) -> TokenSums {
-        TokenSums {
-            input_tokens: sums.input_tokens,
-            output_tokens: sums.output_tokens,
-            cache_read_tokens: sums.cache_read_tokens,
-            cache_write_tokens: sums.cache_write_tokens,
-            reasoning_tokens: sums.reasoning_tokens,
-        }
-    }
+/// A bucket's or the window's token sums, when asked for: input, output, cache read, cache
+/// write, reasoning.
+fn token_sums(sums: &DayTotals, asked: bool) -> [Option<u64>; 5] {
+    [
+        sums.input_tokens,
+        sums.output_tokens,
+        sums.cache_read_tokens,
+        sums.cache_write_tokens,
+        sums.reasoning_tokens,
+    ]
+    .map(|n| asked.then_some(n))
 }
