@@ -254,6 +254,7 @@ pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         (status = 409, description = "A provider with this name exists.", body = ErrorBody),
         (status = 400, description = "Bad input, naming each field by Bifrost's name.", body = ErrorBody),
         (status = 401, description = "No management credential as Bearer.", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON.", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -310,6 +311,7 @@ async fn created(
             body = ProviderView),
         (status = 400, description = "Bad input, naming each field by Bifrost's name.", body = ErrorBody),
         (status = 401, description = "No management credential as Bearer.", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON.", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
