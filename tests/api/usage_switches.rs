@@ -3,14 +3,13 @@
 //! usage-only chunk it did not ask for; a caller that asked sees it as before. `enabled`:
 //! off, calls record nothing.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::helpers::data_plane::{call, registered};
 use crate::helpers::{TestApp, spawn_app, spawn_app_in, spawn_app_with};
 use crate::upstream::Mock;
+use crate::usage::events;
 
 const CHUNKS: [&str; 4] = [
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\r\n\r\n",
@@ -36,18 +35,9 @@ async fn streamed(app: &TestApp, mock: &Mock, body: Value) -> (String, Value) {
     (text, mock.last().body)
 }
 
+/// The newest event, with its timing fields.
 async fn last_event(app: &TestApp) -> Value {
-    for _ in 0..200 {
-        let res = app
-            .get("/usage?startTime=2020-01-01T00:00:00Z&include=timing")
-            .await;
-        let body: Value = res.json().await.unwrap();
-        if let Some(e) = body["aiGatewayUsage"].get(0) {
-            return e.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no usage event");
+    events(app, "include=timing", 1).await.swap_remove(0)
 }
 
 async fn with_provider(app: &TestApp) -> Mock {

@@ -122,16 +122,18 @@ impl Reported {
 
 /// What the gateway reads of an answer's JSON (a body, or a stream event's data): the rest
 /// is skipped as it is parsed, never built into a tree — a body's `choices` or `output` can
-/// be most of it. A field of another type than expected (a Responses event's `delta` is a
-/// string) reads as absent, so it never costs the counts beside it.
+/// be most of it. A small field of another type than expected (a Responses event's `delta`
+/// is a string) reads as absent, so it never costs the counts beside it. The containers
+/// (`message`, `response`, `choices`) are read as they are, not through [`lenient`], which
+/// would buffer each whole before trying it: the formats fix their types.
 #[derive(Default, Deserialize)]
 struct Said {
     usage: Option<Value>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
     message: Option<Nested>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
     response: Option<Nested>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
     choices: Option<Vec<Choice>>,
     #[serde(default, deserialize_with = "lenient")]
     stop_reason: Option<String>,
