@@ -1,34 +1,53 @@
-//! How usage is laid out in its sled database. Events are postcard under their 16-byte ULID,
-//! so time order is key order and pruning is a range; indexes name an event by its ULID after
-//! a prefix: `finals` (the final attempts), `by_key` and `by_key_final` (an access key's id,
-//! length-prefixed, then the ULID). A day's sums are under `day (u32 BE) · group · key`.
+//! How usage is laid out: one tree, so that a batch is one atomic `sled::Batch`, and events
+//! packed into segments, so that a batch costs a few tree writes instead of several per
+//! event (a sled write costs about as much as the rest of a call: see docs/benchmarks.md).
+//!
+//! - `s · max ULID` → a segment: up to [`SEGMENT`] events in ascending id order, postcard.
+//!   Segments never overlap: each holds only ids above every id written before it.
+//! - `l · ULID` → a loose event: one that reached the writer after a higher id was written
+//!   (two calls ending in the same millisecond, or a thread preempted between making its
+//!   event and queueing it). Rare, so kept one per record.
+//! - `k · access key · max ULID` → (): the segment holds events of that access key.
+//! - `j · access key · ULID` → (): the loose event is that access key's.
+//! - `d · day (u32 BE) · group · key` → that day's sums for the group key.
+//!
+//! An access key is written length-prefixed (two bytes), so no key's entries fall inside
+//! another's whose id starts the same.
 
 use ulid::Ulid;
 
 use crate::domain::usage::Group;
 
-pub(super) const EVENTS: &str = "events";
-pub(super) const FINALS: &str = "finals";
-pub(super) const BY_KEY: &str = "by_key";
-pub(super) const BY_KEY_FINAL: &str = "by_key_final";
-pub(super) const DAYS: &str = "days";
+/// The tree everything lives in.
+pub(super) const LOG: &str = "log";
+/// The most events one segment holds: small enough that a page reads little beyond itself
+/// and that a segment stays inline in its sled node.
+pub(super) const SEGMENT: usize = 64;
 
-/// An access key's prefix in `by_key` and `by_key_final`: its length (two bytes), its bytes.
-pub(super) fn key_prefix(key: &str) -> Vec<u8> {
-    let bytes = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
-    let mut prefix = Vec::with_capacity(2 + bytes.len() + 16);
-    prefix.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    prefix.extend_from_slice(bytes);
+pub(super) const SEGMENTS: u8 = b's';
+pub(super) const LOOSE: u8 = b'l';
+pub(super) const KEY_SEGMENTS: u8 = b'k';
+pub(super) const KEY_LOOSE: u8 = b'j';
+pub(super) const DAYS: u8 = b'd';
+
+/// The prefix of a kind of entry, with the access key for the indexes.
+pub(super) fn prefix(kind: u8, access_key: Option<&str>) -> Vec<u8> {
+    let mut prefix = vec![kind];
+    if let Some(key) = access_key {
+        let bytes = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        prefix.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+        prefix.extend_from_slice(bytes);
+    }
     prefix
 }
 
-pub(super) fn key_entry(key: &str, id: Ulid) -> Vec<u8> {
-    let mut entry = key_prefix(key);
+pub(super) fn entry(kind: u8, access_key: Option<&str>, id: Ulid) -> Vec<u8> {
+    let mut entry = prefix(kind, access_key);
     entry.extend_from_slice(&id.to_bytes());
     entry
 }
 
-/// The ULID an index entry ends with.
+/// The ULID an entry ends with.
 pub(super) fn id_of(entry: &[u8]) -> Option<Ulid> {
     let tail = entry.len().checked_sub(16).map(|at| &entry[at..])?;
     Some(Ulid::from_bytes(tail.try_into().ok()?))
@@ -41,10 +60,9 @@ fn group_byte(group: Group) -> u8 {
     }
 }
 
-pub(super) fn day_prefix(day: u32, group: Group) -> [u8; 5] {
-    let mut prefix = [0u8; 5];
-    prefix[..4].copy_from_slice(&day.to_be_bytes());
-    prefix[4] = group_byte(group);
+pub(super) fn day_prefix(day: u32, group: Group) -> [u8; 6] {
+    let mut prefix = [DAYS, 0, 0, 0, 0, group_byte(group)];
+    prefix[1..5].copy_from_slice(&day.to_be_bytes());
     prefix
 }
 
@@ -54,10 +72,10 @@ pub(super) fn day_entry(day: u32, group: Group, key: &str) -> Vec<u8> {
     entry
 }
 
-/// The day and group key of a `days` entry.
+/// The day and group key of a day entry.
 pub(super) fn day_of_entry(entry: &[u8]) -> Option<(u32, String)> {
-    let day = u32::from_be_bytes(entry.get(..4)?.try_into().ok()?);
-    let key = String::from_utf8(entry.get(5..)?.to_vec()).ok()?;
+    let day = u32::from_be_bytes(entry.get(1..5)?.try_into().ok()?);
+    let key = String::from_utf8(entry.get(6..)?.to_vec()).ok()?;
     Some((day, key))
 }
 
@@ -75,11 +93,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_entry_ends_with_the_event_id_after_a_prefix_no_other_key_shares() {
+    fn a_key_entry_ends_with_the_id_after_a_prefix_no_other_key_shares() {
         let id = Ulid::new();
-        let entry = key_entry("admin", id);
-        assert!(entry.starts_with(&key_prefix("admin")));
-        assert!(!entry.starts_with(&key_prefix("adm")));
+        let entry = entry(KEY_SEGMENTS, Some("admin"), id);
+        assert!(entry.starts_with(&prefix(KEY_SEGMENTS, Some("admin"))));
+        assert!(!entry.starts_with(&prefix(KEY_SEGMENTS, Some("adm"))));
         assert_eq!(id_of(&entry), Some(id));
     }
 

@@ -1,11 +1,11 @@
 use super::*;
-use crate::domain::usage::{KeySource, Tokens, day_start_ms};
+use crate::domain::usage::{DayTotals, KeySource, Tokens, day_of, day_start_ms};
 
 const DAY: u64 = 86_400_000;
 /// 2026-12-04T00:00:00Z.
 const T0: u64 = 20_426 * DAY;
 
-fn event(at_ms: u64, key: &str, provider: &str, attempt: u32, last: bool) -> UsageEvent {
+pub(super) fn event(at_ms: u64, key: &str, provider: &str, attempt: u32, last: bool) -> UsageEvent {
     UsageEvent {
         id: Ulid::from_parts(at_ms, u128::from(attempt) + rand_part(key)),
         request_id: format!("req-{at_ms}"),
@@ -191,4 +191,181 @@ fn a_batch_is_refused_whole_below_the_reserve() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Full { .. }), "{err}");
     assert!(usage.events(&query(0, T0 + 2)).unwrap().items.is_empty());
+}
+
+fn at(ms: u64, rand: u128, key: &str, last: bool) -> UsageEvent {
+    UsageEvent {
+        id: Ulid::from_parts(ms, rand),
+        ..event(ms, key, "a", 1, last)
+    }
+}
+
+/// Every page of `q`, `limit` at a time, as one list of ids.
+fn all_pages(usage: &SledUsage, q: &EventQuery, limit: usize) -> Vec<Ulid> {
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = usage
+            .events(&EventQuery {
+                limit,
+                before,
+                ..q.clone()
+            })
+            .unwrap();
+        seen.extend(page.items.iter().map(|e| e.id));
+        if !page.has_more {
+            return seen;
+        }
+        before = page.items.last().map(|e| e.id);
+    }
+}
+
+#[test]
+fn events_that_arrive_late_are_listed_in_id_order_with_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let rt = runtime();
+    // 200 events over three keys, in batches whose ids interleave with the batch before:
+    // each batch's lower half arrives after a higher id was written.
+    let mut made = Vec::new();
+    for round in 0..4u64 {
+        let batch: Vec<UsageEvent> = (0..50u64)
+            .map(|i| {
+                let ms = T0 + round * 30 + i;
+                let key = ["k1", "k2", "admin"][(i % 3) as usize];
+                at(ms, u128::from(i), key, i % 4 != 0)
+            })
+            .collect();
+        made.extend(
+            batch
+                .iter()
+                .map(|e| (e.id, e.access_key_id.clone(), e.is_final_attempt)),
+        );
+        rt.block_on(usage.append(batch)).unwrap();
+    }
+    made.sort_by(|a, b| b.0.cmp(&a.0));
+    for (key, retries) in [
+        (None, true),
+        (None, false),
+        (Some("k2"), true),
+        (Some("admin"), false),
+    ] {
+        let q = EventQuery {
+            access_key: key.map(str::to_owned),
+            include_retries: retries,
+            ..query(T0, T0 + 1000)
+        };
+        let want: Vec<Ulid> = made
+            .iter()
+            .filter(|(_, k, last)| key.is_none_or(|key| k == key) && (retries || *last))
+            .map(|(id, ..)| *id)
+            .collect();
+        for limit in [1, 7, 64, 500] {
+            assert_eq!(
+                all_pages(&usage, &q, limit),
+                want,
+                "{key:?} {retries} {limit}"
+            );
+        }
+    }
+    // A window inside the interleaved part.
+    let q = query(T0 + 40, T0 + 45);
+    let want: Vec<Ulid> = made
+        .iter()
+        .filter(|(id, ..)| (T0 + 40..=T0 + 45).contains(&id.timestamp_ms()))
+        .map(|(id, ..)| *id)
+        .collect();
+    assert_eq!(all_pages(&usage, &q, 3), want);
+    assert_eq!(want.len(), 12);
+}
+
+#[test]
+fn a_prune_inside_a_segment_keeps_the_segment_s_later_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let rt = runtime();
+    let batch: Vec<UsageEvent> = (0..10u64)
+        .map(|i| at(T0 + i, 0, if i < 5 { "old" } else { "new" }, true))
+        .collect();
+    rt.block_on(usage.append(batch)).unwrap();
+    // And a loose one before the cut.
+    rt.block_on(usage.append(vec![at(T0 + 2, 7, "old", true)]))
+        .unwrap();
+    assert_eq!(rt.block_on(usage.prune_before(T0 + 5)).unwrap(), 6);
+    let left = all_pages(&usage, &query(0, T0 + 100), 100);
+    assert_eq!(left.len(), 5);
+    assert!(left.iter().all(|id| id.timestamp_ms() >= T0 + 5));
+    let old = EventQuery {
+        access_key: Some("old".into()),
+        ..query(0, T0 + 100)
+    };
+    assert!(all_pages(&usage, &old, 10).is_empty());
+    assert_eq!(usage.oldest_ms().unwrap(), Some(T0 + 5));
+    // The old key's index entries went with its events.
+    let tree = &usage.0.tree;
+    assert_eq!(
+        tree.scan_prefix(layout::prefix(layout::KEY_SEGMENTS, Some("old")))
+            .count(),
+        0
+    );
+    assert_eq!(
+        tree.scan_prefix(layout::prefix(layout::KEY_LOOSE, Some("old")))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_database_in_the_first_layout_is_rewritten_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<UsageEvent> = (0..100u64)
+        .map(|i| at(T0 + i, 0, if i % 2 == 0 { "k1" } else { "k2" }, i % 5 != 0))
+        .collect();
+    {
+        // The first layout: an event per record under its id, and days under `day · group · key`.
+        let db = sled::open(dir.path().join(USAGE_DIR)).unwrap();
+        let old = db.open_tree("events").unwrap();
+        for e in &events {
+            old.insert(
+                e.id.to_bytes(),
+                crate::store::sled::codec::encode(e).unwrap(),
+            )
+            .unwrap();
+        }
+        db.open_tree("finals").unwrap().insert(b"x", &[]).unwrap();
+        let mut day = day_of(T0).to_be_bytes().to_vec();
+        day.extend_from_slice(b"pa");
+        let sums = DayTotals {
+            requests: 80,
+            ..DayTotals::default()
+        };
+        db.open_tree("days")
+            .unwrap()
+            .insert(day, crate::store::sled::codec::encode(&sums).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let mut want: Vec<Ulid> = events.iter().map(|e| e.id).collect();
+    want.reverse();
+    assert_eq!(all_pages(&usage, &query(T0, T0 + 1000), 9), want);
+    let k2 = EventQuery {
+        access_key: Some("k2".into()),
+        include_retries: false,
+        ..query(T0, T0 + 1000)
+    };
+    assert_eq!(all_pages(&usage, &k2, 9).len(), 40);
+    let days = usage.days(Group::Provider, day_of(T0), day_of(T0)).unwrap();
+    assert_eq!(days[&(day_of(T0), "a".to_owned())].requests, 80);
+    let names = usage.0.db.tree_names();
+    for gone in ["events", "finals", "days"] {
+        assert!(
+            !names.iter().any(|n| n.as_ref() == gone.as_bytes()),
+            "{gone}"
+        );
+    }
+    drop(usage);
+    // And a second open finds nothing to move.
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    assert_eq!(all_pages(&usage, &query(T0, T0 + 1000), 100).len(), 100);
 }
