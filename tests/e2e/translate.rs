@@ -305,21 +305,26 @@ async fn the_anthropic_sdk_reaches_llama_servers_openai_route_through_a_translat
         )
         .await;
     let model = format!("llama-chat:{}", llama::ALIAS);
-    let py = run_sdk_check(
-        &gateway,
-        &python,
-        "translate_check.py",
-        &[("MG_OPENAI_ONLY", model.as_str())],
-    )
-    .await;
+    // SmolLM2's chat template renders no tools and llama-server then never parses a call (with
+    // `tool_choice` required or named neither), so the tools are only offered: the translated
+    // definitions must be taken and the reply be a message. The calls themselves are checked
+    // at the mock.
+    let tools = tools().to_string();
+    let env = [
+        ("MG_OPENAI_ONLY", model.as_str()),
+        ("MG_TOOLS", tools.as_str()),
+    ];
+    let py = run_sdk_check(&gateway, &python, "translate_check.py", &env).await;
     assert_ran(&py, ANTHROPIC_SDK);
-    let js = run_sdk_check(
-        &gateway,
-        "node",
-        "translate_check.mjs",
-        &[("MG_OPENAI_ONLY", model.as_str())],
-    )
-    .await;
+    assert_ran(&py, &["anthropic tools offered to an openai-only provider"]);
+    let js = run_sdk_check(&gateway, "node", "translate_check.mjs", &env).await;
     assert_ran(&js, ANTHROPIC_SDK);
     assert_ran(&js, ANTHROPIC_0_SDK);
+    assert_ran(
+        &js,
+        &[
+            "anthropic tools offered to an openai-only provider",
+            "anthropic 0.x tools offered to an openai-only provider",
+        ],
+    );
 }
