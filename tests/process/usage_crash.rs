@@ -1,5 +1,5 @@
 //! `kill -9` while calls are recorded: both stores open again, every event kept is whole and
-//! in its day's sums (they are written in one transaction), no event is kept twice, and what
+//! in its day's sums (they are written in one atomic batch), no event is kept twice, and what
 //! can be lost is bounded by what had not been flushed — the events of the last batch window
 //! (at most 100 ms) and those still queued. The test prints how many that was.
 
