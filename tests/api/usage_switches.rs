@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::data_plane::{call, registered};
 use crate::helpers::{TestApp, spawn_app, spawn_app_in, spawn_app_with};
+use crate::raw::scripted;
 use crate::upstream::Mock;
 use crate::usage::events;
 
@@ -147,5 +148,35 @@ async fn usage_turned_off_records_nothing() {
         .await
         .unwrap();
     assert_eq!(body["aiGatewayUsage"], json!([]), "{body}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_gzip_stream_is_counted_and_its_usage_chunk_kept_from_the_caller() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    packed.write_all(CHUNKS.concat().as_bytes()).unwrap();
+    let head = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: text/event-stream\r\n\
+                content-encoding: gzip\r\n\r\n";
+    let base = scripted(vec![[head.as_bytes(), &packed.finish().unwrap()].concat()]).await;
+    app.create(&registered(
+        "gz",
+        &format!("{base}/v1"),
+        &["m"],
+        json!(null),
+    ))
+    .await;
+    let body = json!({"model": "gz:m", "stream": true, "messages": []});
+    let res = call(&app, "/v1/chat/completions", body).await;
+    assert_eq!(res.status(), 200);
+    // Decoded before the usage chunk was looked for: the caller gets the rest, unpacked.
+    let expected = [CHUNKS[0], CHUNKS[1], CHUNKS[3]].concat();
+    assert_eq!(res.text().await.unwrap(), expected);
+    let e = last_event(&app).await;
+    assert_eq!(
+        (&e["inputTokens"], &e["outputTokens"], &e["tokensKnown"]),
+        (&json!(12), &json!(5), &json!(true))
+    );
     app.stop().await;
 }
