@@ -331,7 +331,7 @@ fn open_usage(settings: &Settings) -> Result<Arc<dyn UsageStore>, StartupError> 
     )
     .map_err(|source| StartupError::Usage {
         path: settings.storage.data_dir.join(USAGE_DIR),
-        source: source.into(),
+        source,
     })?;
     Ok(Arc::new(usage))
 }

@@ -243,7 +243,7 @@ fn events_that_arrive_late_are_listed_in_id_order_with_the_rest() {
         );
         rt.block_on(usage.append(batch)).unwrap();
     }
-    made.sort_by(|a, b| b.0.cmp(&a.0));
+    made.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (key, retries) in [
         (None, true),
         (None, false),
