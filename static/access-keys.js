@@ -1,7 +1,7 @@
 // The access keys view: data-plane keys, created with their token shown once, scoped by a
 // configuration, with expiry, a rate, disable, rotate and revoke.
 
-import { h, main, announce, field, input, time, copyText, banner as makeBanner, confirmDialog, plural } from "./dom.js";
+import { h, main, announce, field, input, time, copyText, banner as makeBanner, confirmDialog, plural, refocus } from "./dom.js";
 import { api, all } from "./api.js";
 import { actionForm, shownOnce } from "./forms.js";
 import { accessTabs } from "./access-tabs.js";
@@ -137,6 +137,7 @@ export async function renderAccessKeys() {
     await api("DELETE", `access-keys/${k.id}`);
     announce(`Revoked ${k.name}.`);
     await reload();
+    refocus(document.getElementById("new-access-key"));
   };
 
   const guarded = (fn) => async (...args) => {

@@ -88,6 +88,15 @@ export async function copyText(text, spoken = `Copied ${text}`) {
   announce(spoken);
 }
 
+/**
+ * Puts the focus on `el` when what had it went away (a deleted row's button, a closed form),
+ * so the keyboard goes on from the view's main action instead of the top of the page.
+ */
+export function refocus(el) {
+  const now = document.activeElement;
+  if ((!now || now === document.body) && el?.isConnected) el.focus();
+}
+
 /** The banner a view shows its errors in. */
 export const banner = (id) => h("div", { class: "banner", role: "alert", id, tabindex: "-1" });
 

@@ -1,7 +1,7 @@
 // The provider keys view: one provider's keys (redacted, last used, resting or refused by
 // the data plane, last test), added, renamed, rotated, tested and deleted.
 
-import { h, main, announce, field, input, time, banner as makeBanner, confirmDialog, plural } from "./dom.js";
+import { h, main, announce, field, input, time, banner as makeBanner, confirmDialog, plural, refocus } from "./dom.js";
 import { api, all, query } from "./api.js";
 import { actionForm } from "./forms.js";
 import { probeText } from "./provider-tools.js";
@@ -67,6 +67,7 @@ export async function renderProviderKeys(providerRef) {
     close();
     announce(message);
     try { await load(); } catch (e) { banner.textContent = e.message; }
+    refocus(document.getElementById("add-key"));
   };
 
   const addForm = () => {
