@@ -125,6 +125,7 @@ test("a key the upstream refused shows that calls rest it, in words, until when"
   const { body: stored } = await server.api("GET", `/provider-keys/${bad.id}`);
   assert.equal(stored.state.status, "refused", JSON.stringify(stored));
   await page.goto(`${server.base}/#/provider-keys/lab`);
+  await page.reload();
   const badRow = page.getByRole("row", { name: /bad one/ });
   const badge = badRow.locator("[data-rest]");
   await badge.waitFor();
@@ -141,6 +142,10 @@ test("a key the upstream refused shows that calls rest it, in words, until when"
     assert.notEqual(fg, bg, `the badge is readable in ${scheme} mode`);
   }
   await shot(page, "provider-key-refused.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await overflow(page) <= 0, "a key with its badge fits a phone");
+  assert.equal(await badge.locator("[aria-hidden]").isVisible(), true);
+  await page.setViewportSize({ width: 1200, height: 800 });
   for (const k of [good, bad]) await server.api("DELETE", `/provider-keys/${k.id}`);
 });
 
