@@ -48,6 +48,23 @@ async fn a_refused_or_rate_limited_key_shows_its_state_until_its_rest_ends() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app_clocks(dir.path(), |_| {}, wall, policy).await;
     let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let detail = &doc["components"]["schemas"]["AIGatewayProviderAPIKeyDetail"];
+    assert_eq!(
+        detail["properties"]["state"]["$ref"],
+        "#/components/schemas/ProviderKeyState"
+    );
+    assert!(
+        !detail["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("state"))
+    );
+    let state = &doc["components"]["schemas"]["ProviderKeyState"];
+    assert_eq!(state["required"], json!(["status", "until", "reason"]));
+    assert_eq!(
+        doc["components"]["schemas"]["ProviderKeyStatus"]["enum"],
+        json!(["refused", "resting"])
+    );
     let mock = Mock::start().await;
     app.create(&registered("box", &mock.base, &["m"], json!(null)))
         .await;
