@@ -69,6 +69,12 @@ test("a provider rule is made with fallback steps, each tried when the one befor
   await first.getByLabel(/^first key/).check();
   await rule.getByRole("button", { name: "Add fallback step to rule 1" }).click();
   const second = rule.getByRole("group", { name: /^Step 2: when step 1 fails/ });
+  // A step without keys is refused, the error shown in that step.
+  await page.getByRole("button", { name: "Create configuration" }).click();
+  const empty = second.locator(".field-error").last();
+  await empty.waitFor({ state: "visible" });
+  assert.match(await empty.innerText(), /needs between 1 and 16 keys/);
+  assert.equal(await first.locator(".field-error:visible").count(), 0);
   await second.getByLabel(/^third key/).check();
   // A third step, added and taken away again.
   await rule.getByRole("button", { name: "Add fallback step to rule 1" }).click();
