@@ -115,6 +115,13 @@ export function confirmDialog(title, text, choices) {
   dialog.returnValue = "";
   dialog.showModal();
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue || "cancel"), { once: true });
+    const closed = () => {
+      // The close event is queued: one left from an earlier use of the dialog (closed by Escape
+      // just before this opened it again) finds it open, and is not this one's answer.
+      if (dialog.open) return;
+      dialog.removeEventListener("close", closed);
+      resolve(dialog.returnValue || "cancel");
+    };
+    dialog.addEventListener("close", closed);
   });
 }

@@ -123,7 +123,9 @@ test("a dialog holds the focus, Escape closes it and gives the focus back, Space
 
   await page.keyboard.press("Enter");
   await dialog.waitFor();
+  assert.equal(await focused(), "Cancel");
   await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Delete");
   await page.keyboard.press("Space");
   await page.getByText("kb has no keys yet").waitFor();
   assert.equal((await server.api("GET", "/provider-keys?provider=kb")).body.aiGatewayProviderKeys.length, 0);
