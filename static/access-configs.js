@@ -5,6 +5,7 @@ import { h, main, announce, field, input, banner as makeBanner, confirmDialog, p
 import { api, all, query } from "./api.js";
 import { clearErrors, clearOnEdit, showErrors } from "./errors.js";
 import { accessTabs } from "./access-tabs.js";
+import { editable, keptRule, ruleEditor } from "./router-editor.js";
 
 export async function renderConfigurations() {
   main().replaceChildren(h("p", {}, "Loading configurations…"));
@@ -51,55 +52,6 @@ function picker(legend, idPrefix, options, allowed) {
   const value = () => (any.checked ? null
     : boxes.map((b) => b.querySelector("input")).filter((b) => b.checked).map((b) => b.value));
   return { element, value };
-}
-
-/** A stored key reference as the API takes it back: by id (and its weight, if any). */
-const keyRef = (k) => (k.weight === undefined ? { id: k.id } : { id: k.id, weight: k.weight });
-
-/** Whether the editor below can show a rule whole: a listed provider's, one step, no weights. */
-const editable = (providers) => (r) => providers.some((p) => p.providerId === r.provider)
-  && r.steps.length === 1 && r.steps[0].keySelectionStrategy !== "weighted";
-
-/** A rule the editor cannot show whole (per model, several steps, weighted), kept as it is. */
-function keptRule(r) {
-  const steps = r.steps.map((st) => `${st.keySelectionStrategy || "ordered"}: ${st.keys.map((k) => k.name || k.id).join(", ")}`);
-  const element = h("li", {}, `${r.model ? `model ${r.model}` : `provider ${r.provider}`} → ${steps.join(" then ")}`);
-  const value = () => ({ ...r, steps: r.steps.map((st) => ({ ...st, keys: st.keys.map(keyRef) })) });
-  return { element, value };
-}
-
-/** One router rule: a provider, its keys to use in order, and how to pick among them. */
-function ruleEditor(i, providers, keysOf, rule, remove) {
-  const provider = h("select", {}, providers.map((p) => h("option", { value: p.providerId }, p.providerId)));
-  provider.dataset.path = `router.rules[${i}].provider`;
-  provider.value = rule?.provider && providers.some((p) => p.providerId === rule.provider) ? rule.provider : providers[0]?.providerId;
-  const strategy = h("select", {}, ["ordered", "round-robin"].map((s) => h("option", { value: s }, s)));
-  strategy.dataset.path = `router.rules[${i}].steps[0].keySelectionStrategy`;
-  strategy.value = rule?.steps?.[0]?.keySelectionStrategy === "round-robin" ? "round-robin" : "ordered";
-  const chosen = new Set((rule?.steps?.[0]?.keys || []).map((k) => k.id));
-  const keys = h("div", { class: "checks" });
-  const fill = async () => {
-    const list = await keysOf(provider.value);
-    keys.replaceChildren(...(list.length ? list.map((k, j) => {
-      const box = h("input", { type: "checkbox", id: `rule-${i}-key-${j}`, checked: chosen.has(k.id) });
-      box.value = k.id;
-      return h("div", { class: "check-row" }, box, h("label", { for: box.id }, `${k.name} (${k.keyRedacted})`));
-    }) : [h("p", { class: "hint" }, "This provider has no keys; add some under Provider keys.")]));
-  };
-  provider.addEventListener("change", () => { chosen.clear(); fill(); });
-  const element = h("fieldset", { class: "surface" }, h("legend", {}, `Rule ${i + 1}`),
-    h("div", { class: "row" },
-      h("div", { class: "grow" }, field(`rule-${i}-provider`, "Provider", provider)),
-      h("div", { class: "grow" }, field(`rule-${i}-strategy`, "Key selection", strategy))),
-    h("p", {}, "Keys to use"), keys,
-    h("p", { class: "field-error", "data-error-for": `router.rules[${i}]` }),
-    h("button", { type: "button", class: "quiet small", onclick: remove }, `Remove rule ${i + 1}`));
-  const value = () => ({
-    provider: provider.value,
-    steps: [{ type: "user", keySelectionStrategy: strategy.value,
-      keys: [...keys.querySelectorAll("input:checked")].map((b) => ({ id: b.value })) }],
-  });
-  return { element, value, ready: fill() };
 }
 
 export async function renderConfiguration(id) {
@@ -165,8 +117,8 @@ export async function renderConfiguration(id) {
     h("p", { class: "hint" }, "A call must pass both: its provider and its model."),
     scopeProviders.element, scopeModels.element,
     h("h2", {}, "Router rules"),
-    h("p", { class: "hint" }, "Which provider keys calls under this configuration use; a provider without a rule uses all its keys."),
-    kept.length ? h("div", { class: "hint" }, "Kept as they are (edit them through the API):",
+    h("p", { class: "hint" }, "Which provider keys calls under this configuration use, per provider or per model (a model's rule comes first); a provider without a rule uses all its keys. A step's keys are tried before the next step's."),
+    kept.length ? h("div", { class: "hint" }, "Rules for built-in providers, kept as they are (edit them through the API):",
       h("ul", { id: "kept-rules" }, kept.map((k) => k.element))) : null,
     ruleRows,
     h("button", { type: "button", class: "quiet small", id: "add-rule", disabled: providers.length === 0, onclick: () => addRule() }, "Add rule"),

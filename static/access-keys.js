@@ -1,7 +1,7 @@
 // The access keys view: data-plane keys, created with their token shown once, scoped by a
 // configuration, with expiry, a rate, disable, rotate and revoke.
 
-import { h, main, announce, field, input, time, copyText, banner as makeBanner, confirmDialog, plural } from "./dom.js";
+import { h, main, announce, field, input, time, copyText, banner as makeBanner, confirmDialog, plural, refocus } from "./dom.js";
 import { api, all } from "./api.js";
 import { actionForm, shownOnce } from "./forms.js";
 import { accessTabs } from "./access-tabs.js";
@@ -32,8 +32,10 @@ function keyFields(configs, k = {}) {
   expires.dataset.path = "expiresAt";
   expires.value = toLocal(k.expiresAt);
   const rate = input("requestsPerMinute", k.requestsPerMinute ?? "", { inputmode: "numeric" });
+  const description = input("description", k.description);
   const fields = [
     field("a-name", "Key name", name, "Who or what uses it: an app, a person."),
+    field("a-description", "Description", description, "For you: what it is for, who to ask about it."),
     field("a-config", "Configuration", config, "Which providers and models it may call, and which provider keys it uses."),
     field("a-expires", "Expires", expires, "Empty: never. Your local time."),
     field("a-rate", "Requests per minute", rate, "Empty: no limit; 1-1000000."),
@@ -42,6 +44,7 @@ function keyFields(configs, k = {}) {
     const r = rate.value.trim();
     return {
       name: name.value.trim(),
+      description: description.value.trim() || null,
       accessKeyConfigurationId: config.value || null,
       expiresAt: fromLocal(expires.value),
       requestsPerMinute: r === "" ? null : /^\d+$/.test(r) ? Number(r) : r,
@@ -134,6 +137,7 @@ export async function renderAccessKeys() {
     await api("DELETE", `access-keys/${k.id}`);
     announce(`Revoked ${k.name}.`);
     await reload();
+    refocus(document.getElementById("new-access-key"));
   };
 
   const guarded = (fn) => async (...args) => {
@@ -143,7 +147,7 @@ export async function renderAccessKeys() {
 
   const paint = () => {
     body.replaceChildren(...keys.map((k) => h("tr", {},
-      h("td", { "data-label": "Name", class: "id" }, k.name),
+      h("td", { "data-label": "Name", class: "id" }, k.name, k.description ? h("p", { class: "hint" }, k.description) : null),
       h("td", { "data-label": "Key" }, h("code", {}, k.keyRedacted)),
       h("td", { "data-label": "Configuration" }, k.accessKeyConfiguration?.name || "allow all"),
       h("td", { "data-label": "State" }, stateOf(k)),

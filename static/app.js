@@ -11,6 +11,7 @@ import { renderConfigurations, renderConfiguration } from "./access-configs.js";
 import { renderApiKeys } from "./api-keys.js";
 import { renderUsage } from "./usage.js";
 import { renderGateway } from "./gateway.js";
+import { renderPrices } from "./prices.js";
 
 const signOutButton = document.getElementById("sign-out");
 const nav = document.getElementById("nav");
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^#\/access-keys\/api-keys$/, () => renderApiKeys(), "access-keys"],
   [/^#\/usage$/, () => renderUsage(), "usage"],
   [/^#\/gateway$/, () => renderGateway(), "gateway"],
+  [/^#\/prices$/, () => renderPrices(), "gateway"],
   [/^#\/?$/, () => renderProviders(), "providers"],
 ];
 

@@ -88,6 +88,15 @@ export async function copyText(text, spoken = `Copied ${text}`) {
   announce(spoken);
 }
 
+/**
+ * Puts the focus on `el` when what had it went away (a deleted row's button, a closed form),
+ * so the keyboard goes on from the view's main action instead of the top of the page.
+ */
+export function refocus(el) {
+  const now = document.activeElement;
+  if ((!now || now === document.body) && el?.isConnected) el.focus();
+}
+
 /** The banner a view shows its errors in. */
 export const banner = (id) => h("div", { class: "banner", role: "alert", id, tabindex: "-1" });
 
@@ -106,6 +115,13 @@ export function confirmDialog(title, text, choices) {
   dialog.returnValue = "";
   dialog.showModal();
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue || "cancel"), { once: true });
+    const closed = () => {
+      // The close event is queued: one left from an earlier use of the dialog (closed by Escape
+      // just before this opened it again) finds it open, and is not this one's answer.
+      if (dialog.open) return;
+      dialog.removeEventListener("close", closed);
+      resolve(dialog.returnValue || "cancel");
+    };
+    dialog.addEventListener("close", closed);
   });
 }

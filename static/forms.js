@@ -1,7 +1,7 @@
 // A small form in a panel for one action (add, rename, rotate…), with its errors placed at
 // its fields and a banner; used by the keys views.
 
-import { h, banner as makeBanner } from "./dom.js";
+import { h, banner as makeBanner, refocus } from "./dom.js";
 import { clearErrors, clearOnEdit, showErrors } from "./errors.js";
 
 /**
@@ -28,6 +28,8 @@ export function actionForm(title, fields, label, submit, cancelled) {
     button.disabled = true;
     try {
       await submit(form);
+      // A form done with goes away; the keyboard goes on from what opened it, not the top.
+      if (!form.isConnected) refocus(opener);
     } catch (e) {
       if (e.status !== 401) showErrors(form, banner, e);
     } finally {

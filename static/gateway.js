@@ -5,6 +5,7 @@ import { h, main, announce, field, input, banner as makeBanner, confirmDialog, p
 import { api, all } from "./api.js";
 import { clearErrors, clearOnEdit, showErrors } from "./errors.js";
 import { actionForm } from "./forms.js";
+import { gatewayTabs } from "./gateway-tabs.js";
 
 const FIELDS = [
   ["totalTimeout", "Total timeout", "A whole call, retries and fallbacks included: a duration such as 10m or 600s, up to 24h."],
@@ -61,7 +62,7 @@ export async function renderGateway() {
       save.disabled = false;
     }
   });
-  main().replaceChildren(h("h1", {}, "Gateway"), form, aliasSection(aliases));
+  main().replaceChildren(gatewayTabs("settings"), h("h1", {}, "Gateway"), form, aliasSection(aliases));
 }
 
 function aliasSection(aliases) {

@@ -1,7 +1,7 @@
-// The provider keys view: one provider's keys (redacted, last used, last test), added,
-// renamed, rotated, tested and deleted.
+// The provider keys view: one provider's keys (redacted, last used, resting or refused by
+// the data plane, last test), added, renamed, rotated, tested and deleted.
 
-import { h, main, announce, field, input, time, banner as makeBanner, confirmDialog, plural } from "./dom.js";
+import { h, main, announce, field, input, time, banner as makeBanner, confirmDialog, plural, refocus } from "./dom.js";
 import { api, all, query } from "./api.js";
 import { actionForm } from "./forms.js";
 import { probeText } from "./provider-tools.js";
@@ -9,13 +9,26 @@ import { probeText } from "./provider-tools.js";
 /** Last test answers seen in this tab, by key id: the page's view of "refused". */
 const tested = new Map();
 
-function stateOf(key) {
+/** The data plane's rest of the key, as the server tells it: calls try it last until then. */
+function restOf(key) {
+  const rest = key.state;
+  if (!rest) return null;
+  const until = new Date(rest.until).toLocaleTimeString();
+  const words = `${rest.status === "refused" ? "Refused" : "Resting"}: tried last until ${until}, because ${rest.reason}.`;
+  return h("span", { class: `state ${rest.status === "refused" ? "bad" : "warn"}`, title: words, "data-rest": rest.status },
+    h("span", { "aria-hidden": "true" }, `${rest.status} until ${until}`),
+    h("span", { class: "sr-only" }, words));
+}
+
+function testedOf(key) {
   const r = tested.get(key.id);
-  if (!r) return h("span", { class: "state" }, "not tested");
+  if (!r) return key.state ? null : h("span", { class: "state" }, "not tested");
   if (r.ok) return h("span", { class: "state" }, "accepted");
   const refused = [401, 402, 403].includes(r.statusCode);
   return h("span", { class: "state bad", title: r.error || "" }, refused ? "refused" : "failed");
 }
+
+const stateOf = (key) => h("div", { class: "row" }, restOf(key), testedOf(key));
 
 export async function renderProviderKeys(providerRef) {
   main().replaceChildren(h("p", {}, "Loading provider keys…"));
@@ -54,6 +67,7 @@ export async function renderProviderKeys(providerRef) {
     close();
     announce(message);
     try { await load(); } catch (e) { banner.textContent = e.message; }
+    refocus(document.getElementById("add-key"));
   };
 
   const addForm = () => {

@@ -250,7 +250,9 @@ impl Gateway {
             let Some(missed) = missed else { break };
             if let (Some(rest), Credential::Key(key)) =
                 (missed.failure.rest(), &candidate.credential)
-                && let Some(rest) = self.cooldowns.rest((key.id, key.version), rest)
+                && let Some(rest) =
+                    self.cooldowns
+                        .rest((key.id, key.version), rest, missed.failure.rest_cause())
             {
                 log::warn!(
                     request_id = call.context.request_id.as_str(), attempt = last.attempts;

@@ -189,6 +189,13 @@ impl Gateway {
         self.table.snapshot()
     }
 
+    /// The rest provider key `id` is in at its `version`, with the wall-clock time it ends
+    /// (ms since the epoch): read from the data plane's memory, so it is what calls see now.
+    pub fn key_rest(&self, id: ulid::Ulid, version: u64) -> Option<(policy::cooldown::Rest, u64)> {
+        let rest = self.cooldowns.rest_of((id, version))?;
+        Some((rest, self.wall_ms() + rest.left.as_millis() as u64))
+    }
+
     /// The timeouts of the config file (or the built-in defaults): what stands for a
     /// `/gateway-config` timeout never written.
     pub fn file_timeouts(&self) -> Timeouts {

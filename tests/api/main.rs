@@ -23,6 +23,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod json_schema;
+mod key_rests;
 mod list;
 mod metrics;
 mod models;

@@ -92,6 +92,69 @@ test("a model alias is created, edited and deleted", async () => {
   assert.equal(body.modelAliases.length, 0);
 });
 
+test("prices are listed, added, edited and deleted, errors at their field", async () => {
+  await page.getByRole("navigation", { name: "Gateway" }).getByRole("link", { name: "Prices" }).click();
+  await page.getByRole("heading", { name: "Prices", exact: true }).waitFor();
+  assert.equal(await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Gateway" }).getAttribute("aria-current"), "page");
+  await page.getByText("No prices yet").waitFor();
+  await page.getByRole("button", { name: "New price" }).click();
+  await page.getByLabel("Model", { exact: true }).fill("p-001:big");
+  await page.getByLabel("Input (USD per million tokens)").fill("2.5");
+  await page.getByLabel("Output (USD per million tokens)").fill("lots");
+  await page.getByLabel("Cache read (USD per million tokens)").fill("0.25");
+  assert.deepEqual(await unlabelled(page), []);
+  await page.getByRole("button", { name: "Create price" }).click();
+  const error = page.locator("#pr-output-error");
+  await error.waitFor({ state: "visible" });
+  assert.doesNotMatch(await page.locator("#main").innerText(), /breaks rules|field\(s\)/);
+  await page.getByLabel("Output (USD per million tokens)").fill("10");
+  assert.equal(await error.isVisible(), false, "the error goes once the field is edited");
+  const sent = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/prices"));
+  await page.getByRole("button", { name: "Create price" }).click();
+  assert.deepEqual(JSON.parse((await sent).postData()), { model: "p-001:big", input: 2.5, output: 10, cacheRead: 0.25 });
+  const row = page.getByRole("row", { name: /p-001:big/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /\$2\.5[\s\S]*\$10[\s\S]*\$0\.25[\s\S]*\$0/);
+  let { body } = await server.api("GET", "/prices");
+  assert.deepEqual(body.prices.map((p) => [p.model, p.input, p.output, p.cacheRead, p.cacheWrite]), [["p-001:big", 2.5, 10, 0.25, 0]]);
+  await shot(page, "prices.png");
+
+  // An edit sends only what changed, with If-Match; an emptied rate is free.
+  await page.getByRole("button", { name: "Edit price of p-001:big" }).click();
+  assert.equal(await page.getByLabel("Input (USD per million tokens)").inputValue(), "2.5");
+  await page.getByLabel("Cache write (USD per million tokens)").fill("1.25");
+  await page.getByLabel("Cache read (USD per million tokens)").fill("");
+  const patched = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByRole("button", { name: "Save price" }).click();
+  const request = await patched;
+  assert.deepEqual(JSON.parse(request.postData()), { cacheRead: null, cacheWrite: 1.25 });
+  assert.ok(request.headers()["if-match"]);
+  await page.getByText("Saved the price of p-001:big.").waitFor();
+  ({ body } = await server.api("GET", "/prices"));
+  assert.deepEqual([body.prices[0].cacheRead, body.prices[0].cacheWrite], [0, 1.25]);
+
+  await page.getByRole("button", { name: "Delete price of p-001:big" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await page.getByText("No prices yet").waitFor();
+  ({ body } = await server.api("GET", "/prices"));
+  assert.equal(body.prices.length, 0);
+});
+
+test("the prices view fits a phone in dark mode", async () => {
+  const made = await server.api("POST", "/prices", { model: "a-rather-long-provider-name:an-even-longer-model-name-2025", input: 3, output: 15 });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.reload();
+  await page.getByRole("row", { name: /an-even-longer-model-name/ }).waitFor();
+  assert.ok(await overflow(page) <= 0, "wider than the screen");
+  await shot(page, "prices-phone-dark.png");
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1200, height: 800 });
+  await page.getByRole("navigation", { name: "Gateway" }).getByRole("link", { name: "Settings and aliases" }).click();
+  await page.getByLabel("Total timeout").waitFor();
+});
+
 test("the gateway view fits a phone in dark mode", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.emulateMedia({ colorScheme: "dark" });

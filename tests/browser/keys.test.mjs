@@ -2,7 +2,7 @@
 // configurations, management API keys, and a provider deleted with its keys.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { cleanShots, shot, launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
+import { TOKEN, cleanShots, shot, launchBrowser, newPage, overflow, signIn, startServer, startUpstream, unlabelled } from "./harness.mjs";
 
 let server;
 let upstream;
@@ -112,6 +112,43 @@ test("a provider key is renamed, rotated, tested and deleted", async () => {
   assert.equal((await server.api("GET", "/provider-keys?provider=lab")).body.aiGatewayProviderKeys.length, 0);
 });
 
+test("a key the upstream refused shows that calls rest it, in words, until when", async () => {
+  const good = (await server.api("POST", "/provider-keys", { providerId: "lab", name: "good one", value: "sk-good-1111" })).body;
+  const bad = (await server.api("POST", "/provider-keys", { providerId: "lab", name: "bad one", value: "sk-bad-2222" })).body;
+  // The newest key goes first: refused (401), it rests and the older one answers.
+  const call = await fetch(`${server.base}/v1/chat/completions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "lab:alpha-1", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(call.status, 200, await call.text());
+  const { body: stored } = await server.api("GET", `/provider-keys/${bad.id}`);
+  assert.equal(stored.state.status, "refused", JSON.stringify(stored));
+  await page.goto(`${server.base}/#/provider-keys/lab`);
+  await page.reload();
+  const badRow = page.getByRole("row", { name: /bad one/ });
+  const badge = badRow.locator("[data-rest]");
+  await badge.waitFor();
+  const until = new Date(stored.state.until).toLocaleTimeString();
+  assert.equal(await badge.locator("[aria-hidden]").innerText(), `refused until ${until}`);
+  assert.equal(await badge.locator("[aria-hidden]").isVisible(), true);
+  const spoken = await badge.evaluate((el) => el.querySelector(".sr-only").textContent);
+  assert.match(spoken, /^Refused: tried last until .*, because the upstream refused this key \(401\)\.$/);
+  assert.equal(await page.getByRole("row", { name: /good one/ }).locator("[data-rest]").count(), 0);
+  assert.match(await page.getByRole("row", { name: /good one/ }).innerText(), /not tested/);
+  for (const scheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const [fg, bg] = await badge.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]);
+    assert.notEqual(fg, bg, `the badge is readable in ${scheme} mode`);
+  }
+  await shot(page, "provider-key-refused.png");
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await overflow(page) <= 0, "a key with its badge fits a phone");
+  assert.equal(await badge.locator("[aria-hidden]").isVisible(), true);
+  await page.setViewportSize({ width: 1200, height: 800 });
+  for (const k of [good, bad]) await server.api("DELETE", `/provider-keys/${k.id}`);
+});
+
 test("a configuration scopes to picked providers and models and routes to a picked key", async () => {
   const key = (await server.api("POST", "/provider-keys", { providerId: "lab", name: "router key", value: "sk-route-1234" })).body;
   await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Access keys" }).click();
@@ -135,29 +172,6 @@ test("a configuration scopes to picked providers and models and routes to a pick
   // Opened again, the picks are shown as stored.
   assert.equal(await page.getByLabel("lab:alpha-1").isChecked(), true);
   assert.equal(await page.getByLabel("router key (sk…34)").isChecked(), true);
-});
-
-test("router rules the editor cannot show are kept as they are when the configuration is saved", async () => {
-  const [k1, k2] = (await server.api("GET", "/provider-keys?provider=lab")).body.aiGatewayProviderKeys;
-  const router = { rules: [
-    { model: "lab:alpha-1", steps: [{ type: "user", keys: [{ id: k1.id }], keySelectionStrategy: "ordered" }] },
-    { provider: "lab", steps: [
-      { type: "user", keys: [{ id: k1.id }], keySelectionStrategy: "ordered" },
-      { type: "user", keys: [{ id: (k2 ?? k1).id }], keySelectionStrategy: "round-robin" }] },
-  ] };
-  const made = await server.api("POST", "/access-key-configurations", { name: "hand made", router });
-  assert.equal(made.status, 201, JSON.stringify(made.body));
-  await page.goto(`${server.base}/#/access-keys/configurations/${made.body.id}`);
-  await page.getByRole("heading", { name: "Configuration hand made" }).waitFor();
-  assert.match(await page.locator("#kept-rules").innerText(), /model lab:alpha-1[\s\S]*provider lab → ordered: .* then round-robin/);
-  await page.getByLabel("Configuration name").fill("hand made, renamed");
-  await page.getByRole("button", { name: "Save configuration" }).click();
-  await page.getByText("Saved hand made, renamed.").waitFor();
-  const { body } = await server.api("GET", `/access-key-configurations/${made.body.id}`);
-  const shape = (rules) => rules.map((r) => [r.model ?? r.provider, r.steps.map((st) => [st.keySelectionStrategy, st.keys.map((k) => k.id)])]);
-  assert.deepEqual(shape(body.router.rules), shape(made.body.router.rules));
-  assert.equal(body.name, "hand made, renamed");
-  await server.api("DELETE", `/access-key-configurations/${made.body.id}`);
 });
 
 let token;
@@ -197,6 +211,22 @@ test("an access key is disabled, rotated and revoked", async () => {
   await page.getByRole("button", { name: "Save access key" }).click();
   assert.deepEqual(JSON.parse((await sent).postData()), { requestsPerMinute: 120 });
   await page.getByText("Saved home assistant.").waitFor();
+  // The description is edited, shown under the name, and cleared again.
+  await page.getByRole("button", { name: "Edit home assistant" }).click();
+  await page.getByLabel("Description").fill("the kitchen tablet");
+  const described = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByRole("button", { name: "Save access key" }).click();
+  assert.deepEqual(JSON.parse((await described).postData()), { description: "the kitchen tablet" });
+  await page.getByRole("row", { name: /home assistant/ }).getByText("the kitchen tablet").waitFor();
+  assert.equal((await server.api("GET", "/access-keys")).body.aiGatewayAccessKeys[0].description, "the kitchen tablet");
+  await page.getByRole("button", { name: "Edit home assistant" }).click();
+  assert.equal(await page.getByLabel("Description").inputValue(), "the kitchen tablet");
+  await page.getByLabel("Description").fill("");
+  const cleared = page.waitForRequest((r) => r.method() === "PATCH");
+  await page.getByRole("button", { name: "Save access key" }).click();
+  assert.deepEqual(JSON.parse((await cleared).postData()), { description: null });
+  await page.getByText("Saved home assistant.").waitFor();
+  assert.equal((await server.api("GET", "/access-keys")).body.aiGatewayAccessKeys[0].description, undefined);
   await page.getByRole("button", { name: "Disable home assistant" }).click();
   await page.getByRole("row", { name: /home assistant/ }).getByText("disabled").waitFor();
   assert.equal((await server.api("GET", "/access-keys")).body.aiGatewayAccessKeys[0].disabled, true);

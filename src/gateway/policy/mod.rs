@@ -97,6 +97,16 @@ impl Failure {
         }
     }
 
+    /// What the key's rest is for, as the management API tells it.
+    pub fn rest_cause(&self) -> cooldown::Cause {
+        match self {
+            Failure::Status { status, .. } if self.class() == Class::Credentials => {
+                cooldown::Cause::Refused(*status)
+            }
+            _ => cooldown::Cause::RateLimited,
+        }
+    }
+
     /// Why the key used rests, in words for the log.
     pub fn why_rest(&self) -> String {
         match self {
@@ -253,6 +263,8 @@ mod tests {
         assert_eq!(status(401).rest(), Some(cooldown::REFUSED));
         assert_eq!(status(429).rest(), Some(cooldown::RATE_LIMITED));
         assert_eq!(status(500).rest(), None);
+        assert_eq!(status(403).rest_cause(), cooldown::Cause::Refused(403));
+        assert_eq!(status(429).rest_cause(), cooldown::Cause::RateLimited);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ulid::Ulid;
 use utoipa::ToSchema;
 
 use crate::domain::{CreateProviderKey, Input, ProviderKey, RotateProviderKey, UpdateProviderKey};
+use crate::gateway::policy::cooldown::Cause;
 use crate::http::auth::{Caller, require_bearer};
 use crate::http::body::{Empty, read_json};
 use crate::http::conditional::{if_match, tagged};
@@ -305,6 +306,55 @@ pub(crate) struct KeyView<'a> {
     created_by: Ref,
     last_updated_by: Ref,
     last_used: Option<String>,
+    /// modelgate's extension, only while the key rests: calls try it after the provider's
+    /// other keys until `until`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    state: Option<KeyStateView>,
+}
+
+/// Why a provider key is tried last for now.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ProviderKeyState)]
+pub(crate) struct KeyStateView {
+    /// `refused`: the upstream refused the key (401, 402 or 403); `resting`: it rate-limited
+    /// the key (429).
+    status: KeyStatus,
+    /// When the rest ends, unless the upstream refuses the key again.
+    #[schema(format = DateTime)]
+    until: String,
+    /// In words, with the upstream's status.
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schema(as = ProviderKeyStatus)]
+enum KeyStatus {
+    Refused,
+    Resting,
+}
+
+impl KeyStateView {
+    fn of(key: &ProviderKey, state: &AppState) -> Option<KeyStateView> {
+        let (rest, until_ms) = state.gateway.key_rest(key.id, key.version)?;
+        let (status, reason) = match rest.cause {
+            Cause::Refused(code) => (
+                KeyStatus::Refused,
+                format!("the upstream refused this key ({code})"),
+            ),
+            Cause::RateLimited => (
+                KeyStatus::Resting,
+                "the upstream rate-limited this key (429)".to_owned(),
+            ),
+        };
+        Some(KeyStateView {
+            status,
+            until: rfc3339(until_ms),
+            reason,
+        })
+    }
 }
 
 impl<'a> KeyView<'a> {
@@ -322,6 +372,7 @@ impl<'a> KeyView<'a> {
             created_by: state.credential(&k.created_by),
             last_updated_by: state.credential(&k.last_updated_by),
             last_used: k.last_used_ms.map(rfc3339),
+            state: KeyStateView::of(k, state),
         }
     }
 }
