@@ -4,6 +4,7 @@
 
 mod access_keys;
 mod api_keys;
+mod base_urls;
 mod by_id;
 mod catalog_models;
 mod codec;
@@ -120,6 +121,11 @@ impl SledStore {
                 dir.display()
             );
         }
+        base_urls::count_once(&engine).map_err(|source| OpenError::Migrate {
+            path: dir.to_owned(),
+            found: FORMAT_VERSION,
+            source,
+        })?;
         Ok(SledStore(Arc::new(Inner {
             engine: RwLock::new(Some(Arc::new(engine))),
             dir: dir.to_owned(),

@@ -288,7 +288,9 @@ async fn created(
     let extension = translated.extension.applied(&Extension::default());
     let (p, ext) = state
         .registry
-        .create_provider_extended(ngrok, extension, None, &caller.id, |_, _| async { Ok(()) })
+        .create_provider_extended(ngrok, extension, None, false, &caller.id, |_, _| async {
+            Ok(())
+        })
         .await
         .map_err(|e| written(req, e))?;
     Ok(HttpResponse::Ok().json(View::of(&p, &ext, &state.gateway)))
