@@ -210,6 +210,9 @@ impl Gateway {
                         if let Some(pending) = pending {
                             answer.body = pending.apply(answer.body);
                         }
+                        if let Some(raw) = answer.raw.take() {
+                            answer.body = raw.attach(answer.body);
+                        }
                         // What the caller sees, translated or not: the usage chunk it did
                         // not ask for goes.
                         if strip_usage && answer.streamed {

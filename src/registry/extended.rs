@@ -57,8 +57,8 @@ impl Registry {
         self.commit(
             self.store
                 .create_extended(provider, extension, key.clone(), unique_base_url),
-            |(p, _), table| {
-                table.apply(Change::Provider(p));
+            |(p, ext), table| {
+                table.apply(Change::Extended(p, ext));
                 if let Some(k) = &key {
                     table.apply(Change::Key(k));
                 }
@@ -100,8 +100,8 @@ impl Registry {
                 }
             })
         });
-        self.commit(self.store.update_extended(id, change), |(p, _), table| {
-            table.apply(Change::Provider(p))
+        self.commit(self.store.update_extended(id, change), |(p, ext), table| {
+            table.apply(Change::Extended(p, ext))
         })
         .await
     }

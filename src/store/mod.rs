@@ -306,6 +306,8 @@ pub type ExtendedUpdateFn = Box<
 pub trait ExtensionStore: Send + Sync {
     /// The provider's extension; one never written reads as empty.
     fn extension(&self, id: Ulid) -> Result<Extension, StoreError>;
+    /// Every provider's extension that is not empty, for the routing table loaded at start.
+    fn all_extensions(&self) -> Result<Vec<(Ulid, Extension)>, StoreError>;
     /// [`ProviderStore::create`], with the extension and (AgentStack's `api_key`) a first key
     /// of the provider in the same transaction; with `unique_base_url`, refused
     /// ([`Rejection::BaseUrlTaken`]) when another provider has its base URL, checked in that

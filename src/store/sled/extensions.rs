@@ -49,6 +49,16 @@ impl ExtensionStore for SledStore {
         read(&key, bytes.as_deref())
     }
 
+    fn all_extensions(&self) -> Result<Vec<(Ulid, Extension)>, StoreError> {
+        let mut all = Vec::new();
+        for entry in self.engine()?.extensions.iter() {
+            let (key, bytes) = entry?;
+            let id = Ulid::from_bytes(key.as_ref().try_into().unwrap_or_default());
+            all.push((id, read(&key, Some(&bytes))?));
+        }
+        Ok(all)
+    }
+
     fn create_extended(
         &self,
         provider: Provider,
