@@ -197,7 +197,8 @@ impl Gateway {
                         tried.record_events(self, false);
                         // The meter reads the upstream's own bytes, before any translation.
                         let pending = answer.pending.take();
-                        if let (Some(draft), Some(recorder)) = (draft, &self.recorder) {
+                        if let (Some(mut draft), Some(recorder)) = (draft, &self.recorder) {
+                            draft.raw_request = answer.stored.take();
                             answer.body = metered(
                                 answer.body,
                                 pending.as_ref().map_or(call.surface, |p| p.upstream),
@@ -334,6 +335,7 @@ impl Gateway {
                 .price_of(&route.slug, &c.target.model)
                 .or_else(|| self.prices.of(&route.slug, &c.target.model)),
             wall: Arc::clone(&self.health.wall),
+            raw_request: None,
         })
     }
 }

@@ -121,6 +121,9 @@ pub struct Answer {
     /// the call loop after the meter and any translation. Always `None` in what a call
     /// returns.
     pub(in crate::gateway) raw: Option<attempt::Raw>,
+    /// The body sent upstream, scrubbed, for the usage event of a provider that keeps its
+    /// bodies (Bifrost's `store_raw_request_response`). Always `None` in what a call returns.
+    pub(in crate::gateway) stored: Option<bytes::Bytes>,
 }
 
 /// What a call had got to: the provider and model, once chosen, and how many attempts and

@@ -138,6 +138,11 @@ impl Gateway {
         };
         // Only a provider with Bifrost's flags pays for keeping the body sent.
         let mut raw = Raw::wanted(route.dialect.as_deref(), &sent.body, &scrub);
+        let stored = route
+            .dialect
+            .as_ref()
+            .filter(|d| d.store_raw)
+            .map(|_| Bytes::from(scrub.bytes(sent.body.clone())));
         let request = client.post(url).headers(headers).body(sent.body);
         if let Some(id) = key_id {
             self.uses.record(id, now_ms());
@@ -219,6 +224,7 @@ impl Gateway {
             },
             pending: None,
             raw: None,
+            stored: None,
         };
         let watched = stream::Watched {
             sse: sse.then_some(format),
@@ -239,6 +245,7 @@ impl Gateway {
             let mut answer = answer(watch(chunks));
             if failed.is_none() {
                 answer.raw = raw.take();
+                answer.stored = stored.clone();
             }
             return translated::answer(direction, answer, failed, caller_model, deadline).await;
         }
@@ -251,6 +258,7 @@ impl Gateway {
         if !sse {
             let mut answer = answer(watch(chunks));
             answer.raw = raw;
+            answer.stored = stored;
             return Ok(answer);
         }
         // The attempt's time covers the head and the first content: an upstream that trickles
@@ -271,6 +279,7 @@ impl Gateway {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
                 let mut answer = answer(watch(chunks));
+                answer.stored = stored;
                 answer.pending = target
                     .translation
                     .map(|d| Pending::stream(d, caller_model, sent.include_usage));

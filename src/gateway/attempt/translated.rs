@@ -170,6 +170,7 @@ pub(super) fn estimate(body: &CallBody<'_>, candidate: &Candidate, number: u32) 
         },
         pending: None,
         raw: None,
+        stored: None,
     }
 }
 

@@ -252,3 +252,68 @@ async fn the_settings_hold_across_a_restart_and_an_ngrok_api_write() {
     openai_error(res, 400, "stream_not_allowed").await;
     mock.stop().await;
 }
+
+#[actix_web::test]
+async fn stored_bodies_are_kept_on_the_usage_event_bounded_and_shown_when_asked() {
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    let base = format!("{}/v1", mock.base);
+    bifrost(
+        &app,
+        "kept",
+        &base,
+        json!({"store_raw_request_response": true}),
+    )
+    .await;
+    bifrost(&app, "unkept", &base, json!({})).await;
+    add_key(&app, "kept", KEY).await;
+    answered(&mock);
+    let res = call(&app, "/v1/chat/completions", chat("kept:m")).await;
+    let (_, text) = text_of(res).await;
+    assert!(
+        !text.contains("extra_fields"),
+        "kept, not sent back: {text}"
+    );
+    // An answer past the bound is cut, and says how long it was.
+    let long = "y".repeat(70 << 10);
+    mock.then(Reply::Json {
+        status: 200,
+        headers: vec![],
+        body: json!({"id": "long", "object": "chat.completion", "choices": [], "pad": long}),
+    });
+    call(&app, "/v1/chat/completions", chat("kept:m"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    answered(&mock);
+    call(&app, "/v1/chat/completions", chat("unkept:m"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+
+    let listed = crate::usage::events(&app, "include=raw", 3).await;
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(!text.contains(KEY), "no credential on an event: {text}");
+    let (unkept, long_one, first) = (&listed[0], &listed[1], &listed[2]);
+    assert!(unkept.get("rawRequest").is_none() && unkept.get("rawResponse").is_none());
+    let request: Value = serde_json::from_str(first["rawRequest"].as_str().unwrap()).unwrap();
+    assert_eq!(request, mock.seen()[0].body, "the body sent upstream");
+    let response: Value = serde_json::from_str(first["rawResponse"].as_str().unwrap()).unwrap();
+    assert_eq!(response["id"], "up-1");
+    assert_eq!(response["echo"], "called with ********");
+    let cut = long_one["rawResponse"].as_str().unwrap();
+    assert!(
+        cut.len() < (65 << 10) && cut.contains("…[truncated: "),
+        "{}",
+        &cut[cut.len() - 60..]
+    );
+    // Without `include=raw` the events show none of it.
+    let plain = crate::usage::events(&app, "includeRetries=true", 3).await;
+    assert!(
+        plain.iter().all(|e| e.get("rawRequest").is_none()),
+        "{plain:?}"
+    );
+    mock.stop().await;
+}

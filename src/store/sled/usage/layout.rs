@@ -12,6 +12,8 @@ pub(super) const FINALS: &str = "finals";
 pub(super) const BY_KEY: &str = "by_key";
 pub(super) const BY_KEY_FINAL: &str = "by_key_final";
 pub(super) const DAYS: &str = "days";
+/// Since Bifrost's `store_raw_request_response`; a database without it keeps no bodies.
+pub(super) const RAW: &str = "raw";
 
 /// An access key's prefix in `by_key` and `by_key_final`: its length (two bytes), its bytes.
 pub(super) fn key_prefix(key: &str) -> Vec<u8> {

@@ -14,7 +14,7 @@ use ulid::Ulid;
 
 use super::codec::{decode, encode};
 use super::writable_space;
-use crate::domain::usage::{DayTotals, Group, UsageEvent, day_of};
+use crate::domain::usage::{DayTotals, Group, RawExchange, UsageEvent, day_of};
 use crate::store::usage::{DaySeries, EventQuery, UsageStore};
 use crate::store::{Page, Pending, StoreError};
 use layout::*;
@@ -32,6 +32,8 @@ struct Inner {
     by_key: sled::Tree,
     by_key_final: sled::Tree,
     days: sled::Tree,
+    /// event id → its bodies (`RawExchange`, JSON), for the events that keep them.
+    raw: sled::Tree,
     dir: PathBuf,
     reserve_bytes: u64,
 }
@@ -55,6 +57,7 @@ impl SledUsage {
             by_key: db.open_tree(BY_KEY)?,
             by_key_final: db.open_tree(BY_KEY_FINAL)?,
             days: db.open_tree(DAYS)?,
+            raw: db.open_tree(RAW)?,
             db,
             dir,
             reserve_bytes,
@@ -102,7 +105,13 @@ impl Inner {
                 let entry = day_entry(day_of(event.at_ms()), group, group.key_of(event));
                 sums.entry(entry).or_default().add(event);
             }
-            encoded.push(encode(event)?);
+            let raw = match &event.raw {
+                None => None,
+                Some(raw) => {
+                    Some(serde_json::to_vec(raw).map_err(|e| StoreError::Encode(Box::new(e)))?)
+                }
+            };
+            encoded.push((encode(event)?, raw));
         }
         let trees = (
             &self.events,
@@ -110,28 +119,34 @@ impl Inner {
             &self.by_key,
             &self.by_key_final,
             &self.days,
+            &self.raw,
         );
-        settle(trees.transaction(|(ev, fin, key, key_fin, days)| {
-            for (event, bytes) in events.iter().zip(&encoded) {
-                let id = event.id.to_bytes();
-                ev.insert(&id, bytes.as_slice())?;
-                let entry = key_entry(event.access_key(), event.id);
-                key.insert(entry.as_slice(), &[])?;
-                if event.is_final_attempt {
-                    fin.insert(&id, &[])?;
-                    key_fin.insert(entry, &[])?;
+        settle(
+            trees.transaction(|(ev, fin, key, key_fin, days, raw_tree)| {
+                for (event, (bytes, raw)) in events.iter().zip(&encoded) {
+                    let id = event.id.to_bytes();
+                    ev.insert(&id, bytes.as_slice())?;
+                    if let Some(raw) = raw {
+                        raw_tree.insert(&id, raw.as_slice())?;
+                    }
+                    let entry = key_entry(event.access_key(), event.id);
+                    key.insert(entry.as_slice(), &[])?;
+                    if event.is_final_attempt {
+                        fin.insert(&id, &[])?;
+                        key_fin.insert(entry, &[])?;
+                    }
                 }
-            }
-            for (entry, add) in &sums {
-                let mut total: DayTotals = match days.get(entry)? {
-                    Some(bytes) => decode(entry, &bytes).map_err(TxError::Abort)?,
-                    None => DayTotals::default(),
-                };
-                total.merge(add);
-                days.insert(entry.as_slice(), encode(&total).map_err(TxError::Abort)?)?;
-            }
-            Ok(())
-        }))?;
+                for (entry, add) in &sums {
+                    let mut total: DayTotals = match days.get(entry)? {
+                        Some(bytes) => decode(entry, &bytes).map_err(TxError::Abort)?,
+                        None => DayTotals::default(),
+                    };
+                    total.merge(add);
+                    days.insert(entry.as_slice(), encode(&total).map_err(TxError::Abort)?)?;
+                }
+                Ok(())
+            }),
+        )?;
         // The batch writer calls this at most every 100 ms, alone: no flush races another.
         self.db.flush()?;
         Ok(())
@@ -200,11 +215,27 @@ impl Inner {
                 break;
             }
             // An index entry whose event a prune has just removed is passed over.
-            if let Some(event) = self.event(id)? {
+            if let Some(mut event) = self.event(id)? {
+                if q.with_raw {
+                    event.raw = self.raw_of(id)?;
+                }
                 items.push(event);
             }
         }
         Ok(Page { items, has_more })
+    }
+
+    fn raw_of(&self, id: Ulid) -> Result<Option<Box<RawExchange>>, StoreError> {
+        let key = id.to_bytes();
+        let Some(bytes) = self.raw.get(key)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: id.to_string(),
+                source: Box::new(e),
+            })
     }
 
     fn days(&self, group: Group, first: u32, last: u32) -> Result<DaySeries, StoreError> {
@@ -238,8 +269,10 @@ impl Inner {
             let mut fin = sled::Batch::default();
             let mut by_key = sled::Batch::default();
             let mut by_key_final = sled::Batch::default();
+            let mut raw = sled::Batch::default();
             for (key, event) in &batch {
                 ev.remove(key.clone());
+                raw.remove(key.clone());
                 fin.remove(key.clone());
                 let entry = key_entry(event.access_key(), event.id);
                 by_key.remove(entry.clone());
@@ -251,6 +284,7 @@ impl Inner {
             self.by_key.apply_batch(by_key)?;
             self.by_key_final.apply_batch(by_key_final)?;
             self.events.apply_batch(ev)?;
+            self.raw.apply_batch(raw)?;
             removed += batch.len() as u64;
         }
         let first_kept_day = day_of(before_ms);
