@@ -54,6 +54,8 @@ pub enum OpenError {
     NoMarker { path: PathBuf },
     #[error("cannot open the store in {path}: {source}")]
     Engine { path: PathBuf, source: sled::Error },
+    #[error("cannot count the providers' base URLs in the store in {path}: {source}")]
+    BaseUrls { path: PathBuf, source: StoreError },
     #[error("cannot migrate the store in {path} from format {found} to {FORMAT_VERSION}: {source}")]
     Migrate {
         path: PathBuf,
@@ -121,9 +123,8 @@ impl SledStore {
                 dir.display()
             );
         }
-        base_urls::count_once(&engine).map_err(|source| OpenError::Migrate {
+        base_urls::count_once(&engine).map_err(|source| OpenError::BaseUrls {
             path: dir.to_owned(),
-            found: FORMAT_VERSION,
             source,
         })?;
         Ok(SledStore(Arc::new(Inner {
