@@ -48,7 +48,9 @@ pub use model_alias::{
     UpdateModelAlias, check_against as check_alias, fold as fold_model,
 };
 pub use price::{CreatePrice, ModelPrice, PriceChanges, UpdatePrice};
-pub use provider::{ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug};
+pub use provider::{
+    ApiSurface, InputError, Model, Precondition, Provider, ProviderSlug, same_base_url,
+};
 pub use provider_fields::{ModelInput, ParamInput, SurfaceInput};
 pub use provider_input::{
     CreateError, CreateProvider, NewProvider, ProviderChanges, UpdateProvider,

@@ -47,6 +47,16 @@ impl Provider {
     pub fn etag(&self) -> String {
         version_tag(self.id, self.version)
     }
+
+    /// The base URL as uniqueness compares it (AgentStack's `base_url`).
+    pub fn same_base_url(&self) -> &str {
+        same_base_url(&self.base_url)
+    }
+}
+
+/// A base URL as uniqueness compares it: a trailing `/` is the same address.
+pub fn same_base_url(url: &str) -> &str {
+    url.trim_end_matches('/')
 }
 
 /// The address segment of model strings (`providerId:modelId`).

@@ -197,7 +197,8 @@ impl Gateway {
                         tried.record_events(self, false);
                         // The meter reads the upstream's own bytes, before any translation.
                         let pending = answer.pending.take();
-                        if let (Some(draft), Some(recorder)) = (draft, &self.recorder) {
+                        if let (Some(mut draft), Some(recorder)) = (draft, &self.recorder) {
+                            draft.raw_request = answer.stored.take();
                             answer.body = metered(
                                 answer.body,
                                 pending.as_ref().map_or(call.surface, |p| p.upstream),
@@ -209,6 +210,9 @@ impl Gateway {
                         }
                         if let Some(pending) = pending {
                             answer.body = pending.apply(answer.body);
+                        }
+                        if let Some(raw) = answer.raw.take() {
+                            answer.body = raw.attach(answer.body);
                         }
                         // What the caller sees, translated or not: the usage chunk it did
                         // not ask for goes.
@@ -333,6 +337,7 @@ impl Gateway {
                 .price_of(&route.slug, &c.target.model)
                 .or_else(|| self.prices.of(&route.slug, &c.target.model)),
             wall: Arc::clone(&self.health.wall),
+            raw_request: None,
         })
     }
 }

@@ -117,6 +117,13 @@ pub struct Answer {
     /// A translated answer's body is the upstream's until the call loop has put the meter on
     /// it: this turns it into the caller's. Always `None` in what a call returns.
     pub(in crate::gateway) pending: Option<attempt::Pending>,
+    /// What of its attempt the answer carries back (Bifrost's `send_back_raw_*`), attached by
+    /// the call loop after the meter and any translation. Always `None` in what a call
+    /// returns.
+    pub(in crate::gateway) raw: Option<attempt::Raw>,
+    /// The body sent upstream, scrubbed, for the usage event of a provider that keeps its
+    /// bodies (Bifrost's `store_raw_request_response`). Always `None` in what a call returns.
+    pub(in crate::gateway) stored: Option<bytes::Bytes>,
 }
 
 /// What a call had got to: the provider and model, once chosen, and how many attempts and

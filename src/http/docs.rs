@@ -439,9 +439,12 @@ impl IntoParams for UsageQuery {
             limit(),
             enum_parameter(
                 "include",
-                &["timing"],
-                "`timing` adds `latencyMs`, `ttfbMs`, `cacheWriteTokens` and `tokensKnown` to \
-                 each event (modelgate's extension).",
+                &["timing", "raw", "timing,raw"],
+                "modelgate's extensions, comma-separated: `timing` adds `latencyMs`, `ttfbMs`, \
+                 `cacheWriteTokens` and `tokensKnown` to each event; `raw` adds `rawRequest` and \
+                 `rawResponse` to the events that kept them (a provider with Bifrost's \
+                 `store_raw_request_response`: each at most 64 KiB, cut with a marker, never a \
+                 credential).",
             ),
         ]
     }

@@ -50,6 +50,8 @@ pub enum ApiError {
     CredentialsReadOnly,
     #[error("providerId `{0}` is already used by another provider")]
     ProviderIdTaken(String),
+    #[error("another provider already has the base URL `{0}`")]
+    BaseUrlTaken(String),
     #[error(
         "no provider `{0}` is registered; create it under /providers first, or use a built-in catalog id such as `openai`"
     )]
@@ -138,6 +140,7 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             ApiError::ProviderIdTaken(_) => (StatusCode::CONFLICT, "provider_id_taken"),
+            ApiError::BaseUrlTaken(_) => (StatusCode::CONFLICT, "base_url_taken"),
             ApiError::ProviderHasKeys(_) => (StatusCode::CONFLICT, "provider_has_keys"),
             ApiError::ConfigurationInUse(_) => (StatusCode::CONFLICT, "configuration_in_use"),
             ApiError::ProviderKeyInUse(_) => (StatusCode::CONFLICT, "provider_key_in_use"),
@@ -200,6 +203,7 @@ impl ApiError {
             ),
             ApiError::ProviderIdImmutable => one("providerId", "cannot be changed".into()),
             ApiError::ProviderIdTaken(_) => one("providerId", "is already taken".into()),
+            ApiError::BaseUrlTaken(_) => one("baseUrl", "is already another provider's".into()),
             ApiError::UnknownProvider(_) => {
                 one("providerId", "is not a registered provider".into())
             }

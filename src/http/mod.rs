@@ -133,6 +133,7 @@ fn write_failed(req: &HttpRequest, noun: &str, error: WriteError) -> ApiError {
             Rejection::Invalid(v) => InputError::Invalid(v).into(),
             Rejection::AliasTaken(other) => ApiError::AliasTaken(other),
             Rejection::PriceTaken(other) => ApiError::PriceTaken(other),
+            Rejection::BaseUrlTaken(url) => ApiError::BaseUrlTaken(url),
             Rejection::Discovery(refusal) => refusal.into(),
         },
         WriteError::Refused(found) => ApiError::ProbeFailed(found),

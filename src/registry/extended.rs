@@ -22,12 +22,14 @@ pub type ExtensionChange = Box<dyn Fn(&Extension) -> Extension + Send + Sync>;
 impl Registry {
     /// [`Registry::create_provider_checked`], with `extension` written beside the record and
     /// `key` (its `providerId` set to the provider's) as its first key, in one transaction;
-    /// `check` sees the record and the key before anything is written.
+    /// `check` sees the record and the key before anything is written. With
+    /// `unique_base_url`, a provider with the same base URL refuses it, in that transaction.
     pub async fn create_provider_extended<C, F>(
         &self,
         input: Input<CreateProvider>,
         extension: Extension,
         key: Option<Input<CreateProviderKey>>,
+        unique_base_url: bool,
         by: &str,
         check: C,
     ) -> Result<(Provider, Extension), WriteError>
@@ -53,9 +55,10 @@ impl Registry {
             .await
             .map_err(WriteError::Refused)?;
         self.commit(
-            self.store.create_extended(provider, extension, key.clone()),
-            |(p, _), table| {
-                table.apply(Change::Provider(p));
+            self.store
+                .create_extended(provider, extension, key.clone(), unique_base_url),
+            |(p, ext), table| {
+                table.apply(Change::Extended(p, ext));
                 if let Some(k) = &key {
                     table.apply(Change::Key(k));
                 }
@@ -97,8 +100,8 @@ impl Registry {
                 }
             })
         });
-        self.commit(self.store.update_extended(id, change), |(p, _), table| {
-            table.apply(Change::Provider(p))
+        self.commit(self.store.update_extended(id, change), |(p, ext), table| {
+            table.apply(Change::Extended(p, ext))
         })
         .await
     }

@@ -52,6 +52,8 @@ pub enum Rejection {
     AliasTaken(String),
     /// Another price is for this model (in any case).
     PriceTaken(String),
+    /// Another provider has this base URL, and the write wants it unique (AgentStack's).
+    BaseUrlTaken(String),
     /// Discovered models cannot be added to the record as stored.
     Discovery(crate::domain::discovery::DiscoveryRefusal),
 }
@@ -304,13 +306,18 @@ pub type ExtendedUpdateFn = Box<
 pub trait ExtensionStore: Send + Sync {
     /// The provider's extension; one never written reads as empty.
     fn extension(&self, id: Ulid) -> Result<Extension, StoreError>;
+    /// Every provider's extension that is not empty, for the routing table loaded at start.
+    fn all_extensions(&self) -> Result<Vec<(Ulid, Extension)>, StoreError>;
     /// [`ProviderStore::create`], with the extension and (AgentStack's `api_key`) a first key
-    /// of the provider in the same transaction.
+    /// of the provider in the same transaction; with `unique_base_url`, refused
+    /// ([`Rejection::BaseUrlTaken`]) when another provider has its base URL, checked in that
+    /// transaction.
     fn create_extended(
         &self,
         provider: Provider,
         extension: Extension,
         key: Option<ProviderKey>,
+        unique_base_url: bool,
     ) -> Write<(Provider, Extension)>;
     /// Applies `change` to the record and its extension atomically.
     fn update_extended(&self, id: Ulid, change: ExtendedUpdateFn) -> Write<(Provider, Extension)>;

@@ -21,6 +21,8 @@ pub struct EventQuery {
     /// Only events with ids below this one (the previous page's last).
     pub before: Option<Ulid>,
     pub limit: usize,
+    /// The events' kept bodies too (`RawExchange`), for those that have them.
+    pub with_raw: bool,
 }
 
 /// The daily sums of one group, by day and group key.

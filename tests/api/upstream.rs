@@ -36,6 +36,12 @@ pub enum Reply {
     },
     /// No answer: the request is held until the caller gives up.
     Hang,
+    /// Tells `arrived` that the request came, then answers 200 with the JSON `release`
+    /// gives: a test holds requests until all it expects have arrived.
+    Held {
+        arrived: oneshot::Sender<()>,
+        release: oneshot::Receiver<Value>,
+    },
 }
 
 struct State {
@@ -151,6 +157,14 @@ impl Mock {
         (tx, gone_rx)
     }
 
+    /// A reply held until the test releases it (see [`Reply::Held`]).
+    pub fn then_held(&self) -> (oneshot::Receiver<()>, oneshot::Sender<Value>) {
+        let (arrived, arrived_rx) = oneshot::channel();
+        let (release_tx, release) = oneshot::channel();
+        self.then(Reply::Held { arrived, release });
+        (arrived_rx, release_tx)
+    }
+
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
@@ -215,6 +229,13 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
             HttpResponse::Ok()
                 .content_type("text/event-stream")
                 .streaming(stream.boxed_local())
+        }
+        Some(Reply::Held { arrived, release }) => {
+            let _ = arrived.send(());
+            match release.await {
+                Ok(body) => HttpResponse::Ok().json(body),
+                Err(_) => HttpResponse::ServiceUnavailable().finish(),
+            }
         }
         Some(Reply::Hang) => {
             futures_util::future::pending::<()>().await;

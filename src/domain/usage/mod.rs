@@ -68,6 +68,43 @@ pub struct UsageEvent {
     pub latency_ms: u64,
     /// To the answer's head; `None` when nothing answered.
     pub ttfb_ms: Option<u64>,
+    /// Bifrost's `store_raw_request_response`: the attempt's bodies, kept apart from the
+    /// event's own record (so events written before it still read) and only when set.
+    #[serde(skip)]
+    pub raw: Option<Box<RawExchange>>,
+}
+
+/// The bodies of one attempt, each at most [`RAW_MOST_BYTES`]: the request as sent upstream
+/// and the upstream's answer, both in the provider's format and scrubbed of the attempt's
+/// credentials (which travel in headers, never kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawExchange {
+    pub request: Option<String>,
+    pub response: Option<String>,
+}
+
+/// The most of each body [`RawExchange`] keeps.
+pub const RAW_MOST_BYTES: usize = 64 << 10;
+
+impl RawExchange {
+    /// `bytes` as kept: their text, cut at [`RAW_MOST_BYTES`] (on a character's edge) and then
+    /// marked with how long the whole was; `total` is that whole's length, which may exceed
+    /// what was read.
+    pub fn bounded(bytes: &[u8], total: usize) -> String {
+        let mut cut = bytes.len().min(RAW_MOST_BYTES);
+        let text = loop {
+            match std::str::from_utf8(&bytes[..cut]) {
+                Ok(text) => break text.to_owned(),
+                // Only the cut can split a character: step back to its start.
+                Err(e) if e.error_len().is_none() => cut = e.valid_up_to(),
+                Err(_) => break String::from_utf8_lossy(&bytes[..cut]).into_owned(),
+            }
+        };
+        match total > cut {
+            true => format!("{text}…[truncated: {total} bytes in all]"),
+            false => text,
+        }
+    }
 }
 
 impl UsageEvent {
@@ -147,6 +184,18 @@ impl Prices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_body_is_kept_whole_up_to_its_bound_then_cut_on_a_character_and_marked() {
+        assert_eq!(RawExchange::bounded(b"{\"a\":1}", 7), "{\"a\":1}");
+        let mut long = vec![b'x'; RAW_MOST_BYTES - 1];
+        long.extend_from_slice("é and more".as_bytes());
+        let kept = RawExchange::bounded(&long, long.len() + 100);
+        assert!(kept.starts_with(&"x".repeat(RAW_MOST_BYTES - 1)));
+        assert!(!kept.contains('é'), "a split character is left out whole");
+        let total = long.len() + 100;
+        assert!(kept.ends_with(&format!("…[truncated: {total} bytes in all]")));
+    }
 
     #[test]
     fn cost_is_shown_with_five_places_rounded_half_up() {

@@ -8,6 +8,7 @@
 pub mod commit;
 pub mod decode;
 pub mod limiter;
+mod raw;
 pub mod request;
 pub mod scrub;
 pub mod sse;
@@ -15,6 +16,7 @@ pub mod stream;
 mod told;
 mod translated;
 
+pub(super) use raw::Raw;
 pub(super) use translated::Pending;
 
 use std::time::Duration;
@@ -134,6 +136,13 @@ impl Gateway {
                 Err(_) => return Err(missed(Failure::Timeout, timed_out(route, budget))),
             },
         };
+        // Only a provider with Bifrost's flags pays for keeping the body sent.
+        let mut raw = Raw::wanted(route.dialect.as_deref(), &sent.body, &scrub);
+        let stored = route
+            .dialect
+            .as_ref()
+            .filter(|d| d.store_raw)
+            .map(|_| Bytes::from(scrub.bytes(sent.body.clone())));
         let request = client.post(url).headers(headers).body(sent.body);
         if let Some(id) = key_id {
             self.uses.record(id, now_ms());
@@ -214,6 +223,8 @@ impl Gateway {
                 fallbacks: 0,
             },
             pending: None,
+            raw: None,
+            stored: None,
         };
         let watched = stream::Watched {
             sse: sse.then_some(format),
@@ -231,7 +242,11 @@ impl Gateway {
         if let Some(direction) = target.translation
             && !(sse && streamed_call && failed.is_none())
         {
-            let answer = answer(watch(chunks));
+            let mut answer = answer(watch(chunks));
+            if failed.is_none() {
+                answer.raw = raw.take();
+                answer.stored = stored.clone();
+            }
             return translated::answer(direction, answer, failed, caller_model, deadline).await;
         }
         if let Some(failure) = failed {
@@ -241,7 +256,10 @@ impl Gateway {
             });
         }
         if !sse {
-            return Ok(answer(watch(chunks)));
+            let mut answer = answer(watch(chunks));
+            answer.raw = raw;
+            answer.stored = stored;
+            return Ok(answer);
         }
         // The attempt's time covers the head and the first content: an upstream that trickles
         // keep-alives forever must not hold the caller without an answer, nor stop failover.
@@ -261,6 +279,7 @@ impl Gateway {
                 // The held events go through the same watch, which looks for the stream's end.
                 let chunks = chunks::once(async move { Ok(held) }).chain(rest).boxed();
                 let mut answer = answer(watch(chunks));
+                answer.stored = stored;
                 answer.pending = target
                     .translation
                     .map(|d| Pending::stream(d, caller_model, sent.include_usage));

@@ -169,6 +169,8 @@ pub(super) fn estimate(body: &CallBody<'_>, candidate: &Candidate, number: u32) 
             fallbacks: 0,
         },
         pending: None,
+        raw: None,
+        stored: None,
     }
 }
 
@@ -234,6 +236,9 @@ pub(super) async fn answer(
                 untranslatable(e)
             })?;
         let upstream = Bytes::from(bytes);
+        if let Some(raw) = &mut answer.raw {
+            raw.keep_upstream(&upstream);
+        }
         answer.body = stream::once(async move { Ok(upstream) }).boxed();
         answer.pending = Some(Pending {
             upstream: direction.upstream(),

@@ -109,6 +109,9 @@ codes! {
     InvalidQuery = "invalid_query", InvalidRequest;
     /// The provider that would serve the model does not declare the route's surface.
     SurfaceNotSupported = "surface_not_supported", InvalidRequest;
+    /// The provider serves the surface's plain calls but refuses its streamed ones (Bifrost's
+    /// `allowed_requests`: `chat_completion` on, `chat_completion_stream` off).
+    StreamNotAllowed = "stream_not_allowed", InvalidRequest;
     /// A translated call (OpenAI ↔ Anthropic) sends a field the provider's format cannot
     /// express, and no `x-modelgate-translation: lenient` to drop it.
     TranslationRefused = "translation_unsupported_field", InvalidRequest;

@@ -16,7 +16,9 @@ use ulid::Ulid;
 use super::Recorder;
 use super::tokens::Meter;
 use crate::domain::surface::Surface;
-use crate::domain::usage::{KeySource, Price, Tokens, UsageEvent, cost_of};
+use crate::domain::usage::{
+    KeySource, Price, RAW_MOST_BYTES, RawExchange, Tokens, UsageEvent, cost_of,
+};
 use crate::gateway::policy::clock::Clock;
 
 /// The stop reason of an answer whose caller left before its end.
@@ -38,6 +40,9 @@ pub struct Draft {
     /// The wall clock the event is timed by (the gateway's, which tests move): the time the
     /// usage store files it under and budgets count it for.
     pub wall: Clock,
+    /// The body sent upstream, scrubbed, when the provider keeps its bodies on the event
+    /// (Bifrost's `store_raw_request_response`): then the answer's is kept too.
+    pub raw_request: Option<Bytes>,
 }
 
 /// How an attempt ended.
@@ -90,6 +95,12 @@ impl Draft {
             key: self.key,
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttfb_ms: ended.ttfb_ms,
+            raw: self.raw_request.map(|sent| {
+                Box::new(RawExchange {
+                    request: Some(RawExchange::bounded(&sent, sent.len())),
+                    response: None,
+                })
+            }),
         }
     }
 }
@@ -115,6 +126,7 @@ pub fn metered(
 ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
     let ttfb_ms = Some(draft.started.elapsed().as_millis() as u64);
     Metered {
+        captured: draft.raw_request.as_ref().map(|_| (Vec::new(), 0)),
         body,
         meter: Some(Meter::new(surface, streamed)),
         pending: Some((draft, status, ttfb_ms)),
@@ -130,6 +142,8 @@ struct Metered {
     pending: Option<(Draft, u16, Option<u64>)>,
     broke: bool,
     recorder: Arc<Recorder>,
+    /// The answer's first bytes and its length so far, when its event keeps it.
+    captured: Option<(Vec<u8>, usize)>,
 }
 
 impl Metered {
@@ -153,7 +167,11 @@ impl Metered {
             tokens: read.tokens,
             ttfb_ms,
         };
-        self.recorder.record(draft.finish(ended, true));
+        let mut event = draft.finish(ended, true);
+        if let (Some(raw), Some((read, total))) = (event.raw.as_mut(), self.captured.take()) {
+            raw.response = Some(RawExchange::bounded(&read, total));
+        }
+        self.recorder.record(event);
     }
 }
 
@@ -166,6 +184,11 @@ impl Stream for Metered {
             Poll::Ready(Some(Ok(chunk))) => {
                 if let Some(meter) = self.meter.as_mut() {
                     meter.feed(chunk);
+                }
+                if let Some((read, total)) = self.captured.as_mut() {
+                    *total += chunk.len();
+                    let room = (RAW_MOST_BYTES + 4).saturating_sub(read.len());
+                    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
             }
             Poll::Ready(Some(Err(_))) => self.broke = true,

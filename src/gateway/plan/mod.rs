@@ -16,6 +16,7 @@ use super::error::{Code, GatewayError};
 use super::table::{Rules, Snapshot, Taken};
 use super::{Call, Gateway};
 use crate::domain::ProviderKey;
+use crate::domain::surface::Surface;
 use body::CallBody;
 use resolve::{Target, candidates};
 
@@ -69,6 +70,46 @@ impl Step {
     }
 }
 
+/// The targets left once those whose provider refuses this call's stream are taken out (the
+/// next one that serves it is tried instead); none left refuses the name, naming the first.
+fn streamable(
+    mut targets: Vec<Target>,
+    surface: Surface,
+    streamed: bool,
+) -> Result<Vec<Target>, GatewayError> {
+    if !streamed {
+        return Ok(targets);
+    }
+    let refuses = |t: &Target| {
+        let upstream = t.translation.map_or(surface, |d| d.upstream());
+        t.route
+            .dialect
+            .as_ref()
+            .is_some_and(|d| d.refuses(upstream, true))
+    };
+    let Some(first) = targets.iter().find(|t| refuses(t)).map(|t| {
+        let upstream = t.translation.map_or(surface, |d| d.upstream());
+        (t.route.slug.clone(), upstream)
+    }) else {
+        return Ok(targets);
+    };
+    targets.retain(|t| !refuses(t));
+    if !targets.is_empty() {
+        return Ok(targets);
+    }
+    let (slug, upstream) = first;
+    Err(GatewayError::new(
+        Code::StreamNotAllowed,
+        format!(
+            "provider `{slug}` does not allow streamed {} `{}` calls (its allowed_requests \
+             turn the stream off); call without `stream`, or name a provider that allows it",
+            upstream.format().name(),
+            upstream.name()
+        ),
+    )
+    .at("stream"))
+}
+
 impl Gateway {
     /// Every candidate, in the order to try them, each (provider, model, key) once. A `model`
     /// that does not resolve refuses the call before any attempt.
@@ -88,7 +129,9 @@ impl Gateway {
             if plan.len() >= MAX_CANDIDATES {
                 break;
             }
-            let targets = match candidates(snapshot, model, call.surface, scope.as_deref()) {
+            let found = candidates(snapshot, model, call.surface, scope.as_deref())
+                .and_then(|targets| streamable(targets, call.surface, body.stream));
+            let targets = match found {
                 Ok(targets) => targets,
                 Err(e) if name == 0 => return Err(alias::explained(snapshot, &body.model, e)),
                 Err(mut error) => {

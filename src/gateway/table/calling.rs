@@ -16,7 +16,7 @@ use crate::domain::surface::Surface;
 use crate::gateway::error::{Code, GatewayError};
 use crate::secrets::MasterKey;
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Calling {
     /// Per attempt; `None`: the gateway's.
     pub request_timeout: Option<Duration>,

@@ -16,6 +16,8 @@ use ulid::Ulid;
 pub mod aliases;
 pub mod calling;
 mod catalog_models;
+mod declaring;
+pub mod dialect;
 pub mod prices;
 mod route;
 pub mod rules;
@@ -25,65 +27,18 @@ pub use route::{ClientCell, ProfileClient, Route};
 pub use rules::{Rules, Taken};
 pub use scope::Scope;
 
+use declaring::Declaring;
+use dialect::Dialect;
+
 use super::state::ProviderState;
 
 use crate::domain::catalog::{CATALOG, CatalogProvider};
 use crate::domain::discovery::CatalogModels;
+use crate::domain::extension::Extension;
 use crate::domain::gateway_config::GatewayConfig;
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{AccessKeyConfiguration, ModelAlias, ModelPrice, Provider, ProviderKey};
 use crate::store::{Store, StoreError};
-
-/// The providers that declare a model (under one case-folded model id), by id (ULIDs, so in
-/// creation order): their `providerId`s. Most model ids have one provider, kept inline (a map
-/// each would cost hundreds of bytes per model); a model many providers declare (every box of
-/// a fleet serving `llama3.1:8b`) gets a persistent map, so adding the next one costs
-/// O(log n), not a copy of the list.
-#[derive(Clone)]
-enum Declaring {
-    One(Ulid, Arc<str>),
-    Many(OrdMap<Ulid, Arc<str>>),
-}
-
-impl Declaring {
-    fn with(self, id: Ulid, slug: Arc<str>) -> Declaring {
-        match self {
-            Declaring::One(only, _) if only == id => Declaring::One(id, slug),
-            Declaring::One(only, other) => {
-                Declaring::Many(OrdMap::from_iter([(only, other), (id, slug)]))
-            }
-            Declaring::Many(mut all) => {
-                all.insert(id, slug);
-                Declaring::Many(all)
-            }
-        }
-    }
-
-    fn without(self, id: Ulid) -> Option<Declaring> {
-        match self {
-            Declaring::One(only, _) if only == id => None,
-            Declaring::One(..) => Some(self),
-            Declaring::Many(mut all) => {
-                all.remove(&id);
-                match all.len() {
-                    0 => None,
-                    1 => all
-                        .into_iter()
-                        .next()
-                        .map(|(id, slug)| Declaring::One(id, slug)),
-                    _ => Some(Declaring::Many(all)),
-                }
-            }
-        }
-    }
-
-    fn slugs(&self) -> Box<dyn Iterator<Item = &Arc<str>> + '_> {
-        match self {
-            Declaring::One(_, slug) => Box::new(std::iter::once(slug)),
-            Declaring::Many(all) => Box::new(all.values()),
-        }
-    }
-}
 
 #[derive(Clone, Default)]
 pub struct Snapshot {
@@ -106,6 +61,9 @@ pub struct Snapshot {
     rules: HashMap<Ulid, Arc<Rules>>,
     aliases: aliases::Aliases,
     prices: prices::Prices,
+    /// Each provider's dialect as of the provider version that last wrote its extension (a
+    /// write of the ngrok API keeps the extension, so the route it makes keeps this).
+    dialects: HashMap<Ulid, (u64, Option<Arc<Dialect>>)>,
     /// The version of each provider and key held, and the ids deleted since the table was
     /// (re)loaded. Writes publish after their group commit in whatever order their tasks
     /// resume, so a change can arrive after a later one: an older version, or any change to
@@ -212,12 +170,14 @@ impl Snapshot {
             }
         }
         self.versions.remove(&id);
+        self.dialects.remove(&id);
         self.gone.insert(id);
     }
 
     fn upsert_provider(&mut self, provider: &Provider, state: Option<Arc<ProviderState>>) {
         self.versions.insert(provider.id, provider.version);
-        let route = Route::of(provider, state);
+        let dialect = self.dialects.get(&provider.id).and_then(|(_, d)| d.clone());
+        let route = Route::of(provider, state, dialect);
         // A change that keeps the models (a new name, base URL, surfaces) leaves the model
         // index alone: the index is the costly part to copy.
         let same_models = self
@@ -306,6 +266,8 @@ pub struct RoutingTable {
 /// A durable change to apply.
 pub enum Change<'a> {
     Provider(&'a Provider),
+    /// A provider written with its dialect extension (the dialects' writes).
+    Extended(&'a Provider, &'a Extension),
     /// A deleted provider, and its keys with it.
     ProviderGone(Ulid),
     Key(&'a ProviderKey),
@@ -353,10 +315,18 @@ impl RoutingTable {
         };
         // What the running gateway learnt of each provider outlives the reload.
         let old = self.current.load_full();
+        let extensions: std::collections::HashMap<Ulid, Extension> =
+            store.all_extensions()?.into_iter().collect();
         let mut before = None;
         loop {
             let page = store.list(before, 1000)?;
             for provider in &page.items {
+                if let Some(extension) = extensions.get(&provider.id) {
+                    let dialect = Dialect::of(extension);
+                    snapshot
+                        .dialects
+                        .insert(provider.id, (provider.version, dialect));
+                }
                 snapshot.upsert_provider(provider, old.state_of(provider.id));
             }
             before = page.items.last().map(|p| p.id);
@@ -398,6 +368,7 @@ impl RoutingTable {
                 let state = next.state_of(p.id);
                 next.upsert_provider(p, state);
             }
+            Change::Extended(p, extension) => next.extended(p, extension),
             Change::ProviderGone(id) => {
                 next.bury(id);
                 next.remove_provider(id, true);

@@ -4,6 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::calling::Calling;
+use super::dialect::Dialect;
 use crate::domain::catalog::CatalogProvider;
 use crate::domain::surface::{Format, Surface};
 use crate::domain::{ApiSurface, Provider};
@@ -40,11 +41,17 @@ pub struct Route {
     pub client: ClientCell,
     /// What calls have taught the gateway of this provider, and its queue.
     pub state: Arc<ProviderState>,
+    /// What its dialect extension asks of its calls, if anything.
+    pub dialect: Option<Arc<Dialect>>,
 }
 
 impl Route {
     /// The route of `provider`; `state` is its previous version's, if it had one.
-    pub(super) fn of(provider: &Provider, state: Option<Arc<ProviderState>>) -> Route {
+    pub(super) fn of(
+        provider: &Provider,
+        state: Option<Arc<ProviderState>>,
+        dialect: Option<Arc<Dialect>>,
+    ) -> Route {
         let calling = Calling::of(provider);
         let state = state.unwrap_or_default();
         state.size_queue(calling.queue);
@@ -62,13 +69,34 @@ impl Route {
             format: Format::OpenAi,
             catalog: false,
             created_ms: provider.created_at_ms,
+            dialect,
         }
     }
 
     /// The route `provider` would have, for a record not (yet) in the table: with a state of
     /// its own, which nothing else shares.
     pub fn unpublished(provider: &Provider) -> Route {
-        Route::of(provider, None)
+        Route::of(provider, None, None)
+    }
+
+    /// This route with another dialect: its settings and state as they are, its caches anew.
+    pub(super) fn redialed(&self, dialect: Option<Arc<Dialect>>) -> Route {
+        Route {
+            urls: Urls::default(),
+            slug: self.slug.clone(),
+            id: self.id,
+            name: self.name.clone(),
+            base_url: self.base_url.clone(),
+            surfaces: self.surfaces.clone(),
+            models: self.models.clone(),
+            format: self.format,
+            catalog: self.catalog,
+            created_ms: self.created_ms,
+            calling: self.calling.clone(),
+            client: ClientCell::default(),
+            state: Arc::clone(&self.state),
+            dialect,
+        }
     }
 
     pub(super) fn of_catalog(entry: &CatalogProvider, base_url: &str) -> Route {
@@ -86,6 +114,7 @@ impl Route {
             calling: Calling::default(),
             client: ClientCell::default(),
             state: Arc::default(),
+            dialect: None,
         }
     }
 
@@ -132,5 +161,6 @@ impl PartialEq for Route {
             && self.catalog == other.catalog
             && self.created_ms == other.created_ms
             && self.calling == other.calling
+            && self.dialect == other.dialect
     }
 }

@@ -340,3 +340,39 @@ fn a_change_published_after_a_later_one_is_not_applied() {
     t.apply(Change::GatewayConfig(&older));
     assert_eq!(t.snapshot().gateway_config().max_output_tokens, Some(64));
 }
+
+#[test]
+fn a_dialect_written_before_a_later_record_is_published_after_it_still_counts() {
+    use crate::domain::extension::Extension;
+    let p = provider("p", &["m"], &[]);
+    let table = table(&[&p]);
+    let (mut v2, mut v3) = (p.clone(), p.clone());
+    v2.version = p.version + 1;
+    v3.version = p.version + 2;
+    v3.name = "renamed".into();
+    let on = Extension {
+        send_back_raw_request: true,
+        ..Extension::default()
+    };
+    // The ngrok API's write (v3) is published before the dialect's (v2) that came first.
+    table.apply(Change::Provider(&v3));
+    table.apply(Change::Extended(&v2, &on));
+    let route = Arc::clone(table.snapshot().route("p").unwrap());
+    assert_eq!(route.name, "renamed", "the record is v3's");
+    assert!(route.dialect.as_ref().is_some_and(|d| d.raw_request));
+    // A later ngrok write keeps the dialect; an older dialect write changes nothing.
+    let mut v4 = v3.clone();
+    v4.version += 2;
+    table.apply(Change::Provider(&v4));
+    table.apply(Change::Extended(&p, &Extension::default()));
+    let route = Arc::clone(table.snapshot().route("p").unwrap());
+    assert!(route.dialect.as_ref().is_some_and(|d| d.raw_request));
+    table.apply(Change::ProviderGone(p.id));
+    let mut v9 = v4.clone();
+    v9.version += 5;
+    table.apply(Change::Extended(&v9, &on));
+    assert!(
+        table.snapshot().route("p").is_none(),
+        "a deleted provider stays gone"
+    );
+}

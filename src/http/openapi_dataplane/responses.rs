@@ -23,8 +23,10 @@ pub(super) const REFUSALS: &[(&str, &str)] = &[
          `x-api-key` carrying different tokens, an `x-modelgate-fallback` other than one `on` \
          or `off`, an `x-modelgate-translation` other than one `strict` or `lenient`), \
          `surface_not_supported` (the provider does not serve this route's surface, nor — for \
-         chat completions and messages — the other format's counterpart), and for a call \
-         translated between the formats: `translation_unsupported_field` (a field the \
+         chat completions and messages — the other format's counterpart), \
+         `stream_not_allowed` (every provider that would serve the model refuses streamed \
+         calls of this surface: Bifrost's `allowed_requests` with a `*_stream` flag off), and \
+         for a call translated between the formats: `translation_unsupported_field` (a field the \
          provider's format cannot express, named; `x-modelgate-translation: lenient` drops \
          such fields and names them in `x-modelgate-translation-dropped`) \
          or `untranslatable_request` (a field of a shape that cannot be translated).",

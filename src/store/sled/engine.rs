@@ -38,6 +38,8 @@ const CATALOG_MODELS_TREE: &str = "catalog_models";
 const HEALTH_TREE: &str = "provider_health";
 /// Since the dialects; a store without it reads as no provider having an extension.
 const EXTENSIONS_TREE: &str = "provider_extensions";
+/// Since AgentStack's unique `base_url`; counted at open in a store without it.
+const BASE_URLS_TREE: &str = "provider_base_urls";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -73,6 +75,9 @@ pub(super) struct Engine {
     pub(super) health: sled::Tree,
     /// provider-id → its dialects' extension (`domain::extension`), JSON.
     pub(super) extensions: sled::Tree,
+    /// base URL → how many providers have it (u64 BE), for a create's check inside its
+    /// transaction (`base_urls`).
+    pub(super) base_urls: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -141,6 +146,7 @@ impl Engine {
             catalog_models: db.open_tree(CATALOG_MODELS_TREE)?,
             health: db.open_tree(HEALTH_TREE)?,
             extensions: db.open_tree(EXTENSIONS_TREE)?,
+            base_urls: db.open_tree(BASE_URLS_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

@@ -9,6 +9,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use ulid::Ulid;
 
 use super::SledStore;
+use super::base_urls;
 use super::codec::{decode, encode};
 use super::engine::{Abort, failed, insert_key, reject};
 use crate::domain::extension::Extension;
@@ -48,11 +49,22 @@ impl ExtensionStore for SledStore {
         read(&key, bytes.as_deref())
     }
 
+    fn all_extensions(&self) -> Result<Vec<(Ulid, Extension)>, StoreError> {
+        let mut all = Vec::new();
+        for entry in self.engine()?.extensions.iter() {
+            let (key, bytes) = entry?;
+            let id = Ulid::from_bytes(key.as_ref().try_into().unwrap_or_default());
+            all.push((id, read(&key, Some(&bytes))?));
+        }
+        Ok(all)
+    }
+
     fn create_extended(
         &self,
         provider: Provider,
         extension: Extension,
         key: Option<ProviderKey>,
+        unique_base_url: bool,
     ) -> Write<(Provider, Extension)> {
         let provider_key = key;
         self.write(move |e| {
@@ -66,12 +78,17 @@ impl ExtensionStore for SledStore {
                 &e.keys,
                 &e.keys_by_provider,
                 &e.key_counts,
+                &e.base_urls,
             );
-            let result =
-                trees.transaction(|(records, index, extensions, keys, by_provider, counts)| {
+            let result = trees.transaction(
+                |(records, index, extensions, keys, by_provider, counts, base_urls)| {
                     if index.get(slug.as_bytes())?.is_some() {
                         return reject(Rejection::ProviderIdTaken(slug.to_owned()));
                     }
+                    if unique_base_url && base_urls::taken(base_urls, &provider.base_url)? {
+                        return reject(Rejection::BaseUrlTaken(provider.base_url.clone()));
+                    }
+                    base_urls::add(base_urls, &provider.base_url)?;
                     index.insert(slug.as_bytes(), &key[..])?;
                     records.insert(&key[..], value.as_slice())?;
                     write_in(extensions, &key, &extension)?;
@@ -79,7 +96,8 @@ impl ExtensionStore for SledStore {
                         insert_key(keys, by_provider, counts, k)?;
                     }
                     Ok(((), true))
-                });
+                },
+            );
             Ok(e.settle(result)?.map(|w| w.map(|()| (provider, extension))))
         })
     }
@@ -87,7 +105,8 @@ impl ExtensionStore for SledStore {
     fn update_extended(&self, id: Ulid, change: ExtendedUpdateFn) -> Write<(Provider, Extension)> {
         self.write(move |e| {
             let key = id.to_bytes();
-            let result = (&e.records, &e.extensions).transaction(|(records, extensions)| {
+            let trees = (&e.records, &e.extensions, &e.base_urls);
+            let result = trees.transaction(|(records, extensions, base_urls)| {
                 let Some(bytes) = records.get(key)? else {
                     return reject(Rejection::NotFound);
                 };
@@ -99,6 +118,7 @@ impl ExtensionStore for SledStore {
                     Ok(Some((next, next_ext))) => {
                         records.insert(&key[..], encode(&next).map_err(failed)?)?;
                         write_in(extensions, &key, &next_ext)?;
+                        base_urls::moved(base_urls, &current, &next)?;
                         Ok(((next, next_ext), true))
                     }
                 }

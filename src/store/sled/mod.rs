@@ -4,6 +4,7 @@
 
 mod access_keys;
 mod api_keys;
+mod base_urls;
 mod by_id;
 mod catalog_models;
 mod codec;
@@ -53,6 +54,8 @@ pub enum OpenError {
     NoMarker { path: PathBuf },
     #[error("cannot open the store in {path}: {source}")]
     Engine { path: PathBuf, source: sled::Error },
+    #[error("cannot count the providers' base URLs in the store in {path}: {source}")]
+    BaseUrls { path: PathBuf, source: StoreError },
     #[error("cannot migrate the store in {path} from format {found} to {FORMAT_VERSION}: {source}")]
     Migrate {
         path: PathBuf,
@@ -120,6 +123,10 @@ impl SledStore {
                 dir.display()
             );
         }
+        base_urls::count_once(&engine).map_err(|source| OpenError::BaseUrls {
+            path: dir.to_owned(),
+            source,
+        })?;
         Ok(SledStore(Arc::new(Inner {
             engine: RwLock::new(Some(Arc::new(engine))),
             dir: dir.to_owned(),

@@ -8,6 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use ulid::Ulid;
 
 use super::SledStore;
+use super::base_urls;
 use super::codec::{count_of, decode, decode_entry, encode, get_in, key_index_entry, page_of};
 use super::engine::{Abort, failed, reject};
 use super::routers::prune;
@@ -20,12 +21,14 @@ impl ProviderStore for SledStore {
             let key = provider.id.to_bytes();
             let value = encode(&provider)?;
             let slug = provider.provider_id.as_str();
-            let result = (&e.records, &e.index).transaction(|(records, index)| {
+            let trees = (&e.records, &e.index, &e.base_urls);
+            let result = trees.transaction(|(records, index, base_urls)| {
                 if index.get(slug.as_bytes())?.is_some() {
                     return reject(Rejection::ProviderIdTaken(slug.to_owned()));
                 }
                 index.insert(slug.as_bytes(), &key[..])?;
                 records.insert(&key[..], value.as_slice())?;
+                base_urls::add(base_urls, &provider.base_url)?;
                 Ok(((), true))
             });
             Ok(e.settle(result)?.map(|w| w.map(|()| provider)))
@@ -46,7 +49,25 @@ impl ProviderStore for SledStore {
     }
 
     fn update(&self, id: Ulid, change: UpdateFn<Provider>) -> Write<Provider> {
-        self.write(move |e| e.update_in(&e.records, id, &change))
+        self.write(move |e| {
+            let key = id.to_bytes();
+            let result = (&e.records, &e.base_urls).transaction(|(records, base_urls)| {
+                let Some(bytes) = records.get(key)? else {
+                    return reject(Rejection::NotFound);
+                };
+                let current: Provider = decode(&key, &bytes).map_err(failed)?;
+                match change(&current) {
+                    Err(r) => reject(r),
+                    Ok(None) => Ok((current, false)),
+                    Ok(Some(next)) => {
+                        records.insert(&key[..], encode(&next).map_err(failed)?)?;
+                        base_urls::moved(base_urls, &current, &next)?;
+                        Ok((next, true))
+                    }
+                }
+            });
+            e.settle(result)
+        })
     }
 
     fn delete(
@@ -77,6 +98,7 @@ impl ProviderStore for SledStore {
                     &e.key_rules,
                     &e.health,
                     &e.extensions,
+                    &e.base_urls,
                 );
                 let result = trees.transaction(
                     |(
@@ -89,6 +111,7 @@ impl ProviderStore for SledStore {
                         rules,
                         health,
                         extensions,
+                        base_urls,
                     )| {
                         let Some(bytes) = records.get(key)? else {
                             return reject(Rejection::NotFound);
@@ -120,6 +143,7 @@ impl ProviderStore for SledStore {
                         index.remove(slug.as_bytes())?;
                         health.remove(&key[..])?;
                         extensions.remove(&key[..])?;
+                        base_urls::remove(base_urls, &current.base_url)?;
                         Ok(((count, changed), true))
                     },
                 );

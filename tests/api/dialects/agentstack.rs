@@ -156,6 +156,50 @@ async fn base_url_is_unique_among_all_providers() {
 }
 
 #[actix_web::test]
+async fn concurrent_creates_of_one_base_url_make_exactly_one_provider() {
+    let doc = shapes("agentstack-shapes.json");
+    let app = spawn_app().await;
+    let mock = Mock::start().await;
+    const RACERS: usize = 4;
+    // Every create has passed the early check and is at its probe before any is let go, so
+    // only the check inside the create's transaction can refuse the later ones.
+    let held: Vec<_> = (0..RACERS).map(|_| mock.then_held()).collect();
+    let base = format!("{}/v1", mock.base);
+    let creates: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let mut body = seed_body(&base);
+            body["name"] = json!(format!("racer {i}"));
+            actix_web::rt::spawn(send(basic(&app, Method::POST, PATH).json(&body), None))
+        })
+        .collect();
+    let mut releases = Vec::new();
+    for (arrived, release) in held {
+        arrived.await.unwrap();
+        releases.push(release);
+    }
+    let list = json!({"object": "list", "data": [{"id": "granite", "object": "model"}]});
+    for release in releases {
+        release.send(list.clone()).unwrap();
+    }
+    let mut answers = Vec::new();
+    for create in creates {
+        answers.push(create.await.unwrap());
+    }
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for r in answers.iter().filter(|(s, _)| *s != 201) {
+        assert_detail(&doc, r, 409, "already exists");
+    }
+    let (_, listed) = send(basic(&app, Method::GET, PATH), None).await;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    mock.stop().await;
+}
+
+#[actix_web::test]
 async fn basic_auth_takes_a_credential_s_id_and_token() {
     let doc = shapes("agentstack-shapes.json");
     let app = spawn_app().await;

@@ -4,6 +4,7 @@
 
 mod agentstack;
 mod bifrost;
+mod data_plane;
 mod round_trips;
 
 use serde_json::Value;

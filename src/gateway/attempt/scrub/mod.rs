@@ -83,6 +83,14 @@ impl Scrub {
         }
     }
 
+    /// `body` with every occurrence of a secret masked.
+    pub fn bytes(&self, body: Vec<u8>) -> Vec<u8> {
+        match self.masking() {
+            Some(secrets) if secrets.found_in(&body) => secrets.masked(&body),
+            _ => body,
+        }
+    }
+
     /// Masks the secrets in each header value.
     pub fn headers(&self, headers: &mut [(HeaderName, HeaderValue)]) {
         let Some(secrets) = self.masking() else {

@@ -70,6 +70,7 @@ fn event(n: u32) -> UsageEvent {
         key: KeySource::None,
         latency_ms: 0,
         ttfb_ms: None,
+        raw: None,
     }
 }
 

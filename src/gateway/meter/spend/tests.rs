@@ -34,6 +34,7 @@ fn event(at_ms: u64, key: &str, cost: Option<u64>, input: u64, output: u64) -> U
         key: KeySource::None,
         latency_ms: 1,
         ttfb_ms: None,
+        raw: None,
     }
 }
 

@@ -34,11 +34,6 @@ pub struct Translated {
     pub extension: Extension,
 }
 
-/// A base URL as uniqueness compares it: a trailing `/` is the same address.
-pub fn same_url(url: &str) -> &str {
-    url.trim_end_matches('/')
-}
-
 /// The body in the ngrok API's terms; `v` gets what is wrong in AgentStack's.
 pub fn translate(body: Body, v: &mut Violations) -> Translated {
     let kind = body.kind.clone().unwrap_or_default();

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::Problem;
 use crate::auth::Credentials;
+use crate::domain::same_base_url;
 use crate::domain::{CreateProvider, CreateProviderKey, Input, Provider};
 use crate::gateway::Gateway;
 use crate::http::auth::{Caller, note_use};
@@ -286,15 +287,17 @@ pub(crate) async fn create(
             if !v.is_empty() {
                 return Err(Failure::from(ApiError::Validation(v)));
             }
-            let wanted = body::same_url(&t.base_url);
-            if all(&state)?
-                .iter()
-                .any(|p| body::same_url(&p.base_url) == wanted)
-            {
-                return Err(Failure::new(
+            // Answered before the probe when it is plain; the create's transaction checks
+            // again, so two creates racing cannot both pass.
+            let wanted = same_base_url(&t.base_url);
+            let taken = || {
+                Failure::new(
                     StatusCode::CONFLICT,
                     format!("model_provider with base_url {} already exists", t.base_url),
-                ));
+                )
+            };
+            if all(&state)?.iter().any(|p| p.same_base_url() == wanted) {
+                return Err(taken());
             }
             let ngrok: Input<CreateProvider> = parse(&t.ngrok)?;
             let key: Input<CreateProviderKey> = parse(&t.key)?;
@@ -312,7 +315,7 @@ pub(crate) async fn create(
             };
             let (p, ext) = state
                 .registry
-                .create_provider_extended(ngrok, t.extension, Some(key), &caller.id, check)
+                .create_provider_extended(ngrok, t.extension, Some(key), true, &caller.id, check)
                 .await
                 .map_err(|e| match e {
                     WriteError::Refused(found) => Failure::new(
@@ -323,6 +326,7 @@ pub(crate) async fn create(
                             found.get("error").map_or("", String::as_str)
                         ),
                     ),
+                    WriteError::Rejected(Rejection::BaseUrlTaken(_)) => taken(),
                     e => Failure::from(write_failed(&req, "provider", e)),
                 })?;
             Ok(HttpResponse::Created().json(ProviderView::of(&p, &ext, &state.gateway)))

@@ -247,7 +247,14 @@ pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         OpenAI's or Anthropic's API (`openai`-compatible: groq, mistral, ollama, vllm, …) takes \
         that format and, where it has one, its public address; any other needs \
         `custom_provider_config.base_provider_type`. `status`, `description` and `config_hash` \
-        are answer-only. Keys are managed under `/provider-keys`.",
+        are answer-only. Keys are managed under `/provider-keys`. On the data plane, \
+        `send_back_raw_request` / `send_back_raw_response` make the provider's successful \
+        answers that are not streamed carry `extra_fields.raw_request` (the body sent upstream) \
+        and `extra_fields.raw_response` (the upstream's answer), in the provider's format before \
+        any translation and never with a credential; streamed answers carry neither. An \
+        `allowed_requests` kind allowed with its `*_stream` flag off refuses streamed calls of \
+        it (`stream_not_allowed`, in the caller's format) unless another provider serving the \
+        model allows them.",
     request_body(content = Object, description = "Bifrost's add-provider body (seed 002)."),
     responses(
         (status = 200, description = "Added; durable before this answer.", body = ProviderView),
@@ -288,7 +295,9 @@ async fn created(
     let extension = translated.extension.applied(&Extension::default());
     let (p, ext) = state
         .registry
-        .create_provider_extended(ngrok, extension, None, &caller.id, |_, _| async { Ok(()) })
+        .create_provider_extended(ngrok, extension, None, false, &caller.id, |_, _| async {
+            Ok(())
+        })
         .await
         .map_err(|e| written(req, e))?;
     Ok(HttpResponse::Ok().json(View::of(&p, &ext, &state.gateway)))

@@ -65,6 +65,7 @@ pub(crate) async fn list(
         include_retries: p.include_retries,
         before: p.cursor,
         limit: p.limit,
+        with_raw: p.raw,
     })?;
     let next_page_uri = page
         .items
@@ -206,6 +207,8 @@ fn event_view(e: &UsageEvent, timing: bool) -> EventView {
         ttfb_ms: timing.then_some(e.ttfb_ms),
         cache_write_tokens: timing.then_some(e.tokens.cache_write),
         tokens_known: timing.then_some(e.tokens.known),
+        raw_request: e.raw.as_ref().and_then(|r| r.request.clone()),
+        raw_response: e.raw.as_ref().and_then(|r| r.response.clone()),
     }
 }
 
@@ -263,6 +266,15 @@ pub(crate) struct EventView {
     /// `false`: the upstream reported no counts, and the counts shown are 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     tokens_known: Option<bool>,
+    // `?include=raw` (modelgate's, for Bifrost's `store_raw_request_response`): only on the
+    // events that kept them.
+    /// The body sent upstream, in the provider's format, at most 64 KiB (longer ones end with
+    /// `…[truncated: N bytes in all]`); never a credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_request: Option<String>,
+    /// The upstream's answer as it came (a stream's events included), bounded likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_response: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -29,6 +29,8 @@ pub(super) struct ListParams {
     pub(super) cursor: Option<Ulid>,
     pub(super) limit: usize,
     pub(super) timing: bool,
+    /// `?include=raw`: the bodies an event keeps (Bifrost's `store_raw_request_response`).
+    pub(super) raw: bool,
 }
 
 pub(super) struct OverviewParams {
@@ -73,7 +75,7 @@ pub(super) fn list(req: &HttpRequest, now_ms: u64) -> Result<ListParams, ApiErro
         )
     });
     let limit = page_limit(found.remove("limit"), &mut v);
-    let timing = include(found.remove("include"), "timing", &mut v);
+    let asked = included(found.remove("include"), &["timing", "raw"], &mut v);
     match (v.is_empty(), window) {
         (true, Some(window)) => Ok(ListParams {
             window,
@@ -81,7 +83,8 @@ pub(super) fn list(req: &HttpRequest, now_ms: u64) -> Result<ListParams, ApiErro
             include_retries,
             cursor,
             limit,
-            timing,
+            timing: asked.contains(&"timing"),
+            raw: asked.contains(&"raw"),
         }),
         _ => Err(ApiError::InvalidQuery(v)),
     }
@@ -99,7 +102,7 @@ pub(super) fn overview(req: &HttpRequest, now_ms: u64) -> Result<OverviewParams,
             Group::Provider
         }
     };
-    let tokens = include(found.remove("include"), "tokens", &mut v);
+    let tokens = !included(found.remove("include"), &["tokens"], &mut v).is_empty();
     match (v.is_empty(), window) {
         (true, Some(window)) => Ok(OverviewParams {
             window,
@@ -175,15 +178,25 @@ fn boolean(raw: Option<String>, name: &'static str, v: &mut Violations) -> bool 
     }
 }
 
-/// `?include=` naming `only` (the one extension this route has), or nothing.
-fn include(raw: Option<String>, only: &str, v: &mut Violations) -> bool {
-    let Some(raw) = raw else { return false };
-    if raw.split(',').all(|part| part == only) {
-        return true;
+/// The extensions `?include=` names, comma-separated, each one of `known` (the route's).
+fn included(raw: Option<String>, known: &[&'static str], v: &mut Violations) -> Vec<&'static str> {
+    let Some(raw) = raw else { return Vec::new() };
+    let mut asked = Vec::new();
+    for part in raw.split(',') {
+        match known.iter().find(|k| **k == part) {
+            Some(k) => asked.push(*k),
+            None => {
+                let rule = match known {
+                    [only] => format!("must be `{only}`, the one extension this route has"),
+                    _ => format!(
+                        "must name extensions of this route, comma-separated: {}",
+                        known.join(", ")
+                    ),
+                };
+                v.add("include", rule);
+                return Vec::new();
+            }
+        }
     }
-    v.add(
-        "include",
-        format!("must be `{only}`, the one extension this route has"),
-    );
-    false
+    asked
 }

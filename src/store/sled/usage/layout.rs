@@ -10,6 +10,8 @@
 //! - `k · access key · max ULID` → (): the segment holds events of that access key.
 //! - `j · access key · ULID` → (): the loose event is that access key's.
 //! - `d · day (u32 BE) · group · key` → that day's sums for the group key.
+//! - `r · ULID` → the bodies an event kept (Bifrost's `store_raw_request_response`), JSON,
+//!   apart from the event so that a page reads them only when asked.
 //!
 //! An access key is written length-prefixed (two bytes), so no key's entries fall inside
 //! another's whose id starts the same.
@@ -29,6 +31,7 @@ pub(super) const LOOSE: u8 = b'l';
 pub(super) const KEY_SEGMENTS: u8 = b'k';
 pub(super) const KEY_LOOSE: u8 = b'j';
 pub(super) const DAYS: u8 = b'd';
+pub(super) const RAW: u8 = b'r';
 
 /// The prefix of a kind of entry, with the access key for the indexes.
 pub(super) fn prefix(kind: u8, access_key: Option<&str>) -> Vec<u8> {

@@ -88,6 +88,20 @@ pub(super) fn before(tree: &sled::Tree, before_ms: u64) -> Result<u64, StoreErro
         tree.apply_batch(batch)?;
     }
     let mut days = sled::Batch::default();
+    // Kept bodies, by range: most events keep none.
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        let range = entry(RAW, None, ulid::Ulid(0))..entry(RAW, None, cut);
+        for record in tree.range(range).take(SLICE) {
+            batch.remove(record?.0);
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        tree.apply_batch(batch)?;
+    }
     let mut first_kept_day = vec![DAYS];
     first_kept_day.extend_from_slice(&day_of(before_ms).to_be_bytes());
     for record in tree.range(vec![DAYS]..first_kept_day) {

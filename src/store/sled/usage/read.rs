@@ -7,7 +7,7 @@ use std::ops::Bound;
 use ulid::Ulid;
 
 use super::layout::*;
-use crate::domain::usage::UsageEvent;
+use crate::domain::usage::{RawExchange, UsageEvent};
 use crate::store::sled::codec::decode;
 use crate::store::usage::EventQuery;
 use crate::store::{Page, StoreError};
@@ -60,7 +60,13 @@ pub(super) fn page(tree: &sled::Tree, q: &EventQuery) -> Result<Page<UsageEvent>
     let mut items = Vec::with_capacity(q.limit.min(1024));
     while items.len() < q.limit {
         match merged.next() {
-            Some(event) => items.push(event?),
+            Some(event) => {
+                let mut event = event?;
+                if q.with_raw {
+                    event.raw = raw_of(tree, event.id)?;
+                }
+                items.push(event);
+            }
             None => {
                 return Ok(Page {
                     items,
@@ -71,6 +77,19 @@ pub(super) fn page(tree: &sled::Tree, q: &EventQuery) -> Result<Page<UsageEvent>
     }
     let has_more = merged.next().transpose()?.is_some();
     Ok(Page { items, has_more })
+}
+
+/// The bodies `id` kept, if it kept any.
+fn raw_of(tree: &sled::Tree, id: Ulid) -> Result<Option<Box<RawExchange>>, StoreError> {
+    let Some(bytes) = tree.get(entry(RAW, None, id))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            key: id.to_string(),
+            source: Box::new(e),
+        })
 }
 
 /// The ids (highest first) of the segments that may hold events in `lower..=upper`.

@@ -30,6 +30,7 @@ pub(super) fn event(at_ms: u64, key: &str, provider: &str, attempt: u32, last: b
         key: KeySource::None,
         latency_ms: 3,
         ttfb_ms: Some(1),
+        raw: None,
     }
 }
 
@@ -368,4 +369,32 @@ fn a_database_in_the_first_layout_is_rewritten_with_nothing_lost() {
     // And a second open finds nothing to move.
     let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
     assert_eq!(all_pages(&usage, &query(T0, T0 + 1000), 100).len(), 100);
+}
+
+#[test]
+fn kept_bodies_are_read_only_when_asked_and_pruned_with_their_events() {
+    use crate::domain::usage::RawExchange;
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let mut kept = event(T0 + 1, "admin", "a", 1, true);
+    let raw = RawExchange {
+        request: Some("{\"model\":\"m\"}".into()),
+        response: Some("{\"id\":\"c\"}".into()),
+    };
+    kept.raw = Some(Box::new(raw.clone()));
+    let plain = event(T0 + DAY + 1, "admin", "a", 1, true);
+    let rt = runtime();
+    rt.block_on(usage.append(vec![kept, plain])).unwrap();
+    let without = usage.events(&query(T0, T0 + 2 * DAY)).unwrap();
+    assert!(without.items.iter().all(|e| e.raw.is_none()));
+    let with = EventQuery {
+        with_raw: true,
+        ..query(T0, T0 + 2 * DAY)
+    };
+    let listed = usage.events(&with).unwrap().items;
+    assert_eq!(listed[1].raw.as_deref(), Some(&raw));
+    assert_eq!(listed[0].raw, None);
+    rt.block_on(usage.prune_before(T0 + DAY)).unwrap();
+    let left = usage.0.tree.scan_prefix([layout::RAW]).count();
+    assert_eq!(left, 0, "pruned with its event");
 }

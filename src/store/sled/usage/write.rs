@@ -18,6 +18,12 @@ pub(super) fn add_events(
     events: &[UsageEvent],
     high: Ulid,
 ) -> Result<Ulid, StoreError> {
+    for event in events {
+        if let Some(raw) = &event.raw {
+            let json = serde_json::to_vec(raw).map_err(|e| StoreError::Encode(Box::new(e)))?;
+            batch.insert(entry(RAW, None, event.id), json);
+        }
+    }
     let fresh_from = events.partition_point(|e| e.id <= high);
     let (loose, fresh) = events.split_at(fresh_from);
     for event in loose {
