@@ -12,6 +12,7 @@ pub mod extension;
 mod fields;
 pub mod gateway_config;
 pub mod health;
+pub mod key_routing;
 mod model_alias;
 pub mod price;
 mod provider;
