@@ -57,7 +57,7 @@ pub use provider_input::{
     CreateError, CreateProvider, NewProvider, ProviderChanges, UpdateProvider,
 };
 pub use provider_key::{
-    CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
+    CreateProviderKey, ENV_PREFIX, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
     RotateProviderKey, Rotation, SecretInput, StoredValue, UpdateProviderKey,
 };
 

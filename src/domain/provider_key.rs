@@ -353,6 +353,28 @@ impl ProviderKeyChanges {
 
     pub fn apply(&self, current: &ProviderKey, now_ms: u64, by: &str) -> Option<ProviderKey> {
         let mut next = current.clone();
+        self.assign(&mut next);
+        (next != *current).then(|| touched(next, current, now_ms, by))
+    }
+
+    /// As [`ProviderKeyChanges::apply`], with a rotation's new value (sealed for the key) in
+    /// the same version: Bifrost's PUT states the value beside the rest.
+    pub fn apply_rotated(
+        &self,
+        rotation: Option<(&Rotation, &StoredValue)>,
+        current: &ProviderKey,
+        now_ms: u64,
+        by: &str,
+    ) -> Option<ProviderKey> {
+        let Some((rotation, value)) = rotation else {
+            return self.apply(current, now_ms, by);
+        };
+        let mut next = rotation.apply(value, current, now_ms, by);
+        self.assign(&mut next);
+        Some(next)
+    }
+
+    fn assign(&self, next: &mut ProviderKey) {
         if let Some(name) = &self.name {
             next.name.clone_from(name);
         }
@@ -368,7 +390,6 @@ impl ProviderKeyChanges {
         if let Some(models) = &self.models {
             next.routing.models.clone_from(models);
         }
-        (next != *current).then(|| touched(next, current, now_ms, by))
     }
 }
 
