@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use zeroize::Zeroizing;
 
-use super::{Failure, answer};
+use super::{Failure, answer, not_allowed};
 use crate::domain::{
     CreateProviderKey, ENV_PREFIX, Input, ProviderKey, RotateProviderKey, StoredValue,
     UpdateProviderKey,
@@ -115,6 +115,25 @@ impl<'a> KeyView<'a> {
 pub(crate) struct ListView<'a> {
     keys: Vec<KeyView<'a>>,
     total: usize,
+}
+
+/// The key resources, inside the `/api/providers` scope (its auth, its 404).
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/{provider}/keys")
+            .route(web::get().to(list))
+            .route(web::head().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(|| async { not_allowed("GET, HEAD, POST") })),
+    )
+    .service(
+        web::resource("/{provider}/keys/{key_id}")
+            .route(web::get().to(get))
+            .route(web::head().to(get))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(|| async { not_allowed("GET, HEAD, PUT, DELETE") })),
+    );
 }
 
 fn problem(status: StatusCode, message: String) -> Failure {

@@ -41,21 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(create))
                     .default_service(web::to(|| async { not_allowed("GET, HEAD, POST") })),
             )
-            .service(
-                web::resource("/{provider}/keys")
-                    .route(web::get().to(keys::list))
-                    .route(web::head().to(keys::list))
-                    .route(web::post().to(keys::create))
-                    .default_service(web::to(|| async { not_allowed("GET, HEAD, POST") })),
-            )
-            .service(
-                web::resource("/{provider}/keys/{key_id}")
-                    .route(web::get().to(keys::get))
-                    .route(web::head().to(keys::get))
-                    .route(web::put().to(keys::update))
-                    .route(web::delete().to(keys::delete))
-                    .default_service(web::to(|| async { not_allowed("GET, HEAD, PUT, DELETE") })),
-            )
+            .configure(keys::configure)
             .service(
                 web::resource("/{provider}")
                     .route(web::get().to(get))
