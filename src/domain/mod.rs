@@ -12,6 +12,7 @@ pub mod extension;
 mod fields;
 pub mod gateway_config;
 pub mod health;
+pub mod key_routing;
 mod model_alias;
 pub mod price;
 mod provider;
@@ -56,7 +57,7 @@ pub use provider_input::{
     CreateError, CreateProvider, NewProvider, ProviderChanges, UpdateProvider,
 };
 pub use provider_key::{
-    CreateProviderKey, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
+    CreateProviderKey, ENV_PREFIX, NewProviderKey, ProviderKey, ProviderKeyChanges, RevealError,
     RotateProviderKey, Rotation, SecretInput, StoredValue, UpdateProviderKey,
 };
 

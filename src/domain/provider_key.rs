@@ -9,6 +9,7 @@ use validator::{Validate, ValidationError};
 use zeroize::Zeroizing;
 
 use super::fields::{self, check_length, cleared, sent};
+use super::key_routing::{self, KeyRouting};
 use super::provider::valid_provider_id;
 use super::rules::{MAX_KEY_VALUE_CHARS, MAX_TEXT_CHARS};
 use super::validation::at_paths;
@@ -33,6 +34,9 @@ pub struct ProviderKey {
     pub last_updated_by: String,
     pub last_used_ms: Option<u64>,
     pub version: u64,
+    /// Stored beside the record by the store (see [`KeyRouting`]), never in its encoding.
+    #[serde(skip)]
+    pub routing: KeyRouting,
 }
 
 /// How the secret is kept: never as plaintext.
@@ -182,6 +186,11 @@ pub struct CreateProviderKey {
     #[schema(schema_with = schema::metadata)]
     #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<String>,
+    /// Bifrost's `weight`: the key's share of its provider's calls (default 1).
+    #[schema(minimum = 0, exclusive_minimum = 0, maximum = 1000)]
+    pub weight: Option<f64>,
+    /// Bifrost's `models`: the model ids the key may serve; absent or empty: every model.
+    pub models: Option<Vec<String>>,
 }
 
 /// The body of `PATCH /provider-keys/{id}`.
@@ -201,6 +210,14 @@ pub struct UpdateProviderKey {
     #[schema(schema_with = schema::metadata)]
     #[validate(custom(function = "fields::metadata"))]
     pub metadata: Option<Option<String>>,
+    /// `null` takes the weight away (the key counts as weight 1 again).
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<f64>, minimum = 0, exclusive_minimum = 0, maximum = 1000)]
+    pub weight: Option<Option<f64>>,
+    /// `null` or `[]`: every model.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub models: Option<Option<Vec<String>>>,
 }
 
 fn keeps_name(input: &UpdateProviderKey) -> Result<(), ValidationError> {
@@ -239,6 +256,7 @@ pub struct NewProviderKey {
     pub secret: SecretInput,
     pub description: Option<String>,
     pub metadata: Option<String>,
+    pub routing: KeyRouting,
 }
 
 impl NewProviderKey {
@@ -246,6 +264,7 @@ impl NewProviderKey {
     pub fn parse(input: impl Into<Input<CreateProviderKey>>) -> Result<NewProviderKey, Violations> {
         let (mut input, mut v) = input.into().checked();
         let secret = secret(&mut v, input.value.take());
+        let routing = key_routing::parse(&mut v, input.weight, input.models.take());
         let provider_id = input
             .provider_id
             .and_then(|s| ProviderSlug::parse_shape(&s).ok());
@@ -256,6 +275,7 @@ impl NewProviderKey {
                 secret,
                 description: input.description,
                 metadata: input.metadata,
+                routing,
             }),
             _ => Err(v),
         }
@@ -292,6 +312,7 @@ impl NewProviderKey {
             last_updated_by: by.to_owned(),
             last_used_ms: None,
             version: 1,
+            routing: self.routing,
         })
     }
 
@@ -301,90 +322,8 @@ impl NewProviderKey {
     }
 }
 
-/// A parsed key PATCH.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ProviderKeyChanges {
-    pub name: Option<String>,
-    pub description: Option<Option<String>>,
-    pub metadata: Option<Option<String>>,
-}
-
-impl ProviderKeyChanges {
-    /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
-    pub fn parse(
-        input: impl Into<Input<UpdateProviderKey>>,
-    ) -> Result<ProviderKeyChanges, Violations> {
-        let (input, v) = input.into().checked();
-        if !v.is_empty() {
-            return Err(v);
-        }
-        Ok(ProviderKeyChanges {
-            name: input.name.flatten(),
-            description: input.description,
-            metadata: input.metadata,
-        })
-    }
-
-    pub fn apply(&self, current: &ProviderKey, now_ms: u64, by: &str) -> Option<ProviderKey> {
-        let mut next = current.clone();
-        if let Some(name) = &self.name {
-            next.name.clone_from(name);
-        }
-        if let Some(description) = &self.description {
-            next.description.clone_from(description);
-        }
-        if let Some(metadata) = &self.metadata {
-            next.metadata.clone_from(metadata);
-        }
-        (next != *current).then(|| touched(next, current, now_ms, by))
-    }
-}
-
-/// A parsed rotation: a new secret (and name) for the same key id.
-pub struct Rotation {
-    pub name: String,
-    pub secret: SecretInput,
-}
-
-impl Rotation {
-    /// Parses a body with the violations its reading found (see [`crate::domain::NewProvider::parse`]).
-    pub fn parse(input: impl Into<Input<RotateProviderKey>>) -> Result<Rotation, Violations> {
-        let (mut input, mut v) = input.into().checked();
-        let secret = secret(&mut v, input.value.take());
-        match (input.name, secret) {
-            (Some(name), Some(secret)) if v.is_empty() => Ok(Rotation { name, secret }),
-            _ => Err(v),
-        }
-    }
-
-    /// The new value as stored for key `id`: sealed once, before the transaction, so a
-    /// retried transaction does no crypto.
-    pub fn seal(&self, master: &MasterKey, id: Ulid) -> Result<StoredValue, CryptoError> {
-        self.secret.store(master, id)
-    }
-
-    /// A rotation always changes the record: even the same value is sealed afresh.
-    pub fn apply(
-        &self,
-        value: &StoredValue,
-        current: &ProviderKey,
-        now_ms: u64,
-        by: &str,
-    ) -> ProviderKey {
-        let mut next = current.clone();
-        next.name.clone_from(&self.name);
-        next.value = value.clone();
-        next.key_redacted = self.secret.redacted();
-        touched(next, current, now_ms, by)
-    }
-}
-
-fn touched(mut next: ProviderKey, current: &ProviderKey, now_ms: u64, by: &str) -> ProviderKey {
-    next.updated_at_ms = now_ms.max(current.updated_at_ms);
-    next.last_updated_by = by.to_owned();
-    next.version = current.version + 1;
-    next
-}
+mod changes;
+pub use changes::{ProviderKeyChanges, Rotation};
 
 #[cfg(test)]
 mod tests;

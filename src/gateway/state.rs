@@ -12,6 +12,7 @@ use arc_swap::ArcSwapOption;
 
 use super::attempt::limiter::Limiter;
 use super::policy::breaker::{Breaker, State};
+use super::policy::weighted::Weighted;
 use crate::domain::health::{HealthCheck, merged};
 
 #[derive(Debug, Default)]
@@ -28,6 +29,9 @@ pub struct ProviderState {
     /// Its last checks (`domain::health`), newest first: loaded from the store at start, and
     /// each new one put in by `gateway::health`. Never touched by a call.
     checks: Mutex<Vec<HealthCheck>>,
+    /// Where the weighted round robin over its keys stands; touched only by a call to a
+    /// provider with a key that has a `weight`.
+    weighted: Weighted,
 }
 
 /// What one probe of a provider's model list found; `None` where it is not known (no answer
@@ -109,6 +113,10 @@ impl ProviderState {
     /// What `read` makes of the history (newest first), without copying it.
     pub fn read_checks<T>(&self, read: impl FnOnce(&[HealthCheck]) -> T) -> T {
         read(&self.checks.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn weighted(&self) -> &Weighted {
+        &self.weighted
     }
 
     pub fn limiter(&self) -> Option<Arc<Limiter>> {

@@ -98,7 +98,7 @@ pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
 }
 
 /// Client-supplied text quoted in a message, cut so a huge path cannot bloat the answer.
-fn truncated(s: &str, max_chars: usize) -> String {
+pub(crate) fn truncated(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_owned(),

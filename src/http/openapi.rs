@@ -97,6 +97,11 @@ use super::{admin, method_not_allowed, metrics};
         bifrost::create,
         bifrost::update,
         bifrost::delete,
+        bifrost::keys::list,
+        bifrost::keys::get,
+        bifrost::keys::create,
+        bifrost::keys::update,
+        bifrost::keys::delete,
         agentstack::list,
         agentstack::get,
         agentstack::create,
@@ -134,8 +139,8 @@ use super::{admin, method_not_allowed, metrics};
             caps"),
         (name = "operations", description = "Health, metrics and this document"),
         (name = "admin", description = "The embedded admin page"),
-        (name = "bifrost", description = "Bifrost's provider API (`/api/providers`) over the \
-            same registry: its bodies, shapes and `{error: {message}}` errors"),
+        (name = "bifrost", description = "Bifrost's provider API (`/api/providers`, and \
+            `/api/providers/{provider}/keys` for keys) over the same registry: its bodies, shapes and `{error: {message}}` errors"),
         (name = "agentstack", description = "AgentStack's model providers \
             (`/api/v1/model_providers`) over the same registry: UUID ids, `Authorization: \
             Basic` (a credential's id and token), `{detail}` errors"),

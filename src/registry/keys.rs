@@ -66,6 +66,34 @@ impl Registry {
         .await
     }
 
+    /// Bifrost's PUT of a key: the changes, and a new value when `rotation` brings one, as one
+    /// version in one write.
+    pub async fn put_key(
+        &self,
+        id: Ulid,
+        input: Input<UpdateProviderKey>,
+        rotation: Option<Input<RotateProviderKey>>,
+        by: &str,
+    ) -> Result<ProviderKey, WriteError> {
+        let changes = ProviderKeyChanges::parse(input).map_err(InputError::Invalid)?;
+        let rotation = rotation
+            .map(|r| Rotation::parse(r).map_err(InputError::Invalid))
+            .transpose()?;
+        let sealed = match &rotation {
+            Some(r) => Some(r.seal(&self.master_key, id)?),
+            None => None,
+        };
+        let by = by.to_owned();
+        let change = Box::new(move |current: &ProviderKey| {
+            let rotated = rotation.as_ref().zip(sealed.as_ref());
+            Ok(changes.apply_rotated(rotated, current, now_ms(), &by))
+        });
+        self.commit(self.store.update_key(id, change), |k, table| {
+            table.apply(Change::Key(k))
+        })
+        .await
+    }
+
     /// Deletes the key; with `cascade`, also from every router naming it (else such a key is
     /// refused), and those configurations are published with it.
     pub async fn delete_key(

@@ -5,3 +5,4 @@ mod answers;
 mod keys;
 mod routing;
 mod streaming;
+mod weights;

@@ -49,6 +49,7 @@ fn a_sealed_value_reveals_the_original_and_an_env_value_reads_the_environment() 
         secret: secret("sk-live-0123456789"),
         description: None,
         metadata: None,
+        routing: Default::default(),
     };
     let key = new.into_key(&master, 0, "admin").unwrap();
     assert_eq!(key.reveal(&master).unwrap().as_str(), "sk-live-0123456789");

@@ -173,8 +173,9 @@ impl Gateway {
         Ok(plan)
     }
 
-    /// A provider's keys, newest first — or, when a router rule is for the target, the rule's
-    /// keys in its order — and resting ones last; none for a custom provider without keys.
+    /// A provider's keys that may serve the target's model, newest first (or the one their
+    /// weights choose first) — or, when a router rule is for the target, the rule's keys in
+    /// its order — and resting ones last; none for a custom provider without keys.
     fn credentials(
         &self,
         snapshot: &Snapshot,
@@ -182,14 +183,24 @@ impl Gateway {
         rules: Option<&Rules>,
         taken: &mut Taken,
     ) -> Vec<Credential> {
-        let keys = rules
-            .and_then(|r| r.keys(snapshot, &target.route, &target.model, taken))
-            .unwrap_or_else(|| snapshot.keys(&target.route.slug));
+        let ruled = rules.and_then(|r| r.keys(snapshot, &target.route, &target.model, taken));
+        // A router rule orders its keys by its own strategy; the keys' weights are for the rest.
+        let weighed = ruled.is_none();
+        let mut keys = ruled.unwrap_or_else(|| snapshot.keys(&target.route.slug));
         if keys.is_empty() || target.route.calling.keyless {
             return vec![match target.route.catalog {
                 true => Credential::Missing,
                 false => Credential::None,
             }];
+        }
+        // A key limited to other models is never sent with this one; a provider that has
+        // keys, none of them for this model, is not called without one.
+        keys.retain(|k| k.routing.serves(&target.model));
+        if keys.is_empty() {
+            return vec![Credential::Missing];
+        }
+        if weighed && keys.iter().any(|k| k.routing.weight.is_some()) {
+            target.route.state.weighted().put_first(&mut keys);
         }
         let (ready, resting): (Vec<_>, Vec<_>) = keys
             .into_iter()

@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod clock;
 pub mod cooldown;
 pub mod per_minute;
+pub mod weighted;
 
 use std::time::Duration;
 

@@ -306,6 +306,13 @@ pub(crate) struct KeyView<'a> {
     created_by: Ref,
     last_updated_by: Ref,
     last_used: Option<String>,
+    /// Bifrost's `weight`, only when set: the key's share of its provider's calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    weight: Option<f64>,
+    /// Bifrost's `models`, only when set: the only models the key serves.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    models: &'a [String],
     /// modelgate's extension, only while the key rests: calls try it after the provider's
     /// other keys until `until`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -372,6 +379,8 @@ impl<'a> KeyView<'a> {
             created_by: state.credential(&k.created_by),
             last_updated_by: state.credential(&k.last_updated_by),
             last_used: k.last_used_ms.map(rfc3339),
+            weight: k.routing.weight,
+            models: &k.routing.models,
             state: KeyStateView::of(k, state),
         }
     }

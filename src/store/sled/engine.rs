@@ -40,6 +40,8 @@ const HEALTH_TREE: &str = "provider_health";
 const EXTENSIONS_TREE: &str = "provider_extensions";
 /// Since AgentStack's unique `base_url`; counted at open in a store without it.
 const BASE_URLS_TREE: &str = "provider_base_urls";
+/// Since Bifrost's key `weight` and `models`; a store without it reads as no key having them.
+const KEY_ROUTING_TREE: &str = "provider_key_routing";
 
 pub(super) struct Engine {
     pub(super) records: sled::Tree,
@@ -78,6 +80,9 @@ pub(super) struct Engine {
     /// base URL → how many providers have it (u64 BE), for a create's check inside its
     /// transaction (`base_urls`).
     pub(super) base_urls: sled::Tree,
+    /// key id → a provider key's `KeyRouting` as JSON, only for a key that has any
+    /// (`key_routing`).
+    pub(super) key_routing: sled::Tree,
     /// For what needs every tree (`rewrite`).
     pub(super) db: sled::Db,
     pub(super) commits: GroupCommit,
@@ -147,6 +152,7 @@ impl Engine {
             health: db.open_tree(HEALTH_TREE)?,
             extensions: db.open_tree(EXTENSIONS_TREE)?,
             base_urls: db.open_tree(BASE_URLS_TREE)?,
+            key_routing: db.open_tree(KEY_ROUTING_TREE)?,
             commits: GroupCommit::new(db.clone()),
             db,
         })

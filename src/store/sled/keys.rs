@@ -12,6 +12,7 @@ use super::codec::{
     provider_prefix,
 };
 use super::engine::{failed, insert_key, reject};
+use super::key_routing;
 use super::routers::{naming, prune};
 use crate::domain::{AccessKeyConfiguration, Precondition, Provider, ProviderKey};
 use crate::secrets::{CryptoError, Sealed};
@@ -25,20 +26,31 @@ impl KeyStore for SledStore {
     fn create_key(&self, key: ProviderKey, needs_provider: bool) -> Write<ProviderKey> {
         self.write(move |e| {
             let slug = key.provider_id.as_str();
-            let trees = (&e.keys, &e.keys_by_provider, &e.key_counts, &e.index);
-            let result = trees.transaction(|(keys, keys_by_provider, key_counts, providers)| {
-                if needs_provider && providers.get(slug.as_bytes())?.is_none() {
-                    return reject(Rejection::UnknownProvider(slug.to_owned()));
-                }
-                insert_key(keys, keys_by_provider, key_counts, &key)?;
-                Ok(((), true))
-            });
+            let trees = (
+                &e.keys,
+                &e.keys_by_provider,
+                &e.key_counts,
+                &e.index,
+                &e.key_routing,
+            );
+            let result =
+                trees.transaction(|(keys, keys_by_provider, key_counts, providers, routing)| {
+                    if needs_provider && providers.get(slug.as_bytes())?.is_none() {
+                        return reject(Rejection::UnknownProvider(slug.to_owned()));
+                    }
+                    insert_key(keys, keys_by_provider, key_counts, &key)?;
+                    key_routing::write_in(routing, &key)?;
+                    Ok(((), true))
+                });
             Ok(e.settle(result)?.map(|w| w.map(|()| key)))
         })
     }
 
     fn get_key(&self, id: Ulid) -> Result<Option<ProviderKey>, StoreError> {
-        get_in(&self.engine()?.keys, id)
+        let e = self.engine()?;
+        get_in(&e.keys, id)?
+            .map(|key| key_routing::filled(&e, key))
+            .transpose()
     }
 
     fn list_keys(
@@ -54,7 +66,11 @@ impl KeyStore for SledStore {
                     Some(before) => e.keys.range(..before.to_bytes()),
                     None => e.keys.iter(),
                 };
-                page_of(entries.rev(), limit, decode_entry)
+                page_of(entries.rev(), limit, |entry| {
+                    decode_entry(entry)?
+                        .map(|key| key_routing::filled(&e, key))
+                        .transpose()
+                })
             }
             Some(slug) => {
                 let start = provider_prefix(slug);
@@ -66,14 +82,36 @@ impl KeyStore for SledStore {
                 let ids = e.keys_by_provider.range(start..end).keys().rev();
                 page_of(ids, limit, |entry| {
                     let id = key_id_from_index(&entry);
-                    e.keys.get(id)?.map(|bytes| decode(&id, &bytes)).transpose()
+                    e.keys
+                        .get(id)?
+                        .map(|bytes| key_routing::filled(&e, decode(&id, &bytes)?))
+                        .transpose()
                 })
             }
         }
     }
 
     fn update_key(&self, id: Ulid, change: UpdateFn<ProviderKey>) -> Write<ProviderKey> {
-        self.write(move |e| e.update_in(&e.keys, id, &change))
+        self.write(move |e| {
+            let key = id.to_bytes();
+            let result = (&e.keys, &e.key_routing).transaction(|(keys, routing)| {
+                let Some(bytes) = keys.get(key)? else {
+                    return reject(Rejection::NotFound);
+                };
+                let current: ProviderKey = decode(&key, &bytes).map_err(failed)?;
+                let current = key_routing::filled_in(routing, current)?;
+                match change(&current) {
+                    Err(r) => reject(r),
+                    Ok(None) => Ok((current, false)),
+                    Ok(Some(next)) => {
+                        keys.insert(&key[..], encode(&next).map_err(failed)?)?;
+                        key_routing::write_in(routing, &next)?;
+                        Ok((next, true))
+                    }
+                }
+            });
+            e.settle(result)
+        })
     }
 
     fn delete_key(
@@ -90,9 +128,10 @@ impl KeyStore for SledStore {
                 &e.key_counts,
                 &e.configurations,
                 &e.key_rules,
+                &e.key_routing,
             );
             let result = trees.transaction(
-                |(keys, keys_by_provider, key_counts, configurations, key_rules)| {
+                |(keys, keys_by_provider, key_counts, configurations, key_rules, routing)| {
                     let Some(bytes) = keys.get(key)? else {
                         return reject(Rejection::NotFound);
                     };
@@ -113,6 +152,7 @@ impl KeyStore for SledStore {
                     let changed = prune(configurations, key_rules, &gone, by)?;
                     let slug = current.provider_id.as_str();
                     keys.remove(&key[..])?;
+                    routing.remove(&key[..])?;
                     keys_by_provider.remove(key_index_entry(slug, &key))?;
                     match count_of(key_counts.get(slug.as_bytes())?) {
                         0 | 1 => key_counts.remove(slug.as_bytes())?,

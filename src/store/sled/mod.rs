@@ -15,6 +15,7 @@ mod extensions;
 mod files;
 mod gateway_config;
 mod health;
+mod key_routing;
 mod keys;
 mod migrate;
 mod model_aliases;

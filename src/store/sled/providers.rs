@@ -99,6 +99,7 @@ impl ProviderStore for SledStore {
                     &e.health,
                     &e.extensions,
                     &e.base_urls,
+                    &e.key_routing,
                 );
                 let result = trees.transaction(
                     |(
@@ -112,6 +113,7 @@ impl ProviderStore for SledStore {
                         health,
                         extensions,
                         base_urls,
+                        key_routing,
                     )| {
                         let Some(bytes) = records.get(key)? else {
                             return reject(Rejection::NotFound);
@@ -132,6 +134,7 @@ impl ProviderStore for SledStore {
                         }
                         for key_id in &key_ids {
                             keys.remove(&key_id[..])?;
+                            key_routing.remove(&key_id[..])?;
                             keys_by_provider.remove(key_index_entry(slug, key_id))?;
                         }
                         let gone: HashSet<Ulid> =

@@ -248,6 +248,7 @@ mod tests {
             secret: SecretInput::Env("OPENAI_API_KEY".into()),
             description: None,
             metadata: None,
+            routing: Default::default(),
         }
         .into_key(master, now_ms(), "admin")
         .unwrap()

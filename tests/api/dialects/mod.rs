@@ -4,6 +4,7 @@
 
 mod agentstack;
 mod bifrost;
+mod bifrost_keys;
 mod data_plane;
 mod round_trips;
 

@@ -221,6 +221,7 @@ fn new_key(
             secret,
             description: None,
             metadata: None,
+            routing: Default::default(),
         },
     ));
     Some(id)

@@ -5,6 +5,7 @@
 
 mod blocks;
 mod body;
+pub(crate) mod keys;
 mod names;
 mod view;
 
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(create))
                     .default_service(web::to(|| async { not_allowed("GET, HEAD, POST") })),
             )
+            .configure(keys::configure)
             .service(
                 web::resource("/{provider}")
                     .route(web::get().to(get))
@@ -247,7 +249,7 @@ pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         OpenAI's or Anthropic's API (`openai`-compatible: groq, mistral, ollama, vllm, …) takes \
         that format and, where it has one, its public address; any other needs \
         `custom_provider_config.base_provider_type`. `status`, `description` and `config_hash` \
-        are answer-only. Keys are managed under `/provider-keys`. On the data plane, \
+        are answer-only. Keys are managed under `/api/providers/{provider}/keys` (or `/provider-keys`). On the data plane, \
         `send_back_raw_request` / `send_back_raw_response` make the provider's successful \
         answers that are not streamed carry `extra_fields.raw_request` (the body sent upstream) \
         and `extra_fields.raw_response` (the upstream's answer), in the provider's format before \
