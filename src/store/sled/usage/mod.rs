@@ -94,9 +94,11 @@ impl Inner {
         let new_high = write::add_events(&mut batch, &events, *high)?;
         write::add_days(&mut batch, &self.tree, &events)?;
         self.tree.apply_batch(batch)?;
+        // Applied, so in the tree even if the flush fails: the next batch's segments must
+        // begin above these, or two would overlap.
+        *high = new_high;
         // The batch writer calls this at most every 100 ms, alone: no flush races another.
         self.db.flush()?;
-        *high = new_high;
         Ok(())
     }
 
