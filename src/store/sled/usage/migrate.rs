@@ -1,7 +1,9 @@
 //! The first layout kept an event per record in `events`, three index trees and a `days`
 //! tree. A usage database in that layout is rewritten into segments when opened, before any
-//! batch: its events and days are copied, then the old trees dropped, `days` last, so that a
-//! crash part way is redone from the start on the next open and loses nothing.
+//! batch: its events and days are copied, then the old trees dropped, `events` before `days`:
+//! a crash while `events` is still there is redone from the start on the next open; after it,
+//! the copy was whole and what is left is only dropped. (A downgrade to the first layout and
+//! back would redo the copy over what the segment layout wrote meanwhile: not supported.)
 
 use ulid::Ulid;
 
@@ -24,6 +26,12 @@ pub(super) fn from_first_layout(db: &sled::Db, tree: &sled::Tree) -> Result<u64,
             .any(|n| n.as_ref() == name.as_bytes())
     };
     if !has(OLD_EVENTS) {
+        // A crash after `events` went leaves what was dropped after it: all copied already.
+        for name in OLD_INDEXES.into_iter().chain([OLD_DAYS]) {
+            if has(name) {
+                db.drop_tree(name)?;
+            }
+        }
         return Ok(0);
     }
     // What a crashed run copied is copied again.

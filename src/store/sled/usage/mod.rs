@@ -93,7 +93,11 @@ impl Inner {
         let mut batch = sled::Batch::default();
         let new_high = write::add_events(&mut batch, &events, *high)?;
         write::add_days(&mut batch, &self.tree, &events)?;
-        self.tree.apply_batch(batch)?;
+        if let Err(e) = self.tree.apply_batch(batch) {
+            // Part of it may be in the tree: the floor is what the tree holds now.
+            *high = write::highest(&self.tree)?;
+            return Err(e.into());
+        }
         // Applied, so in the tree even if the flush fails: the next batch's segments must
         // begin above these, or two would overlap.
         *high = new_high;

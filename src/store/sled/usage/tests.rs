@@ -398,3 +398,78 @@ fn kept_bodies_are_read_only_when_asked_and_pruned_with_their_events() {
     let left = usage.0.tree.scan_prefix([layout::RAW]).count();
     assert_eq!(left, 0, "pruned with its event");
 }
+
+#[test]
+fn a_reopened_store_starts_its_segments_above_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let first: Vec<UsageEvent> = (0..40u64).map(|i| at(T0 + i, 0, "k1", true)).collect();
+    {
+        let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+        rt.block_on(usage.append(first.clone())).unwrap();
+    }
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    // Those below the first batch's highest id, (T0 + 39, 0), must go loose: 20..=38.
+    let second: Vec<UsageEvent> = (20..60u64).map(|i| at(T0 + i, 1, "k1", true)).collect();
+    rt.block_on(usage.append(second.clone())).unwrap();
+    let mut want: Vec<Ulid> = first.iter().chain(&second).map(|e| e.id).collect();
+    want.sort_by_key(|id| std::cmp::Reverse(*id));
+    for limit in [1, 7, 100] {
+        assert_eq!(all_pages(&usage, &query(T0, T0 + 100), limit), want);
+    }
+    let loose = usage.0.tree.scan_prefix([layout::LOOSE]).count();
+    assert_eq!(loose, 19);
+}
+
+#[test]
+fn a_prune_over_many_segments_removes_exactly_what_is_older_with_its_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = SledUsage::open(dir.path(), 1 << 20, 0).unwrap();
+    let rt = runtime();
+    // 300 batches of 70 events (two segments each: more than one slice of a prune), two keys
+    // on both sides of the cut, a loose event in each batch after the first.
+    let mut made = Vec::new();
+    for b in 0..300u64 {
+        let mut batch: Vec<UsageEvent> = (0..70u64)
+            .map(|i| at(T0 + b * 100 + i, 0, ["k1", "k2"][(i % 2) as usize], true))
+            .collect();
+        if b > 0 {
+            batch.push(at(T0 + b * 100 - 50, 9, "k2", true));
+        }
+        made.extend(batch.iter().map(|e| (e.id, e.access_key_id.clone())));
+        rt.block_on(usage.append(batch)).unwrap();
+    }
+    let cut = T0 + 150 * 100 + 35;
+    let older = made
+        .iter()
+        .filter(|(id, _)| id.timestamp_ms() < cut)
+        .count() as u64;
+    assert_eq!(rt.block_on(usage.prune_before(cut)).unwrap(), older);
+    for key in ["k1", "k2"] {
+        let q = EventQuery {
+            access_key: Some(key.into()),
+            ..query(0, T0 + 1_000_000)
+        };
+        let mut want: Vec<Ulid> = made
+            .iter()
+            .filter(|(id, k)| k == key && id.timestamp_ms() >= cut)
+            .map(|(id, _)| *id)
+            .collect();
+        want.sort_by_key(|id| std::cmp::Reverse(*id));
+        assert_eq!(all_pages(&usage, &q, 50), want, "{key}");
+    }
+    // No index entry is left for a segment or loose event that went.
+    let tree = &usage.0.tree;
+    for kind in [layout::KEY_SEGMENTS, layout::KEY_LOOSE] {
+        for entry in tree.scan_prefix([kind]) {
+            let (key, _) = entry.unwrap();
+            let id = layout::id_of(&key).unwrap();
+            let target = match kind {
+                layout::KEY_SEGMENTS => layout::entry(layout::SEGMENTS, None, id),
+                _ => layout::entry(layout::LOOSE, None, id),
+            };
+            assert!(tree.get(target).unwrap().is_some(), "{id} dangles");
+        }
+    }
+    assert_eq!(usage.oldest_ms().unwrap(), Some(cut));
+}
