@@ -190,6 +190,7 @@ pub struct CreateProviderKey {
     #[schema(minimum = 0, exclusive_minimum = 0, maximum = 1000)]
     pub weight: Option<f64>,
     /// Bifrost's `models`: the model ids the key may serve; absent or empty: every model.
+    #[schema(schema_with = schema::key_models)]
     pub models: Option<Vec<String>>,
 }
 
@@ -216,7 +217,7 @@ pub struct UpdateProviderKey {
     pub weight: Option<Option<f64>>,
     /// `null` or `[]`: every model.
     #[serde(default, deserialize_with = "sent")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = schema::optional_key_models)]
     pub models: Option<Option<Vec<String>>>,
 }
 

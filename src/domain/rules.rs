@@ -153,6 +153,12 @@ pub fn model_id_pattern() -> String {
     format!("^[^{CONTROL}{SPACE_NOT_CONTROL}]+$")
 }
 
+/// One line of text with no control character and no white space at either end.
+pub fn trimmed_text_pattern() -> String {
+    let edge = format!("[^{CONTROL}{SPACE_NOT_CONTROL}]");
+    format!("^(?:{edge}|{edge}[^{CONTROL}]*{edge})$")
+}
+
 /// A key value: no control character, no white space at either end; a value that starts with
 /// `env.` names an environment variable, and one that starts with another spelling of it
 /// (`ENV.`, `Env.`) is refused as a likely mistake.

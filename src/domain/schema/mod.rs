@@ -22,7 +22,7 @@ use super::rules::{
 };
 pub use super::rules::{
     NO_NUL_PATTERN, PROVIDER_SLUG_PATTERN, ULID_PATTERN, base_url_pattern, key_value_pattern,
-    model_id_pattern, name_pattern, no_control_pattern,
+    model_id_pattern, name_pattern, no_control_pattern, trimmed_text_pattern,
 };
 pub use super::settings::network::schema as network;
 pub use super::settings::proxy::schema as proxy;
@@ -106,6 +106,32 @@ pub fn optional_name() -> Object {
         .pattern(Some(name_pattern()))
         .description(Some(
             "Display name: no control characters, and not blank; `null` clears it.",
+        ))
+        .build()
+}
+
+/// A provider key's `models` (Bifrost's): model ids it may serve, none twice in any case.
+pub fn key_models() -> Array {
+    key_models_as(Type::Array)
+}
+
+/// [`key_models`] where `null` clears it.
+pub fn optional_key_models() -> Array {
+    key_models_as(SchemaType::Array(vec![Type::Array, Type::Null]))
+}
+
+fn key_models_as(kind: impl Into<SchemaType>) -> Array {
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .items(
+            string(1, MAX_TEXT_CHARS)
+                .pattern(Some(trimmed_text_pattern()))
+                .build(),
+        )
+        .max_items(Some(MAX_MODELS))
+        .unique_items(true)
+        .description(Some(
+            "Bifrost's: the model ids the key may serve (matched ignoring case; each at most              once in any case, no control characters, no white space at either end). Left out              or `[]`: every model.",
         ))
         .build()
 }
@@ -304,6 +330,14 @@ mod tests {
             prop_assert_eq!(line.is_match(&s), description(&s).is_ok(), "{:?}", s);
             let free = Regex::new(NO_NUL_PATTERN).unwrap();
             prop_assert_eq!(free.is_match(&s), metadata(&s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_key_models_pattern_admits_what_the_models_rule_admits(s in tricky()) {
+            let re = Regex::new(&trimmed_text_pattern()).unwrap();
+            let by_schema = (1..=MAX_TEXT_CHARS).contains(&s.chars().count()) && re.is_match(&s);
+            let by_rule = crate::domain::key_routing::check_models(vec![s.clone()]).is_ok();
+            prop_assert_eq!(by_schema, by_rule, "{:?}", s);
         }
 
         #[test]
