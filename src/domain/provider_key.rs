@@ -217,7 +217,7 @@ pub struct UpdateProviderKey {
     pub weight: Option<Option<f64>>,
     /// `null` or `[]`: every model.
     #[serde(default, deserialize_with = "sent")]
-    #[schema(schema_with = schema::optional_key_models)]
+    #[schema(schema_with = schema::key_models)]
     pub models: Option<Option<Vec<String>>>,
 }
 

@@ -110,19 +110,11 @@ pub fn optional_name() -> Object {
         .build()
 }
 
-/// A provider key's `models` (Bifrost's): model ids it may serve, none twice in any case.
+/// A provider key's `models` (Bifrost's): model ids it may serve, none twice in any case;
+/// `null` is the same as leaving it out (every model), on a create as on a PATCH.
 pub fn key_models() -> Array {
-    key_models_as(Type::Array)
-}
-
-/// [`key_models`] where `null` clears it.
-pub fn optional_key_models() -> Array {
-    key_models_as(SchemaType::Array(vec![Type::Array, Type::Null]))
-}
-
-fn key_models_as(kind: impl Into<SchemaType>) -> Array {
     ArrayBuilder::new()
-        .schema_type(kind)
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
         .items(
             string(1, MAX_TEXT_CHARS)
                 .pattern(Some(trimmed_text_pattern()))
@@ -131,7 +123,9 @@ fn key_models_as(kind: impl Into<SchemaType>) -> Array {
         .max_items(Some(MAX_MODELS))
         .unique_items(true)
         .description(Some(
-            "Bifrost's: the model ids the key may serve (matched ignoring case; each at most              once in any case, no control characters, no white space at either end). Left out              or `[]`: every model.",
+            "Bifrost's: the model ids the key may serve (matched ignoring case; each at most \
+             once in any case, no control characters, no white space at either end). Left out, \
+             `null` or `[]`: every model.",
         ))
         .build()
 }
