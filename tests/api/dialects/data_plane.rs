@@ -317,3 +317,38 @@ async fn stored_bodies_are_kept_on_the_usage_event_bounded_and_shown_when_asked(
     );
     mock.stop().await;
 }
+
+#[actix_web::test]
+async fn a_gzip_answer_rides_back_decoded_and_masked() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let json = serde_json::to_vec(&json!({"id": "up-gz", "object": "chat.completion",
+        "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+        "finish_reason": "stop"}], "echo": format!("called with {KEY}")}))
+    .unwrap();
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    packed.write_all(&json).unwrap();
+    let packed = packed.finish().unwrap();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\n\
+         content-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        packed.len()
+    );
+    let base = crate::raw::scripted(vec![[head.as_bytes(), &packed].concat()]).await;
+    let base = format!("{base}/v1");
+    let extra = json!({"send_back_raw_response": true});
+    bifrost(&app, "packed", &base, extra).await;
+    add_key(&app, "packed", KEY).await;
+    let (status, text) = text_of(call(&app, "/v1/chat/completions", chat("packed:m")).await).await;
+    assert_eq!(status, 200, "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(got["id"], "up-gz");
+    assert_eq!(
+        got["extra_fields"]["raw_response"]["id"], "up-gz",
+        "decoded, not gzip bytes"
+    );
+    assert_eq!(
+        got["extra_fields"]["raw_response"]["echo"],
+        "called with ********"
+    );
+}
